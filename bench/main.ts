@@ -1,0 +1,23 @@
+import { benchFamily } from './family.js';
+import { printTable, type BenchRow } from './common.js';
+
+const suites: Record<string, () => BenchRow[]> = { family: benchFamily };
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const names = args.filter((a) => !a.startsWith('--'));
+const unknown = names.filter((n) => !(n in suites));
+if (unknown.length > 0) {
+  console.error(
+    `bench: unknown suite ${unknown.join(', ')}; choose from ${Object.keys(suites).join(', ')}`,
+  );
+  process.exit(2);
+}
+for (const name of names.length > 0 ? names : Object.keys(suites)) {
+  const rows = (suites[name] as () => BenchRow[])();
+  if (json) for (const r of rows) console.log(JSON.stringify(r));
+  else {
+    console.log(`\n== ${name}`);
+    printTable(rows);
+  }
+}

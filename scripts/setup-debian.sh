@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages featshift needs (run as root, or with sudo available).
+#   libtorch-dev          the compute engine the native addon builds against
+#   python3-torch         the PyTorch reference for parity tests and benchmarks
+#   dataset-fashion-mnist the real Fashion-MNIST files, the offline default dataset
+#   g++ make python3      node-gyp's toolchain for the addon
+set -euo pipefail
+packages=(libtorch-dev python3-torch dataset-fashion-mnist g++ make python3)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup-debian: all packages present"
+  exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "setup-debian: installing ${missing[*]}"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

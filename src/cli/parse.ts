@@ -1,0 +1,59 @@
+import { InvalidArgumentError } from 'commander';
+import type { GridRange } from '../family/skew-normal.js';
+
+/** Option-value parsers: each throws commander's InvalidArgumentError with a one-line reason. */
+
+export function integer(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n)) {
+    throw new InvalidArgumentError(`expected an integer, got '${value}'.`);
+  }
+  return n;
+}
+
+export function positiveInteger(value: string): number {
+  const n = integer(value);
+  if (n < 1) throw new InvalidArgumentError(`expected a positive integer, got '${value}'.`);
+  return n;
+}
+
+export function finiteNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) {
+    throw new InvalidArgumentError(`expected a number, got '${value}'.`);
+  }
+  return n;
+}
+
+export function positiveNumber(value: string): number {
+  const n = finiteNumber(value);
+  if (n <= 0) throw new InvalidArgumentError(`expected a positive number, got '${value}'.`);
+  return n;
+}
+
+/** MIN:MAX:STEP, as in `--alpha -40:40:4`; a single number means that value alone. */
+export function gridRange(value: string): GridRange {
+  const parts = value.split(':');
+  const numbers = parts.map((p) => Number(p));
+  if (
+    (parts.length !== 1 && parts.length !== 3) ||
+    parts.some((p) => p.trim() === '') ||
+    !numbers.every(Number.isFinite)
+  ) {
+    throw new InvalidArgumentError(
+      `expected MIN:MAX:STEP (such as 0:5.5:0.5) or one number, got '${value}'.`,
+    );
+  }
+  const [min, max, step] = numbers as [number, number?, number?];
+  if (max === undefined || step === undefined) return { min, max: min, step: 1 };
+  if (step <= 0) throw new InvalidArgumentError(`the STEP of '${value}' must be positive.`);
+  if (max < min) throw new InvalidArgumentError(`the grid '${value}' is empty: MAX is below MIN.`);
+  return { min, max, step };
+}
+
+export function choice<T extends string>(allowed: readonly T[]): (value: string) => T {
+  return (value: string): T => {
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    throw new InvalidArgumentError(`expected one of ${allowed.join(', ')}, got '${value}'.`);
+  };
+}

@@ -1,0 +1,66 @@
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
+import { familyCommand } from './family-command.js';
+
+const USAGE_EXIT = 2;
+
+function packageVersion(): string {
+  const url = new URL('../../../package.json', import.meta.url);
+  const pkg = JSON.parse(readFileSync(url, 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('featshift')
+    .description(
+      "Shift a CNN's features over its layers with a skew normal, train every variant, compare.\n" +
+        'Mundt et al., "Rethinking Layer-wise Feature Amounts in CNN Architectures" (NeurIPS 2018 CRACT).',
+    )
+    .version(packageVersion())
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      // One line per error: commander puts its suggestion on a line of its own.
+      outputError: (text, write) => {
+        write(`${text.trim().replace(/\s*\n\s*/g, ' ')} (see --help)\n`);
+      },
+    });
+  program.addCommand(familyCommand());
+  // Every subcommand exits through the handler below instead of calling process.exit itself.
+  const configure = (c: Command): void => {
+    c.exitOverride();
+    if (c !== program) c.configureOutput(program.configureOutput());
+    c.showSuggestionAfterError(true);
+    c.commands.forEach(configure);
+  };
+  configure(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  // A closed pipe (`featshift family | head`) ends the output quietly.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has already printed its one-line message (or the help / version).
+      return error.exitCode === 0 ? 0 : USAGE_EXIT;
+    }
+    if (error instanceof UsageError) {
+      const where = error.option ? ` (--${error.option})` : '';
+      process.stderr.write(`featshift: error${where}: ${error.message}\n`);
+      return USAGE_EXIT;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`featshift: ${message}\n`);
+    if (process.env.FEATSHIFT_DEBUG && error instanceof Error)
+      process.stderr.write(`${error.stack ?? ''}\n`);
+    return 1;
+  }
+}

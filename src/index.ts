@@ -1,0 +1,27 @@
+/**
+ * featshift's library entry: everything the CLI does, as typed functions.
+ * @packageDocumentation
+ */
+export { UsageError } from './errors.js';
+export { classifierWidth, convsPerDeepBlock, vggBaseWidths } from './family/vgg-base.js';
+export {
+  baselineArchitecture,
+  binnedDensity,
+  featureBudget,
+  referenceCapacity,
+  skewNormalFamily,
+  skewNormalPdf,
+  type Architecture,
+  type FamilyOptions,
+  type GridRange,
+} from './family/skew-normal.js';
+export { erf, exp } from './family/precise-math.js';
+export {
+  countMacs,
+  countParams,
+  vggLayout,
+  type ConvLayerSpec,
+  type LinearLayerSpec,
+  type VggLayout,
+  type VggLayoutOptions,
+} from './models/vgg-layout.js';

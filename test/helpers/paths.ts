@@ -1,0 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root, from the compiled test's place under dist/test/. */
+export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+export const cliPath = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export function readFixture<T>(name: string): T {
+  return JSON.parse(readFileSync(`${repoRoot}test/fixtures/${name}`, 'utf8')) as T;
+}
