@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
+import { doctorCommand } from './doctor-command.js';
 import { familyCommand } from './family-command.js';
 
 const USAGE_EXIT = 2;
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
       },
     });
   program.addCommand(familyCommand());
+  program.addCommand(doctorCommand());
   // Every subcommand exits through the handler below instead of calling process.exit itself.
   const configure = (c: Command): void => {
     c.exitOverride();
@@ -46,7 +48,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    // A command may report failure through process.exitCode (doctor does).
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has already printed its one-line message (or the help / version).

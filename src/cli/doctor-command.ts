@@ -1,0 +1,71 @@
+import { Command } from 'commander';
+import { freemem, totalmem, cpus } from 'node:os';
+import * as parse from './parse.js';
+
+const GiB = 1024 ** 3;
+
+/** A line of the config that libtorch reports about itself, such as its oneDNN version. */
+function configLine(config: string, pattern: RegExp): string | undefined {
+  return config
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => pattern.test(l));
+}
+
+export function doctorCommand(): Command {
+  return new Command('doctor')
+    .description('check the compute engine: libtorch version and build, threads, devices, memory')
+    .option('--threads <N>', 'intra-op threads to use (default: all cores)', parse.positiveInteger)
+    .action(async (o: { threads?: number }) => {
+      const out: string[] = [];
+      const ok = (label: string, value: string): number =>
+        out.push(`  ${label.padEnd(14)} ${value}`);
+      let healthy = true;
+      try {
+        // Loaded lazily so that `featshift family` works even where the addon is not built.
+        const engine = await import('../engine/index.js');
+        const info = engine.buildInfo();
+        if (o.threads !== undefined) engine.setThreads(o.threads);
+        ok('addon', 'loaded');
+        ok('libtorch', info.version);
+        ok('oneDNN', info.mkldnn ? (configLine(info.config, /MKL-DNN|oneDNN/i) ?? 'yes') : 'no');
+        ok(
+          'CUDA',
+          info.builtWithCuda
+            ? info.cudaAvailable
+              ? `yes, ${info.cudaDeviceCount} device(s)`
+              : 'built with CUDA, no device visible'
+            : 'no (CPU-only libtorch)',
+        );
+        ok('parallel', configLine(info.parallel, /parallel backend/i) ?? 'unknown');
+        ok('threads', `${engine.threads()} of ${cpus().length} cores`);
+        ok('devices', engine.devices().join(', '));
+        ok(
+          'memory',
+          `cpu: ${(freemem() / GiB).toFixed(1)} GiB free of ${(totalmem() / GiB).toFixed(1)} GiB`,
+        );
+        // A real computation, end to end: a convolution and its gradient.
+        const check = engine.tidy(() => {
+          const x = engine.ones([1, 1, 3, 3]);
+          const w = engine.ones([1, 1, 3, 3]).setRequiresGrad();
+          const y = engine.ops.sum(engine.ops.conv2d(x, w, null, 1, 1));
+          y.backward();
+          return [y.item(), w.grad?.data()[0]];
+        });
+        // 3x3 ones convolved with 3x3 ones, padding 1: 4 corners x 4 + 4 edges x 6 + 9 = 49.
+        const passed = check[0] === 49 && check[1] === 4;
+        healthy &&= passed;
+        ok(
+          'self-test',
+          passed ? 'conv2d forward and backward: ok' : `conv2d gave ${String(check)}`,
+        );
+      } catch (error) {
+        healthy = false;
+        ok('addon', `NOT LOADED: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      process.stdout.write(
+        `featshift doctor: ${healthy ? 'ok' : 'PROBLEMS FOUND'}\n${out.join('\n')}\n`,
+      );
+      if (!healthy) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,13 @@
+export * as ops from './ops.js';
+export { Tensor, tidy, keep, tensor, full, zeros, ones, trackedTensorCount } from './tensor.js';
+export {
+  setThreads,
+  threads,
+  manualSeed,
+  noGrad,
+  buildInfo,
+  devices,
+  checkDevice,
+  ensureDefaultThreads,
+} from './runtime.js';
+export type { DType, HostArray, NativeBuildInfo } from './native.js';

@@ -1,0 +1,117 @@
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The element types the engine stores. */
+export type DType =
+  'float32' | 'float64' | 'float16' | 'bfloat16' | 'int32' | 'int64' | 'uint8' | 'bool';
+
+export type HostArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+
+/** One libtorch tensor held by the addon (native/addon.cc). */
+export interface NativeTensor {
+  shape(): number[];
+  dtype(): DType;
+  device(): string;
+  dispose(): void;
+  isDisposed(): boolean;
+  toTypedArray(): HostArray;
+  item(): number;
+  to(device: string, dtype?: DType): NativeTensor;
+  contiguous(format: 'contiguous' | 'channels_last'): NativeTensor;
+  isChannelsLast(): boolean;
+  setRequiresGrad(on: boolean): void;
+  requiresGrad(): boolean;
+  grad(): NativeTensor | null;
+  backward(): void;
+  detach(): NativeTensor;
+  clone(): NativeTensor;
+  mul_(factor: number | NativeTensor): NativeTensor;
+  add_(addend: number | NativeTensor, alpha?: number): NativeTensor;
+  copy_(source: NativeTensor): NativeTensor;
+  zero_(): NativeTensor;
+  fill_(value: number): NativeTensor;
+  normal_(mean: number, std: number): NativeTensor;
+  uniform_(low: number, high: number): NativeTensor;
+  zeroGrad(): NativeTensor;
+  nbytes(): number;
+}
+
+export interface NativeBuildInfo {
+  version: string;
+  config: string;
+  parallel: string;
+  mkldnn: boolean;
+  cudaAvailable: boolean;
+  cudaDeviceCount: number;
+  builtWithCuda: boolean;
+}
+
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'eq';
+export type UnaryOp = 'sum' | 'mean' | 'neg' | 'abs' | 'sqrt' | 'square' | 'max' | 'isfinite_all';
+
+/** The addon's exports, typed: nothing untyped crosses into TypeScript. */
+export interface NativeModule {
+  fromTypedArray(data: HostArray, shape: readonly number[], device: string): NativeTensor;
+  full(shape: readonly number[], value: number, dtype: DType, device: string): NativeTensor;
+  conv2d(
+    x: NativeTensor,
+    w: NativeTensor,
+    b: NativeTensor | null,
+    stride: number,
+    padding: number,
+  ): NativeTensor;
+  batchNorm(
+    x: NativeTensor,
+    weight: NativeTensor | null,
+    bias: NativeTensor | null,
+    runningMean: NativeTensor | null,
+    runningVar: NativeTensor | null,
+    training: boolean,
+    momentum: number,
+    eps: number,
+  ): NativeTensor;
+  relu(x: NativeTensor): NativeTensor;
+  maxPool2d(x: NativeTensor, kernel: number, stride: number): NativeTensor;
+  linear(x: NativeTensor, w: NativeTensor, b: NativeTensor | null): NativeTensor;
+  dropout(x: NativeTensor, p: number, training: boolean): NativeTensor;
+  reshape(x: NativeTensor, shape: readonly number[]): NativeTensor;
+  crossEntropy(logits: NativeTensor, targets: NativeTensor): NativeTensor;
+  topkCorrect(logits: NativeTensor, targets: NativeTensor, k: number): number;
+  binary(op: BinaryOp, a: NativeTensor, b: NativeTensor | number): NativeTensor;
+  unary(op: UnaryOp, a: NativeTensor): NativeTensor;
+  argmax(x: NativeTensor, dim: number): NativeTensor;
+  manualSeed(seed: number): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  setGradEnabled(on: boolean): void;
+  isGradEnabled(): boolean;
+  buildInfo(): NativeBuildInfo;
+}
+
+const ADDON = fileURLToPath(
+  new URL('../../../build/Release/featshift_native.node', import.meta.url),
+);
+
+let loaded: NativeModule | undefined;
+let loadError: Error | undefined;
+
+/** The addon, loaded on first use; a clear error when it was not built or cannot load. */
+export function native(): NativeModule {
+  if (loaded) return loaded;
+  if (loadError) throw loadError;
+  try {
+    if (!existsSync(ADDON)) {
+      throw new Error(
+        `the native addon is not built (${ADDON} is missing): run 'npm run build:addon' (needs libtorch: 'bash scripts/setup-debian.sh', or LIBTORCH=/path/to/libtorch)`,
+      );
+    }
+    const require = createRequire(import.meta.url);
+    loaded = require(ADDON) as NativeModule;
+    return loaded;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    loadError = new Error(`featshift's libtorch addon did not load: ${reason}`);
+    throw loadError;
+  }
+}

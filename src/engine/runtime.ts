@@ -1,0 +1,80 @@
+import { availableParallelism } from 'node:os';
+import { native, type NativeBuildInfo } from './native.js';
+
+/**
+ * Process-wide engine settings. Debian's libtorch starts with ONE intra-op thread; featshift
+ * uses every core unless told otherwise.
+ */
+let threadsConfigured = false;
+
+export function setThreads(count: number): void {
+  if (!Number.isInteger(count) || count < 1) {
+    throw new RangeError(`the thread count must be a positive integer, got ${String(count)}`);
+  }
+  native().setNumThreads(count);
+  threadsConfigured = true;
+}
+
+export function threads(): number {
+  ensureDefaultThreads();
+  return native().getNumThreads();
+}
+
+/** Applies the default (all cores) once, unless a count was set. */
+export function ensureDefaultThreads(): void {
+  if (!threadsConfigured) setThreads(availableParallelism());
+}
+
+/** Seeds libtorch's generators (initialisation, dropout). */
+export function manualSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0)
+    throw new RangeError(`a seed must be a non-negative integer, got ${seed}`);
+  native().manualSeed(seed);
+}
+
+/** Runs `fn` with autograd off (evaluation), restoring the previous mode after. */
+export function noGrad<T>(fn: () => T): T {
+  const n = native();
+  const before = n.isGradEnabled();
+  n.setGradEnabled(false);
+  try {
+    return fn();
+  } finally {
+    n.setGradEnabled(before);
+  }
+}
+
+export function buildInfo(): NativeBuildInfo {
+  return native().buildInfo();
+}
+
+/** The devices this libtorch can use: 'cpu', then 'cuda:0', 'cuda:1', ... */
+export function devices(): string[] {
+  const info = native().buildInfo();
+  const list = ['cpu'];
+  if (info.cudaAvailable) for (let i = 0; i < info.cudaDeviceCount; i++) list.push(`cuda:${i}`);
+  return list;
+}
+
+/**
+ * Checks a device name before anything is allocated on it, with a message that says what this
+ * libtorch offers instead of libtorch's dispatcher dump.
+ */
+export function checkDevice(device: string): string {
+  const match = /^(cpu|cuda)(?::(\d+))?$/.exec(device);
+  if (!match) throw new RangeError(`unknown device '${device}': use cpu or cuda:N`);
+  if (match[1] === 'cpu') return 'cpu';
+  const info = native().buildInfo();
+  if (!info.builtWithCuda && !info.cudaAvailable) {
+    throw new RangeError(
+      `device ${device} asked for, but this libtorch (${info.version}) has no CUDA: rebuild the addon with LIBTORCH pointing at a CUDA libtorch`,
+    );
+  }
+  const index = Number(match[2] ?? 0);
+  if (!info.cudaAvailable || index >= info.cudaDeviceCount) {
+    throw new RangeError(
+      `device ${device} is not available: this machine has ${info.cudaDeviceCount} CUDA device(s)`,
+    );
+  }
+  return `cuda:${index}`;
+}

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  checkDevice,
+  manualSeed,
+  noGrad,
+  ops,
+  setThreads,
+  tensor,
+  threads,
+  tidy,
+  trackedTensorCount,
+  zeros,
+  Tensor,
+} from '../src/engine/index.js';
+
+describe('engine tensors', () => {
+  it('round-trips host data with shape, dtype and device', () => {
+    const t = tensor(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+    assert.deepEqual(t.shape, [2, 3]);
+    assert.equal(t.dtype, 'float32');
+    assert.equal(t.device, 'cpu');
+    assert.deepEqual(Array.from(t.data() as Float32Array), [1, 2, 3, 4, 5, 6]);
+    const labels = tensor(new BigInt64Array([3n, 1n]), [2]);
+    assert.equal(labels.dtype, 'int64');
+    assert.equal(t.to('cpu', 'float64').dtype, 'float64');
+    t.dispose();
+    assert.ok(t.disposed);
+    assert.throws(() => t.shape, /disposed/);
+  });
+
+  it('refuses shape mismatches and bad shapes with a clear error', () => {
+    assert.throws(() => tensor(new Float32Array(4), [2, 3]), /6 elements but the data has 4/);
+    assert.throws(() => zeros([2, -1]), /non-negative integers/);
+    const x = zeros([2, 3]);
+    assert.throws(() => ops.conv2d(x, x, null), /Expected 3D \(unbatched\) or 4D/);
+    assert.throws(
+      () => ops.linear(zeros([2, 3]), zeros([4, 5]), null),
+      /shapes cannot be multiplied/,
+    );
+  });
+
+  it('refuses unknown and unavailable devices', () => {
+    assert.throws(() => checkDevice('tpu'), /unknown device 'tpu'/);
+    assert.equal(checkDevice('cpu'), 'cpu');
+    assert.throws(() => checkDevice('cuda:0'), /no CUDA|not available/);
+    assert.throws(() => tensor([1], [1], 'gpu'), /device/);
+  });
+
+  it('frees every tensor a scope created except what it returns', () => {
+    let inner: Tensor | undefined;
+    const kept = tidy(() => {
+      inner = ops.add(zeros([4]), 1);
+      return ops.mul(inner, 2);
+    });
+    assert.ok(inner?.disposed);
+    assert.equal(kept.disposed, false);
+    assert.deepEqual(Array.from(kept.data() as Float32Array), [2, 2, 2, 2]);
+    assert.equal(trackedTensorCount(), 0);
+    assert.throws(() => tidy(() => ops.add(zeros([2]), zeros([3]))), /size of tensor/);
+    assert.equal(trackedTensorCount(), 0);
+  });
+
+  it('computes gradients with autograd and not under noGrad', () => {
+    const w = tensor([1, 2, 3]).setRequiresGrad();
+    tidy(() => {
+      ops.sum(ops.square(w)).backward();
+    });
+    assert.deepEqual(Array.from(w.grad?.data() as Float32Array), [2, 4, 6]);
+    w.zeroGrad();
+    assert.deepEqual(Array.from(w.grad?.data() as Float32Array), [0, 0, 0]);
+    const y = noGrad(() => ops.mul(w, 2));
+    assert.equal(y.requiresGrad, false);
+  });
+
+  it('computes cross-entropy and top-k accuracy as PyTorch defines them', () => {
+    const logits = tensor([2, 1, 0, 0, 0, 3], [2, 3]);
+    const targets = tensor(new BigInt64Array([0n, 1n]), [2]);
+    const loss = ops.crossEntropy(logits, targets).item();
+    const lse = (a: number[]) => Math.log(a.reduce((s, v) => s + Math.exp(v), 0));
+    const expected = (lse([2, 1, 0]) - 2 + (lse([0, 0, 3]) - 0)) / 2;
+    assert.ok(Math.abs(loss - expected) < 1e-6);
+    assert.equal(ops.topkCorrect(logits, targets, 1), 1);
+    assert.equal(ops.topkCorrect(logits, targets, 3), 2);
+  });
+
+  it('is seeded and sets the thread count', () => {
+    manualSeed(7);
+    const a = zeros([5]).normal_(0, 1).data();
+    manualSeed(7);
+    const b = zeros([5]).normal_(0, 1).data();
+    assert.deepEqual(a, b);
+    setThreads(1);
+    assert.equal(threads(), 1);
+    setThreads(2);
+    assert.equal(threads(), 2);
+    assert.throws(() => {
+      setThreads(0);
+    }, /positive integer/);
+  });
+
+  it('lays tensors out channels-last on request', () => {
+    const x = zeros([2, 3, 4, 4]);
+    assert.equal(x.isChannelsLast, false);
+    assert.equal(x.channelsLast().isChannelsLast, true);
+  });
+});
