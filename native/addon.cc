@@ -203,7 +203,15 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
   Napi::Value AddInPlace(const Napi::CallbackInfo& info) {
     return InPlace(info, [&](at::Tensor& t) {
       double alpha = info.Length() > 1 ? info[1].As<Napi::Number>().DoubleValue() : 1.0;
-      if (info[0].IsNumber()) t.add_(info[0].As<Napi::Number>().DoubleValue() * alpha);
+      if (info[0].IsNumber()) {
+        double v = info[0].As<Napi::Number>().DoubleValue() * alpha;
+        // Integer tensors (such as num_batches_tracked) take an integer scalar.
+        if (!at::isFloatingType(t.scalar_type()) && v == static_cast<double>(static_cast<int64_t>(v))) {
+          t.add_(at::Scalar(static_cast<int64_t>(v)));
+        } else {
+          t.add_(v);
+        }
+      }
       else t.add_(From(info[0], "addend"), alpha);
     });
   }

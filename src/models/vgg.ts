@@ -1,0 +1,203 @@
+import { ops } from '../engine/index.js';
+import { checkDevice } from '../engine/runtime.js';
+import { keep, tidy, zeros, type Tensor } from '../engine/tensor.js';
+import { initWeight, type InitScheme } from './init.js';
+import { vggLayout, countParams, type VggLayout, type VggLayoutOptions } from './vgg-layout.js';
+
+export interface VggOptions extends VggLayoutOptions {
+  /** Batch-norm epsilon (the reference's `--batch-norm`, default 1e-4). */
+  batchNormEps?: number;
+  /** Batch-norm running-statistics momentum (default 0.1). */
+  batchNormMomentum?: number;
+  /** Dropout before the class layer (default 0.5). */
+  dropout?: number;
+  init?: InitScheme;
+  device?: string;
+  /** Keep activations and conv weights channels-last (NHWC), faster with oneDNN and cuDNN. */
+  channelsLast?: boolean;
+}
+
+/** A named tensor of the model: a trainable parameter or a buffer (running statistics). */
+export interface NamedTensor {
+  name: string;
+  tensor: Tensor;
+}
+
+class BatchNorm {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+  readonly numBatchesTracked: Tensor;
+
+  constructor(features: number, device: string) {
+    this.weight = zeros([features], 'float32', device).fill_(1);
+    this.bias = zeros([features], 'float32', device);
+    this.runningMean = zeros([features], 'float32', device);
+    this.runningVar = zeros([features], 'float32', device).fill_(1);
+    this.numBatchesTracked = zeros([], 'int64', device);
+  }
+
+  forward(x: Tensor, training: boolean, momentum: number, eps: number): Tensor {
+    if (training) this.numBatchesTracked.add_(1);
+    return ops.batchNorm(x, this, training, momentum, eps);
+  }
+}
+
+interface ConvUnit {
+  prefix: string; // features.blockB
+  index: number;
+  weight: Tensor;
+  bn: BatchNorm;
+  poolAfter: boolean;
+}
+
+interface LinearUnit {
+  index: number;
+  weight: Tensor;
+  bias: Tensor | null;
+  bn: BatchNorm | null;
+}
+
+/**
+ * The VGG of SPEC.md section 1 for one width list: blocks of 3x3 conv + batch norm + ReLU, each
+ * block ending in a 2x2 max-pool, then Linear + BN + ReLU twice, dropout, and the class layer.
+ * Parameter names follow the module tree, e.g. `features.block1.conv1.weight`,
+ * `features.block1.bn1.running_mean`, `classifier.fc3.bias`.
+ */
+export class Vgg {
+  readonly layout: VggLayout;
+  readonly device: string;
+  readonly channelsLast: boolean;
+  private readonly convs: ConvUnit[] = [];
+  private readonly linears: LinearUnit[] = [];
+  private readonly eps: number;
+  private readonly momentum: number;
+  private readonly dropoutP: number;
+  private disposed = false;
+
+  constructor(widths: readonly number[], options: VggOptions = {}) {
+    this.layout = vggLayout(widths, options);
+    this.device = checkDevice(options.device ?? 'cpu');
+    this.channelsLast = options.channelsLast ?? false;
+    this.eps = options.batchNormEps ?? 1e-4;
+    this.momentum = options.batchNormMomentum ?? 0.1;
+    this.dropoutP = options.dropout ?? 0.5;
+    const init = options.init ?? 'kaiming-normal';
+    const device = this.device;
+    tidy(() => {
+      this.layout.convs.forEach((c, i) => {
+        const next = this.layout.convs[i + 1];
+        const weight = zeros([c.outChannels, c.inChannels, 3, 3], 'float32', device);
+        initWeight(weight, init);
+        this.convs.push({
+          prefix: `features.block${c.block}`,
+          index: c.index,
+          weight: this.channelsLast ? weight.channelsLast() : weight,
+          bn: new BatchNorm(c.outChannels, device),
+          poolAfter: next === undefined || next.block !== c.block,
+        });
+      });
+      for (const l of this.layout.linears) {
+        const weight = zeros([l.outFeatures, l.inFeatures], 'float32', device);
+        initWeight(weight, init);
+        this.linears.push({
+          index: l.index,
+          weight,
+          bias: l.bias ? zeros([l.outFeatures], 'float32', device) : null,
+          bn: l.batchNorm ? new BatchNorm(l.outFeatures, device) : null,
+        });
+      }
+      keep(this.state().map((s) => s.tensor));
+    });
+    for (const p of this.parameters()) p.tensor.setRequiresGrad(true);
+  }
+
+  /** Trainable parameters, in module order. */
+  parameters(): NamedTensor[] {
+    const out: NamedTensor[] = [];
+    for (const c of this.convs) {
+      out.push({ name: `${c.prefix}.conv${c.index}.weight`, tensor: c.weight });
+      out.push({ name: `${c.prefix}.bn${c.index}.weight`, tensor: c.bn.weight });
+      out.push({ name: `${c.prefix}.bn${c.index}.bias`, tensor: c.bn.bias });
+    }
+    for (const l of this.linears) {
+      out.push({ name: `classifier.fc${l.index}.weight`, tensor: l.weight });
+      if (l.bias) out.push({ name: `classifier.fc${l.index}.bias`, tensor: l.bias });
+      if (l.bn) {
+        out.push({ name: `classifier.bn${l.index}.weight`, tensor: l.bn.weight });
+        out.push({ name: `classifier.bn${l.index}.bias`, tensor: l.bn.bias });
+      }
+    }
+    return out;
+  }
+
+  /** Batch-norm running statistics and counters. */
+  buffers(): NamedTensor[] {
+    const out: NamedTensor[] = [];
+    const add = (prefix: string, bn: BatchNorm): void => {
+      out.push({ name: `${prefix}.running_mean`, tensor: bn.runningMean });
+      out.push({ name: `${prefix}.running_var`, tensor: bn.runningVar });
+      out.push({ name: `${prefix}.num_batches_tracked`, tensor: bn.numBatchesTracked });
+    };
+    for (const c of this.convs) add(`${c.prefix}.bn${c.index}`, c.bn);
+    for (const l of this.linears) if (l.bn) add(`classifier.bn${l.index}`, l.bn);
+    return out;
+  }
+
+  /** Parameters and buffers: everything a checkpoint holds. */
+  state(): NamedTensor[] {
+    return [...this.parameters(), ...this.buffers()];
+  }
+
+  /** Number of trainable parameters (equals `featshift family`'s `params`). */
+  get parameterCount(): number {
+    return countParams(this.layout);
+  }
+
+  /** Logits [N, classes] for images [N, colors, P, P]. */
+  forward(x: Tensor, training: boolean): Tensor {
+    if (this.disposed) throw new Error('this model has been disposed');
+    let h = this.channelsLast ? x.channelsLast() : x;
+    for (const c of this.convs) {
+      h = ops.relu(
+        c.bn.forward(ops.conv2d(h, c.weight, null, 1, 1), training, this.momentum, this.eps),
+      );
+      if (c.poolAfter) h = ops.maxPool2d(h, 2, 2);
+    }
+    h = ops.flatten(h);
+    for (const l of this.linears) {
+      if (l.bn === null) h = ops.dropout(h, this.dropoutP, training);
+      h = ops.linear(h, l.weight, l.bias);
+      if (l.bn) h = ops.relu(l.bn.forward(h, training, this.momentum, this.eps));
+    }
+    return h;
+  }
+
+  /** Zeroes every parameter's gradient in place. */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.tensor.zeroGrad();
+  }
+
+  /** Copies values into the model's tensors by name; every name must exist with the same shape. */
+  loadState(values: ReadonlyMap<string, Tensor>): void {
+    const own = new Map(this.state().map((s) => [s.name, s.tensor]));
+    for (const [name, value] of values) {
+      const target = own.get(name);
+      if (!target) throw new Error(`unknown tensor '${name}' for this model`);
+      if (target.shape.join() !== value.shape.join()) {
+        throw new Error(
+          `tensor '${name}' has shape [${value.shape.join(', ')}], the model needs [${target.shape.join(', ')}]`,
+        );
+      }
+      tidy(() => target.copy_(value.to(this.device, target.dtype)));
+    }
+    const missing = [...own.keys()].filter((n) => !values.has(n));
+    if (missing.length > 0) throw new Error(`missing tensors: ${missing.join(', ')}`);
+  }
+
+  dispose(): void {
+    for (const s of this.state()) s.tensor.dispose();
+    this.disposed = true;
+  }
+}
