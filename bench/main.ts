@@ -1,7 +1,8 @@
+import { benchEngine } from './engine.js';
 import { benchFamily } from './family.js';
 import { printTable, type BenchRow } from './common.js';
 
-const suites: Record<string, () => BenchRow[]> = { family: benchFamily };
+const suites: Record<string, () => BenchRow[]> = { family: benchFamily, engine: benchEngine };
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');

@@ -404,6 +404,14 @@ NATIVE(BatchNorm) {
 
 NATIVE(Relu) { RETURN_TENSOR(at::relu(Arg(info, 0, "input"))); }
 
+// relu_(input): in place, as nn.ReLU(inplace=True); returns the same tensor.
+NATIVE(ReluInPlace) {
+  return Guard(info.Env(), [&]() -> Napi::Value {
+    at::Tensor input = Arg(info, 0, "input");
+    return Tensor::Wrap(info.Env(), at::relu_(input));
+  });
+}
+
 // maxPool2d(input, kernel, stride)
 NATIVE(MaxPool2d) {
   RETURN_TENSOR(at::max_pool2d(Arg(info, 0, "input"), {static_cast<int64_t>(Num(info, 1, "kernel"))},
@@ -528,6 +536,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2d", Napi::Function::New(env, Conv2d));
   exports.Set("batchNorm", Napi::Function::New(env, BatchNorm));
   exports.Set("relu", Napi::Function::New(env, Relu));
+  exports.Set("relu_", Napi::Function::New(env, ReluInPlace));
   exports.Set("maxPool2d", Napi::Function::New(env, MaxPool2d));
   exports.Set("linear", Napi::Function::New(env, Linear));
   exports.Set("dropout", Napi::Function::New(env, Dropout));

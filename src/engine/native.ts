@@ -72,6 +72,7 @@ export interface NativeModule {
     eps: number,
   ): NativeTensor;
   relu(x: NativeTensor): NativeTensor;
+  relu_(x: NativeTensor): NativeTensor;
   maxPool2d(x: NativeTensor, kernel: number, stride: number): NativeTensor;
   linear(x: NativeTensor, w: NativeTensor, b: NativeTensor | null): NativeTensor;
   dropout(x: NativeTensor, p: number, training: boolean): NativeTensor;

@@ -50,6 +50,13 @@ export function batchNorm(
 
 export const relu = (x: Tensor): Tensor => new Tensor(native().relu(x.handle));
 
+/**
+ * ReLU in place (nn.ReLU(inplace=True)): no new activation buffer. Allowed on the output of
+ * batch norm, whose backward pass does not need that output. Returns a new handle to the same
+ * storage; the argument's handle may be disposed.
+ */
+export const relu_ = (x: Tensor): Tensor => new Tensor(native().relu_(x.handle));
+
 export const maxPool2d = (x: Tensor, kernel = 2, stride = kernel): Tensor =>
   new Tensor(native().maxPool2d(x.handle, kernel, stride));
 

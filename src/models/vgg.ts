@@ -155,21 +155,34 @@ export class Vgg {
     return countParams(this.layout);
   }
 
-  /** Logits [N, classes] for images [N, colors, P, P]. */
+  /**
+   * Logits [N, classes] for images [N, colors, P, P]. Each intermediate activation's handle is
+   * released as soon as the next one exists: autograd keeps what its backward pass needs, and
+   * frees it during that pass, so memory peaks as in PyTorch instead of holding every activation
+   * until the step's scope closes.
+   */
   forward(x: Tensor, training: boolean): Tensor {
     if (this.disposed) throw new Error('this model has been disposed');
-    let h = this.channelsLast ? x.channelsLast() : x;
+    let h = x;
+    const advance = (next: Tensor): void => {
+      if (h !== x && h !== next) h.dispose();
+      h = next;
+    };
+    if (this.channelsLast) advance(x.channelsLast());
     for (const c of this.convs) {
-      h = ops.relu(
-        c.bn.forward(ops.conv2d(h, c.weight, null, 1, 1), training, this.momentum, this.eps),
-      );
-      if (c.poolAfter) h = ops.maxPool2d(h, 2, 2);
+      advance(ops.conv2d(h, c.weight, null, 1, 1));
+      advance(c.bn.forward(h, training, this.momentum, this.eps));
+      advance(ops.relu_(h));
+      if (c.poolAfter) advance(ops.maxPool2d(h, 2, 2));
     }
-    h = ops.flatten(h);
+    advance(ops.flatten(h));
     for (const l of this.linears) {
-      if (l.bn === null) h = ops.dropout(h, this.dropoutP, training);
-      h = ops.linear(h, l.weight, l.bias);
-      if (l.bn) h = ops.relu(l.bn.forward(h, training, this.momentum, this.eps));
+      if (l.bn === null) advance(ops.dropout(h, this.dropoutP, training));
+      advance(ops.linear(h, l.weight, l.bias));
+      if (l.bn) {
+        advance(l.bn.forward(h, training, this.momentum, this.eps));
+        advance(ops.relu_(h));
+      }
     }
     return h;
   }

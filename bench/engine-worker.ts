@@ -1,0 +1,40 @@
+/**
+ * One engine measurement in a process of its own (so that its peak RSS is its own):
+ *   node dist/bench/engine-worker.js WIDTHS BATCH THREADS STEPS [channels-last]
+ * Prints {"img_s": ..., "rss_mb": ...}: training throughput (median step after warm-up) and
+ * peak resident memory.
+ */
+import { manualSeed, ops, setThreads, tensor, tidy, zeros } from '../src/engine/index.js';
+import { Vgg } from '../src/models/vgg.js';
+import { Sgd } from '../src/train/sgd.js';
+import { median } from './common.js';
+
+const [widthsArg = '', batchArg = '128', threadsArg = '1', stepsArg = '5', layout = ''] =
+  process.argv.slice(2);
+const widths = widthsArg.split(',').map(Number);
+const batch = Number(batchArg);
+setThreads(Number(threadsArg));
+manualSeed(0);
+const model = new Vgg(widths, { channelsLast: layout === 'channels-last' });
+const sgd = new Sgd(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
+const x = zeros([batch, 3, 32, 32]).uniform_(0, 1);
+const y = tensor(
+  BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % 10)),
+  [batch],
+);
+
+const step = (): number => {
+  const start = performance.now();
+  sgd.zeroGrad();
+  tidy(() => {
+    ops.crossEntropy(model.forward(x, true), y).backward();
+  });
+  sgd.step();
+  return performance.now() - start;
+};
+
+step();
+step();
+const times = Array.from({ length: Number(stepsArg) }, step);
+const rssMb = process.resourceUsage().maxRSS / 1024;
+console.log(JSON.stringify({ img_s: (batch * 1000) / median(times), rss_mb: rssMb }));

@@ -1,0 +1,63 @@
+"""PyTorch's side of `npm run bench -- engine`: the same VGG training step, PyTorch's defaults.
+
+    /usr/bin/python3 scripts/reference/engine_bench.py WIDTHS BATCH THREADS STEPS
+
+Prints {"img_s": ..., "rss_mb": ...}: median step throughput after two warm-up steps, and peak RSS.
+"""
+import json
+import resource
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def vgg(widths, classes=10, eps=1e-4):
+    k = (len(widths) - 6) // 3
+    layers, channels, i = [], 3, 0
+    for count in [2, 2, k, k, k]:
+        for _ in range(count):
+            layers += [nn.Conv2d(channels, widths[i], 3, padding=1, bias=False),
+                       nn.BatchNorm2d(widths[i], eps=eps), nn.ReLU(inplace=True)]
+            channels, i = widths[i], i + 1
+        layers.append(nn.MaxPool2d(2, 2))
+    h1, h2 = widths[i], widths[i + 1]
+    return nn.Sequential(*layers, nn.Flatten(),
+                         nn.Linear(channels, h1, bias=False), nn.BatchNorm1d(h1, eps=eps), nn.ReLU(inplace=True),
+                         nn.Linear(h1, h2, bias=False), nn.BatchNorm1d(h2, eps=eps), nn.ReLU(inplace=True),
+                         nn.Dropout(0.5), nn.Linear(h2, classes))
+
+
+def main():
+    widths = [int(w) for w in sys.argv[1].split(",")]
+    batch, threads, steps = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = vgg(widths)
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    x = torch.rand(batch, 3, 32, 32)
+    y = torch.arange(batch) % 10
+
+    def step():
+        start = time.perf_counter()
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        return time.perf_counter() - start
+
+    step()
+    step()
+    times = [step() for _ in range(steps)]
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"img_s": batch / statistics.median(times), "rss_mb": rss_mb}))
+
+
+if __name__ == "__main__":
+    main()
