@@ -9,6 +9,7 @@
 #include <torch/version.h>
 
 #include <cstring>
+#include <malloc.h>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -508,6 +509,20 @@ NATIVE(SetGradEnabled) {
   return info.Env().Undefined();
 }
 
+// releaseHostMemory(thresholdBytes): when the C heap holds more than thresholdBytes of freed
+// memory, hands it back to the system (glibc keeps it by default, and the next training step's
+// allocations then land on top of it). Returns the freed-but-held bytes seen before trimming.
+NATIVE(ReleaseHostMemory) {
+  double held = 0;
+#ifdef __GLIBC__
+  struct mallinfo2 m = mallinfo2();
+  held = static_cast<double>(m.fordblks);
+  double threshold = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  if (held > threshold) malloc_trim(0);
+#endif
+  return Napi::Number::New(info.Env(), held);
+}
+
 NATIVE(IsGradEnabled) { return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled()); }
 
 NATIVE(BuildInfo) {
@@ -551,6 +566,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
   exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled));
   exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled));
+  exports.Set("releaseHostMemory", Napi::Function::New(env, ReleaseHostMemory));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
   return exports;
 }

@@ -25,3 +25,8 @@ export {
   type VggLayout,
   type VggLayoutOptions,
 } from './models/vgg-layout.js';
+export * as engine from './engine/index.js';
+export { Vgg, type VggOptions, type NamedTensor } from './models/vgg.js';
+export { INIT_SCHEMES, initWeight, type InitScheme } from './models/init.js';
+export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './models/checkpoint.js';
+export { Sgd, type SgdOptions } from './train/sgd.js';

@@ -9,5 +9,6 @@ export {
   devices,
   checkDevice,
   ensureDefaultThreads,
+  releaseHostMemory,
 } from './runtime.js';
 export type { DType, HostArray, NativeBuildInfo } from './native.js';

@@ -87,6 +87,7 @@ export interface NativeModule {
   getNumThreads(): number;
   setGradEnabled(on: boolean): void;
   isGradEnabled(): boolean;
+  releaseHostMemory(thresholdBytes: number): number;
   buildInfo(): NativeBuildInfo;
 }
 

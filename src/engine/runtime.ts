@@ -78,3 +78,14 @@ export function checkDevice(device: string): string {
   }
   return `cuda:${index}`;
 }
+
+/**
+ * Hands memory that glibc holds after tensors were freed back to the system, when more than
+ * `thresholdBytes` is held. Called after each optimiser step on CPU: without it, the next step's
+ * activations land beside the previous step's freed ones and peak memory grows by 10 to 20 % over
+ * PyTorch's; below the threshold (small models) trimming costs more time than it saves memory.
+ * Returns the bytes that were held.
+ */
+export function releaseHostMemory(thresholdBytes = 128 * 2 ** 20): number {
+  return native().releaseHostMemory(thresholdBytes);
+}
