@@ -1,6 +1,6 @@
 /**
  * One engine measurement in a process of its own (so that its peak RSS is its own):
- *   node dist/bench/engine-worker.js WIDTHS BATCH THREADS STEPS [channels-last]
+ *   node dist/bench/engine-worker.js WIDTHS BATCH THREADS STEPS [nchw]
  * Prints {"img_s": ..., "rss_mb": ...}: training throughput (median step after warm-up) and
  * peak resident memory.
  */
@@ -23,7 +23,7 @@ const widths = widthsArg.split(',').map(Number);
 const batch = Number(batchArg);
 setThreads(Number(threadsArg));
 manualSeed(0);
-const model = new Vgg(widths, { channelsLast: layout === 'channels-last' });
+const model = new Vgg(widths, { channelsLast: layout !== 'nchw' });
 const sgd = new Sgd(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
 const x = zeros([batch, 3, 32, 32]).uniform_(0, 1);
 const y = tensor(

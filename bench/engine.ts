@@ -40,11 +40,11 @@ export function benchEngine(): BenchRow[] {
     // Alternate the contenders over several rounds and keep each one's best round, so that a
     // burst of load from elsewhere on a shared machine does not decide the ratio.
     let ours: Measure | undefined;
-    let oursCl: Measure | undefined;
+    let oursNchw: Measure | undefined;
     let ref: Measure | undefined;
     for (let round = 0; round < rounds; round++) {
       ours = best(ours, run(process.execPath, [worker, ...args]));
-      oursCl = best(oursCl, run(process.execPath, [worker, ...args, 'channels-last']));
+      oursNchw = best(oursNchw, run(process.execPath, [worker, ...args, 'nchw']));
       if (python) ref = best(ref, run(python, ['scripts/reference/engine_bench.py', ...args]));
     }
     rows.push({
@@ -55,8 +55,8 @@ export function benchEngine(): BenchRow[] {
       ratio: ours && ref ? ours.img_s / ref.img_s : undefined,
       featshift_rss_mb: ours?.rss_mb,
       pytorch_rss_mb: ref?.rss_mb,
-      channels_last_img_s: oursCl?.img_s,
-      channels_last_ratio: oursCl && ref ? oursCl.img_s / ref.img_s : undefined,
+      nchw_img_s: oursNchw?.img_s,
+      nchw_ratio: oursNchw && ref ? oursNchw.img_s / ref.img_s : undefined,
     });
   }
   return rows;

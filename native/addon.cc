@@ -74,11 +74,19 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
 
   explicit Tensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor>(info) {}
 
+  ~Tensor() override {
+    if (live_) live_count--;
+  }
+
+  // Tensors wrapped and not yet disposed or collected: a leak shows as a growing count.
+  static int64_t live_count;
+
   static Napi::Object Wrap(Napi::Env env, at::Tensor t) {
     Napi::Object obj = constructor->New({});
     Tensor* self = Unwrap(obj);
     self->tensor_ = std::move(t);
     self->live_ = true;
+    live_count++;
     return obj;
   }
 
@@ -116,6 +124,7 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (live_) live_count--;
     tensor_ = at::Tensor();
     live_ = false;
     return info.Env().Undefined();
@@ -255,6 +264,7 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
 };
 
 Napi::FunctionReference* Tensor::constructor = nullptr;
+int64_t Tensor::live_count = 0;
 
 const char* DtypeName(at::ScalarType s) {
   switch (s) {
@@ -523,6 +533,8 @@ NATIVE(ReleaseHostMemory) {
   return Napi::Number::New(info.Env(), held);
 }
 
+NATIVE(LiveTensors) { return Napi::Number::New(info.Env(), static_cast<double>(Tensor::live_count)); }
+
 NATIVE(IsGradEnabled) { return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled()); }
 
 NATIVE(BuildInfo) {
@@ -566,6 +578,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
   exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled));
   exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled));
+  exports.Set("liveTensors", Napi::Function::New(env, LiveTensors));
   exports.Set("releaseHostMemory", Napi::Function::New(env, ReleaseHostMemory));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
   return exports;

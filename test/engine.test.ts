@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { describe, it } from 'node:test';
+import { repoRoot } from './helpers/paths.js';
 import {
+  buildInfo,
   checkDevice,
+  devices,
   manualSeed,
   noGrad,
   ops,
@@ -44,7 +49,9 @@ describe('engine tensors', () => {
     assert.throws(() => checkDevice('tpu'), /unknown device 'tpu'/);
     assert.equal(checkDevice('cpu'), 'cpu');
     assert.throws(() => checkDevice('cuda:0'), /no CUDA|not available/);
-    assert.throws(() => tensor([1], [1], 'gpu'), /device/);
+    assert.throws(() => tensor([1], [1], 'gpu'), /unknown device 'gpu'/);
+    assert.throws(() => zeros([1], 'float32', 'cuda:0'), /cuda:0.*(no CUDA|not available)/);
+    assert.throws(() => zeros([1]).to('cuda:1'), /cuda:1.*(no CUDA|not available)/);
   });
 
   it('frees every tensor a scope created except what it returns', () => {
@@ -103,5 +110,38 @@ describe('engine tensors', () => {
     const x = zeros([2, 3, 4, 4]);
     assert.equal(x.isChannelsLast, false);
     assert.equal(x.channelsLast().isChannelsLast, true);
+  });
+});
+
+describe('engine defaults and build configuration', () => {
+  it('uses every core by default and FEATSHIFT_THREADS when set', () => {
+    const script = "import('./dist/src/engine/index.js').then((e) => console.log(e.threads()))";
+    const run = (env: NodeJS.ProcessEnv): string =>
+      spawnSync(process.execPath, ['-e', script], {
+        cwd: repoRoot,
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+      }).stdout.trim();
+    assert.equal(run({ FEATSHIFT_THREADS: '' }), String(availableParallelism()));
+    assert.equal(run({ FEATSHIFT_THREADS: '1' }), '1');
+  });
+
+  it('names both ways to get a libtorch when none is found', () => {
+    const r = spawnSync(process.execPath, ['scripts/libtorch-config.cjs', 'include'], {
+      cwd: repoRoot,
+      env: { ...process.env, LIBTORCH: '/nonexistent/libtorch' },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /LIBTORCH=\/nonexistent\/libtorch has no include/);
+    assert.match(r.stderr, /apt-get install libtorch-dev/);
+    assert.match(r.stderr, /LIBTORCH=\/path\/to\/libtorch npm ci/);
+  });
+
+  it('reports the libtorch build', () => {
+    const info = buildInfo();
+    assert.match(info.version, /^\d+\.\d+/);
+    assert.equal(typeof info.mkldnn, 'boolean');
+    assert.deepEqual(devices()[0], 'cpu');
   });
 });

@@ -3,7 +3,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { manualSeed, noGrad, ops, tensor, tidy, zeros } from '../src/engine/index.js';
+import {
+  liveTensorCount,
+  manualSeed,
+  noGrad,
+  ops,
+  releaseHostMemory,
+  tensor,
+  tidy,
+  zeros,
+} from '../src/engine/index.js';
 import { fans, initWeight, INIT_SCHEMES } from '../src/models/init.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/models/checkpoint.js';
 import { Vgg } from '../src/models/vgg.js';
@@ -130,5 +139,40 @@ describe('VGG model', () => {
     }, /has shape \[1\], the model needs \[4, 3, 3, 3\]/);
     a.dispose();
     b.dispose();
+  });
+
+  it('keeps the number of live tensors flat over many training steps', () => {
+    manualSeed(9);
+    const m = new Vgg(TINY);
+    const sgd = new Sgd(m.parameters(), {
+      lr: 0.01,
+      momentum: 0.9,
+      weightDecay: 5e-4,
+      nesterov: true,
+    });
+    const x = zeros([8, 3, 32, 32]).normal_(0, 1);
+    const y = tensor(
+      BigInt64Array.from({ length: 8 }, (_, i) => BigInt(i % 10)),
+      [8],
+    );
+    const step = (): void => {
+      sgd.zeroGrad();
+      tidy(() => {
+        ops.crossEntropy(m.forward(x, true), y).backward();
+      });
+      sgd.step();
+      noGrad(() => tidy(() => ops.topkCorrect(m.forward(x, false), y, 1)));
+      releaseHostMemory();
+    };
+    step();
+    step();
+    const after = liveTensorCount();
+    for (let i = 0; i < 30; i++) step();
+    assert.equal(liveTensorCount(), after);
+    sgd.dispose();
+    m.dispose();
+    x.dispose();
+    y.dispose();
+    assert.equal(liveTensorCount(), after - m.state().length - m.parameters().length - 2);
   });
 });

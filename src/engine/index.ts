@@ -8,7 +8,7 @@ export {
   buildInfo,
   devices,
   checkDevice,
-  ensureDefaultThreads,
   releaseHostMemory,
+  liveTensorCount,
 } from './runtime.js';
 export type { DType, HostArray, NativeBuildInfo } from './native.js';

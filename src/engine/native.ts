@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -87,6 +88,7 @@ export interface NativeModule {
   getNumThreads(): number;
   setGradEnabled(on: boolean): void;
   isGradEnabled(): boolean;
+  liveTensors(): number;
   releaseHostMemory(thresholdBytes: number): number;
   buildInfo(): NativeBuildInfo;
 }
@@ -109,7 +111,14 @@ export function native(): NativeModule {
       );
     }
     const require = createRequire(import.meta.url);
-    loaded = require(ADDON) as NativeModule;
+    const addon = require(ADDON) as NativeModule;
+    // Debian's libtorch starts with one intra-op thread: default to every core, or
+    // FEATSHIFT_THREADS.
+    const fromEnv = Number(process.env.FEATSHIFT_THREADS);
+    addon.setNumThreads(
+      Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : availableParallelism(),
+    );
+    loaded = addon;
     return loaded;
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);

@@ -1,28 +1,18 @@
-import { availableParallelism } from 'node:os';
 import { native, type NativeBuildInfo } from './native.js';
 
 /**
- * Process-wide engine settings. Debian's libtorch starts with ONE intra-op thread; featshift
- * uses every core unless told otherwise.
+ * Process-wide engine settings. The intra-op thread count starts at every core (or
+ * FEATSHIFT_THREADS) when the addon loads; Debian's libtorch alone would use one.
  */
-let threadsConfigured = false;
-
 export function setThreads(count: number): void {
   if (!Number.isInteger(count) || count < 1) {
     throw new RangeError(`the thread count must be a positive integer, got ${String(count)}`);
   }
   native().setNumThreads(count);
-  threadsConfigured = true;
 }
 
 export function threads(): number {
-  ensureDefaultThreads();
   return native().getNumThreads();
-}
-
-/** Applies the default (all cores) once, unless a count was set. */
-export function ensureDefaultThreads(): void {
-  if (!threadsConfigured) setThreads(availableParallelism());
 }
 
 /** Seeds libtorch's generators (initialisation, dropout). */
@@ -44,13 +34,21 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+let cachedInfo: NativeBuildInfo | undefined;
+
+/** What this libtorch is and can do (asked once: its config text is slow to produce). */
 export function buildInfo(): NativeBuildInfo {
-  return native().buildInfo();
+  return (cachedInfo ??= native().buildInfo());
+}
+
+/** Native tensors not yet disposed or collected: flat across training steps when nothing leaks. */
+export function liveTensorCount(): number {
+  return native().liveTensors();
 }
 
 /** The devices this libtorch can use: 'cpu', then 'cuda:0', 'cuda:1', ... */
 export function devices(): string[] {
-  const info = native().buildInfo();
+  const info = buildInfo();
   const list = ['cpu'];
   if (info.cudaAvailable) for (let i = 0; i < info.cudaDeviceCount; i++) list.push(`cuda:${i}`);
   return list;
@@ -64,7 +62,7 @@ export function checkDevice(device: string): string {
   const match = /^(cpu|cuda)(?::(\d+))?$/.exec(device);
   if (!match) throw new RangeError(`unknown device '${device}': use cpu or cuda:N`);
   if (match[1] === 'cpu') return 'cpu';
-  const info = native().buildInfo();
+  const info = buildInfo();
   if (!info.builtWithCuda && !info.cudaAvailable) {
     throw new RangeError(
       `device ${device} asked for, but this libtorch (${info.version}) has no CUDA: rebuild the addon with LIBTORCH pointing at a CUDA libtorch`,

