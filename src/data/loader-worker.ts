@@ -1,0 +1,31 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ImageSet } from './image-set.js';
+import { BatchLoader, type LoaderOptions } from './loader.js';
+
+/** A worker of {@link ParallelBatchLoader}: builds the batches it is asked for, from shared images. */
+interface Init {
+  images: SharedArrayBuffer;
+  labels: SharedArrayBuffer;
+  set: Omit<ImageSet, 'images' | 'labels'>;
+  options: LoaderOptions;
+}
+
+const init = workerData as Init;
+const set: ImageSet = {
+  ...init.set,
+  images: new Uint8Array(init.images),
+  labels: new Uint8Array(init.labels),
+};
+const loader = new BatchLoader(set, { ...init.options, patchSize: set.size });
+
+parentPort?.on(
+  'message',
+  (job: { id: number; indices: Uint32Array; epoch: number; index: number }) => {
+    const batch = loader.build(job.indices, job.epoch, job.index);
+    // Batches are built in fresh (non-shared) buffers, so they can be moved, not copied.
+    parentPort?.postMessage({ id: job.id, batch }, [
+      batch.x.buffer as ArrayBuffer,
+      batch.y.buffer as ArrayBuffer,
+    ]);
+  },
+);

@@ -1,0 +1,126 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { bytesDigest, fileDigest } from './checksum.js';
+import { downloadVerified, type DownloadOptions } from './download.js';
+import { DataError } from './errors.js';
+import { gunzipFile } from './idx.js';
+import type { DatasetSpec, PublishedFile } from './registry.js';
+
+/** Where featshift keeps downloaded datasets: FEATSHIFT_CACHE_DIR, else XDG's cache folder. */
+export function cacheDir(): string {
+  const explicit = process.env.FEATSHIFT_CACHE_DIR;
+  if (explicit) return explicit;
+  const xdg = process.env.XDG_CACHE_HOME;
+  return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'featshift');
+}
+
+export type Origin = 'data-dir' | 'cache' | 'system' | 'download';
+
+export interface LocatedFile {
+  file: PublishedFile;
+  path: string;
+  origin: Origin;
+  /** How it was verified: its published MD5, or the hash of its decompressed content. */
+  verifiedBy: 'md5' | 'content';
+}
+
+export interface SourceOptions {
+  /** An explicit folder holding the files (directly, or in a sub-folder named after the dataset). */
+  dataDir?: string;
+  /** Download what is missing (default true). */
+  download?: boolean;
+  /** Base URLs to use instead of the published ones (FEATSHIFT_DATA_MIRROR, comma-separated). */
+  mirrors?: string[];
+  downloadOptions?: DownloadOptions;
+}
+
+/** The places a file may already be, in the order they are tried. */
+export function candidates(
+  spec: DatasetSpec,
+  options: SourceOptions,
+): { dir: string; origin: Origin }[] {
+  const list: { dir: string; origin: Origin }[] = [];
+  if (options.dataDir) {
+    list.push(
+      { dir: options.dataDir, origin: 'data-dir' },
+      { dir: join(options.dataDir, spec.name), origin: 'data-dir' },
+    );
+  }
+  list.push({ dir: join(cacheDir(), 'datasets', spec.name), origin: 'cache' });
+  for (const dir of spec.systemDirs) list.push({ dir, origin: 'system' });
+  return list;
+}
+
+/** Verifies a file: its published MD5, or else the SHA-256 of its decompressed content. */
+export async function verifyFile(
+  path: string,
+  file: PublishedFile,
+): Promise<'md5' | 'content' | undefined> {
+  if ((await fileDigest(path, 'md5')) === file.md5) return 'md5';
+  if (file.contentSha256 && path.endsWith('.gz')) {
+    try {
+      const content = gunzipFile(await readFile(path), path);
+      if (bytesDigest(content, 'sha256') === file.contentSha256) return 'content';
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+function mirrorsFor(spec: DatasetSpec, options: SourceOptions): string[] {
+  const env = process.env.FEATSHIFT_DATA_MIRROR;
+  const bases = options.mirrors ?? (env ? env.split(',').filter(Boolean) : spec.mirrors);
+  return bases.map((b) => (b.endsWith('/') ? b : `${b}/`));
+}
+
+/**
+ * Finds each file of a dataset (explicit folder, cache, system package, then download into the
+ * cache) and verifies it before first use. A file that is present but fails verification is an
+ * error naming it: featshift never trains on a file it could not verify.
+ */
+export async function locateDataset(
+  spec: DatasetSpec,
+  options: SourceOptions = {},
+): Promise<LocatedFile[]> {
+  const located: LocatedFile[] = [];
+  for (const file of spec.files) {
+    let found: LocatedFile | undefined;
+    for (const { dir, origin } of candidates(spec, options)) {
+      const path = join(dir, file.name);
+      if (!existsSync(path)) continue;
+      const verifiedBy = await verifyFile(path, file);
+      if (!verifiedBy) {
+        throw new DataError(
+          `checksum mismatch: neither its MD5 (${file.md5}) nor its content hash match the published file; delete it to fetch it again`,
+          path,
+        );
+      }
+      found = { file, path, origin, verifiedBy };
+      break;
+    }
+    if (!found) {
+      const dest = join(cacheDir(), 'datasets', spec.name, file.name);
+      const urls = mirrorsFor(spec, options).map((base) => `${base}${file.name}`);
+      const ways = `give --data-dir DIR with the file in it, put it in ${join(cacheDir(), 'datasets', spec.name)}${spec.systemDirs.length ? ", or install Debian's dataset-fashion-mnist" : ''}`;
+      if (options.download === false) {
+        throw new DataError(
+          `${file.name} of ${spec.name} is not present; ${ways}, or run 'featshift data fetch ${spec.name}'`,
+        );
+      }
+      try {
+        await downloadVerified(urls, dest, file.md5, options.downloadOptions);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new DataError(
+          `${file.name} of ${spec.name} is missing and could not be downloaded (${reason}); ${ways}`,
+        );
+      }
+      found = { file, path: dest, origin: 'download', verifiedBy: 'md5' };
+    }
+    located.push(found);
+  }
+  return located;
+}
