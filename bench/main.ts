@@ -1,8 +1,13 @@
+import { benchData } from './data.js';
 import { benchEngine } from './engine.js';
 import { benchFamily } from './family.js';
 import { printTable, type BenchRow } from './common.js';
 
-const suites: Record<string, () => BenchRow[]> = { family: benchFamily, engine: benchEngine };
+const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
+  family: benchFamily,
+  engine: benchEngine,
+  data: benchData,
+};
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -15,7 +20,7 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 for (const name of names.length > 0 ? names : Object.keys(suites)) {
-  const rows = (suites[name] as () => BenchRow[])();
+  const rows = await (suites[name] as () => BenchRow[] | Promise<BenchRow[]>)();
   if (json) for (const r of rows) console.log(JSON.stringify(r));
   else {
     console.log(`\n== ${name}`);

@@ -30,3 +30,17 @@ export { Vgg, type VggOptions, type NamedTensor } from './models/vgg.js';
 export { INIT_SCHEMES, initWeight, type InitScheme } from './models/init.js';
 export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './models/checkpoint.js';
 export { Sgd, type SgdOptions } from './train/sgd.js';
+export { loadDataset, requireDatasetSpec, type Dataset } from './data/dataset.js';
+export { loadImageFolder, type ImageFolderDataset } from './data/image-folder.js';
+export { BatchLoader, type Batch, type LoaderOptions } from './data/loader.js';
+export { ParallelBatchLoader } from './data/parallel-loader.js';
+export {
+  DATASETS,
+  DATASET_NAMES,
+  datasetSpec,
+  type DatasetName,
+  type DatasetSpec,
+} from './data/registry.js';
+export { cacheDir, inspectDataset, locateDataset, type SourceOptions } from './data/sources.js';
+export { DataError } from './data/errors.js';
+export type { ImageSet } from './data/image-set.js';

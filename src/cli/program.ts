@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { DataError } from '../data/errors.js';
 import { UsageError } from '../errors.js';
+import { dataCommand } from './data-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { familyCommand } from './family-command.js';
 
@@ -28,6 +30,7 @@ export function buildProgram(): Command {
     });
   program.addCommand(familyCommand());
   program.addCommand(doctorCommand());
+  program.addCommand(dataCommand());
   // Every subcommand exits through the handler below instead of calling process.exit itself.
   const configure = (c: Command): void => {
     c.exitOverride();
@@ -59,6 +62,10 @@ export async function main(argv: string[]): Promise<number> {
       const where = error.option ? ` (--${error.option})` : '';
       process.stderr.write(`featshift: error${where}: ${error.message}\n`);
       return USAGE_EXIT;
+    }
+    if (error instanceof DataError) {
+      process.stderr.write(`featshift: ${error.message}\n`);
+      return 1;
     }
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`featshift: ${message}\n`);

@@ -98,7 +98,7 @@ async function attempt(
 }
 
 /**
- * Downloads the first URL that delivers a file with the expected MD5 to `dest`. A partial
+ * Downloads the first URL that delivers a file that passes `verify` to `dest`. A partial
  * download lives in `dest.part` and is resumed (HTTP Range) on the next attempt or run; a
  * finished file is verified before it is renamed into place, and a file that fails verification
  * is deleted, never kept as good.
@@ -106,7 +106,7 @@ async function attempt(
 export async function downloadVerified(
   urls: readonly string[],
   dest: string,
-  md5: string,
+  verify: (path: string) => Promise<boolean>,
   options: DownloadOptions = {},
 ): Promise<void> {
   const idle = options.idleTimeoutMs ?? 30000;
@@ -136,17 +136,15 @@ export async function downloadVerified(
         if (i + 1 < attempts) await sleep(backoff * 2 ** i);
         continue;
       }
-      const actual = await fileDigest(part, 'md5');
-      if (actual === md5) {
+      if (await verify(part)) {
         await rename(part, dest);
         return;
       }
+      const actual = await fileDigest(part, 'md5');
       await rm(part, { force: true });
-      failures.push(
-        `${url}: checksum mismatch (MD5 ${actual}, expected ${md5}); the download was deleted`,
-      );
+      failures.push(`${url}: checksum mismatch (got MD5 ${actual}); the download was deleted`);
       break; // the same server would send the same bytes: try the next mirror
     }
   }
-  throw new DataError(`could not download a good copy: ${failures.join('; ')}`, dest);
+  throw new DataError(`could not download a good copy: ${[...new Set(failures)].join('; ')}`, dest);
 }

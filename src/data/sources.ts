@@ -111,16 +111,56 @@ export async function locateDataset(
         );
       }
       try {
-        await downloadVerified(urls, dest, file.md5, options.downloadOptions);
+        await downloadVerified(
+          urls,
+          dest,
+          async (part) => (await verifyFile(part, file)) !== undefined,
+          options.downloadOptions,
+        );
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         throw new DataError(
           `${file.name} of ${spec.name} is missing and could not be downloaded (${reason}); ${ways}`,
         );
       }
-      found = { file, path: dest, origin: 'download', verifiedBy: 'md5' };
+      found = {
+        file,
+        path: dest,
+        origin: 'download',
+        verifiedBy: (await verifyFile(dest, file)) ?? 'md5',
+      };
     }
     located.push(found);
   }
   return located;
+}
+
+export interface FileStatus {
+  file: PublishedFile;
+  /** Where it was found, or undefined when nowhere. */
+  path?: string;
+  origin?: Origin;
+  verifiedBy?: 'md5' | 'content';
+  /** Found but failed verification. */
+  bad?: boolean;
+}
+
+/** Where each file of a dataset is and whether it verifies, without downloading or throwing. */
+export async function inspectDataset(
+  spec: DatasetSpec,
+  options: SourceOptions = {},
+): Promise<FileStatus[]> {
+  const out: FileStatus[] = [];
+  for (const file of spec.files) {
+    let status: FileStatus = { file };
+    for (const { dir, origin } of candidates(spec, options)) {
+      const path = join(dir, file.name);
+      if (!existsSync(path)) continue;
+      const verifiedBy = await verifyFile(path, file);
+      status = verifiedBy ? { file, path, origin, verifiedBy } : { file, path, origin, bad: true };
+      break;
+    }
+    out.push(status);
+  }
+  return out;
 }
