@@ -27,10 +27,21 @@ interface FamilyCliOptions {
 }
 
 /** The family options shared by `family` and `sweep`, with the reference's defaults. */
-export function addFamilyOptions(command: Command): Command {
+export function addFamilyOptions(command: Command, withClasses = true): Command {
+  command.option(
+    '-d, --depth <D>',
+    'VGG depth, 3k + 7 (16 is VGG-D, 19 is VGG-E)',
+    parse.integer,
+    16,
+  );
+  if (withClasses)
+    command.option(
+      '--classes <N>',
+      'number of classes (for capacity and params)',
+      parse.integer,
+      10,
+    );
   return command
-    .option('-d, --depth <D>', 'VGG depth, 3k + 7 (16 is VGG-D, 19 is VGG-E)', parse.integer, 16)
-    .option('--classes <N>', 'number of classes (for capacity and params)', parse.integer, 10)
     .option(
       '-p, --patch-size <P>',
       'input patch size in pixels; above 100 the classifier is 4096 wide, else 512',

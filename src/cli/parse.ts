@@ -57,3 +57,5 @@ export function choice<T extends string>(allowed: readonly T[]): (value: string)
     throw new InvalidArgumentError(`expected one of ${allowed.join(', ')}, got '${value}'.`);
   };
 }
+
+export { InvalidArgumentError as InvalidArgument } from 'commander';

@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { dataCommand } from './data-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { familyCommand } from './family-command.js';
+import { sweepCommand } from './sweep-command.js';
 
 const USAGE_EXIT = 2;
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
       },
     });
   program.addCommand(familyCommand());
+  program.addCommand(sweepCommand());
   program.addCommand(doctorCommand());
   program.addCommand(dataCommand());
   // Every subcommand exits through the handler below instead of calling process.exit itself.

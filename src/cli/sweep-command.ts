@@ -1,0 +1,200 @@
+import { Command, Option } from 'commander';
+import { UsageError } from '../errors.js';
+import { DATASETS } from '../data/registry.js';
+import { requireDatasetSpec } from '../data/dataset.js';
+import { skewNormalFamily } from '../family/skew-normal.js';
+import { INIT_SCHEMES } from '../models/init.js';
+import {
+  EMBEDDED_DEFAULT,
+  REFERENCE_DEFAULTS,
+  type RuntimeConfig,
+  type StudyConfig,
+} from '../sweep/config.js';
+import { ConsoleReporter, type ReportMode } from '../sweep/reporter.js';
+import { familyOptions, runSweep, spreadOverXi } from '../sweep/sweep.js';
+import { addFamilyOptions } from './family-command.js';
+import * as parse from './parse.js';
+
+/** CLI option name -> StudyConfig key, for the options that decide results. */
+const STUDY_OPTIONS: Record<string, keyof StudyConfig> = {
+  dataset: 'dataset',
+  depth: 'depth',
+  patchSize: 'patchSize',
+  xi: 'xi',
+  omega: 'omega',
+  alpha: 'alpha',
+  minFeatures: 'minFeatures',
+  areaTolerance: 'areaTolerance',
+  totalFeatures: 'totalFeatures',
+  widthMultiplier: 'widthMultiplier',
+  ids: 'ids',
+  includeBaseline: 'includeBaseline',
+  epochs: 'epochs',
+  batchSize: 'batchSize',
+  lr: 'lr',
+  momentum: 'momentum',
+  nesterov: 'nesterov',
+  weightDecay: 'weightDecay',
+  batchNorm: 'batchNormEps',
+  lrWrEpochs: 'lrCycle',
+  lrWrMul: 'lrMultiplier',
+  lrWrMin: 'lrMin',
+  weightInit: 'init',
+  normalizeData: 'normalize',
+  gcn: 'gcn',
+  seed: 'seed',
+  trainSubset: 'trainSubset',
+  valSubset: 'valSubset',
+  channelsLast: 'channelsLast',
+};
+
+/** '4G', '512M', '2.5GiB' or bytes. */
+function byteSize(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(value);
+  if (!m) throw new parse.InvalidArgument(`expected a size such as 4G or 512M, got '${value}'.`);
+  const power = { '': 0, k: 1, m: 2, g: 3, t: 4 }[(m[2] ?? '').toLowerCase()] ?? 0;
+  return Math.floor(Number(m[1]) * 1024 ** power);
+}
+
+export function sweepCommand(): Command {
+  const command = new Command('sweep')
+    .description(
+      "train every architecture of a family with the paper's recipe, record, resume\n" +
+        'With no study option: the embedded default (Fashion-MNIST, VGG-16 at 1/8 width, 5 members + baseline, 4 epochs on subsets, ~10 min on 2 cores).\n' +
+        "With any study option: the reference's defaults for the rest (CIFAR10, VGG-16, 150 epochs, ...).",
+    )
+    .option(
+      '--dataset <NAME>',
+      `dataset: ${Object.keys(DATASETS).join(', ')} (reference default CIFAR10)`,
+    );
+  addFamilyOptions(command, false);
+  command
+    .option('--ids <LIST>', 'train only these ids, such as 1-10,17 (0 is the baseline)')
+    .option('--epochs <N>', 'epochs (default 150)', parse.positiveInteger)
+    .option('-b, --batch-size <N>', 'mini-batch size (default 128)', parse.positiveInteger)
+    .option('--lr <LR>', 'maximum learning rate (default 0.01)', parse.positiveNumber)
+    .option('--momentum <M>', 'SGD momentum (default 0.9)', parse.finiteNumber)
+    .option('--nesterov', 'Nesterov momentum (default off)')
+    .option('--weight-decay <W>', 'weight decay (default 5e-4)', parse.finiteNumber)
+    .option('--batch-norm <EPS>', 'batch-norm epsilon (default 1e-4)', parse.positiveNumber)
+    .option(
+      '--lr-wr-epochs <N>',
+      'epochs of the first warm-restart cycle (default 10)',
+      parse.positiveInteger,
+    )
+    .option('--lr-wr-mul <N>', 'growth of each next cycle (default 2)', parse.positiveInteger)
+    .option(
+      '--lr-wr-min <LR>',
+      'minimum learning rate of the cycles (default 1e-5)',
+      parse.finiteNumber,
+    )
+    .addOption(
+      new Option(
+        '--weight-init <SCHEME>',
+        'weight initialisation (default kaiming-normal)',
+      ).choices(INIT_SCHEMES),
+    )
+    .option(
+      '--normalize-data',
+      "per-channel normalisation with the dataset's mean and std (default off)",
+    )
+    .option('--gcn', 'global contrast normalisation of each image (default off)')
+    .option(
+      '--seed <N>',
+      'seed of initialisation, data order, augmentation and dropout (default 0)',
+      parse.integer,
+    )
+    .option('--train-subset <N>', 'train on the first N training images', parse.positiveInteger)
+    .option('--val-subset <N>', 'validate on the first N test images', parse.positiveInteger)
+    .option(
+      '--no-channels-last',
+      "keep activations NCHW (PyTorch's layout) instead of channels-last",
+    )
+    .option('--device <DEVICE>', 'cpu or cuda:N', 'cpu')
+    .option('--threads <N>', 'intra-op threads (default: all cores)', parse.positiveInteger)
+    .option(
+      '--memory-limit <SIZE>',
+      'memory budget for choosing the micro-batch on CPU (default 60% of available RAM)',
+      byteSize,
+    )
+    .option('--data-dir <DIR>', 'a folder holding the dataset files')
+    .option('--out <DIR>', 'run folder (default runs/<UTC time>;<dataset>;VGG<depth>)')
+    .option('--resume <DIR>', 'continue a run folder where it stopped')
+    .option('--keep-checkpoints', "keep each architecture's last checkpoint")
+    .option('-q, --quiet', 'print only the summary')
+    .option('--json-log', 'one JSON object per event on standard output')
+    .action(async (o: Record<string, unknown>, cmd: Command) => {
+      const explicit: Partial<StudyConfig> = {};
+      for (const [option, key] of Object.entries(STUDY_OPTIONS)) {
+        if (cmd.getOptionValueSource(option) === 'cli')
+          (explicit as Record<string, unknown>)[key] = o[option];
+      }
+      if (explicit.dataset !== undefined)
+        explicit.dataset = requireDatasetSpec(explicit.dataset).name;
+      const resume = o.resume as string | undefined;
+      const embedded = resume === undefined && Object.keys(explicit).length === 0;
+      const study: StudyConfig = {
+        ...REFERENCE_DEFAULTS,
+        ...(embedded ? EMBEDDED_DEFAULT : {}),
+        ...explicit,
+      };
+      if (embedded) {
+        const classes = DATASETS.FashionMNIST.classes;
+        study.ids = spreadOverXi(skewNormalFamily(familyOptions(study, classes)), 5).join(',');
+      }
+      const runtime: RuntimeConfig = {
+        device: o.device as string,
+        threads: (o.threads as number | undefined) ?? null,
+        memoryLimit: (o.memoryLimit as number | undefined) ?? null,
+        dataDir: (o.dataDir as string | undefined) ?? null,
+        keepCheckpoints: Boolean(o.keepCheckpoints),
+        quiet: Boolean(o.quiet),
+        jsonLog: Boolean(o.jsonLog),
+      };
+      const mode: ReportMode = runtime.jsonLog
+        ? 'json'
+        : runtime.quiet
+          ? 'quiet'
+          : process.stdout.isTTY
+            ? 'tty'
+            : 'plain';
+      const reporter = new ConsoleReporter(mode);
+      let stopRequested = false;
+      const onSigint = (): void => {
+        if (stopRequested) process.exit(130);
+        stopRequested = true;
+        process.stderr.write(
+          '\nstopping after the current step, with a checkpoint (Ctrl-C again to quit at once)\n',
+        );
+      };
+      process.on('SIGINT', onSigint);
+      try {
+        const outcome = await runSweep(
+          {
+            study,
+            runtime,
+            explicit,
+            ...(o.out !== undefined ? { out: o.out as string } : {}),
+            ...(resume !== undefined ? { resume } : {}),
+            shouldStop: () => stopRequested,
+          },
+          reporter,
+        );
+        if (outcome.stopped) process.exitCode = 130;
+        else if (mode === 'quiet') process.stdout.write(`${outcome.dir}\n`);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOSPC') {
+          throw new Error(
+            `no space left on the device while writing${reporter.dir ? ` to ${reporter.dir}` : ''}: what was already written is intact; free some space, then resume with featshift sweep --resume '${reporter.dir}'`,
+          );
+        }
+        if (error instanceof RangeError && !(error instanceof UsageError))
+          throw new UsageError(error.message);
+        throw error;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+  return command;
+}

@@ -1,0 +1,165 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Architecture } from '../family/skew-normal.js';
+import type { EpochStats, TrainingOutcome } from '../train/trainer.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+
+/** One finished architecture: a line of results.jsonl. */
+export interface ResultRecord {
+  id: number;
+  xi: number | null;
+  omega: number | null;
+  alpha: number | null;
+  widths: number[];
+  capacity: number;
+  params: number;
+  macs: number;
+  bestVal: number;
+  bestValTrain: number;
+  bestEpoch: number;
+  lastVal: number;
+  lastTrain: number;
+  abandoned: boolean;
+  diverged: boolean;
+  trainAcc: number[];
+  valAcc: number[];
+  trainLoss: number[];
+  valLoss: number[];
+  lr: number[];
+  seconds: number[];
+  microBatch: number;
+  finishedAt: string;
+}
+
+export const RESULTS_FILE = 'results.jsonl';
+
+export function toRecord(arch: Architecture, outcome: TrainingOutcome): ResultRecord {
+  const col = (key: keyof EpochStats): number[] => outcome.epochs.map((e) => e[key]);
+  return {
+    id: arch.id,
+    xi: arch.xi,
+    omega: arch.omega,
+    alpha: arch.alpha,
+    widths: arch.widths,
+    capacity: arch.capacity,
+    params: arch.params,
+    macs: arch.macs,
+    bestVal: outcome.bestVal,
+    bestValTrain: outcome.bestValTrain,
+    bestEpoch: outcome.bestEpoch,
+    lastVal: outcome.lastVal,
+    lastTrain: outcome.lastTrain,
+    abandoned: outcome.abandoned,
+    diverged: outcome.diverged,
+    trainAcc: col('trainAcc'),
+    valAcc: col('valAcc'),
+    trainLoss: col('trainLoss'),
+    valLoss: col('valLoss'),
+    lr: col('lr'),
+    seconds: col('seconds'),
+    microBatch: outcome.microBatch,
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+/** The finished architectures of a run folder, in the order they finished. */
+export function readResults(dir: string): ResultRecord[] {
+  const path = join(dir, RESULTS_FILE);
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as ResultRecord);
+}
+
+/** Rewrites results.jsonl whole, atomically: a kill at any moment leaves the old or the new file. */
+export async function writeResults(dir: string, records: readonly ResultRecord[]): Promise<void> {
+  // JSON has no NaN: a loss that was never measured is written as null.
+  const line = (r: ResultRecord): string =>
+    JSON.stringify(r, (_k, v: unknown) =>
+      typeof v === 'number' && !Number.isFinite(v) ? null : v,
+    );
+  await writeFileAtomic(join(dir, RESULTS_FILE), records.map((r) => `${line(r)}\n`).join(''));
+}
+
+/** Python's repr of a float, as pandas writes it: 10.0, 44.916666666666664, 1e-05. */
+export function pythonFloat(x: number | null): string {
+  if (x === null || Number.isNaN(x)) return '';
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  const a = Math.abs(x);
+  if (a !== 0 && (a < 1e-4 || a >= 1e16)) {
+    const [mantissa = '', exponent = '0'] = x.toExponential().split('e');
+    const e = Number(exponent);
+    return `${mantissa.includes('.') ? mantissa : mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+  }
+  const s = String(x);
+  return Number.isInteger(x) ? `${s}.0` : s;
+}
+
+const pyList = (values: readonly number[]): string =>
+  `[${values.map((v) => pythonFloat(v)).join(', ')}]`;
+
+function csvField(value: string): string {
+  return /[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/** The reference's columns (SPEC.md section 5), after pandas' unnamed index column. */
+export const REFERENCE_COLUMNS = [
+  'Filters',
+  'Parameters',
+  'Mean',
+  'Variance',
+  'Skew',
+  'BestVal',
+  'BestValsTrain',
+  'BestEpoch',
+  'LastValPrec',
+  'LastTrainPrec',
+  'AllTrain',
+  'AllVal',
+] as const;
+
+/**
+ * The CSV the reference writes after each architecture: every architecture finished so far, one
+ * row each, as pandas' DataFrame.to_csv writes them (index column, Python reprs of floats and
+ * lists), so that analysis scripts written for the original code read it unchanged.
+ */
+export function referenceCsv(records: readonly ResultRecord[]): string {
+  const header = ['', ...REFERENCE_COLUMNS].join(',');
+  const rows = records.map((r, i) =>
+    [
+      String(i),
+      pyList(r.widths),
+      pythonFloat(r.capacity),
+      pythonFloat(r.xi),
+      pythonFloat(r.omega),
+      pythonFloat(r.alpha),
+      pythonFloat(r.bestVal),
+      pythonFloat(r.bestValTrain),
+      String(r.bestEpoch),
+      pythonFloat(r.lastVal),
+      pythonFloat(r.lastTrain),
+      pyList(r.trainAcc),
+      pyList(r.valAcc),
+    ]
+      .map(csvField)
+      .join(','),
+  );
+  return `${[header, ...rows].join('\n')}\n`;
+}
+
+export const csvName = (id: number): string => `model_${String(id).padStart(3, '0')}.csv`;
+
+/** Writes the reference CSV of every finished architecture that lacks one (or all, when asked). */
+export async function writeReferenceCsvs(
+  dir: string,
+  records: readonly ResultRecord[],
+  all = false,
+): Promise<void> {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as ResultRecord;
+    const path = join(dir, csvName(r.id));
+    if (!all && existsSync(path) && i < records.length - 1) continue;
+    await writeFileAtomic(path, referenceCsv(records.slice(0, i + 1)));
+  }
+}

@@ -1,0 +1,352 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { availableParallelism, cpus, hostname } from 'node:os';
+import { join } from 'node:path';
+import { loadDataset } from '../data/dataset.js';
+import { firstImages } from '../data/image-set.js';
+import { BatchLoader } from '../data/loader.js';
+import { ParallelBatchLoader } from '../data/parallel-loader.js';
+import { UsageError } from '../errors.js';
+import {
+  baselineArchitecture,
+  skewNormalFamily,
+  type Architecture,
+  type FamilyOptions,
+} from '../family/skew-normal.js';
+import { buildInfo, checkDevice, setThreads, threads as threadCount } from '../engine/runtime.js';
+import { defaultMemoryLimit, type MicroBatchChoice } from '../train/memory.js';
+import {
+  trainArchitecture,
+  TrainingStopped,
+  type EpochStats,
+  type StepProgress,
+  type TrainingConfig,
+} from '../train/trainer.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { changedKeys, parseIds, type RuntimeConfig, type StudyConfig } from './config.js';
+import {
+  readResults,
+  toRecord,
+  writeReferenceCsvs,
+  writeResults,
+  type ResultRecord,
+} from './results.js';
+
+export const CONFIG_FILE = 'config.json';
+export const ENVIRONMENT_FILE = 'environment.json';
+
+/** What a sweep tells whoever shows its progress. */
+export interface SweepReporter {
+  start(info: { dir: string; total: number; done: number; resumed: boolean }): void;
+  architectureStart(info: {
+    index: number;
+    total: number;
+    arch: Architecture;
+    epochs: number;
+    imagesPerEpoch: number;
+  }): void;
+  memory(choice: MicroBatchChoice): void;
+  resumeArchitecture(epoch: number, batch: number): void;
+  step(progress: StepProgress): void;
+  epoch(stats: EpochStats): void;
+  architectureDone(record: ResultRecord, remaining: Architecture[]): void;
+  stopped(dir: string): void;
+  done(records: ResultRecord[], dir: string): void;
+}
+
+export interface SweepRequest {
+  study: StudyConfig;
+  runtime: RuntimeConfig;
+  /** The study options the user gave explicitly (checked against a resumed run's). */
+  explicit: Partial<StudyConfig>;
+  out?: string;
+  resume?: string;
+  /** Asked after every training step; true stops cleanly after saving. */
+  shouldStop: () => boolean;
+}
+
+export interface SweepOutcome {
+  dir: string;
+  records: ResultRecord[];
+  stopped: boolean;
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(
+    readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+  ) as { version: string };
+  return pkg.version;
+}
+
+function stamp(date: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${date.getUTCFullYear()}-${p(date.getUTCMonth() + 1)}-${p(date.getUTCDate())}_${p(date.getUTCHours())}-${p(date.getUTCMinutes())}-${p(date.getUTCSeconds())}`;
+}
+
+export function familyOptions(study: StudyConfig, classes: number): FamilyOptions {
+  return {
+    depth: study.depth,
+    classes,
+    patchSize: study.patchSize,
+    ...(study.xi ? { xi: study.xi } : {}),
+    omega: study.omega,
+    alpha: study.alpha,
+    minFeatures: study.minFeatures,
+    areaTolerance: study.areaTolerance,
+    ...(study.totalFeatures !== null ? { totalFeatures: study.totalFeatures } : {}),
+    ...(study.widthMultiplier !== null ? { widthMultiplier: study.widthMultiplier } : {}),
+  };
+}
+
+/** The architectures a study trains, in order: the baseline first (when asked), then the members. */
+export function selectArchitectures(study: StudyConfig, classes: number): Architecture[] {
+  const options = familyOptions(study, classes);
+  const family = skewNormalFamily(options);
+  let members = family;
+  if (study.ids !== null) {
+    const ids = parseIds(study.ids);
+    const bad = ids.filter((id) => id > family.length || (id === 0 && !study.includeBaseline));
+    if (bad.length > 0) {
+      throw new UsageError(
+        `no architecture with id ${bad.join(', ')}: this family has ids 1-${family.length}${study.includeBaseline ? ', and 0 for the baseline' : ' (0, the baseline, needs --include-baseline)'}`,
+        'ids',
+      );
+    }
+    members = family.filter((a) => ids.includes(a.id));
+  }
+  return study.includeBaseline ? [baselineArchitecture(options), ...members] : members;
+}
+
+/** One member per location spread evenly over the family's xi values (the embedded default). */
+export function spreadOverXi(family: readonly Architecture[], count: number): number[] {
+  const xis = [...new Set(family.map((a) => a.xi as number))].sort((a, b) => a - b);
+  const picks = Array.from(
+    { length: Math.min(count, xis.length) },
+    (_, i) =>
+      xis[
+        Math.round((i * (xis.length - 1)) / Math.max(1, Math.min(count, xis.length) - 1))
+      ] as number,
+  );
+  return [...new Set(picks)].map((xi) => {
+    const at = family.filter((a) => a.xi === xi);
+    at.sort(
+      (a, b) =>
+        Math.abs(a.alpha ?? 0) - Math.abs(b.alpha ?? 0) ||
+        Math.abs((a.omega ?? 0) - 2.5) - Math.abs((b.omega ?? 0) - 2.5) ||
+        a.id - b.id,
+    );
+    return (at[0] as Architecture).id;
+  });
+}
+
+function readStoredStudy(dir: string): StudyConfig {
+  const path = join(dir, CONFIG_FILE);
+  let parsed: { featshift?: string; study?: StudyConfig } | undefined;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8')) as { featshift?: string; study?: StudyConfig };
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed?.featshift || !parsed.study) {
+    throw new UsageError(
+      `${dir} is not a featshift run folder (no readable ${CONFIG_FILE}): give the folder that 'featshift sweep' wrote`,
+      'resume',
+    );
+  }
+  return parsed.study;
+}
+
+export function trainingConfig(
+  study: StudyConfig,
+  classes: number,
+  device: string,
+): TrainingConfig {
+  return {
+    epochs: study.epochs,
+    batchSize: study.batchSize,
+    lr: study.lr,
+    momentum: study.momentum,
+    nesterov: study.nesterov,
+    weightDecay: study.weightDecay,
+    batchNormEps: study.batchNormEps,
+    lrCycle: study.lrCycle,
+    lrMultiplier: study.lrMultiplier,
+    lrMin: study.lrMin,
+    init: study.init,
+    seed: study.seed,
+    classes,
+    patchSize: study.patchSize,
+    device,
+    channelsLast: study.channelsLast,
+  };
+}
+
+/**
+ * Trains every selected architecture of a study, recording each one as it finishes
+ * (results.jsonl and the reference's CSV, both written atomically), resumable at any moment.
+ */
+export async function runSweep(
+  request: SweepRequest,
+  reporter: SweepReporter,
+): Promise<SweepOutcome> {
+  const { runtime } = request;
+  let study = request.study;
+  let dir: string;
+  const resumed = request.resume !== undefined;
+  if (request.resume !== undefined) {
+    dir = request.resume;
+    const stored = readStoredStudy(dir);
+    const changed = changedKeys(stored, request.explicit);
+    if (changed.length > 0) {
+      throw new UsageError(
+        `resuming ${dir} with other ${changed.join(', ')} than it was started with would change its results: drop those options, or start a new run`,
+        changed[0],
+      );
+    }
+    study = stored;
+  } else {
+    dir = request.out ?? join('runs', `${stamp(new Date())};${study.dataset};VGG${study.depth}`);
+    if (existsSync(dir) && readdirSync(dir).length > 0) {
+      throw new UsageError(
+        `${dir} already holds files: give a new --out folder, or --resume ${dir}`,
+        'out',
+      );
+    }
+  }
+
+  const device = checkDevice(runtime.device);
+  if (runtime.threads !== null) setThreads(runtime.threads);
+  const data = await loadDataset(
+    study.dataset,
+    runtime.dataDir ? { dataDir: runtime.dataDir } : {},
+  );
+  const classes = data.spec.classes;
+  const architectures = selectArchitectures(study, classes);
+  if (architectures.length === 0)
+    throw new UsageError('the selection holds no architecture', 'ids');
+
+  if (!resumed) {
+    await writeFileAtomic(
+      join(dir, CONFIG_FILE),
+      `${JSON.stringify({ featshift: packageVersion(), study, architectures: architectures.map((a) => a.id) }, null, 2)}\n`,
+    );
+    const info = buildInfo();
+    const environment = {
+      featshift: packageVersion(),
+      libtorch: info.version,
+      cuda: info.cudaAvailable,
+      device,
+      threads: threadCount(),
+      seed: study.seed,
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: availableParallelism(),
+      host: hostname(),
+      dataset: data.files.map((f) => ({
+        file: f.file.name,
+        origin: f.origin,
+        path: f.path,
+        verifiedBy: f.verifiedBy,
+      })),
+      started: new Date().toISOString(),
+    };
+    await writeFileAtomic(join(dir, ENVIRONMENT_FILE), `${JSON.stringify(environment, null, 2)}\n`);
+  }
+
+  const records = readResults(dir);
+  await writeReferenceCsvs(dir, records); // a kill between the two writes left one missing
+  const done = new Set(records.map((r) => r.id));
+  const todo = architectures.filter((a) => !done.has(a.id));
+  reporter.start({
+    dir,
+    total: architectures.length,
+    done: architectures.length - todo.length,
+    resumed,
+  });
+
+  const trainSet = firstImages(data.train, study.trainSubset ?? undefined);
+  const testSet = firstImages(data.test, study.valSubset ?? undefined);
+  const loaderOptions = {
+    batchSize: study.batchSize,
+    patchSize: study.patchSize,
+    normalize: study.normalize ? { mean: data.spec.mean, std: data.spec.std } : null,
+    gcn: study.gcn,
+  };
+  const train = new ParallelBatchLoader(
+    trainSet,
+    { ...loaderOptions, shuffle: true, seed: study.seed, augment: data.spec.augment },
+    1,
+  );
+  const test = new BatchLoader(testSet, loaderOptions);
+  const config = trainingConfig(study, classes, device);
+  const memoryLimit = runtime.memoryLimit ?? defaultMemoryLimit();
+  let stopped = false;
+  try {
+    for (const [k, arch] of todo.entries()) {
+      reporter.architectureStart({
+        index: architectures.length - todo.length + k,
+        total: architectures.length,
+        arch,
+        epochs: study.epochs,
+        imagesPerEpoch: trainSet.count,
+      });
+      const checkpointPath = join(
+        dir,
+        'checkpoints',
+        `arch_${String(arch.id).padStart(3, '0')}.safetensors`,
+      );
+      let outcome;
+      try {
+        outcome = await trainArchitecture(
+          arch.id,
+          arch.widths,
+          config,
+          train,
+          test,
+          trainSet.count,
+          {
+            checkpointPath,
+            shouldStop: request.shouldStop,
+            memoryLimit,
+            onMemory: (c) => {
+              reporter.memory(c);
+            },
+            onResume: (e, b) => {
+              reporter.resumeArchitecture(e, b);
+            },
+            onStep: (p) => {
+              reporter.step(p);
+            },
+            onEpoch: (s) => {
+              reporter.epoch(s);
+            },
+          },
+        );
+      } catch (error) {
+        if (error instanceof TrainingStopped) {
+          stopped = true;
+          break;
+        }
+        if (error instanceof RangeError && /micro-batch/.test(error.message))
+          throw new UsageError(error.message, 'memory-limit');
+        throw error;
+      }
+      const record = toRecord(arch, outcome);
+      records.push(record);
+      await writeResults(dir, records);
+      await writeReferenceCsvs(dir, records);
+      if (!runtime.keepCheckpoints) await rm(checkpointPath, { force: true });
+      reporter.architectureDone(record, todo.slice(k + 1));
+    }
+  } finally {
+    await train.close();
+  }
+  if (stopped) reporter.stopped(dir);
+  else {
+    if (!runtime.keepCheckpoints)
+      await rm(join(dir, 'checkpoints'), { recursive: true, force: true });
+    reporter.done(records, dir);
+  }
+  return { dir, records, stopped };
+}

@@ -1,0 +1,135 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { freemem } from 'node:os';
+import { releaseHostMemory } from '../engine/runtime.js';
+import type { VggLayout } from '../models/vgg-layout.js';
+
+const GiB = 1024 ** 3;
+
+/** Divisors of n, largest first: the micro-batch sizes the reference allows. */
+export function divisorsDescending(n: number): number[] {
+  const out: number[] = [];
+  for (let d = n; d >= 1; d--) if (n % d === 0) out.push(d);
+  return out;
+}
+
+/** The default CPU budget: 60 % of the memory the system reports as available. */
+export function defaultMemoryLimit(): number {
+  return Math.floor(0.6 * freemem());
+}
+
+function statusKiB(field: 'VmRSS' | 'VmHWM'): number | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
+      readFileSync('/proc/self/status', 'utf8'),
+    );
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Peak resident memory that `fn` adds to the process, measured by the kernel: the high-water mark
+ * is reset first (writing 5 to /proc/self/clear_refs), then read after. Undefined where Linux's
+ * /proc is not available.
+ */
+export function measurePeakBytes(fn: () => void): number | undefined {
+  releaseHostMemory(0);
+  const before = statusKiB('VmRSS');
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+  } catch {
+    fn();
+    return undefined;
+  }
+  fn();
+  const peak = statusKiB('VmHWM');
+  if (before === undefined || peak === undefined) return undefined;
+  return Math.max(0, peak - before) * 1024;
+}
+
+/**
+ * The reference's memory estimate for a VGG (its `gpu_usage`, in bits over 8 GiB: inputs,
+ * 32-bit weights and every layer's output) and the requirement it compared with free memory:
+ * 4 x estimate + 1 GiB. Shown beside featshift's measurement.
+ */
+export function referenceMemoryEstimate(
+  layout: VggLayout,
+  batch: number,
+): { estimateBytes: number; requiredBytes: number } {
+  let bits = 32 * batch * layout.colors * layout.patchSize * layout.patchSize;
+  let size = layout.patchSize;
+  const blocks = new Map<number, typeof layout.convs>();
+  for (const c of layout.convs) blocks.set(c.block, [...(blocks.get(c.block) ?? []), c]);
+  for (const convs of blocks.values()) {
+    for (const c of convs)
+      bits += 32 * 9 * c.inChannels * c.outChannels + 32 * size * size * c.outChannels * batch;
+    size = Math.floor(size / 2);
+    bits += 32 * size * size * (convs[convs.length - 1]?.outChannels ?? 0) * batch;
+  }
+  const [fc1, fc2, fc3] = layout.linears;
+  if (fc1 && fc2 && fc3) {
+    bits +=
+      32 * (fc1.inFeatures * fc1.outFeatures + fc2.inFeatures * fc2.outFeatures) +
+      32 * fc3.inFeatures * fc3.outFeatures;
+    bits += 32 * batch * (fc1.outFeatures * 2 + fc3.outFeatures);
+  }
+  const estimateBytes = (bits / (8 * GiB)) * GiB;
+  return { estimateBytes, requiredBytes: 4 * estimateBytes + GiB };
+}
+
+export interface MicroBatchChoice {
+  microBatch: number;
+  /** Measured peak bytes of one forward and backward pass at that size. */
+  measuredBytes: number | undefined;
+  budgetBytes: number;
+  reference: { estimateBytes: number; requiredBytes: number };
+}
+
+/**
+ * The largest divisor of the batch size whose measured forward and backward pass fits the budget.
+ * `probe(m)` runs one real pass at micro-batch m and returns its peak bytes (undefined when it
+ * cannot be measured, which then trusts the full batch), or throws an out-of-memory error. Two
+ * small probes predict the rest linearly; the chosen size is then measured itself, stepping down
+ * while it does not fit.
+ */
+export function chooseMicroBatch(
+  batchSize: number,
+  budgetBytes: number,
+  probe: (microBatch: number) => number | undefined,
+  layout: VggLayout,
+): MicroBatchChoice {
+  const reference = referenceMemoryEstimate(layout, batchSize);
+  const candidates = divisorsDescending(batchSize);
+  const tryProbe = (m: number): number | undefined | 'oom' => {
+    try {
+      return probe(m);
+    } catch (error) {
+      if (error instanceof Error && /out of memory/i.test(error.message)) return 'oom';
+      throw error;
+    }
+  };
+  const small = candidates[candidates.length - 1] as number;
+  const second = candidates.length > 1 ? (candidates[candidates.length - 2] as number) : small;
+  const a = tryProbe(small);
+  if (a === 'oom' || (a !== undefined && a > budgetBytes)) {
+    throw new RangeError(
+      `not even a micro-batch of ${small} fits the memory budget (${(budgetBytes / GiB).toFixed(2)} GiB; measured ${a === 'oom' ? 'out of memory' : `${(a / GiB).toFixed(2)} GiB`}): raise --memory-limit or use a smaller model`,
+    );
+  }
+  if (a === undefined)
+    return { microBatch: batchSize, measuredBytes: undefined, budgetBytes, reference };
+  const b = second === small ? a : tryProbe(second);
+  const slope =
+    b === 'oom' || b === undefined || second === small
+      ? a / small
+      : Math.max(0, (b - a) / (second - small));
+  const intercept = b === 'oom' || b === undefined || second === small ? 0 : a - slope * small;
+  for (const m of candidates) {
+    if (m !== small && intercept + slope * m > budgetBytes * 1.05) continue;
+    const measured = m === small ? a : m === second && typeof b === 'number' ? b : tryProbe(m);
+    if (measured === 'oom' || (measured !== undefined && measured > budgetBytes)) continue;
+    return { microBatch: m, measuredBytes: measured, budgetBytes, reference };
+  }
+  return { microBatch: small, measuredBytes: a, budgetBytes, reference };
+}

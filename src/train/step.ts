@@ -1,0 +1,90 @@
+import { ops, tensor, tidy } from '../engine/index.js';
+import { noGrad, releaseHostMemory } from '../engine/runtime.js';
+import type { Vgg } from '../models/vgg.js';
+import type { Sgd } from './sgd.js';
+
+export interface StepStats {
+  /** Sum over the images of their cross-entropy (the unscaled loss times each piece's size). */
+  lossSum: number;
+  correct: number;
+  count: number;
+  /** False when a loss was NaN or infinite: the step was not applied. */
+  finite: boolean;
+}
+
+/**
+ * One optimiser step on a batch, in micro-batches of `microBatch` images when the whole batch
+ * does not fit: each piece's loss is scaled by pieceSize / batchSize before its backward pass, so
+ * the accumulated gradient is the full batch's (SPEC.md section 4). As in the reference the scale
+ * uses the nominal batch size, also for the last, smaller batch of an epoch.
+ * `bnTraining` false keeps batch norm (and dropout) in evaluation mode, for exactness checks.
+ */
+export function trainStep(
+  model: Vgg,
+  sgd: Sgd,
+  images: Float32Array,
+  labels: BigInt64Array,
+  batchSize: number,
+  microBatch: number,
+  bnTraining = true,
+): StepStats {
+  const count = labels.length;
+  const P = model.layout.patchSize;
+  const per = model.layout.colors * P * P;
+  const stats: StepStats = { lossSum: 0, correct: 0, count, finite: true };
+  sgd.zeroGrad();
+  for (let start = 0; start < count; start += microBatch) {
+    const n = Math.min(microBatch, count - start);
+    tidy(() => {
+      const x = tensor(
+        images.subarray(start * per, (start + n) * per),
+        [n, model.layout.colors, P, P],
+        model.device,
+      );
+      const y = tensor(labels.subarray(start, start + n), [n], model.device);
+      const logits = model.forward(x, bnTraining);
+      const loss = ops.crossEntropy(logits, y);
+      const value = loss.item();
+      if (!Number.isFinite(value)) stats.finite = false;
+      stats.lossSum += value * n;
+      stats.correct += ops.topkCorrect(logits, y, 1);
+      if (stats.finite) ops.mul(loss, n / batchSize).backward();
+    });
+    if (!stats.finite) break;
+  }
+  if (stats.finite) sgd.step();
+  releaseHostMemory();
+  return stats;
+}
+
+/** Loss sum and correct count of a batch in evaluation mode, without gradients. */
+export function evalStep(
+  model: Vgg,
+  images: Float32Array,
+  labels: BigInt64Array,
+  microBatch: number,
+): StepStats {
+  const count = labels.length;
+  const P = model.layout.patchSize;
+  const per = model.layout.colors * P * P;
+  const stats: StepStats = { lossSum: 0, correct: 0, count, finite: true };
+  noGrad(() => {
+    for (let start = 0; start < count; start += microBatch) {
+      const n = Math.min(microBatch, count - start);
+      tidy(() => {
+        const x = tensor(
+          images.subarray(start * per, (start + n) * per),
+          [n, model.layout.colors, P, P],
+          model.device,
+        );
+        const y = tensor(labels.subarray(start, start + n), [n], model.device);
+        const logits = model.forward(x, false);
+        const value = ops.crossEntropy(logits, y).item();
+        if (!Number.isFinite(value)) stats.finite = false;
+        stats.lossSum += value * n;
+        stats.correct += ops.topkCorrect(logits, y, 1);
+      });
+    }
+  });
+  return stats;
+}

@@ -1,0 +1,336 @@
+import { existsSync } from 'node:fs';
+import { zeros, tensor, tidy, ops } from '../engine/index.js';
+import { manualSeed } from '../engine/runtime.js';
+import { mix32 } from '../data/random.js';
+import type { Batch } from '../data/loader.js';
+import { loadCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
+import type { InitScheme } from '../models/init.js';
+import { Vgg } from '../models/vgg.js';
+import { chooseMicroBatch, measurePeakBytes, type MicroBatchChoice } from './memory.js';
+import { Sgd } from './sgd.js';
+import { WarmRestartSchedule, type WarmRestartState } from './schedule.js';
+import { evalStep, trainStep } from './step.js';
+
+/** Everything that decides a training run's numbers (the reference's defaults in the CLI). */
+export interface TrainingConfig {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  batchNormEps: number;
+  lrCycle: number;
+  lrMultiplier: number;
+  lrMin: number;
+  init: InitScheme;
+  seed: number;
+  classes: number;
+  patchSize: number;
+  device: string;
+  channelsLast: boolean;
+}
+
+export interface EpochStats {
+  epoch: number;
+  trainAcc: number;
+  valAcc: number;
+  trainLoss: number;
+  valLoss: number;
+  /** The rate of the epoch's last step. */
+  lr: number;
+  seconds: number;
+}
+
+export interface TrainingOutcome {
+  epochs: EpochStats[];
+  bestVal: number;
+  bestValTrain: number;
+  bestEpoch: number;
+  lastVal: number;
+  lastTrain: number;
+  abandoned: boolean;
+  diverged: boolean;
+  microBatch: number;
+  memory: MicroBatchChoice | undefined;
+}
+
+/** A source of training batches (BatchLoader or ParallelBatchLoader). */
+export interface BatchSource {
+  readonly batchesPerEpoch: number;
+  batches(epoch: number, start?: number): Iterable<Batch> | AsyncIterable<Batch>;
+}
+
+export interface StepProgress {
+  epoch: number;
+  batch: number;
+  batches: number;
+  images: number;
+  loss: number;
+  accuracy: number;
+  lr: number;
+}
+
+export interface TrainHooks {
+  /** Where the per-epoch checkpoint lives; a present one is resumed from. */
+  checkpointPath?: string;
+  /** Asked after every step; true saves a checkpoint at that step and throws {@link TrainingStopped}. */
+  shouldStop?: () => boolean;
+  /** Memory budget in bytes for choosing the micro-batch (CPU). */
+  memoryLimit?: number;
+  onMemory?: (choice: MicroBatchChoice) => void;
+  onStep?: (progress: StepProgress) => void;
+  onEpoch?: (stats: EpochStats) => void;
+  onResume?: (epoch: number, batch: number) => void;
+}
+
+/** Training was interrupted on request; its checkpoint holds everything to continue. */
+export class TrainingStopped extends Error {
+  constructor() {
+    super('training stopped on request; the checkpoint holds its state');
+    this.name = 'TrainingStopped';
+  }
+}
+
+interface Progress {
+  epoch: number;
+  batch: number;
+  schedule: WarmRestartState;
+  epochs: EpochStats[];
+  running: { lossSum: number; correct: number; seen: number; seconds: number; lr: number };
+  microBatch: number;
+  diverged: boolean;
+}
+
+const SEED_INIT = 0x1417;
+
+function buildModel(widths: readonly number[], config: TrainingConfig): Vgg {
+  return new Vgg(widths, {
+    classes: config.classes,
+    patchSize: config.patchSize,
+    batchNormEps: config.batchNormEps,
+    init: config.init,
+    device: config.device,
+    channelsLast: config.channelsLast,
+  });
+}
+
+/** Finds the micro-batch by measuring real passes of a throwaway copy of the model. */
+function fitMemory(
+  widths: readonly number[],
+  config: TrainingConfig,
+  limit: number,
+): MicroBatchChoice {
+  const probeModel = buildModel(widths, config);
+  const sgd = new Sgd(probeModel.parameters(), { lr: 0 });
+  const P = config.patchSize;
+  try {
+    return chooseMicroBatch(
+      config.batchSize,
+      limit,
+      (m) => {
+        const probeOnCpu = config.device === 'cpu';
+        const run = (): void => {
+          tidy(() => {
+            const x = zeros([m, 3, P, P], 'float32', config.device).uniform_(0, 1);
+            const y = tensor(
+              BigInt64Array.from({ length: m }, (_, i) => BigInt(i % config.classes)),
+              [m],
+              config.device,
+            );
+            ops.crossEntropy(probeModel.forward(x, true), y).backward();
+          });
+          sgd.zeroGrad();
+        };
+        if (!probeOnCpu) {
+          run(); // on a GPU an out-of-memory error is the measurement
+          return undefined;
+        }
+        return measurePeakBytes(run);
+      },
+      probeModel.layout,
+    );
+  } finally {
+    sgd.dispose();
+    probeModel.dispose();
+  }
+}
+
+async function saveState(path: string, model: Vgg, sgd: Sgd, progress: Progress): Promise<void> {
+  await saveCheckpoint(path, [...model.state(), ...sgd.state()], {
+    featshift: JSON.stringify(progress),
+  });
+}
+
+/**
+ * Trains one architecture with the reference's recipe (SPEC.md section 3): SGD with the
+ * warm-restart rate set before every step, running training accuracy over the epoch, evaluation
+ * on the test split after every epoch, the abandon rule at the end of the first cycle, best and
+ * last statistics. A NaN or infinite loss ends it as diverged. Every random draw is seeded from
+ * (seed, architecture id, epoch, step), and a checkpoint is written after every epoch, so that a
+ * resumed run ends with exactly the numbers of an uninterrupted one.
+ */
+export async function trainArchitecture(
+  id: number,
+  widths: readonly number[],
+  config: TrainingConfig,
+  train: BatchSource,
+  test: BatchSource,
+  datasetSize: number,
+  hooks: TrainHooks = {},
+): Promise<TrainingOutcome> {
+  let memory: MicroBatchChoice | undefined;
+  let restored:
+    | { progress: Progress; tensors: Awaited<ReturnType<typeof loadCheckpoint>>['tensors'] }
+    | undefined;
+  if (hooks.checkpointPath && existsSync(hooks.checkpointPath)) {
+    const ckpt = await loadCheckpoint(hooks.checkpointPath, config.device);
+    const meta = ckpt.metadata.featshift;
+    if (!meta) throw new Error(`${hooks.checkpointPath} is not a featshift training checkpoint`);
+    restored = { progress: JSON.parse(meta) as Progress, tensors: ckpt.tensors };
+  }
+  let microBatch = restored?.progress.microBatch ?? config.batchSize;
+  if (!restored && hooks.memoryLimit !== undefined) {
+    memory = fitMemory(widths, config, hooks.memoryLimit);
+    microBatch = memory.microBatch;
+    hooks.onMemory?.(memory);
+  }
+
+  manualSeed(mix32(config.seed, id, SEED_INIT));
+  const model = buildModel(widths, config);
+  const sgd = new Sgd(model.parameters(), {
+    lr: config.lr,
+    momentum: config.momentum,
+    weightDecay: config.weightDecay,
+    nesterov: config.nesterov,
+  });
+  const progress: Progress = restored?.progress ?? {
+    epoch: 0,
+    batch: 0,
+    schedule: { epochInCycle: 0, cycle: config.lrCycle },
+    epochs: [],
+    running: { lossSum: 0, correct: 0, seen: 0, seconds: 0, lr: config.lr },
+    microBatch,
+    diverged: false,
+  };
+  if (restored) {
+    const tensors = restored.tensors;
+    model.loadState(new Map([...tensors].filter(([k]) => !k.startsWith('momentum_buffer.'))));
+    sgd.loadState(new Map([...tensors].filter(([k]) => k.startsWith('momentum_buffer.'))));
+    for (const t of tensors.values()) t.dispose();
+    hooks.onResume?.(progress.epoch, progress.batch);
+  }
+  const schedule = new WarmRestartSchedule(
+    {
+      lrMax: config.lr,
+      lrMin: config.lrMin,
+      firstCycle: config.lrCycle,
+      multiplier: config.lrMultiplier,
+      datasetSize,
+      batchSize: config.batchSize,
+    },
+    progress.schedule,
+  );
+
+  let abandoned = false;
+  try {
+    while (progress.epoch < config.epochs && !progress.diverged && !abandoned) {
+      const epoch = progress.epoch;
+      const started = performance.now() - progress.running.seconds * 1000;
+      for await (const batch of train.batches(epoch, progress.batch)) {
+        const lr = schedule.rate(batch.index + 1);
+        sgd.lr = lr;
+        manualSeed(mix32(config.seed, id, epoch, batch.index)); // dropout masks
+        const stats = trainStep(model, sgd, batch.x, batch.y, config.batchSize, microBatch);
+        if (!stats.finite) {
+          progress.diverged = true;
+          break;
+        }
+        const r = progress.running;
+        r.lossSum += stats.lossSum;
+        r.correct += stats.correct;
+        r.seen += stats.count;
+        r.lr = lr;
+        progress.batch = batch.index + 1;
+        progress.schedule = schedule.snapshot();
+        hooks.onStep?.({
+          epoch,
+          batch: batch.index,
+          batches: train.batchesPerEpoch,
+          images: r.seen,
+          loss: r.lossSum / r.seen,
+          accuracy: (100 * r.correct) / r.seen,
+          lr,
+        });
+        if (hooks.shouldStop?.()) {
+          r.seconds = (performance.now() - started) / 1000;
+          if (hooks.checkpointPath) await saveState(hooks.checkpointPath, model, sgd, progress);
+          throw new TrainingStopped();
+        }
+      }
+      const r = progress.running;
+      let val = { lossSum: 0, correct: 0, count: 0, finite: true };
+      if (!progress.diverged) {
+        for await (const batch of test.batches(0)) {
+          const s = evalStep(model, batch.x, batch.y, microBatch);
+          val = {
+            lossSum: val.lossSum + s.lossSum,
+            correct: val.correct + s.correct,
+            count: val.count + s.count,
+            finite: val.finite && s.finite,
+          };
+        }
+      }
+      const stats: EpochStats = {
+        epoch,
+        trainAcc: r.seen ? (100 * r.correct) / r.seen : 0,
+        valAcc: val.count ? (100 * val.correct) / val.count : 0,
+        trainLoss: r.seen ? r.lossSum / r.seen : NaN,
+        valLoss: val.count ? val.lossSum / val.count : NaN,
+        lr: r.lr,
+        seconds: (performance.now() - started) / 1000,
+      };
+      progress.epochs.push(stats);
+      hooks.onEpoch?.(stats);
+      // The reference abandons an architecture whose training accuracy is below twice chance at
+      // the end of the first warm-restart cycle.
+      if (epoch === config.lrCycle - 1 && stats.trainAcc < (2 * 100) / config.classes)
+        abandoned = true;
+      schedule.endEpoch();
+      progress.epoch = epoch + 1;
+      progress.batch = 0;
+      progress.schedule = schedule.snapshot();
+      progress.running = { lossSum: 0, correct: 0, seen: 0, seconds: 0, lr: r.lr };
+      const more = progress.epoch < config.epochs && !progress.diverged && !abandoned;
+      if (more && hooks.checkpointPath) await saveState(hooks.checkpointPath, model, sgd, progress);
+    }
+  } finally {
+    sgd.dispose();
+    model.dispose();
+  }
+
+  // Best: the first epoch with the highest validation accuracy (strictly greater, from 0).
+  let bestVal = 0;
+  let bestValTrain = 0;
+  let bestEpoch = 0;
+  for (const e of progress.epochs) {
+    if (e.valAcc > bestVal) {
+      bestVal = e.valAcc;
+      bestValTrain = e.trainAcc;
+      bestEpoch = e.epoch;
+    }
+  }
+  const last = progress.epochs[progress.epochs.length - 1];
+  return {
+    epochs: progress.epochs,
+    bestVal,
+    bestValTrain,
+    bestEpoch,
+    lastVal: last?.valAcc ?? 0,
+    lastTrain: last?.trainAcc ?? 0,
+    abandoned,
+    diverged: progress.diverged,
+    microBatch,
+    memory,
+  };
+}
