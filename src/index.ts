@@ -44,3 +44,30 @@ export {
 export { cacheDir, inspectDataset, locateDataset, type SourceOptions } from './data/sources.js';
 export { DataError } from './data/errors.js';
 export type { ImageSet } from './data/image-set.js';
+export { WarmRestartSchedule, type WarmRestartOptions } from './train/schedule.js';
+export {
+  trainArchitecture,
+  TrainingStopped,
+  type TrainingConfig,
+  type TrainingOutcome,
+  type EpochStats,
+} from './train/trainer.js';
+export { trainStep, evalStep } from './train/step.js';
+export {
+  chooseMicroBatch,
+  referenceMemoryEstimate,
+  type MicroBatchChoice,
+} from './train/memory.js';
+export {
+  runSweep,
+  selectArchitectures,
+  type SweepRequest,
+  type SweepReporter,
+} from './sweep/sweep.js';
+export {
+  REFERENCE_DEFAULTS,
+  EMBEDDED_DEFAULT,
+  type StudyConfig,
+  type RuntimeConfig,
+} from './sweep/config.js';
+export { readResults, referenceCsv, type ResultRecord } from './sweep/results.js';

@@ -66,10 +66,23 @@ export class ConsoleReporter implements SweepReporter {
     return duration(left / rate);
   }
 
-  start(info: { dir: string; total: number; done: number; resumed: boolean }): void {
+  start(info: {
+    dir: string;
+    total: number;
+    done: number;
+    resumed: boolean;
+    todo: Architecture[];
+  }): void {
     this.dir = info.dir;
     this.total = info.total;
-    if (this.mode === 'json') this.json('start', info);
+    this.remaining = info.todo;
+    if (this.mode === 'json')
+      this.json('start', {
+        dir: info.dir,
+        total: info.total,
+        done: info.done,
+        resumed: info.resumed,
+      });
     else
       this.line(
         `${info.resumed ? 'resuming' : 'run'} ${info.dir}: ${info.total} architectures, ${info.done} already done`,
@@ -84,6 +97,7 @@ export class ConsoleReporter implements SweepReporter {
     imagesPerEpoch: number;
   }): void {
     this.arch = info.arch;
+    this.remaining = this.remaining.filter((a) => a.id !== info.arch.id);
     this.index = info.index;
     this.epochs = info.epochs;
     this.imagesPerEpoch = info.imagesPerEpoch;

@@ -37,7 +37,13 @@ export const ENVIRONMENT_FILE = 'environment.json';
 
 /** What a sweep tells whoever shows its progress. */
 export interface SweepReporter {
-  start(info: { dir: string; total: number; done: number; resumed: boolean }): void;
+  start(info: {
+    dir: string;
+    total: number;
+    done: number;
+    resumed: boolean;
+    todo: Architecture[];
+  }): void;
   architectureStart(info: {
     index: number;
     total: number;
@@ -263,6 +269,7 @@ export async function runSweep(
     total: architectures.length,
     done: architectures.length - todo.length,
     resumed,
+    todo,
   });
 
   const trainSet = firstImages(data.train, study.trainSubset ?? undefined);

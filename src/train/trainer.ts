@@ -124,6 +124,7 @@ function fitMemory(
   const probeModel = buildModel(widths, config);
   const sgd = new Sgd(probeModel.parameters(), { lr: 0 });
   const P = config.patchSize;
+  let warm = false;
   try {
     return chooseMicroBatch(
       config.batchSize,
@@ -146,6 +147,10 @@ function fitMemory(
           run(); // on a GPU an out-of-memory error is the measurement
           return undefined;
         }
+        // One unmeasured pass first: libtorch and oneDNN set up kernels and caches once per
+        // process, which is not memory the micro-batch needs.
+        if (!warm) run();
+        warm = true;
         return measurePeakBytes(run);
       },
       probeModel.layout,

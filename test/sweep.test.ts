@@ -1,0 +1,288 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+  mkdirSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { skewNormalFamily } from '../src/family/skew-normal.js';
+import { REFERENCE_COLUMNS, type ResultRecord } from '../src/sweep/results.js';
+import { runCli } from './helpers/cli.js';
+import { cliPath } from './helpers/paths.js';
+
+// Two cheap members of the VGG-10 family at 1/16 of its features.
+const family = skewNormalFamily({ depth: 10, widthMultiplier: 0.0625 });
+const cheap = [...family].sort((a, b) => a.macs - b.macs).slice(0, 2);
+const IDS = cheap
+  .map((a) => a.id)
+  .sort((a, b) => a - b)
+  .join(',');
+const BASE = [
+  'sweep',
+  '--dataset',
+  'FashionMNIST',
+  '--depth',
+  '10',
+  '--width-multiplier',
+  '0.0625',
+  '--ids',
+  IDS,
+  '--batch-size',
+  '64',
+  '--threads',
+  '1',
+];
+const tiny = (epochs: number, train: number): string[] => [
+  ...BASE,
+  '--epochs',
+  String(epochs),
+  '--lr-wr-epochs',
+  String(epochs),
+  '--train-subset',
+  String(train),
+  '--val-subset',
+  '128',
+];
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-sweep-'));
+
+const REQUIRED_KEYS = [
+  'id',
+  'xi',
+  'omega',
+  'alpha',
+  'widths',
+  'capacity',
+  'params',
+  'macs',
+  'bestVal',
+  'bestValTrain',
+  'bestEpoch',
+  'lastVal',
+  'lastTrain',
+  'abandoned',
+  'trainAcc',
+  'valAcc',
+  'trainLoss',
+  'valLoss',
+  'lr',
+  'seconds',
+];
+
+function results(dir: string): ResultRecord[] {
+  return readFileSync(join(dir, 'results.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as ResultRecord);
+}
+
+/** The numbers of a result, without wall-clock times. */
+const numbers = (r: ResultRecord): Omit<ResultRecord, 'seconds' | 'finishedAt'> =>
+  Object.fromEntries(
+    Object.entries(r).filter(([k]) => k !== 'seconds' && k !== 'finishedAt'),
+  ) as Omit<ResultRecord, 'seconds' | 'finishedAt'>;
+
+/** Starts the CLI and resolves when `until` sees its output, with the child process. */
+function startCli(
+  args: string[],
+  until: (stdout: string) => boolean,
+): Promise<{ child: ReturnType<typeof spawn>; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code, signal) => {
+      resolve(signal === 'SIGKILL' ? -9 : code);
+    });
+  });
+  return new Promise((resolve) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (until(out)) resolve({ child, exited });
+    });
+    void exited.then(() => {
+      resolve({ child, exited });
+    });
+  });
+}
+
+describe('featshift sweep, end to end on tiny architectures', () => {
+  const reference = tmp();
+
+  it('writes the run folder: configuration, environment, reference CSVs, results.jsonl', () => {
+    const r = runCli([...tiny(2, 256), '--include-baseline', '--out', reference]);
+    assert.equal(r.status, 0, r.stderr);
+    const files = readdirSync(reference).sort();
+    const csvs = [0, ...cheap.map((a) => a.id).sort((a, b) => a - b)].map(
+      (id) => `model_${String(id).padStart(3, '0')}.csv`,
+    );
+    assert.deepEqual(files, ['config.json', 'environment.json', ...csvs, 'results.jsonl'].sort());
+    const env = JSON.parse(readFileSync(join(reference, 'environment.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    assert.match(String(env.libtorch), /^\d+\.\d+/);
+    assert.equal(env.threads, 1);
+    assert.equal(env.seed, 0);
+    const config = JSON.parse(readFileSync(join(reference, 'config.json'), 'utf8')) as {
+      study: { epochs: number; lr: number; batchNormEps: number };
+    };
+    assert.equal(config.study.epochs, 2);
+    assert.equal(config.study.lr, 0.01);
+    assert.equal(config.study.batchNormEps, 1e-4);
+    const records = results(reference);
+    assert.deepEqual(
+      records.map((x) => x.id),
+      [0, ...cheap.map((a) => a.id).sort((a, b) => a - b)],
+    );
+    for (const rec of records) {
+      for (const key of REQUIRED_KEYS) assert.ok(key in rec, `results.jsonl lacks ${key}`);
+      assert.equal(rec.trainAcc.length, 2);
+      assert.equal(rec.valAcc.length, 2);
+      assert.equal(rec.bestVal, Math.max(...rec.valAcc));
+      assert.equal(rec.lastVal, rec.valAcc[1]);
+    }
+    // The reference's CSV: pandas' index column, then its columns; cumulative.
+    const last = readFileSync(join(reference, csvs[2] as string), 'utf8')
+      .trim()
+      .split('\n');
+    assert.equal(last[0], ['', ...REFERENCE_COLUMNS].join(','));
+    assert.equal(last.length, 4);
+    assert.match(last[2] ?? '', /^1,"\[\d+\.0(, \d+\.0){8}\]",\d+\.0,\d+\.0,\d+(\.\d+)?,-?\d+\.0,/);
+    assert.equal(
+      readFileSync(join(reference, csvs[0] as string), 'utf8')
+        .trim()
+        .split('\n').length,
+      2,
+    );
+    assert.equal(existsSync(join(reference, 'checkpoints')), false);
+    assert.match(r.stdout, /rank\s+id\s+xi\s+omega\s+alpha\s+best val %/);
+  });
+
+  it('abandons an architecture below twice chance at the end of the first cycle', () => {
+    const dir = tmp();
+    const r = runCli([
+      ...BASE,
+      '--epochs',
+      '3',
+      '--lr-wr-epochs',
+      '1',
+      '--lr',
+      '1e-7',
+      '--train-subset',
+      '256',
+      '--val-subset',
+      '128',
+      '--out',
+      dir,
+      '--quiet',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    for (const rec of results(dir)) {
+      assert.equal(rec.abandoned, true);
+      assert.equal(rec.trainAcc.length, 1);
+    }
+  });
+
+  it('resumes after SIGKILL mid-architecture with exactly the results of an uninterrupted run', async () => {
+    const whole = tmp();
+    assert.equal(runCli([...tiny(4, 1024), '--out', whole, '--quiet']).status, 0);
+    const killed = tmp();
+    const second = `arch_${String(cheap.map((a) => a.id).sort((a, b) => a - b)[1]).padStart(3, '0')}.safetensors`;
+    const { child, exited } = await startCli(
+      [...tiny(4, 1024), '--out', killed, '--json-log'],
+      () => existsSync(join(killed, 'checkpoints', second)),
+    );
+    child.kill('SIGKILL');
+    assert.equal(await exited, -9);
+    assert.equal(results(killed).length, 1, 'the first architecture was finished and recorded');
+    const r = runCli(['sweep', '--resume', killed, '--threads', '1', '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(results(killed).map(numbers), results(whole).map(numbers));
+    assert.equal(existsSync(join(killed, 'checkpoints')), false);
+  });
+
+  it('stops cleanly on Ctrl-C mid-epoch and resumes to the same results', async () => {
+    const whole = tmp();
+    assert.equal(runCli([...tiny(2, 1024), '--out', whole, '--quiet']).status, 0);
+    const dir = tmp();
+    const { child, exited } = await startCli(
+      [...tiny(2, 1024), '--out', dir, '--json-log'],
+      (out) => out.includes('"event":"epoch"'),
+    );
+    child.kill('SIGINT');
+    assert.equal(await exited, 130);
+    assert.ok(readdirSync(join(dir, 'checkpoints')).length === 1);
+    const r = runCli(['sweep', '--resume', dir, '--threads', '1', '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(results(dir).map(numbers), results(whole).map(numbers));
+  });
+
+  it('refuses to resume with options that would change the results, and folders that are not runs', () => {
+    const r = runCli(['sweep', '--resume', reference, '--epochs', '5']);
+    assert.equal(r.status, 2);
+    assert.match(
+      r.stderr,
+      /resuming .* with other epochs than it was started with would change its results/,
+    );
+    const empty = tmp();
+    const s = runCli(['sweep', '--resume', empty]);
+    assert.equal(s.status, 2);
+    assert.match(s.stderr, /is not a featshift run folder/);
+    // Resuming a finished run trains nothing more.
+    const again = runCli(['sweep', '--resume', reference, '--quiet']);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(results(reference).length, 3);
+  });
+
+  it('trains in micro-batches under a small memory limit, and refuses a limit nothing fits', () => {
+    const dir = tmp();
+    const r = runCli([...tiny(1, 256), '--memory-limit', '3M', '--out', dir]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /memory: micro-batch \d+, measured/);
+    assert.ok(
+      results(dir).some((x) => x.microBatch < 64),
+      r.stdout,
+    );
+    const s = runCli([...tiny(1, 256), '--memory-limit', '1K', '--out', tmp()]);
+    assert.equal(s.status, 2);
+    assert.match(s.stderr, /not even a micro-batch of 1 fits the memory budget/);
+  });
+
+  it('records a diverging architecture and goes on', () => {
+    const dir = tmp();
+    const r = runCli([...tiny(2, 256), '--lr', '1e30', '--out', dir, '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    const recs = results(dir);
+    assert.equal(recs.length, 2);
+    assert.ok(recs.every((x) => x.diverged));
+  });
+
+  const bad: [string, string[], RegExp][] = [
+    ['an unknown dataset', ['sweep', '--dataset', 'ImageNet21k'], /unknown dataset 'ImageNet21k'/],
+    ['impossible ids', [...BASE, '--ids', '9999', '--epochs', '1'], /no architecture with id 9999/],
+    ['a malformed id list', [...BASE, '--ids', '3-1'], /runs backwards/],
+    ['id 0 without the baseline', [...BASE, '--ids', '0'], /needs --include-baseline/],
+  ];
+  for (const [what, args, message] of bad) {
+    it(`refuses ${what} with one line and exit code 2`, () => {
+      const r = runCli([...args, '--out', join(tmp(), 'x')]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    });
+  }
+
+  it('refuses an --out folder that already holds files', () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'a'));
+    writeFileSync(join(dir, 'a', 'f'), 'x');
+    const r = runCli([...tiny(1, 256), '--out', join(dir, 'a')]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /already holds files/);
+  });
+});
