@@ -23,7 +23,13 @@ import { DATASETS, type DatasetSpec } from '../src/data/registry.js';
 import { resizeBilinear } from '../src/data/resize.js';
 import { locateDataset } from '../src/data/sources.js';
 import { runCli } from './helpers/cli.js';
-import { gzip, idx, writeCifarArchive, writeMnistLike } from './helpers/data-files.js';
+import {
+  gzip,
+  idx,
+  writeCifar100Archive,
+  writeCifarArchive,
+  writeMnistLike,
+} from './helpers/data-files.js';
 import { serveFiles } from './helpers/file-server.js';
 import { readFixture } from './helpers/paths.js';
 
@@ -143,6 +149,14 @@ describe('CIFAR archives', () => {
     assert.deepEqual(Array.from(train.labels), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4]);
     // Channel-major pixels: the green plane of image 7 starts at 7 + 50.
     assert.equal(train.images[7 * 3072 + 1024], 57);
+  });
+
+  it('reads CIFAR-100 records with their fine labels', async () => {
+    const { train, test } = await readCifarArchive(await writeCifar100Archive(tmp()), 'cifar100');
+    assert.equal(train.count, 5);
+    assert.equal(test.count, 2);
+    assert.deepEqual(Array.from(train.labels), [0, 7, 14, 21, 28]);
+    assert.equal(train.images[3 * 3072 + 100], 3);
   });
 
   const hostile: [string, (root: string) => string[]][] = [

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdtempSync,
@@ -284,5 +284,33 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     const r = runCli([...tiny(1, 256), '--out', join(dir, 'a')]);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /already holds files/);
+  });
+
+  it('stops with a clear message on a full disk, leaving every written file whole', (t) => {
+    // A 96 KiB tmpfs holds the configuration but not the first checkpoint. Needs root (CI is).
+    const mountPoint = tmp();
+    const mounted =
+      process.getuid?.() === 0 &&
+      spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=96k', 'tmpfs', mountPoint]).status === 0;
+    if (!mounted) {
+      t.skip('mounting a small tmpfs needs root');
+      return;
+    }
+    try {
+      const dir = join(mountPoint, 'run');
+      const r = runCli([...tiny(3, 256), '--out', dir]);
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.match(
+        r.stderr,
+        /no space left on the device while writing to .*run: what was already written is intact; free some space, then resume with featshift sweep --resume/,
+      );
+      JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+      const leftovers = readdirSync(dir, { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('.tmp'));
+      assert.deepEqual(leftovers, []);
+    } finally {
+      spawnSync('umount', [mountPoint]);
+    }
   });
 });

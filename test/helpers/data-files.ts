@@ -71,3 +71,25 @@ export async function writeCifarArchive(
 }
 
 export const gzip = (bytes: Uint8Array): Uint8Array => gzipSync(bytes);
+
+/** Writes cifar-100-binary.tar.gz (train.bin, test.bin; coarse then fine label bytes) into dir. */
+export async function writeCifar100Archive(dir: string): Promise<string> {
+  const root = join(dir, 'src100');
+  const folder = join(root, 'cifar-100-binary');
+  mkdirSync(folder, { recursive: true });
+  const records = (n: number): Uint8Array => {
+    const out = new Uint8Array(n * 3074);
+    for (let i = 0; i < n; i++) {
+      out[i * 3074] = i % 20; // coarse
+      out[i * 3074 + 1] = (i * 7) % 100; // fine
+      out.fill(i, i * 3074 + 2, (i + 1) * 3074);
+    }
+    return out;
+  };
+  writeFileSync(join(folder, 'train.bin'), records(5));
+  writeFileSync(join(folder, 'test.bin'), records(2));
+  writeFileSync(join(folder, 'fine_label_names.txt'), 'apple\n');
+  const archive = join(dir, 'cifar-100-binary.tar.gz');
+  await create({ gzip: true, file: archive, cwd: root }, ['cifar-100-binary']);
+  return archive;
+}
