@@ -6,6 +6,7 @@ import { dataCommand } from './data-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { familyCommand } from './family-command.js';
 import { sweepCommand } from './sweep-command.js';
+import { reportCommand, viewCommand } from './report-command.js';
 
 const USAGE_EXIT = 2;
 
@@ -31,6 +32,8 @@ export function buildProgram(): Command {
     });
   program.addCommand(familyCommand());
   program.addCommand(sweepCommand());
+  program.addCommand(reportCommand());
+  program.addCommand(viewCommand());
   program.addCommand(doctorCommand());
   program.addCommand(dataCommand());
   // Every subcommand exits through the handler below instead of calling process.exit itself.

@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { ReportRun } from './load.js';
+
+const require = createRequire(import.meta.url);
+let plotly: string | undefined;
+let app: string | undefined;
+
+/** Plotly's bundle, inlined so that the page needs no network and opens from disk. */
+function plotlySource(): string {
+  return (plotly ??= readFileSync(require.resolve('plotly.js-dist-min'), 'utf8'));
+}
+
+function appSource(): string {
+  return (app ??= readFileSync(new URL('../../../report-assets/app.js', import.meta.url), 'utf8'));
+}
+
+/** JSON that cannot close the script element it sits in. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
+}
+
+export interface ReportData {
+  runs: ReportRun[];
+  generated: string;
+  live: boolean;
+  pollMs?: number;
+}
+
+export function reportData(runs: ReportRun[], live = false): ReportData {
+  return { runs, generated: `featshift report, ${new Date().toISOString()}`, live, pollMs: 3000 };
+}
+
+const STYLE = `
+body { font-family: system-ui, sans-serif; margin: 0 1rem 2rem; color: #222; }
+header { display: flex; align-items: baseline; gap: 1rem; }
+header small { color: #777; }
+#runs { display: grid; gap: 1.5rem; }
+.run { min-width: 0; }
+.meta { color: #555; margin-top: -0.5rem; }
+.plots { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 0.5rem; }
+.plot { height: 420px; min-width: 0; }
+.detail { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 0.5rem; align-items: start; }
+.detail pre { background: #f6f6f6; padding: 0.75rem; white-space: pre-wrap; grid-column: 1 / -1; }
+.controls { display: flex; gap: 1.5rem; align-items: center; margin: 0.5rem 0; }
+.controls input[type=number] { width: 4rem; }
+table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; font-size: 0.9rem; }
+th { cursor: pointer; text-align: right; border-bottom: 2px solid #444; padding: 0.2rem 0.5rem; user-select: none; }
+td { text-align: right; padding: 0.15rem 0.5rem; border-bottom: 1px solid #eee; }
+tr[data-id] { cursor: pointer; }
+tr.top td { background: #fff3e0; }
+tr.selected td { background: #cfe8ff; }
+.warnings { color: #a15c00; }
+`;
+
+/** The whole report as one self-contained HTML page. */
+export function reportHtml(data: ReportData): string {
+  const title = data.runs.map((r) => r.name).join(' | ');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>featshift: ${title.replace(/</g, '&lt;')}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<header><h1>featshift report</h1><small id="generated"></small></header>
+<p>Each point is one architecture of the skew-normal family: xi is where the features peak, omega how widely they spread, alpha how the distribution leans. Hover a point for its widths and accuracies; click it (or a table row) for its width profile beside the baseline VGG and its learning curves.</p>
+<div id="runs"></div>
+<script>${plotlySource()}</script>
+<script type="application/json" id="featshift-data">${scriptJson(data)}</script>
+<script>${appSource()}</script>
+</body>
+</html>
+`;
+}

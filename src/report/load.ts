@@ -1,0 +1,247 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { UsageError } from '../errors.js';
+import { baselineArchitecture } from '../family/skew-normal.js';
+import { vggBaseWidths } from '../family/vgg-base.js';
+import { countMacs, countParams, vggLayout } from '../models/vgg-layout.js';
+import { datasetSpec } from '../data/registry.js';
+import type { StudyConfig } from '../sweep/config.js';
+import { familyOptions } from '../sweep/sweep.js';
+
+/** One architecture as the report shows it. */
+export interface ReportArchitecture {
+  id: number;
+  xi: number | null;
+  omega: number | null;
+  alpha: number | null;
+  widths: number[];
+  params: number;
+  macs: number;
+  bestVal: number;
+  bestValTrain: number;
+  bestEpoch: number;
+  lastVal: number;
+  lastTrain: number;
+  abandoned: boolean;
+  diverged: boolean;
+  trainAcc: number[];
+  valAcc: number[];
+}
+
+export interface ReportRun {
+  name: string;
+  dir: string;
+  dataset: string;
+  depth: number;
+  source: 'results.jsonl' | 'reference CSV';
+  architectures: ReportArchitecture[];
+  /** The standard VGG's widths at the run's budget, for comparison. */
+  baselineWidths: number[];
+  /** How many architectures the run selected (more than finished while it runs). */
+  planned: number | null;
+  warnings: string[];
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+function fromJsonLine(value: unknown): ReportArchitecture | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const r = value as Record<string, unknown>;
+  const id = num(r.id);
+  const widths = r.widths;
+  if (id === null || !Array.isArray(widths) || !widths.every((w) => typeof w === 'number'))
+    return undefined;
+  const list = (v: unknown): number[] =>
+    Array.isArray(v) ? v.map((x) => (typeof x === 'number' ? x : NaN)) : [];
+  return {
+    id,
+    xi: num(r.xi),
+    omega: num(r.omega),
+    alpha: num(r.alpha),
+    widths,
+    params: num(r.params) ?? 0,
+    macs: num(r.macs) ?? 0,
+    bestVal: num(r.bestVal) ?? 0,
+    bestValTrain: num(r.bestValTrain) ?? 0,
+    bestEpoch: num(r.bestEpoch) ?? 0,
+    lastVal: num(r.lastVal) ?? 0,
+    lastTrain: num(r.lastTrain) ?? 0,
+    abandoned: r.abandoned === true,
+    diverged: r.diverged === true,
+    trainAcc: list(r.trainAcc),
+    valAcc: list(r.valAcc),
+  };
+}
+
+/** A Python list repr such as "[823.0, 961.0]" as numbers. */
+function pyList(text: string | undefined): number[] | undefined {
+  if (!text) return undefined;
+  const m = /^\[(.*)\]$/.exec(text.trim());
+  if (!m) return undefined;
+  if ((m[1] ?? '').trim() === '') return [];
+  const values = (m[1] ?? '').split(',').map((s) => Number(s.trim()));
+  return values.every((v) => Number.isFinite(v)) ? values : undefined;
+}
+
+function readResultsJsonl(path: string, warnings: string[]): ReportArchitecture[] {
+  const out = new Map<number, ReportArchitecture>();
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (line.trim() === '') return;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        warnings.push(`${path}:${i + 1}: skipped a malformed line (not JSON)`);
+        return;
+      }
+      const arch = fromJsonLine(parsed);
+      if (arch) out.set(arch.id, arch);
+      else warnings.push(`${path}:${i + 1}: skipped a line without id and widths`);
+    });
+  return [...out.values()];
+}
+
+/**
+ * The original code's CSVs: model_NNN.csv holds every architecture finished before it, so its
+ * last row is architecture NNN. Parameters and MACs are recomputed from the widths.
+ */
+function readReferenceCsvs(dir: string, classes: number, warnings: string[]): ReportArchitecture[] {
+  const files = readdirSync(dir)
+    .filter((f) => /^model_\d+\.csv$/.test(f))
+    .sort();
+  const out: ReportArchitecture[] = [];
+  for (const f of files) {
+    const path = join(dir, f);
+    const id = Number(/\d+/.exec(f)?.[0]);
+    let rows: Record<string, string>[];
+    try {
+      rows = parseCsv<Record<string, string>>(readFileSync(path, 'utf8'), {
+        columns: true,
+        skip_empty_lines: true,
+        relax_column_count: true,
+      });
+    } catch (error) {
+      warnings.push(
+        `${path}: skipped, not readable as CSV (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`,
+      );
+      continue;
+    }
+    const row = rows[rows.length - 1];
+    const widths = pyList(row?.Filters)?.map(Math.round);
+    const trainAcc = pyList(row?.AllTrain);
+    const valAcc = pyList(row?.AllVal);
+    if (!row || !widths || !trainAcc || !valAcc) {
+      warnings.push(
+        `${path}:${rows.length + 1}: skipped a malformed row (Filters, AllTrain and AllVal must be lists)`,
+      );
+      continue;
+    }
+    let params = 0;
+    let macs = 0;
+    try {
+      const layout = vggLayout(widths, { classes });
+      params = countParams(layout);
+      macs = countMacs(layout);
+    } catch {
+      warnings.push(
+        `${path}: widths ${widths.join(' ')} are not a VGG width list; parameters and MACs left at 0`,
+      );
+    }
+    const n = (k: string): number => Number(row[k]);
+    const opt = (k: string): number | null =>
+      row[k] === undefined || row[k] === '' ? null : Number(row[k]);
+    out.push({
+      id,
+      xi: opt('Mean'),
+      omega: opt('Variance'),
+      alpha: opt('Skew'),
+      widths,
+      params,
+      macs,
+      bestVal: n('BestVal'),
+      bestValTrain: n('BestValsTrain'),
+      bestEpoch: n('BestEpoch'),
+      lastVal: n('LastValPrec'),
+      lastTrain: n('LastTrainPrec'),
+      abandoned: false,
+      diverged: false,
+      trainAcc,
+      valAcc,
+    });
+  }
+  return out;
+}
+
+/**
+ * Reads a run folder: featshift's results.jsonl, or else the original code's model_NNN.csv files.
+ * A malformed line or row is skipped with a warning naming the file and line; a run still being
+ * written shows what has finished.
+ */
+export function loadRun(dir: string): ReportRun {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new UsageError(
+      `${dir} is not a folder: give a run folder written by featshift sweep or the original code`,
+    );
+  }
+  const warnings: string[] = [];
+  // The original code names runs '<time>;<dataset>;<architecture>'.
+  const parts = basename(dir).split(';');
+  let study: StudyConfig | undefined;
+  let planned: number | null = null;
+  const configPath = join(dir, 'config.json');
+  if (existsSync(configPath)) {
+    try {
+      const config = JSON.parse(readFileSync(configPath, 'utf8')) as {
+        study?: StudyConfig;
+        architectures?: number[];
+      };
+      study = config.study;
+      planned = config.architectures?.length ?? null;
+    } catch {
+      warnings.push(`${configPath}: not readable JSON; using the folder's name`);
+    }
+  }
+  const dataset = study?.dataset ?? parts[1] ?? 'unknown';
+  const spec = datasetSpec(dataset);
+  const classes = spec?.classes ?? 10;
+  const depth = study?.depth ?? 16;
+  let architectures: ReportArchitecture[];
+  let source: ReportRun['source'];
+  if (existsSync(join(dir, 'results.jsonl'))) {
+    architectures = readResultsJsonl(join(dir, 'results.jsonl'), warnings);
+    source = 'results.jsonl';
+  } else {
+    architectures = readReferenceCsvs(dir, classes, warnings);
+    source = 'reference CSV';
+  }
+  if (architectures.length === 0) {
+    throw new UsageError(
+      `${dir} holds no results yet (no results.jsonl lines nor model_NNN.csv files): give a run folder with at least one finished architecture`,
+    );
+  }
+  architectures.sort((a, b) => a.id - b.id);
+  let baselineWidths = architectures.find((a) => a.id === 0)?.widths;
+  if (!baselineWidths) {
+    try {
+      baselineWidths = study
+        ? baselineArchitecture(familyOptions(study, classes)).widths
+        : vggBaseWidths(depth);
+    } catch {
+      baselineWidths = vggBaseWidths(16);
+    }
+  }
+  return {
+    name: basename(dir),
+    dir,
+    dataset: spec?.name ?? dataset,
+    depth,
+    source,
+    architectures,
+    baselineWidths,
+    planned,
+    warnings,
+  };
+}

@@ -1,0 +1,103 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadRun, type ReportRun } from './load.js';
+import { reportData, reportHtml } from './html.js';
+
+export interface ViewServer {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the report of run folders, re-read on every request so that a running sweep shows its
+ * newest results (the page polls /data.json). Only two routes exist, `/` and `/data.json`:
+ * nothing else on the disk can be reached. A folder that is being written, changes or disappears
+ * keeps its last good data, with a warning.
+ */
+export async function serveReport(
+  dirs: string[],
+  host = '127.0.0.1',
+  port = 0,
+): Promise<ViewServer> {
+  const last = new Map<string, ReportRun>();
+  const current = (): ReportRun[] =>
+    dirs.map((dir) => {
+      try {
+        const run = loadRun(dir);
+        last.set(dir, run);
+        return run;
+      } catch (error) {
+        const previous = last.get(dir);
+        const reason = error instanceof Error ? error.message : String(error);
+        if (previous)
+          return {
+            ...previous,
+            warnings: [...previous.warnings, `${dir}: ${reason}; showing the last results read`],
+          };
+        return {
+          name: dir,
+          dir,
+          dataset: 'unknown',
+          depth: 16,
+          source: 'results.jsonl',
+          architectures: [],
+          baselineWidths: [],
+          planned: null,
+          warnings: [reason],
+        };
+      }
+    });
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405).end();
+      return;
+    }
+    if (path === '/' || path === '/index.html') {
+      const runs = current().filter((r) => r.architectures.length > 0);
+      if (runs.length === 0) {
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': 'no-store',
+        });
+        res.end(
+          '<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="3"><title>featshift</title><p>No finished architecture yet; this page reloads every 3 seconds.</p>',
+        );
+        return;
+      }
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+      });
+      res.end(reportHtml(reportData(runs, true)));
+      return;
+    }
+    if (path === '/data.json') {
+      const runs = current().filter((r) => r.architectures.length > 0);
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(reportData(runs, true)));
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${shown}:${address.port}/`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
