@@ -71,3 +71,7 @@ export {
   type RuntimeConfig,
 } from './sweep/config.js';
 export { readResults, referenceCsv, type ResultRecord } from './sweep/results.js';
+export { loadRun, type ReportRun, type ReportArchitecture } from './report/load.js';
+export { reportHtml, reportData, type ReportData } from './report/html.js';
+export { serveReport, type ViewServer } from './report/server.js';
+export { exportFigures } from './report/export.js';

@@ -207,7 +207,6 @@ export function loadRun(dir: string): ReportRun {
   const dataset = study?.dataset ?? parts[1] ?? 'unknown';
   const spec = datasetSpec(dataset);
   const classes = spec?.classes ?? 10;
-  const depth = study?.depth ?? 16;
   let architectures: ReportArchitecture[];
   let source: ReportRun['source'];
   if (existsSync(join(dir, 'results.jsonl'))) {
@@ -223,6 +222,7 @@ export function loadRun(dir: string): ReportRun {
     );
   }
   architectures.sort((a, b) => a.id - b.id);
+  const depth = study?.depth ?? (architectures[0]?.widths.length ?? 15) + 1;
   let baselineWidths = architectures.find((a) => a.id === 0)?.widths;
   if (!baselineWidths) {
     try {

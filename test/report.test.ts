@@ -1,0 +1,351 @@
+/// <reference lib="dom" />
+// This file drives a real browser: page.evaluate callbacks run there, with its DOM.
+import assert from 'node:assert/strict';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import {
+  baselineArchitecture,
+  skewNormalFamily,
+  type Architecture,
+} from '../src/family/skew-normal.js';
+import { launchChromium } from '../src/report/browser.js';
+import { serveReport } from '../src/report/server.js';
+import { referenceCsv, type ResultRecord } from '../src/sweep/results.js';
+import { runCli } from './helpers/cli.js';
+import { repoRoot } from './helpers/paths.js';
+
+/** Screenshots for people to look at: CI keeps this folder as an artifact. */
+const ARTIFACTS = join(repoRoot, 'test-artifacts', 'report');
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-report-'));
+
+function fakeRecord(a: Architecture, k: number): ResultRecord {
+  const best = 60 + ((k * 37) % 30) + 0.25;
+  return {
+    id: a.id,
+    xi: a.xi,
+    omega: a.omega,
+    alpha: a.alpha,
+    widths: a.widths,
+    capacity: a.capacity,
+    params: a.params,
+    macs: a.macs,
+    bestVal: best,
+    bestValTrain: best + 3,
+    bestEpoch: 2,
+    lastVal: best - 1,
+    lastTrain: best + 4,
+    abandoned: false,
+    diverged: false,
+    trainAcc: [40, 70, best + 3],
+    valAcc: [45, 65, best],
+    trainLoss: [2, 1, 0.5],
+    valLoss: [2, 1.2, 0.8],
+    lr: [0.01, 0.005, 0.001],
+    seconds: [1, 1, 1],
+    microBatch: 128,
+    finishedAt: '2026-11-29T00:00:00.000Z',
+  };
+}
+
+const family = skewNormalFamily({ widthMultiplier: 0.125 });
+const members = family.filter((_, i) => i % 9 === 0); // 13 architectures spread over the family
+const records = [
+  fakeRecord(baselineArchitecture({ widthMultiplier: 0.125 }), 99),
+  ...members.map(fakeRecord),
+];
+
+function jsonlRun(dir: string, list: ResultRecord[]): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      featshift: '0.1.0',
+      study: { dataset: 'FashionMNIST', depth: 16, widthMultiplier: 0.125 },
+      architectures: list.map((r) => r.id),
+    }),
+  );
+  writeFileSync(join(dir, 'results.jsonl'), list.map((r) => `${JSON.stringify(r)}\n`).join(''));
+}
+
+/** A run folder as the original code wrote it: model_NNN.csv, cumulative. */
+function csvRun(dir: string, list: ResultRecord[]): void {
+  mkdirSync(dir, { recursive: true });
+  list.forEach((r, i) => {
+    writeFileSync(
+      join(dir, `model_${String(r.id).padStart(3, '0')}.csv`),
+      referenceCsv(list.slice(0, i + 1)),
+    );
+  });
+}
+
+describe('featshift report in a real browser (Debian chromium)', () => {
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+  const requests: string[] = [];
+  const root = tmp();
+  const runA = join(root, '2026-11-29_10-00-00;FashionMNIST;VGG16');
+  const runB = join(root, '2018-05-01_12-00-00;CIFAR10;VGG');
+  const html = join(root, 'report.html');
+
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    jsonlRun(runA, records);
+    csvRun(runB, records.filter((r) => r.id !== 0).slice(0, 8));
+    const r = runCli(['report', runA, runB, '-o', html]);
+    assert.equal(r.status, 0, r.stderr);
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1600, height: 2600 } });
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('request', (req) => requests.push(req.url()));
+    await page.goto(pathToFileURL(html).href);
+    await page.waitForFunction(() => document.querySelector('#scatter-val-1 .main-svg') !== null);
+    await page.screenshot({ path: join(ARTIFACTS, 'report-two-runs.png'), fullPage: true });
+  });
+
+  after(async () => {
+    await browser.close();
+  });
+
+  it('loads from disk with no console error and no network request', () => {
+    assert.deepEqual(errors, []);
+    assert.deepEqual(requests, [pathToFileURL(html).href]);
+  });
+
+  it('has one point per architecture in each 3D plot, for both runs side by side', async () => {
+    const counts = await page.evaluate(() =>
+      [0, 1].flatMap((r) =>
+        ['scatter-val', 'scatter-train'].map((p) => {
+          const gd = document.getElementById(`${p}-${r}`) as unknown as {
+            data: { type: string; x: unknown[] }[];
+          };
+          return `${gd.data[0]?.type}:${gd.data[0]?.x.length}`;
+        }),
+      ),
+    );
+    assert.deepEqual(counts, [
+      `scatter3d:${members.length}`,
+      `scatter3d:${members.length}`,
+      'scatter3d:8',
+      'scatter3d:8',
+    ]);
+    const columns = await page.evaluate(
+      () =>
+        getComputedStyle(document.getElementById('runs') as HTMLElement).gridTemplateColumns.split(
+          ' ',
+        ).length,
+    );
+    assert.equal(columns, 2);
+  });
+
+  it('shows an architecture’s widths when its point is hovered, and its profile when clicked', async () => {
+    const target = members[3] as Architecture;
+    const point = await page.evaluate((id) => {
+      const gd = document.getElementById('acc-params-0') as unknown as {
+        data: { customdata: number[]; x: number[]; y: number[] }[];
+        _fullLayout: {
+          xaxis: { l2p(v: number): number; d2l(v: number): number };
+          yaxis: { l2p(v: number): number };
+          _size: { l: number; t: number };
+        };
+        getBoundingClientRect(): DOMRect;
+      };
+      const trace = gd.data[0];
+      const i = trace?.customdata.indexOf(id) ?? -1;
+      const L = gd._fullLayout;
+      const box = gd.getBoundingClientRect();
+      return {
+        x: box.left + L._size.l + L.xaxis.l2p(L.xaxis.d2l(trace?.x[i] ?? 0)),
+        y: box.top + L._size.t + L.yaxis.l2p(trace?.y[i] ?? 0),
+      };
+    }, target.id);
+    await page.mouse.move(point.x, point.y);
+    const hover = page.locator('#acc-params-0 .hoverlayer .hovertext');
+    await hover.waitFor({ timeout: 5000 });
+    const text = await hover.textContent();
+    assert.match(text ?? '', new RegExp(`id ${target.id}`));
+    assert.match(text ?? '', new RegExp(`widths ${target.widths.join(' ')}`));
+    await page.screenshot({ path: join(ARTIFACTS, 'report-hover.png') });
+    await page.mouse.click(point.x, point.y);
+    await page.waitForFunction(
+      (id) => document.getElementById('detail-text-0')?.dataset.id === String(id),
+      target.id,
+    );
+    const detail = await page.locator('#detail-text-0').textContent();
+    assert.match(detail ?? '', new RegExp(`widths ${target.widths.join(' ')}`));
+    const bars = await page.evaluate(() =>
+      (document.getElementById('widths-0') as unknown as { data: { y: number[] }[] }).data.map(
+        (t) => t.y,
+      ),
+    );
+    assert.deepEqual(bars, [target.widths, records[0]?.widths]);
+    await page.screenshot({ path: join(ARTIFACTS, 'report-selected.png'), fullPage: true });
+  });
+
+  it('sorts and filters the table, and highlights the top k', async () => {
+    const ids = (): Promise<number[]> =>
+      page.$$eval('#table-0 tbody tr', (rows) =>
+        rows.map((r) => Number(r.getAttribute('data-id'))),
+      );
+    const byBest = [...records]
+      .sort((a, b) => b.bestVal - a.bestVal || a.id - b.id)
+      .map((r) => r.id);
+    assert.deepEqual(await ids(), byBest);
+    await page.click('#table-0 th[data-key="id"]');
+    assert.deepEqual(
+      await ids(),
+      [...records.map((r) => r.id)].sort((a, b) => a - b),
+    );
+    await page.click('#table-0 th[data-key="id"]');
+    assert.deepEqual(
+      await ids(),
+      [...records.map((r) => r.id)].sort((a, b) => b - a),
+    );
+    await page.fill('#filter-0', 'xi<4');
+    const filtered = await ids();
+    assert.deepEqual(
+      filtered.sort((a, b) => a - b),
+      records
+        .filter((r) => r.xi !== null && r.xi < 4)
+        .map((r) => r.id)
+        .sort((a, b) => a - b),
+    );
+    await page.fill('#filter-0', '');
+    await page.fill('#topk-0', '3');
+    const top = await page.$$eval('#table-0 tbody tr.top', (rows) =>
+      rows.map((r) => Number(r.getAttribute('data-id'))),
+    );
+    assert.deepEqual(
+      top.sort((a, b) => a - b),
+      byBest.slice(0, 3).sort((a, b) => a - b),
+    );
+  });
+
+  it('exports the main figures as PNG files', () => {
+    const dir = join(root, 'figures');
+    const r = runCli(['report', runB, '-o', join(root, 'b.html'), '--png', dir]);
+    assert.equal(r.status, 0, r.stderr);
+    const files = readdirSync(dir).sort();
+    assert.ok(
+      files.includes('1-scatter-val.png') &&
+        files.includes('1-acc-params.png') &&
+        files.includes('1-widths.png'),
+      files.join(' '),
+    );
+  });
+});
+
+describe('report inputs', () => {
+  it('skips malformed lines and rows with a warning naming file and line', () => {
+    const dir = tmp();
+    jsonlRun(dir, records.slice(0, 3));
+    appendFileSync(join(dir, 'results.jsonl'), '{"id": 5, "widths": [1, 2\n');
+    const r = runCli(['report', dir, '-o', join(dir, 'r.html')]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /warning: .*results\.jsonl:4: skipped a malformed line/);
+    const csv = tmp();
+    csvRun(csv, records.slice(1, 4));
+    writeFileSync(join(csv, 'model_777.csv'), ',Filters,Parameters\n0,not a list,1.0\n');
+    const s = runCli(['report', csv, '-o', join(csv, 'r.html')]);
+    assert.equal(s.status, 0, s.stderr);
+    assert.match(s.stderr, /model_777\.csv:2: skipped a malformed row/);
+  });
+
+  it('refuses a folder with no results, with one line and exit code 2', () => {
+    const r = runCli(['report', tmp()]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /holds no results yet/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  });
+});
+
+describe('featshift view', () => {
+  it('serves only the report and its data on 127.0.0.1, and survives a folder that changes or vanishes', async () => {
+    const dir = tmp();
+    jsonlRun(dir, records.slice(0, 3));
+    const view = await serveReport([dir], '127.0.0.1', 0);
+    try {
+      assert.match(view.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const get = async (path: string): Promise<{ status: number; body: string }> => {
+        const res = await fetch(new URL(path, view.url));
+        return { status: res.status, body: await res.text() };
+      };
+      const index = await get('/');
+      assert.equal(index.status, 200);
+      assert.match(index.body, /featshift report/);
+      for (const bad of [
+        '/../../etc/passwd',
+        '/%2e%2e/%2e%2e/etc/passwd',
+        '/results.jsonl',
+        '/config.json',
+        '/report.html',
+      ]) {
+        assert.equal((await get(bad)).status, 404, bad);
+      }
+      const data = JSON.parse((await get('/data.json')).body) as {
+        runs: { architectures: unknown[] }[];
+        live: boolean;
+      };
+      assert.equal(data.runs[0]?.architectures.length, 3);
+      assert.equal(data.live, true);
+      // A running sweep finishes another architecture.
+      appendFileSync(join(dir, 'results.jsonl'), `${JSON.stringify(records[3])}\n`);
+      const grown = JSON.parse((await get('/data.json')).body) as {
+        runs: { architectures: unknown[] }[];
+      };
+      assert.equal(grown.runs[0]?.architectures.length, 4);
+      // The folder disappears: the last results stay, with a warning.
+      rmSync(dir, { recursive: true });
+      const gone = JSON.parse((await get('/data.json')).body) as {
+        runs: { architectures: unknown[]; warnings: string[] }[];
+      };
+      const [first] = gone.runs;
+      assert.ok(first);
+      assert.equal(first.architectures.length, 4);
+      assert.ok(first.warnings.some((w) => /showing the last results read/.test(w)));
+      assert.equal((await get('/')).status, 200);
+    } finally {
+      await view.close();
+    }
+  });
+
+  it('refreshes an open page while the sweep goes on', async () => {
+    const dir = tmp();
+    jsonlRun(dir, records.slice(0, 3));
+    const view = await serveReport([dir], '127.0.0.1', 0);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(view.url);
+      await page.waitForFunction(() => document.querySelectorAll('#table-0 tbody tr').length === 3);
+      appendFileSync(
+        join(dir, 'results.jsonl'),
+        `${JSON.stringify(records[3])}\n${JSON.stringify(records[4])}\n`,
+      );
+      await page.waitForFunction(
+        () => document.querySelectorAll('#table-0 tbody tr').length === 5,
+        undefined,
+        { timeout: 15000 },
+      );
+      assert.equal(existsSync(dir), true);
+    } finally {
+      await browser.close();
+      await view.close();
+    }
+  });
+});
