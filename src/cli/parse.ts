@@ -59,3 +59,11 @@ export function choice<T extends string>(allowed: readonly T[]): (value: string)
 }
 
 export { InvalidArgumentError as InvalidArgument } from 'commander';
+
+/** '4G', '512M', '2.5GiB' or bytes. */
+export function byteSize(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(value);
+  if (!m) throw new InvalidArgumentError(`expected a size such as 4G or 512M, got '${value}'.`);
+  const power = { '': 0, k: 1, m: 2, g: 3, t: 4 }[(m[2] ?? '').toLowerCase()] ?? 0;
+  return Math.floor(Number(m[1]) * 1024 ** power);
+}

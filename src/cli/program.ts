@@ -7,6 +7,7 @@ import { doctorCommand } from './doctor-command.js';
 import { familyCommand } from './family-command.js';
 import { sweepCommand } from './sweep-command.js';
 import { reportCommand, viewCommand } from './report-command.js';
+import { statusCommand, workerCommand } from './queue-commands.js';
 
 const USAGE_EXIT = 2;
 
@@ -34,6 +35,8 @@ export function buildProgram(): Command {
   program.addCommand(sweepCommand());
   program.addCommand(reportCommand());
   program.addCommand(viewCommand());
+  program.addCommand(workerCommand());
+  program.addCommand(statusCommand());
   program.addCommand(doctorCommand());
   program.addCommand(dataCommand());
   // Every subcommand exits through the handler below instead of calling process.exit itself.

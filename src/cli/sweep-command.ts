@@ -13,6 +13,9 @@ import {
 import { ConsoleReporter, type ReportMode } from '../sweep/reporter.js';
 import { familyOptions, runSweep, spreadOverXi } from '../sweep/sweep.js';
 import { addFamilyOptions } from './family-command.js';
+import { runDistributedSweep } from '../sweep/distributed/coordinator.js';
+import { DEFAULT_QUEUE_NAME } from '../sweep/distributed/jobs.js';
+import { parseRedisUrl } from '../sweep/distributed/redis-url.js';
 import * as parse from './parse.js';
 
 /** CLI option name -> StudyConfig key, for the options that decide results. */
@@ -47,14 +50,6 @@ const STUDY_OPTIONS: Record<string, keyof StudyConfig> = {
   valSubset: 'valSubset',
   channelsLast: 'channelsLast',
 };
-
-/** '4G', '512M', '2.5GiB' or bytes. */
-function byteSize(value: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(value);
-  if (!m) throw new parse.InvalidArgument(`expected a size such as 4G or 512M, got '${value}'.`);
-  const power = { '': 0, k: 1, m: 2, g: 3, t: 4 }[(m[2] ?? '').toLowerCase()] ?? 0;
-  return Math.floor(Number(m[1]) * 1024 ** power);
-}
 
 export function sweepCommand(): Command {
   const command = new Command('sweep')
@@ -115,12 +110,24 @@ export function sweepCommand(): Command {
     .option(
       '--memory-limit <SIZE>',
       'memory budget for choosing the micro-batch on CPU (default 60% of available RAM)',
-      byteSize,
+      parse.byteSize,
     )
     .option('--data-dir <DIR>', 'a folder holding the dataset files')
     .option('--out <DIR>', 'run folder (default runs/<UTC time>;<dataset>;VGG<depth>)')
     .option('--resume <DIR>', 'continue a run folder where it stopped')
     .option('--keep-checkpoints', "keep each architecture's last checkpoint")
+    .option(
+      '--queue <URL>',
+      'distribute over workers: redis://[:PASSWORD@]HOST:PORT/DB (rediss:// for TLS); see featshift worker',
+    )
+    .option('--queue-name <NAME>', 'the queue (default featshift)', DEFAULT_QUEUE_NAME)
+    .option(
+      '--attempts <N>',
+      'tries per architecture on a queue before it is recorded as failed',
+      parse.positiveInteger,
+      3,
+    )
+    .option('--take-over-queue', "use a queue that still holds another sweep's jobs")
     .option('-q, --quiet', 'print only the summary')
     .option('--json-log', 'one JSON object per event on standard output')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
@@ -169,6 +176,32 @@ export function sweepCommand(): Command {
       };
       process.on('SIGINT', onSigint);
       try {
+        if (o.queue !== undefined) {
+          const url = o.queue as string;
+          const outcome = await runDistributedSweep(
+            {
+              study,
+              runtime,
+              explicit,
+              ...(o.out !== undefined ? { out: o.out as string } : {}),
+              ...(resume !== undefined ? { resume } : {}),
+              shouldStop: () => stopRequested,
+            },
+            {
+              url,
+              connection: parseRedisUrl(url),
+              name: o.queueName as string,
+              attempts: o.attempts as number,
+              takeOver: Boolean(o.takeOverQueue),
+              log: (line) => {
+                if (!runtime.quiet)
+                  process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+              },
+            },
+          );
+          if (outcome.stopped) process.exitCode = 130;
+          return;
+        }
         const outcome = await runSweep(
           {
             study,

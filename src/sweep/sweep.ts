@@ -2,8 +2,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { availableParallelism, cpus, hostname } from 'node:os';
 import { join } from 'node:path';
-import { loadDataset } from '../data/dataset.js';
-import { firstImages } from '../data/image-set.js';
+import { loadDataset, type Dataset } from '../data/dataset.js';
+import { firstImages, type ImageSet } from '../data/image-set.js';
 import { BatchLoader } from '../data/loader.js';
 import { ParallelBatchLoader } from '../data/parallel-loader.js';
 import { UsageError } from '../errors.js';
@@ -77,7 +77,7 @@ export interface SweepOutcome {
   stopped: boolean;
 }
 
-function packageVersion(): string {
+export function packageVersion(): string {
   const pkg = JSON.parse(
     readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
   ) as { version: string };
@@ -187,6 +187,93 @@ export function trainingConfig(
   };
 }
 
+/** The loaders of a study: the same batches wherever it runs (locally or on a queue's worker). */
+export function buildLoaders(
+  study: StudyConfig,
+  data: Dataset,
+): { train: ParallelBatchLoader; test: BatchLoader; trainSet: ImageSet } {
+  const trainSet = firstImages(data.train, study.trainSubset ?? undefined);
+  const testSet = firstImages(data.test, study.valSubset ?? undefined);
+  const loaderOptions = {
+    batchSize: study.batchSize,
+    patchSize: study.patchSize,
+    normalize: study.normalize ? { mean: data.spec.mean, std: data.spec.std } : null,
+    gcn: study.gcn,
+  };
+  return {
+    train: new ParallelBatchLoader(
+      trainSet,
+      { ...loaderOptions, shuffle: true, seed: study.seed, augment: data.spec.augment },
+      1,
+    ),
+    test: new BatchLoader(testSet, loaderOptions),
+    trainSet,
+  };
+}
+
+/** A run folder, new or resumed, with its study settled. */
+export interface RunFolder {
+  dir: string;
+  study: StudyConfig;
+  resumed: boolean;
+}
+
+/**
+ * Settles the run folder of a request: a new one (refused when it already holds files) or a
+ * resumed one, whose stored study wins and may not be changed by options that would change its
+ * results.
+ */
+export function openRunFolder(
+  request: Pick<SweepRequest, 'study' | 'explicit' | 'out' | 'resume'>,
+): RunFolder {
+  if (request.resume !== undefined) {
+    const dir = request.resume;
+    const stored = readStoredStudy(dir);
+    const changed = changedKeys(stored, request.explicit);
+    if (changed.length > 0) {
+      throw new UsageError(
+        `resuming ${dir} with other ${changed.join(', ')} than it was started with would change its results: drop those options, or start a new run`,
+        changed[0],
+      );
+    }
+    return { dir, study: stored, resumed: true };
+  }
+  const study = request.study;
+  const dir =
+    request.out ?? join('runs', `${stamp(new Date())};${study.dataset};VGG${study.depth}`);
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    throw new UsageError(
+      `${dir} already holds files: give a new --out folder, or --resume ${dir}`,
+      'out',
+    );
+  }
+  return { dir, study, resumed: false };
+}
+
+/** Writes config.json of a new run. */
+export async function writeRunConfig(
+  dir: string,
+  study: StudyConfig,
+  architectures: readonly Architecture[],
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  await writeFileAtomic(
+    join(dir, CONFIG_FILE),
+    `${JSON.stringify({ featshift: packageVersion(), study, architectures: architectures.map((a) => a.id), ...extra }, null, 2)}\n`,
+  );
+}
+
+/** Records a finished architecture: results.jsonl and the reference CSVs, both atomically. */
+export async function recordResult(
+  dir: string,
+  records: ResultRecord[],
+  record: ResultRecord,
+): Promise<void> {
+  records.push(record);
+  await writeResults(dir, records);
+  await writeReferenceCsvs(dir, records);
+}
+
 /**
  * Trains every selected architecture of a study, recording each one as it finishes
  * (results.jsonl and the reference's CSV, both written atomically), resumable at any moment.
@@ -196,30 +283,7 @@ export async function runSweep(
   reporter: SweepReporter,
 ): Promise<SweepOutcome> {
   const { runtime } = request;
-  let study = request.study;
-  let dir: string;
-  const resumed = request.resume !== undefined;
-  if (request.resume !== undefined) {
-    dir = request.resume;
-    const stored = readStoredStudy(dir);
-    const changed = changedKeys(stored, request.explicit);
-    if (changed.length > 0) {
-      throw new UsageError(
-        `resuming ${dir} with other ${changed.join(', ')} than it was started with would change its results: drop those options, or start a new run`,
-        changed[0],
-      );
-    }
-    study = stored;
-  } else {
-    dir = request.out ?? join('runs', `${stamp(new Date())};${study.dataset};VGG${study.depth}`);
-    if (existsSync(dir) && readdirSync(dir).length > 0) {
-      throw new UsageError(
-        `${dir} already holds files: give a new --out folder, or --resume ${dir}`,
-        'out',
-      );
-    }
-  }
-
+  const { dir, study, resumed } = openRunFolder(request);
   const device = checkDevice(runtime.device);
   if (runtime.threads !== null) setThreads(runtime.threads);
   const data = await loadDataset(
@@ -272,20 +336,7 @@ export async function runSweep(
     todo,
   });
 
-  const trainSet = firstImages(data.train, study.trainSubset ?? undefined);
-  const testSet = firstImages(data.test, study.valSubset ?? undefined);
-  const loaderOptions = {
-    batchSize: study.batchSize,
-    patchSize: study.patchSize,
-    normalize: study.normalize ? { mean: data.spec.mean, std: data.spec.std } : null,
-    gcn: study.gcn,
-  };
-  const train = new ParallelBatchLoader(
-    trainSet,
-    { ...loaderOptions, shuffle: true, seed: study.seed, augment: data.spec.augment },
-    1,
-  );
-  const test = new BatchLoader(testSet, loaderOptions);
+  const { train, test, trainSet } = buildLoaders(study, data);
   const config = trainingConfig(study, classes, device);
   const memoryLimit = runtime.memoryLimit ?? defaultMemoryLimit();
   let stopped = false;
@@ -340,9 +391,7 @@ export async function runSweep(
         throw error;
       }
       const record = toRecord(arch, outcome);
-      records.push(record);
-      await writeResults(dir, records);
-      await writeReferenceCsvs(dir, records);
+      await recordResult(dir, records, record);
       if (!runtime.keepCheckpoints) await rm(checkpointPath, { force: true });
       reporter.architectureDone(record, todo.slice(k + 1));
     }

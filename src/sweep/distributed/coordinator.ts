@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { requireDatasetSpec } from '../../data/dataset.js';
+import { UsageError } from '../../errors.js';
+import type { Architecture } from '../../family/skew-normal.js';
+import { writeFileAtomic } from '../../util/atomic-file.js';
+import { readResults, writeReferenceCsvs, type ResultRecord } from '../results.js';
+import { summaryTable } from '../summary.js';
+import {
+  openRunFolder,
+  packageVersion,
+  recordResult,
+  selectArchitectures,
+  writeRunConfig,
+  type SweepOutcome,
+  type SweepRequest,
+  ENVIRONMENT_FILE,
+  CONFIG_FILE,
+} from '../sweep.js';
+import { jobId, longestFirst, type ArchitectureJob, type JobProgress } from './jobs.js';
+import { redactRedisUrl, type RedisConnection } from './redis-url.js';
+
+export interface QueueOptions {
+  url: string;
+  connection: RedisConnection;
+  name: string;
+  attempts: number;
+  /** Accept a queue that holds another sweep's jobs. */
+  takeOver: boolean;
+  pollMs?: number;
+  log: (line: string) => void;
+}
+
+/** The Redis key that names the sweep a queue belongs to. */
+const ownerKey = (name: string): string => `featshift:${name}:run`;
+
+/**
+ * Enqueues a sweep (one job per architecture, longest first) and follows it: each finished job's
+ * result is written into the run folder exactly as a local sweep writes it, once per
+ * architecture however often a job was delivered. Stopping the coordinator leaves the jobs to the
+ * workers; `--resume` re-attaches to the queue's state.
+ */
+export async function runDistributedSweep(
+  request: SweepRequest,
+  options: QueueOptions,
+): Promise<SweepOutcome> {
+  const { dir, study, resumed } = openRunFolder(request);
+  const classes = requireDatasetSpec(study.dataset).classes;
+  const architectures = selectArchitectures(study, classes);
+  // A run's jobs are named after an id stored in its config.json, not after how its path is spelt.
+  let runId: string = randomUUID();
+  if (resumed) {
+    const stored = JSON.parse(readFileSync(join(dir, CONFIG_FILE), 'utf8')) as { runId?: string };
+    runId = stored.runId ?? resolve(dir);
+  }
+  if (!resumed) {
+    await writeRunConfig(dir, study, architectures, {
+      runId,
+      queue: redactRedisUrl(options.url),
+      queueName: options.name,
+    });
+    await writeFileAtomic(
+      join(dir, ENVIRONMENT_FILE),
+      `${JSON.stringify({ featshift: packageVersion(), queue: redactRedisUrl(options.url), queueName: options.name, seed: study.seed, started: new Date().toISOString(), note: 'trained by featshift workers: see each result' }, null, 2)}\n`,
+    );
+  }
+  const queue = new Queue<ArchitectureJob, ResultRecord>(options.name, {
+    connection: options.connection,
+  });
+  queue.on('error', (e) => {
+    options.log(`queue error: ${e.message.split('\n')[0]}`);
+  });
+  const client = new Redis({ ...options.connection, lazyConnect: true });
+  try {
+    await client.connect();
+    const owner = await client.get(ownerKey(options.name));
+    if (owner !== null && owner !== runId) {
+      const counts = await queue.getJobCounts('active', 'waiting', 'prioritized', 'delayed');
+      const busy = Object.values(counts).reduce((a, b) => a + b, 0);
+      if (busy > 0 && !options.takeOver) {
+        throw new UsageError(
+          `queue '${options.name}' holds ${busy} unfinished jobs of another sweep (${owner}): use another --queue-name, or --take-over-queue to add this sweep beside them`,
+          'queue',
+        );
+      }
+    }
+    await client.set(ownerKey(options.name), runId);
+
+    const records = readResults(dir);
+    await writeReferenceCsvs(dir, records);
+    const done = new Set(records.map((r) => r.id));
+    const todo = longestFirst(architectures.filter((a) => !done.has(a.id)));
+    const failedIds = new Set<number>();
+    // A job that failed for good in an earlier attempt of the sweep gets a new chance on resume.
+    for (const arch of todo) {
+      const existing = await queue.getJob(jobId(runId, arch.id));
+      if (existing && (await existing.getState()) === 'failed') await existing.retry('failed');
+    }
+    await queue.addBulk(
+      todo.map((arch, i) => ({
+        name: `arch-${arch.id}`,
+        data: { runId, study, arch },
+        opts: {
+          jobId: jobId(runId, arch.id),
+          priority: i + 1,
+          attempts: options.attempts,
+          backoff: { type: 'exponential', delay: 2000 },
+        },
+      })),
+    );
+    options.log(
+      `${redactRedisUrl(options.url)} queue '${options.name}': ${todo.length} jobs for ${dir} (${done.size} architectures already done), longest first`,
+    );
+
+    const pending = new Map<number, Architecture>(todo.map((a) => [a.id, a]));
+    const lastSeen = new Map<number, string>();
+    const failures: { id: number; reason: string; attempts: number }[] = [];
+    while (pending.size > 0) {
+      if (request.shouldStop()) {
+        options.log(
+          `stopped following; the workers go on. Re-attach with: featshift sweep --resume '${dir}' --queue ${redactRedisUrl(options.url)}`,
+        );
+        return { dir, records, stopped: true };
+      }
+      for (const [id, arch] of [...pending]) {
+        const job = await queue.getJob(jobId(runId, id));
+        if (!job) continue;
+        const state = await job.getState();
+        if (state === 'completed') {
+          const result = job.returnvalue;
+          if (!done.has(id)) {
+            done.add(id);
+            await recordResult(dir, records, result);
+            const by = job.processedBy ? ` on ${job.processedBy}` : '';
+            options.log(
+              `id ${id} done${by}: best val ${result.bestVal.toFixed(2)}%; ${pending.size - 1} left`,
+            );
+          }
+          pending.delete(id);
+        } else if (state === 'failed' && job.attemptsMade >= options.attempts) {
+          pending.delete(id);
+          failedIds.add(id);
+          failures.push({ id, reason: job.failedReason, attempts: job.attemptsMade });
+          writeFileSync(join(dir, 'failed.json'), `${JSON.stringify(failures, null, 2)}\n`);
+          options.log(
+            `id ${arch.id} FAILED after ${job.attemptsMade} attempts: ${job.failedReason}; the sweep goes on`,
+          );
+        } else {
+          const p = job.progress as Partial<JobProgress> | number;
+          const where =
+            typeof p === 'object' && p.worker
+              ? ` on ${p.worker}, epoch ${(p.epoch ?? 0) + 0}/${p.epochs ?? '?'}`
+              : '';
+          const line = `${state}${where}`;
+          if (lastSeen.get(id) !== line && state === 'active') options.log(`id ${id} ${line}`);
+          lastSeen.set(id, line);
+        }
+      }
+      if (pending.size > 0) await new Promise((r) => setTimeout(r, options.pollMs ?? 1000));
+    }
+    process.stdout.write(
+      `\n${summaryTable(records)}\n\nresults: ${dir}/results.jsonl${failedIds.size ? `; failed: ${[...failedIds].join(', ')} (see failed.json)` : ''}\n`,
+    );
+    return { dir, records, stopped: false };
+  } finally {
+    client.disconnect();
+    await queue.close();
+  }
+}

@@ -1,0 +1,52 @@
+import { createHash } from 'node:crypto';
+import type { Architecture } from '../../family/skew-normal.js';
+import type { StudyConfig } from '../config.js';
+
+export const DEFAULT_QUEUE_NAME = 'featshift';
+
+/** What a worker needs to train one architecture of a sweep. */
+export interface ArchitectureJob {
+  runId: string;
+  study: StudyConfig;
+  arch: Architecture;
+}
+
+/** Progress a worker reports while training (job.updateProgress). */
+export interface JobProgress {
+  epoch: number;
+  epochs: number;
+  images: number;
+  imagesPerEpoch: number;
+  accuracy: number;
+  worker: string;
+}
+
+/** A short stable name for a run, safe in job ids. */
+export function runKey(runId: string): string {
+  return createHash('sha256').update(runId).digest('hex').slice(0, 12);
+}
+
+/** One job id per (run, architecture): adding it twice is a no-op, so nothing is trained twice. */
+export function jobId(runId: string, archId: number): string {
+  return `r${runKey(runId)}-a${archId}`;
+}
+
+/**
+ * Longest first: the estimated cost of an architecture is its MACs per image times images times
+ * epochs, the same factor for every member of one study, so MACs order them. Starting the longest
+ * jobs first keeps the last workers from idling behind one long job.
+ */
+export function longestFirst<T extends { macs: number; id: number }>(list: readonly T[]): T[] {
+  return [...list].sort((a, b) => b.macs - a.macs || a.id - b.id);
+}
+
+/** Makespan of a job order on `workers` identical workers taking the next job when free. */
+export function makespan(costs: readonly number[], workers: number): number {
+  const free = new Array<number>(workers).fill(0);
+  for (const c of costs) {
+    let k = 0;
+    for (let i = 1; i < workers; i++) if ((free[i] as number) < (free[k] as number)) k = i;
+    free[k] = (free[k] as number) + c;
+  }
+  return Math.max(...free);
+}

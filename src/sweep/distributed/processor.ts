@@ -1,0 +1,81 @@
+import { rm } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SandboxedJob } from 'bullmq';
+import { loadDataset, type Dataset } from '../../data/dataset.js';
+import { defaultMemoryLimit } from '../../train/memory.js';
+import { trainArchitecture } from '../../train/trainer.js';
+import { toRecord, type ResultRecord } from '../results.js';
+import { buildLoaders, trainingConfig } from '../sweep.js';
+import { runKey, type ArchitectureJob, type JobProgress } from './jobs.js';
+
+/**
+ * BullMQ's sandboxed processor: trains one architecture in a child process of `featshift
+ * worker`, so that training never blocks the worker's lock renewal. Its settings come through
+ * the environment the worker forks it with.
+ */
+const cache = new Map<string, Promise<Dataset>>();
+
+export default async function trainJob(
+  job: SandboxedJob<ArchitectureJob, ResultRecord>,
+): Promise<ResultRecord> {
+  const { runId, study, arch } = job.data;
+  const device = process.env.FEATSHIFT_WORKER_DEVICE ?? 'cpu';
+  const dataDir = process.env.FEATSHIFT_DATA_DIR;
+  const key = `${study.dataset}|${dataDir ?? ''}`;
+  let data = cache.get(key);
+  if (!data) {
+    data = loadDataset(study.dataset, dataDir ? { dataDir } : {});
+    cache.set(key, data);
+  }
+  const dataset = await data;
+  const { train, test, trainSet } = buildLoaders(study, dataset);
+  // On storage that every worker reaches, a job taken over after a crash resumes from here.
+  const checkpointDir = process.env.FEATSHIFT_CHECKPOINT_DIR ?? join(tmpdir(), 'featshift-worker');
+  const checkpointPath = join(
+    checkpointDir,
+    runKey(runId),
+    `arch_${String(arch.id).padStart(3, '0')}.safetensors`,
+  );
+  const worker = process.env.FEATSHIFT_WORKER_NAME ?? `${hostname()}:${process.pid}`;
+  const memory = Number(process.env.FEATSHIFT_MEMORY_LIMIT);
+  let lastReport = 0;
+  const report = (
+    p: Omit<JobProgress, 'worker' | 'epochs' | 'imagesPerEpoch'>,
+    force = false,
+  ): void => {
+    const now = Date.now();
+    if (!force && now - lastReport < 2000) return;
+    lastReport = now;
+    void job.updateProgress({
+      ...p,
+      epochs: study.epochs,
+      imagesPerEpoch: trainSet.count,
+      worker,
+    } satisfies JobProgress);
+  };
+  try {
+    const outcome = await trainArchitecture(
+      arch.id,
+      arch.widths,
+      trainingConfig(study, dataset.spec.classes, device),
+      train,
+      test,
+      trainSet.count,
+      {
+        checkpointPath,
+        memoryLimit: Number.isFinite(memory) && memory > 0 ? memory : defaultMemoryLimit(),
+        onStep: (s) => {
+          report({ epoch: s.epoch, images: s.images, accuracy: s.accuracy });
+        },
+        onEpoch: (s) => {
+          report({ epoch: s.epoch + 1, images: 0, accuracy: s.trainAcc }, true);
+        },
+      },
+    );
+    await rm(checkpointPath, { force: true });
+    return toRecord(arch, outcome);
+  } finally {
+    await train.close();
+  }
+}

@@ -1,0 +1,98 @@
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'bullmq';
+import { checkDevice } from '../../engine/runtime.js';
+import type { ResultRecord } from '../results.js';
+import type { ArchitectureJob } from './jobs.js';
+import { redactRedisUrl, type RedisConnection } from './redis-url.js';
+
+export interface WorkerOptions {
+  url: string;
+  connection: RedisConnection;
+  queueName: string;
+  devices: string[];
+  concurrency: number;
+  threads: number | null;
+  dataDir: string | null;
+  checkpointDir: string | null;
+  memoryLimit: number | null;
+  /** How long a job's lock lives without renewal; a crashed worker's job is taken over after it. */
+  lockMs: number;
+  log: (line: string) => void;
+}
+
+const PROCESSOR = fileURLToPath(new URL('./processor.js', import.meta.url));
+
+/**
+ * One BullMQ worker per device, each training its jobs in sandboxed child processes (so a long
+ * training step never blocks lock renewal): on a machine with several GPUs, one independent model
+ * per GPU, instead of the reference's DataParallel.
+ */
+export function startWorkers(options: WorkerOptions): {
+  workers: Worker[];
+  close: () => Promise<void>;
+} {
+  const devices = options.devices.map((d) => checkDevice(d));
+  const workers = devices.map((device) => {
+    const name = `${hostname()}:${process.pid}:${device}`;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      FEATSHIFT_WORKER_DEVICE: device,
+      FEATSHIFT_WORKER_NAME: name,
+      ...(options.threads !== null ? { FEATSHIFT_THREADS: String(options.threads) } : {}),
+      ...(options.dataDir !== null ? { FEATSHIFT_DATA_DIR: options.dataDir } : {}),
+      ...(options.checkpointDir !== null
+        ? { FEATSHIFT_CHECKPOINT_DIR: options.checkpointDir }
+        : {}),
+      ...(options.memoryLimit !== null
+        ? { FEATSHIFT_MEMORY_LIMIT: String(options.memoryLimit) }
+        : {}),
+    };
+    const worker = new Worker<ArchitectureJob, ResultRecord>(options.queueName, PROCESSOR, {
+      connection: options.connection,
+      name,
+      concurrency: options.concurrency,
+      useWorkerThreads: false,
+      workerForkOptions: { env },
+      lockDuration: options.lockMs,
+      stalledInterval: Math.max(1000, Math.floor(options.lockMs / 2)),
+      maxStalledCount: 3,
+    });
+    let waiting = false;
+    worker.on('error', (e) => {
+      if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|Connection is closed/.test(e.message)) {
+        if (!waiting)
+          options.log(
+            `waiting for Redis at ${redactRedisUrl(options.url)} (${e.message.split('\n')[0]}); retrying with back-off`,
+          );
+        waiting = true;
+        return;
+      }
+      options.log(`worker error: ${e.message.split('\n')[0]}`);
+    });
+    worker.on('ready', () => {
+      if (waiting) options.log(`connected to Redis at ${redactRedisUrl(options.url)}`);
+      waiting = false;
+    });
+    worker.on('active', (job) => {
+      options.log(
+        `${device}: training id ${job.data.arch.id} (job ${job.id ?? '?'}, attempt ${job.attemptsMade + 1})`,
+      );
+    });
+    worker.on('completed', (job, result) => {
+      options.log(`${device}: id ${job.data.arch.id} done, best val ${result.bestVal.toFixed(2)}%`);
+    });
+    worker.on('failed', (job, error) => {
+      options.log(
+        `${device}: id ${job?.data.arch.id ?? '?'} failed: ${error.message.split('\n')[0]}`,
+      );
+    });
+    return worker;
+  });
+  return {
+    workers,
+    close: async () => {
+      await Promise.all(workers.map((w) => w.close()));
+    },
+  };
+}
