@@ -1,12 +1,14 @@
 import { benchData } from './data.js';
 import { benchEngine } from './engine.js';
 import { benchFamily } from './family.js';
+import { benchSchedule } from './schedule.js';
 import { printTable, type BenchRow } from './common.js';
 
 const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   family: benchFamily,
   engine: benchEngine,
   data: benchData,
+  schedule: benchSchedule,
 };
 
 const args = process.argv.slice(2);

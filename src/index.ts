@@ -75,3 +75,7 @@ export { loadRun, type ReportRun, type ReportArchitecture } from './report/load.
 export { reportHtml, reportData, type ReportData } from './report/html.js';
 export { serveReport, type ViewServer } from './report/server.js';
 export { exportFigures } from './report/export.js';
+export { runDistributedSweep, type QueueOptions } from './sweep/distributed/coordinator.js';
+export { startWorkers, type WorkerOptions } from './sweep/distributed/worker.js';
+export { queueStatus } from './sweep/distributed/status.js';
+export { parseRedisUrl, redactRedisUrl } from './sweep/distributed/redis-url.js';

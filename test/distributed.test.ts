@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { skewNormalFamily } from '../src/family/skew-normal.js';
+import { longestFirst, makespan } from '../src/sweep/distributed/jobs.js';
+import { parseRedisUrl, redactRedisUrl } from '../src/sweep/distributed/redis-url.js';
+import type { ResultRecord } from '../src/sweep/results.js';
+import { runCli } from './helpers/cli.js';
+import { cliPath } from './helpers/paths.js';
+import { startRedis, type RedisServer } from './helpers/redis.js';
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-dist-'));
+const family = skewNormalFamily({ depth: 10, widthMultiplier: 0.0625 });
+const IDS = [...family]
+  .sort((a, b) => a.macs - b.macs)
+  .slice(0, 4)
+  .map((a) => a.id)
+  .sort((a, b) => a - b)
+  .join(',');
+const STUDY = [
+  '--dataset',
+  'FashionMNIST',
+  '--depth',
+  '10',
+  '--width-multiplier',
+  '0.0625',
+  '--ids',
+  IDS,
+  '--batch-size',
+  '64',
+  '--epochs',
+  '3',
+  '--lr-wr-epochs',
+  '3',
+  '--train-subset',
+  '1024',
+  '--val-subset',
+  '128',
+];
+
+function results(dir: string): ResultRecord[] {
+  return readFileSync(join(dir, 'results.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as ResultRecord);
+}
+const numbers = (list: ResultRecord[]): unknown[] =>
+  [...list]
+    .sort((a, b) => a.id - b.id)
+    .map((r) =>
+      Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'seconds' && k !== 'finishedAt')),
+    );
+
+/** Starts the CLI in a process group of its own (so that SIGKILL takes its sandboxed children too). */
+function start(
+  args: string[],
+  onLine?: (line: string) => void,
+): { child: ChildProcess; exited: Promise<number | null>; output: () => string } {
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let out = '';
+  const take = (d: Buffer): void => {
+    out += d.toString();
+    for (const line of d.toString().split('\n')) if (line) onLine?.(line);
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => {
+      resolve(code);
+    });
+  });
+  return { child, exited, output: () => out };
+}
+
+const until = async (check: () => boolean, ms: number, what: string): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+describe('distributed sweeps on a real redis-server', () => {
+  let redis: RedisServer;
+  const spawned: ChildProcess[] = [];
+
+  before(async () => {
+    redis = await startRedis();
+  });
+
+  after(async () => {
+    for (const c of spawned) {
+      try {
+        if (c.pid) process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await redis.stop();
+  });
+
+  it('finishes a study on two workers, one SIGKILLed mid-job, with the results of a local run, once each', async () => {
+    const local = tmp();
+    const l = runCli(['sweep', ...STUDY, '--threads', '1', '--quiet', '--out', local]);
+    assert.equal(l.status, 0, l.stderr);
+
+    const shared = tmp();
+    const out = join(tmp(), 'run');
+    const coordinator = start([
+      'sweep',
+      ...STUDY,
+      '--queue',
+      redis.url,
+      '--queue-name',
+      'kill-test',
+      '--out',
+      out,
+    ]);
+    spawned.push(coordinator.child);
+    const workerArgs = [
+      'worker',
+      '--queue',
+      redis.url,
+      '--queue-name',
+      'kill-test',
+      '--threads',
+      '1',
+      '--lock-seconds',
+      '3',
+      '--checkpoint-dir',
+      shared,
+    ];
+    const victim = start(workerArgs);
+    spawned.push(victim.child);
+    // Kill the first worker once a job of its has written an epoch checkpoint.
+    await until(
+      () =>
+        readdirSync(shared, { recursive: true }).some((f) => String(f).endsWith('.safetensors')) &&
+        /training id/.test(victim.output()),
+      60000,
+      'a first checkpoint',
+    );
+    const survivor = start(workerArgs);
+    spawned.push(survivor.child);
+    process.kill(-(victim.child.pid ?? 0), 'SIGKILL');
+    await victim.exited;
+    const code = await Promise.race([
+      coordinator.exited,
+      new Promise((r) => {
+        setTimeout(() => {
+          r('timeout');
+        }, 150000);
+      }),
+    ]);
+    assert.equal(code, 0, coordinator.output());
+    const got = results(out);
+    assert.deepEqual(
+      got.map((r) => r.id).sort((a, b) => a - b),
+      IDS.split(',').map(Number),
+    );
+    assert.deepEqual(numbers(got), numbers(results(local)));
+    assert.equal(existsSync(join(out, 'failed.json')), false);
+    assert.match(survivor.output(), /training id \d+/);
+    process.kill(-(survivor.child.pid ?? 0), 'SIGTERM');
+    await survivor.exited;
+  });
+
+  it("refuses a queue that holds another sweep's unfinished jobs, unless asked", async () => {
+    const connection = parseRedisUrl(redis.url);
+    const queue = new Queue('busy', { connection });
+    await queue.add('other', { x: 1 }, { jobId: 'other-1' });
+    const client = new Redis({ ...connection, lazyConnect: true });
+    await client.connect();
+    await client.set('featshift:busy:run', 'someone-else');
+    client.disconnect();
+    await queue.close();
+    const r = runCli([
+      'sweep',
+      ...STUDY,
+      '--queue',
+      redis.url,
+      '--queue-name',
+      'busy',
+      '--out',
+      join(tmp(), 'r'),
+    ]);
+    assert.equal(r.status, 2);
+    assert.match(
+      r.stderr,
+      /queue 'busy' holds 1 unfinished jobs of another sweep \(someone-else\): use another --queue-name, or --take-over-queue/,
+    );
+  });
+
+  it('shows the state of a queue', () => {
+    const r = runCli(['status', '--queue', redis.url, '--queue-name', 'kill-test']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /queue 'kill-test': 4 done, 0 running, 0 failed, 0 waiting/);
+    assert.match(r.stdout, /workers:\n\s+\S+:\d+:cpu: \d+ jobs, [\d.]+ G MAC-images\/s/);
+  });
+});
+
+describe('queue settings', () => {
+  it('parses redis URLs with passwords and TLS, and never shows the password', () => {
+    const c = parseRedisUrl('rediss://user:s3cr%40t@cache.example:6380/2');
+    assert.deepEqual(
+      [c.host, c.port, c.db, c.username, c.password, c.tls],
+      ['cache.example', 6380, 2, 'user', 's3cr@t', {}],
+    );
+    assert.equal(
+      redactRedisUrl('redis://:hunter2@127.0.0.1:6379/0'),
+      'redis://***@127.0.0.1:6379/0',
+    );
+    assert.throws(() => parseRedisUrl('http://x'), /not a Redis URL/);
+    const r = runCli(['status', '--queue', 'redis://:hunter2@127.0.0.1:1/0']);
+    assert.notEqual(r.status, 0);
+    assert.doesNotMatch(r.stdout + r.stderr, /hunter2/);
+  });
+
+  it('orders jobs longest first, which keeps 8 workers near the ideal makespan', () => {
+    const costs = skewNormalFamily().map((a) => a.macs);
+    const ordered = longestFirst(skewNormalFamily()).map((a) => a.macs);
+    const ideal = costs.reduce((a, b) => a + b, 0) / 8;
+    assert.ok(ideal / makespan(ordered, 8) >= 0.95);
+    assert.ok(makespan(ordered, 32) < makespan(costs, 32));
+    assert.equal(makespan([5, 3, 3], 2), 6);
+  });
+});
