@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,8 +9,8 @@ import { Redis } from 'ioredis';
 import { skewNormalFamily } from '../src/family/skew-normal.js';
 import { longestFirst, makespan } from '../src/sweep/distributed/jobs.js';
 import { parseRedisUrl, redactRedisUrl } from '../src/sweep/distributed/redis-url.js';
-import type { ResultRecord } from '../src/sweep/results.js';
 import { runCli } from './helpers/cli.js';
+import { resultNumbers, results } from './helpers/results.js';
 import { cliPath } from './helpers/paths.js';
 import { startRedis, type RedisServer } from './helpers/redis.js';
 
@@ -42,19 +42,6 @@ const STUDY = [
   '--val-subset',
   '128',
 ];
-
-function results(dir: string): ResultRecord[] {
-  return readFileSync(join(dir, 'results.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as ResultRecord);
-}
-const numbers = (list: ResultRecord[]): unknown[] =>
-  [...list]
-    .sort((a, b) => a.id - b.id)
-    .map((r) =>
-      Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'seconds' && k !== 'finishedAt')),
-    );
 
 /** Starts the CLI in a process group of its own (so that SIGKILL takes its sandboxed children too). */
 function start(
@@ -166,7 +153,7 @@ describe('distributed sweeps on a real redis-server', () => {
       got.map((r) => r.id).sort((a, b) => a - b),
       IDS.split(',').map(Number),
     );
-    assert.deepEqual(numbers(got), numbers(results(local)));
+    assert.deepEqual(resultNumbers(got), resultNumbers(results(local)));
     assert.equal(existsSync(join(out, 'failed.json')), false);
     assert.match(survivor.output(), /training id \d+/);
     process.kill(-(survivor.child.pid ?? 0), 'SIGTERM');

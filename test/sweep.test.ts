@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { skewNormalFamily } from '../src/family/skew-normal.js';
-import { REFERENCE_COLUMNS, type ResultRecord } from '../src/sweep/results.js';
+import { REFERENCE_COLUMNS } from '../src/sweep/results.js';
 import { runCli } from './helpers/cli.js';
+import { resultNumbers, results } from './helpers/results.js';
 import { cliPath } from './helpers/paths.js';
 
 // Two cheap members of the VGG-10 family at 1/16 of its features.
@@ -73,19 +74,6 @@ const REQUIRED_KEYS = [
   'lr',
   'seconds',
 ];
-
-function results(dir: string): ResultRecord[] {
-  return readFileSync(join(dir, 'results.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as ResultRecord);
-}
-
-/** The numbers of a result, without wall-clock times. */
-const numbers = (r: ResultRecord): Omit<ResultRecord, 'seconds' | 'finishedAt'> =>
-  Object.fromEntries(
-    Object.entries(r).filter(([k]) => k !== 'seconds' && k !== 'finishedAt'),
-  ) as Omit<ResultRecord, 'seconds' | 'finishedAt'>;
 
 /** Starts the CLI and resolves when `until` sees its output, with the child process. */
 function startCli(
@@ -202,7 +190,7 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     assert.equal(results(killed).length, 1, 'the first architecture was finished and recorded');
     const r = runCli(['sweep', '--resume', killed, '--threads', '1', '--quiet']);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(results(killed).map(numbers), results(whole).map(numbers));
+    assert.deepEqual(resultNumbers(results(killed)), resultNumbers(results(whole)));
     assert.equal(existsSync(join(killed, 'checkpoints')), false);
   });
 
@@ -219,7 +207,7 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     assert.ok(readdirSync(join(dir, 'checkpoints')).length === 1);
     const r = runCli(['sweep', '--resume', dir, '--threads', '1', '--quiet']);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(results(dir).map(numbers), results(whole).map(numbers));
+    assert.deepEqual(resultNumbers(results(dir)), resultNumbers(results(whole)));
   });
 
   it('refuses to resume with options that would change the results, and folders that are not runs', () => {

@@ -175,44 +175,32 @@ export function sweepCommand(): Command {
         );
       };
       process.on('SIGINT', onSigint);
+      const request = {
+        study,
+        runtime,
+        explicit,
+        ...(o.out !== undefined ? { out: o.out as string } : {}),
+        ...(resume !== undefined ? { resume } : {}),
+        shouldStop: () => stopRequested,
+      };
       try {
         if (o.queue !== undefined) {
           const url = o.queue as string;
-          const outcome = await runDistributedSweep(
-            {
-              study,
-              runtime,
-              explicit,
-              ...(o.out !== undefined ? { out: o.out as string } : {}),
-              ...(resume !== undefined ? { resume } : {}),
-              shouldStop: () => stopRequested,
+          const outcome = await runDistributedSweep(request, {
+            url,
+            connection: parseRedisUrl(url),
+            name: o.queueName as string,
+            attempts: o.attempts as number,
+            takeOver: Boolean(o.takeOverQueue),
+            log: (line) => {
+              if (!runtime.quiet)
+                process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
             },
-            {
-              url,
-              connection: parseRedisUrl(url),
-              name: o.queueName as string,
-              attempts: o.attempts as number,
-              takeOver: Boolean(o.takeOverQueue),
-              log: (line) => {
-                if (!runtime.quiet)
-                  process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-              },
-            },
-          );
+          });
           if (outcome.stopped) process.exitCode = 130;
           return;
         }
-        const outcome = await runSweep(
-          {
-            study,
-            runtime,
-            explicit,
-            ...(o.out !== undefined ? { out: o.out as string } : {}),
-            ...(resume !== undefined ? { resume } : {}),
-            shouldStop: () => stopRequested,
-          },
-          reporter,
-        );
+        const outcome = await runSweep(request, reporter);
         if (outcome.stopped) process.exitCode = 130;
         else if (mode === 'quiet') process.stdout.write(`${outcome.dir}\n`);
       } catch (error) {

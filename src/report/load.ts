@@ -7,27 +7,29 @@ import { vggBaseWidths } from '../family/vgg-base.js';
 import { countMacs, countParams, vggLayout } from '../models/vgg-layout.js';
 import { datasetSpec } from '../data/registry.js';
 import type { StudyConfig } from '../sweep/config.js';
+import type { ResultRecord } from '../sweep/results.js';
 import { familyOptions } from '../sweep/sweep.js';
 
-/** One architecture as the report shows it. */
-export interface ReportArchitecture {
-  id: number;
-  xi: number | null;
-  omega: number | null;
-  alpha: number | null;
-  widths: number[];
-  params: number;
-  macs: number;
-  bestVal: number;
-  bestValTrain: number;
-  bestEpoch: number;
-  lastVal: number;
-  lastTrain: number;
-  abandoned: boolean;
-  diverged: boolean;
-  trainAcc: number[];
-  valAcc: number[];
-}
+/** One architecture as the report shows it: the fields of a result that the page uses. */
+export type ReportArchitecture = Pick<
+  ResultRecord,
+  | 'id'
+  | 'xi'
+  | 'omega'
+  | 'alpha'
+  | 'widths'
+  | 'params'
+  | 'macs'
+  | 'bestVal'
+  | 'bestValTrain'
+  | 'bestEpoch'
+  | 'lastVal'
+  | 'lastTrain'
+  | 'abandoned'
+  | 'diverged'
+  | 'trainAcc'
+  | 'valAcc'
+>;
 
 export interface ReportRun {
   name: string;

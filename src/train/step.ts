@@ -1,4 +1,4 @@
-import { ops, tensor, tidy } from '../engine/index.js';
+import { ops, tensor, tidy, type Tensor } from '../engine/index.js';
 import { noGrad, releaseHostMemory } from '../engine/runtime.js';
 import type { Vgg } from '../models/vgg.js';
 import type { Sgd } from './sgd.js';
@@ -10,6 +10,22 @@ export interface StepStats {
   count: number;
   /** False when a loss was NaN or infinite: the step was not applied. */
   finite: boolean;
+}
+
+/** Tensors for images [start, start + n) of a batch, on the model's device. */
+function piece(
+  model: Vgg,
+  images: Float32Array,
+  labels: BigInt64Array,
+  start: number,
+  n: number,
+): { x: Tensor; y: Tensor } {
+  const { colors, patchSize: P } = model.layout;
+  const per = colors * P * P;
+  return {
+    x: tensor(images.subarray(start * per, (start + n) * per), [n, colors, P, P], model.device),
+    y: tensor(labels.subarray(start, start + n), [n], model.device),
+  };
 }
 
 /**
@@ -29,19 +45,12 @@ export function trainStep(
   bnTraining = true,
 ): StepStats {
   const count = labels.length;
-  const P = model.layout.patchSize;
-  const per = model.layout.colors * P * P;
   const stats: StepStats = { lossSum: 0, correct: 0, count, finite: true };
   sgd.zeroGrad();
   for (let start = 0; start < count; start += microBatch) {
     const n = Math.min(microBatch, count - start);
     tidy(() => {
-      const x = tensor(
-        images.subarray(start * per, (start + n) * per),
-        [n, model.layout.colors, P, P],
-        model.device,
-      );
-      const y = tensor(labels.subarray(start, start + n), [n], model.device);
+      const { x, y } = piece(model, images, labels, start, n);
       const logits = model.forward(x, bnTraining);
       const loss = ops.crossEntropy(logits, y);
       const value = loss.item();
@@ -65,19 +74,12 @@ export function evalStep(
   microBatch: number,
 ): StepStats {
   const count = labels.length;
-  const P = model.layout.patchSize;
-  const per = model.layout.colors * P * P;
   const stats: StepStats = { lossSum: 0, correct: 0, count, finite: true };
   noGrad(() => {
     for (let start = 0; start < count; start += microBatch) {
       const n = Math.min(microBatch, count - start);
       tidy(() => {
-        const x = tensor(
-          images.subarray(start * per, (start + n) * per),
-          [n, model.layout.colors, P, P],
-          model.device,
-        );
-        const y = tensor(labels.subarray(start, start + n), [n], model.device);
+        const { x, y } = piece(model, images, labels, start, n);
         const logits = model.forward(x, false);
         const value = ops.crossEntropy(logits, y).item();
         if (!Number.isFinite(value)) stats.finite = false;
