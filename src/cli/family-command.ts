@@ -53,16 +53,16 @@ export function addFamilyOptions(command: Command, withClasses = true): Command 
       'grid of the location xi (default: 0:L:1, L = D - 1 layers)',
       parse.gridRange,
     )
-    .option('--omega <MIN:MAX:STEP>', 'grid of the scale omega; 0 is skipped', parse.gridRange, {
-      min: 0,
-      max: 5.5,
-      step: 0.5,
-    })
-    .option('--alpha <MIN:MAX:STEP>', 'grid of the skew alpha', parse.gridRange, {
-      min: -40,
-      max: 40,
-      step: 4,
-    })
+    .addOption(
+      new Option('--omega <MIN:MAX:STEP>', 'grid of the scale omega; 0 is skipped')
+        .argParser(parse.gridRange)
+        .default({ min: 0, max: 5.5, step: 0.5 }, '0:5.5:0.5'),
+    )
+    .addOption(
+      new Option('--alpha <MIN:MAX:STEP>', 'grid of the skew alpha')
+        .argParser(parse.gridRange)
+        .default({ min: -40, max: 40, step: 4 }, '-40:40:4'),
+    )
     .option('--min-features <N>', 'fewest features any layer may get', parse.integer, 2)
     .option(
       '--area-tolerance <EPS>',

@@ -53,6 +53,7 @@ const STUDY_OPTIONS: Record<string, keyof StudyConfig> = {
 
 export function sweepCommand(): Command {
   const command = new Command('sweep')
+    .summary("train every architecture of a family with the paper's recipe, record, resume")
     .description(
       "train every architecture of a family with the paper's recipe, record, resume\n" +
         'With no study option: the embedded default (Fashion-MNIST, VGG-16 at 1/8 width, 5 members + baseline, 4 epochs on subsets, ~10 min on 2 cores).\n' +
