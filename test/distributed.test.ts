@@ -10,29 +10,15 @@ import { skewNormalFamily } from '../src/family/skew-normal.js';
 import { longestFirst, makespan } from '../src/sweep/distributed/jobs.js';
 import { parseRedisUrl, redactRedisUrl } from '../src/sweep/distributed/redis-url.js';
 import { runCli } from './helpers/cli.js';
+import { cheapestIds, tinyStudy } from './helpers/tiny-study.js';
 import { resultNumbers, results } from './helpers/results.js';
 import { cliPath } from './helpers/paths.js';
 import { startRedis, type RedisServer } from './helpers/redis.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-dist-'));
-const family = skewNormalFamily({ depth: 10, widthMultiplier: 0.0625 });
-const IDS = [...family]
-  .sort((a, b) => a.macs - b.macs)
-  .slice(0, 4)
-  .map((a) => a.id)
-  .sort((a, b) => a - b)
-  .join(',');
+const IDS = cheapestIds(4).join(',');
 const STUDY = [
-  '--dataset',
-  'FashionMNIST',
-  '--depth',
-  '10',
-  '--width-multiplier',
-  '0.0625',
-  '--ids',
-  IDS,
-  '--batch-size',
-  '64',
+  ...tinyStudy(cheapestIds(4)),
   '--epochs',
   '3',
   '--lr-wr-epochs',

@@ -11,34 +11,17 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { skewNormalFamily } from '../src/family/skew-normal.js';
+import type { Architecture } from '../src/family/skew-normal.js';
+import { cheapestIds, tinyFamily, tinyStudy } from './helpers/tiny-study.js';
 import { REFERENCE_COLUMNS } from '../src/sweep/results.js';
 import { runCli } from './helpers/cli.js';
 import { resultNumbers, results } from './helpers/results.js';
 import { cliPath } from './helpers/paths.js';
 
 // Two cheap members of the VGG-10 family at 1/16 of its features.
-const family = skewNormalFamily({ depth: 10, widthMultiplier: 0.0625 });
-const cheap = [...family].sort((a, b) => a.macs - b.macs).slice(0, 2);
-const IDS = cheap
-  .map((a) => a.id)
-  .sort((a, b) => a - b)
-  .join(',');
-const BASE = [
-  'sweep',
-  '--dataset',
-  'FashionMNIST',
-  '--depth',
-  '10',
-  '--width-multiplier',
-  '0.0625',
-  '--ids',
-  IDS,
-  '--batch-size',
-  '64',
-  '--threads',
-  '1',
-];
+const family = tinyFamily;
+const cheap = cheapestIds(2).map((id) => family.find((a) => a.id === id) as Architecture);
+const BASE = ['sweep', ...tinyStudy(cheap.map((a) => a.id)), '--threads', '1'];
 const tiny = (epochs: number, train: number): string[] => [
   ...BASE,
   '--epochs',

@@ -5,15 +5,7 @@ import type { EpochStats, TrainingOutcome } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
 /** One finished architecture: a line of results.jsonl. */
-export interface ResultRecord {
-  id: number;
-  xi: number | null;
-  omega: number | null;
-  alpha: number | null;
-  widths: number[];
-  capacity: number;
-  params: number;
-  macs: number;
+export interface ResultRecord extends Omit<Architecture, 'totalFeatures'> {
   bestVal: number;
   bestValTrain: number;
   bestEpoch: number;

@@ -1,0 +1,29 @@
+import { skewNormalFamily } from '../../src/family/skew-normal.js';
+
+/** The VGG-10 family at 1/16 of its features: tiny networks for end-to-end tests. */
+export const tinyFamily = skewNormalFamily({ depth: 10, widthMultiplier: 0.0625 });
+
+/** The ids of the n cheapest members (by MACs), ascending, as --ids wants them. */
+export function cheapestIds(n: number): number[] {
+  return [...tinyFamily]
+    .sort((a, b) => a.macs - b.macs)
+    .slice(0, n)
+    .map((a) => a.id)
+    .sort((a, b) => a - b);
+}
+
+/** Study options of a tiny sweep of `ids` on Fashion-MNIST (batch 64). */
+export function tinyStudy(ids: readonly number[]): string[] {
+  return [
+    '--dataset',
+    'FashionMNIST',
+    '--depth',
+    '10',
+    '--width-multiplier',
+    '0.0625',
+    '--ids',
+    ids.join(','),
+    '--batch-size',
+    '64',
+  ];
+}
