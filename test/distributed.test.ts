@@ -146,6 +146,66 @@ describe('distributed sweeps on a real redis-server', () => {
     await survivor.exited;
   });
 
+  it('re-attaches to the queue with --resume after the coordinator was stopped', async () => {
+    const out = join(tmp(), 'run');
+    const ids = cheapestIds(3);
+    const study = [
+      ...tinyStudy(ids),
+      '--epochs',
+      '2',
+      '--lr-wr-epochs',
+      '2',
+      '--train-subset',
+      '512',
+      '--val-subset',
+      '128',
+    ];
+    const worker = start([
+      'worker',
+      '--queue',
+      redis.url,
+      '--queue-name',
+      'reattach',
+      '--threads',
+      '1',
+    ]);
+    spawned.push(worker.child);
+    const coordinator = start([
+      'sweep',
+      ...study,
+      '--queue',
+      redis.url,
+      '--queue-name',
+      'reattach',
+      '--out',
+      out,
+    ]);
+    spawned.push(coordinator.child);
+    await until(() => / done on /.test(coordinator.output()), 60000, 'a first result');
+    coordinator.child.kill('SIGINT');
+    assert.equal(await coordinator.exited, 130);
+    assert.match(coordinator.output(), /stopped following; the workers go on/);
+    const r = runCli([
+      'sweep',
+      '--resume',
+      out,
+      '--queue',
+      redis.url,
+      '--queue-name',
+      'reattach',
+      '--quiet',
+    ]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.deepEqual(
+      results(out)
+        .map((x) => x.id)
+        .sort((a, b) => a - b),
+      ids,
+    );
+    process.kill(-(worker.child.pid ?? 0), 'SIGTERM');
+    await worker.exited;
+  });
+
   it("refuses a queue that holds another sweep's unfinished jobs, unless asked", async () => {
     const connection = parseRedisUrl(redis.url);
     const queue = new Queue('busy', { connection });
