@@ -4,22 +4,18 @@ import type { Architecture } from '../family/skew-normal.js';
 import type { EpochStats, TrainingOutcome } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
-/** One finished architecture: a line of results.jsonl. */
-export interface ResultRecord extends Omit<Architecture, 'totalFeatures'> {
-  bestVal: number;
-  bestValTrain: number;
-  bestEpoch: number;
-  lastVal: number;
-  lastTrain: number;
-  abandoned: boolean;
-  diverged: boolean;
+/**
+ * One finished architecture: a line of results.jsonl. The architecture, the outcome's best and
+ * last statistics, and the per-epoch statistics as one array each.
+ */
+export interface ResultRecord
+  extends Omit<Architecture, 'totalFeatures'>, Omit<TrainingOutcome, 'epochs' | 'memory'> {
   trainAcc: number[];
   valAcc: number[];
   trainLoss: number[];
   valLoss: number[];
   lr: number[];
   seconds: number[];
-  microBatch: number;
   finishedAt: string;
 }
 
