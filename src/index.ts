@@ -31,7 +31,13 @@ export { INIT_SCHEMES, initWeight, type InitScheme } from './models/init.js';
 export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './models/checkpoint.js';
 export { Sgd, type SgdOptions } from './train/sgd.js';
 export { loadDataset, requireDatasetSpec, type Dataset } from './data/dataset.js';
-export { loadImageFolder, type ImageFolderDataset } from './data/image-folder.js';
+export {
+  loadImageFolders,
+  IMAGE_FOLDER_STATS,
+  type ImageFolderDataset,
+  type FolderImages,
+} from './data/image-folder.js';
+export { ImageFolderLoader } from './data/image-folder-loader.js';
 export { BatchLoader, type Batch, type LoaderOptions } from './data/loader.js';
 export { ParallelBatchLoader } from './data/parallel-loader.js';
 export {
@@ -55,8 +61,11 @@ export {
 export { trainStep, evalStep } from './train/step.js';
 export {
   chooseMicroBatch,
+  planMicroBatch,
+  MemoryBudgetError,
   referenceMemoryEstimate,
   type MicroBatchChoice,
+  type MicroBatchPolicy,
 } from './train/memory.js';
 export {
   runSweep,

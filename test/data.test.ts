@@ -18,7 +18,7 @@ import { loadDataset } from '../src/data/dataset.js';
 import { downloadVerified } from '../src/data/download.js';
 import { gunzipFile, parseIdx } from '../src/data/idx.js';
 import { labelHistogram } from '../src/data/image-set.js';
-import { loadImageFolder } from '../src/data/image-folder.js';
+import { loadImageFolders } from '../src/data/image-folder.js';
 import { DATASETS, type DatasetSpec } from '../src/data/registry.js';
 import { resizeBilinear } from '../src/data/resize.js';
 import { locateDataset } from '../src/data/sources.js';
@@ -325,24 +325,53 @@ describe('image folders', () => {
   it('reads PNG and JPEG files, one sub-folder per class, classes sorted', async () => {
     const root = tmp();
     writeImages(root);
-    const d = await loadImageFolder(root, 32);
+    const d = await loadImageFolders(join(root, 'train'), join(root, 'val'), 32);
     assert.deepEqual(d.classes, ['cat', 'dog']);
     assert.equal(d.train.count, 8);
     assert.equal(d.test.count, 6);
-    assert.deepEqual(labelHistogram(d.train, 2), [4, 4]);
-    assert.equal(d.train.images[0], 200); // cat/0.png comes first in sorted order
-    assert.ok(Math.abs((d.train.images[3 * 3 * 1024 + 5] as number) - 128) <= 2); // cat/extra.jpg
-    assert.equal(d.train.images[4 * 3 * 1024 + 5], 40); // dog/0.png
+    assert.deepEqual(Array.from(d.train.labels), [0, 0, 0, 0, 1, 1, 1, 1]);
+    assert.deepEqual(labelHistogram(d.test, 2), [3, 3]);
+    // Training images keep their aspect ratio with the shorter side at P + 32: 8x6 -> 85x64.
+    assert.deepEqual([d.train.widths[0], d.train.heights[0]], [85, 64]);
+    assert.equal(d.train.images[0]?.[0], 200); // cat/0.png comes first in sorted order
+    assert.ok(Math.abs((d.train.images[3]?.[5] as number) - 128) <= 2); // cat/extra.jpg
+    assert.equal(d.train.images[4]?.[5], 40); // dog/0.png
+    // Validation images are centre-cropped to the patch size.
+    assert.equal(d.test.size, 32);
+    assert.equal(d.test.images.length, 6 * 3 * 32 * 32);
   });
 
-  it('refuses a folder without classes and an unreadable image', async () => {
+  it('refuses a folder without classes, other classes in val/, and an unreadable image, by name', async () => {
     const empty = tmp();
     mkdirSync(join(empty, 'train'));
-    await assert.rejects(loadImageFolder(empty, 32), /no class folders in train\//);
+    mkdirSync(join(empty, 'val'));
+    await assert.rejects(
+      loadImageFolders(join(empty, 'train'), join(empty, 'val'), 32),
+      /train: no class folders/,
+    );
     const root = tmp();
     writeImages(root);
-    writeFileSync(join(root, 'train', 'dog', 'broken.png'), 'not a png');
-    await assert.rejects(loadImageFolder(root, 32), /broken\.png: unreadable image/);
+    mkdirSync(join(root, 'val', 'bird'));
+    await assert.rejects(
+      loadImageFolders(join(root, 'train'), join(root, 'val'), 32),
+      /val: the class folders differ .*only here: bird/,
+    );
+    const other = tmp();
+    writeImages(other);
+    writeFileSync(join(other, 'train', 'dog', 'broken.png'), 'not a png');
+    await assert.rejects(
+      loadImageFolders(join(other, 'train'), join(other, 'val'), 32),
+      /broken\.png: unreadable image/,
+    );
+    writeFileSync(
+      join(other, 'train', 'dog', 'broken.png'),
+      PNG.sync.write(new PNG({ width: 2, height: 2 })),
+    );
+    writeFileSync(join(other, 'train', 'dog', 'z.bmp'), 'BM');
+    await assert.rejects(
+      loadImageFolders(join(other, 'train'), join(other, 'val'), 32),
+      /z\.bmp: \.bmp images are not supported/,
+    );
   });
 });
 

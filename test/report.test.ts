@@ -20,7 +20,7 @@ import {
   skewNormalFamily,
   type Architecture,
 } from '../src/family/skew-normal.js';
-import { launchChromium } from '../src/report/browser.js';
+import { launchChromium, openPage } from '../src/report/browser.js';
 import { serveReport } from '../src/report/server.js';
 import { referenceCsv, type ResultRecord } from '../src/sweep/results.js';
 import { runCli } from './helpers/cli.js';
@@ -107,7 +107,7 @@ describe('featshift report in a real browser (Debian chromium)', () => {
     const r = runCli(['report', runA, runB, '-o', html]);
     assert.equal(r.status, 0, r.stderr);
     browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1600, height: 2600 } });
+    page = await openPage(browser, { viewport: { width: 1600, height: 2600 } });
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(m.text());
     });
@@ -176,7 +176,7 @@ describe('featshift report in a real browser (Debian chromium)', () => {
     }, target.id);
     await page.mouse.move(point.x, point.y);
     const hover = page.locator('#acc-params-0 .hoverlayer .hovertext');
-    await hover.waitFor({ timeout: 5000 });
+    await hover.waitFor();
     const text = await hover.textContent();
     assert.match(text ?? '', new RegExp(`id ${target.id}`));
     assert.match(text ?? '', new RegExp(`widths ${target.widths.join(' ')}`));
@@ -330,18 +330,14 @@ describe('featshift view', () => {
     const view = await serveReport([dir], '127.0.0.1', 0);
     const browser = await launchChromium();
     try {
-      const page = await browser.newPage();
+      const page = await openPage(browser);
       await page.goto(view.url);
       await page.waitForFunction(() => document.querySelectorAll('#table-0 tbody tr').length === 3);
       appendFileSync(
         join(dir, 'results.jsonl'),
         `${JSON.stringify(records[3])}\n${JSON.stringify(records[4])}\n`,
       );
-      await page.waitForFunction(
-        () => document.querySelectorAll('#table-0 tbody tr').length === 5,
-        undefined,
-        { timeout: 15000 },
-      );
+      await page.waitForFunction(() => document.querySelectorAll('#table-0 tbody tr').length === 5);
       assert.equal(existsSync(dir), true);
     } finally {
       await browser.close();

@@ -13,10 +13,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Architecture } from '../src/family/skew-normal.js';
 import { cheapestIds, tinyFamily, tinyStudy } from './helpers/tiny-study.js';
-import { REFERENCE_COLUMNS } from '../src/sweep/results.js';
+import { REFERENCE_COLUMNS, writeReferenceCsvs, type ResultRecord } from '../src/sweep/results.js';
 import { runCli } from './helpers/cli.js';
 import { resultNumbers, results } from './helpers/results.js';
 import { cliPath } from './helpers/paths.js';
+import { PNG } from 'pngjs';
+import { countParams, vggLayout } from '../src/models/vgg-layout.js';
 
 // Two cheap members of the VGG-10 family at 1/16 of its features.
 const family = tinyFamily;
@@ -80,6 +82,52 @@ function startCli(
     });
   });
 }
+
+describe("the reference's CSVs, whatever order the architectures finish in", () => {
+  const record = (id: number): ResultRecord =>
+    ({
+      id,
+      xi: id,
+      omega: 1,
+      alpha: 0,
+      widths: [id],
+      capacity: id,
+      bestVal: 50,
+      bestValTrain: 50,
+      bestEpoch: 0,
+      lastVal: 50,
+      lastTrain: 50,
+      trainAcc: [50],
+      valAcc: [50],
+    }) as unknown as ResultRecord;
+  const rows = (dir: string, id: number): string[] =>
+    readFileSync(join(dir, `model_${String(id).padStart(3, '0')}.csv`), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => {
+        const m = /^(\d+),"?\[(\d+)\.0\]/.exec(line);
+        return `${m?.[1] ?? ''}:${m?.[2] ?? ''}`;
+      });
+
+  it('writes model_NNN.csv once every selected id up to NNN has finished, rows in id order', async () => {
+    const dir = tmp();
+    const selection = [2, 5, 9];
+    const finished: ResultRecord[] = [];
+    // Longest first on a queue, or a resume: 5 finishes before 2, and 9 last.
+    finished.push(record(5));
+    await writeReferenceCsvs(dir, finished, selection);
+    assert.deepEqual(readdirSync(dir), [], 'no CSV while id 2 is missing');
+    finished.push(record(2));
+    await writeReferenceCsvs(dir, finished, selection);
+    assert.deepEqual(readdirSync(dir).sort(), ['model_002.csv', 'model_005.csv']);
+    assert.deepEqual(rows(dir, 5), ['0:2', '1:5']);
+    finished.push(record(9));
+    await writeReferenceCsvs(dir, finished, selection);
+    assert.deepEqual(rows(dir, 2), ['0:2']);
+    assert.deepEqual(rows(dir, 9), ['0:2', '1:5', '2:9']);
+  });
+});
 
 describe('featshift sweep, end to end on tiny architectures', () => {
   const reference = tmp();
@@ -210,18 +258,127 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     assert.equal(results(reference).length, 3);
   });
 
-  it('trains in micro-batches under a small memory limit, and refuses a limit nothing fits', () => {
-    const dir = tmp();
-    const r = runCli([...tiny(1, 256), '--memory-limit', '3M', '--out', dir]);
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /memory: micro-batch \d+, measured/);
-    assert.ok(
-      results(dir).some((x) => x.microBatch < 64),
-      r.stdout,
+  it('trains the whole batch whatever the free memory, so that two hosts give the same numbers', () => {
+    const roomy = tmp();
+    const tight = tmp();
+    const a = runCli([...tiny(1, 256), '--memory-limit', '16G', '--out', roomy, '--quiet']);
+    const b = runCli([...tiny(1, 256), '--memory-limit', '200M', '--out', tight, '--quiet']);
+    assert.equal(a.status, 0, a.stderr);
+    assert.equal(b.status, 0, b.stderr);
+    assert.deepEqual(
+      results(roomy).map((x) => x.microBatch),
+      [64, 64],
     );
-    const s = runCli([...tiny(1, 256), '--memory-limit', '1K', '--out', tmp()]);
-    assert.equal(s.status, 2);
-    assert.match(s.stderr, /not even a micro-batch of 1 fits the memory budget/);
+    assert.deepEqual(resultNumbers(results(tight)), resultNumbers(results(roomy)));
+  });
+
+  it('refuses a memory limit the micro-batch does not fit, and splits only when allowed', () => {
+    const refused = tmp();
+    const r = runCli([...tiny(1, 256), '--memory-limit', '3M', '--out', refused]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /a micro-batch of 64 images needs [\d.]+ GiB, more than the memory budget of 0\.00 GiB: .*--allow-split/,
+    );
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    const dir = tmp();
+    const s = runCli([...tiny(1, 256), '--memory-limit', '3M', '--allow-split', '--out', dir]);
+    assert.equal(s.status, 0, s.stderr);
+    assert.match(s.stdout, /memory: micro-batch \d+, measured/);
+    assert.match(s.stdout, /split: the study's micro-batch did not fit this machine/);
+    assert.ok(
+      results(dir).every((x) => x.microBatch < 64),
+      s.stdout,
+    );
+    const none = runCli([...tiny(1, 256), '--memory-limit', '1K', '--allow-split', '--out', tmp()]);
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /not even a micro-batch of 1 fits the memory budget/);
+  });
+
+  it('trains in the micro-batch a study asks for, a divisor of the batch', () => {
+    const dir = tmp();
+    const r = runCli([...tiny(1, 256), '--micro-batch', '16', '--out', dir, '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(
+      results(dir).map((x) => x.microBatch),
+      [16, 16],
+    );
+    const bad = runCli([...tiny(1, 256), '--micro-batch', '24', '--out', tmp()]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /a micro-batch of 24 does not divide the batch size 64/);
+  });
+
+  it("trains without batch norm with --batch-norm 0, as the reference's option does", () => {
+    const dir = tmp();
+    const r = runCli([...tiny(1, 256), '--batch-norm', '0', '--out', dir, '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    const recs = results(dir);
+    assert.equal(recs.length, 2);
+    for (const rec of recs) {
+      assert.equal(rec.params, countParams(vggLayout(rec.widths, { batchNorm: false })));
+      assert.ok(rec.params < countParams(vggLayout(rec.widths)));
+      assert.ok(rec.valAcc.every(Number.isFinite));
+    }
+  });
+
+  it('trains on image folders given with --train-data and --val-data', () => {
+    const root = tmp();
+    // Two classes that differ in brightness, images of several shapes.
+    for (const [split, n] of [
+      ['train', 64],
+      ['val', 16],
+    ] as const) {
+      for (const [label, cls] of ['dark', 'light'].entries()) {
+        const dir = join(root, split, cls);
+        mkdirSync(dir, { recursive: true });
+        for (let i = 0; i < n; i++) {
+          const png = new PNG({ width: 30 + (i % 7), height: 28 + (i % 5) });
+          for (let p = 0; p < png.data.length; p++)
+            png.data[p] = p % 4 === 3 ? 255 : (label === 0 ? 30 : 200) + ((p * 7 + i) % 40);
+          writeFileSync(join(dir, `${String(i).padStart(3, '0')}.png`), PNG.sync.write(png));
+        }
+      }
+    }
+    const out = tmp();
+    const args = [
+      'sweep',
+      '--depth',
+      '10',
+      '--width-multiplier',
+      '0.0625',
+      '--ids',
+      String(cheap[0]?.id),
+    ];
+    const r = runCli([
+      ...args,
+      '--train-data',
+      join(root, 'train'),
+      '--val-data',
+      join(root, 'val'),
+      '--epochs',
+      '1',
+      '--batch-size',
+      '32',
+      '--threads',
+      '1',
+      '--out',
+      out,
+      '--quiet',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as {
+      study: { dataset: string; trainData: string };
+    };
+    assert.equal(config.study.dataset, 'ImageFolder');
+    assert.equal(config.study.trainData, join(root, 'train'));
+    const [rec] = results(out);
+    assert.ok(rec);
+    assert.equal(rec.valAcc.length, 1);
+    // Two classes: the class layer has two outputs.
+    assert.equal(rec.params, countParams(vggLayout(rec.widths, { classes: 2 })));
+    const half = runCli([...args, '--train-data', join(root, 'train'), '--out', tmp()]);
+    assert.equal(half.status, 2);
+    assert.match(half.stderr, /needs both --train-data DIR and --val-data DIR/);
   });
 
   it('records a diverging architecture and goes on', () => {

@@ -31,6 +31,12 @@ export function positiveNumber(value: string): number {
   return n;
 }
 
+export function nonNegativeNumber(value: string): number {
+  const n = finiteNumber(value);
+  if (n < 0) throw new InvalidArgumentError(`expected 0 or a positive number, got '${value}'.`);
+  return n;
+}
+
 /** MIN:MAX:STEP, as in `--alpha -40:40:4`; a single number means that value alone. */
 export function gridRange(value: string): GridRange {
   const parts = value.split(':');

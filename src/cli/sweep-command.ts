@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { UsageError } from '../errors.js';
+import { resolve } from 'node:path';
 import { DATASETS } from '../data/registry.js';
 import { requireDatasetSpec } from '../data/dataset.js';
 import { skewNormalFamily } from '../family/skew-normal.js';
@@ -12,6 +12,7 @@ import {
 } from '../sweep/config.js';
 import { ConsoleReporter, type ReportMode } from '../sweep/reporter.js';
 import { familyOptions, runSweep, spreadOverXi } from '../sweep/sweep.js';
+import { IMAGE_FOLDER } from '../sweep/study-data.js';
 import { addFamilyOptions } from './family-command.js';
 import { runDistributedSweep } from '../sweep/distributed/coordinator.js';
 import { DEFAULT_QUEUE_NAME } from '../sweep/distributed/jobs.js';
@@ -21,6 +22,8 @@ import * as parse from './parse.js';
 /** CLI option name -> StudyConfig key, for the options that decide results. */
 const STUDY_OPTIONS: Record<string, keyof StudyConfig> = {
   dataset: 'dataset',
+  trainData: 'trainData',
+  valData: 'valData',
   depth: 'depth',
   patchSize: 'patchSize',
   xi: 'xi',
@@ -34,6 +37,8 @@ const STUDY_OPTIONS: Record<string, keyof StudyConfig> = {
   includeBaseline: 'includeBaseline',
   epochs: 'epochs',
   batchSize: 'batchSize',
+  microBatch: 'microBatch',
+  allowSplit: 'allowSplit',
   lr: 'lr',
   momentum: 'momentum',
   nesterov: 'nesterov',
@@ -62,17 +67,35 @@ export function sweepCommand(): Command {
     .option(
       '--dataset <NAME>',
       `dataset: ${Object.keys(DATASETS).join(', ')} (reference default CIFAR10)`,
-    );
+    )
+    .option(
+      '--train-data <DIR>',
+      "train on an image folder, one sub-folder per class (the reference's IMAGENET; needs --val-data)",
+    )
+    .option('--val-data <DIR>', 'the validation image folder, with the same class sub-folders');
   addFamilyOptions(command, false);
   command
     .option('--ids <LIST>', 'train only these ids, such as 1-10,17 (0 is the baseline)')
     .option('--epochs <N>', 'epochs (default 150)', parse.positiveInteger)
     .option('-b, --batch-size <N>', 'mini-batch size (default 128)', parse.positiveInteger)
+    .option(
+      '--micro-batch <N>',
+      'images per forward/backward pass, a divisor of the batch size; gradients are accumulated (default: the whole batch)',
+      parse.positiveInteger,
+    )
+    .option(
+      '--allow-split',
+      'split further where the micro-batch does not fit this machine (numbers then depend on its memory; always on a GPU)',
+    )
     .option('--lr <LR>', 'maximum learning rate (default 0.01)', parse.positiveNumber)
     .option('--momentum <M>', 'SGD momentum (default 0.9)', parse.finiteNumber)
     .option('--nesterov', 'Nesterov momentum (default off)')
     .option('--weight-decay <W>', 'weight decay (default 5e-4)', parse.finiteNumber)
-    .option('--batch-norm <EPS>', 'batch-norm epsilon (default 1e-4)', parse.positiveNumber)
+    .option(
+      '--batch-norm <EPS>',
+      'batch-norm epsilon; 0 builds the network without batch norm (default 1e-4)',
+      parse.nonNegativeNumber,
+    )
     .option(
       '--lr-wr-epochs <N>',
       'epochs of the first warm-restart cycle (default 10)',
@@ -110,7 +133,7 @@ export function sweepCommand(): Command {
     .option('--threads <N>', 'intra-op threads (default: all cores)', parse.positiveInteger)
     .option(
       '--memory-limit <SIZE>',
-      'memory budget for choosing the micro-batch on CPU (default 60% of available RAM)',
+      'memory a micro-batch may take on CPU; a study that needs more is refused (default 90% of available RAM)',
       parse.byteSize,
     )
     .option('--data-dir <DIR>', 'a folder holding the dataset files')
@@ -137,7 +160,11 @@ export function sweepCommand(): Command {
         if (cmd.getOptionValueSource(option) === 'cli')
           (explicit as Record<string, unknown>)[key] = o[option];
       }
-      if (explicit.dataset !== undefined)
+      if (typeof explicit.trainData === 'string') explicit.trainData = resolve(explicit.trainData);
+      if (typeof explicit.valData === 'string') explicit.valData = resolve(explicit.valData);
+      const folders = explicit.trainData !== undefined || explicit.valData !== undefined;
+      if (folders && explicit.dataset === undefined) explicit.dataset = IMAGE_FOLDER;
+      if (explicit.dataset !== undefined && explicit.dataset !== IMAGE_FOLDER)
         explicit.dataset = requireDatasetSpec(explicit.dataset).name;
       const resume = o.resume as string | undefined;
       const embedded = resume === undefined && Object.keys(explicit).length === 0;
@@ -211,8 +238,6 @@ export function sweepCommand(): Command {
             `no space left on the device while writing${reporter.dir ? ` to ${reporter.dir}` : ''}: what was already written is intact; free some space, then resume with featshift sweep --resume '${reporter.dir}'`,
           );
         }
-        if (error instanceof RangeError && !(error instanceof UsageError))
-          throw new UsageError(error.message);
         throw error;
       } finally {
         process.off('SIGINT', onSigint);

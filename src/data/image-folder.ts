@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
@@ -6,22 +6,73 @@ import { DataError } from './errors.js';
 import type { ImageSet } from './image-set.js';
 import { resizeBilinear } from './resize.js';
 
-/** An image-folder dataset (the layout the original code used for ImageNet): train/ and val/. */
+/**
+ * Image folders, the reference's IMAGENET dataset: `--train-data DIR` and `--val-data DIR`, each
+ * with one sub-folder per class, read as torchvision's ImageFolder reads them (classes in sorted
+ * order, files in sorted order, sub-folders of a class included) and transformed as the
+ * reference's IMAGENET class does (SPEC.md section 3): the shorter side resized to P + 32 with
+ * Pillow's bilinear filter; for validation the centre P x P crop; for training a random resized
+ * crop and flip per epoch (see ImageFolderLoader).
+ */
+
+/** Training images after the deterministic part of the transform: shorter side P + 32, RGB. */
+export interface FolderImages {
+  count: number;
+  /** Channel-major RGB bytes of each image. */
+  images: Uint8Array[];
+  widths: Int32Array;
+  heights: Int32Array;
+  labels: Int32Array;
+}
+
 export interface ImageFolderDataset {
   classes: string[];
-  train: ImageSet;
+  train: FolderImages;
+  /** Validation images resized and centre-cropped to P x P. */
   test: ImageSet;
 }
 
-const EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
+/** ImageNet's statistics, which the reference normalises image folders with (--normalize-data). */
+export const IMAGE_FOLDER_STATS = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
-/** Decodes a PNG or JPEG file to RGB bytes, channel-major. */
-function decode(bytes: Buffer, file: string): { width: number; height: number; rgb: Uint8Array } {
+/** The extensions torchvision's ImageFolder takes; featshift decodes PNG and JPEG among them. */
+const IMAGE_EXTENSIONS = new Set([
+  '.jpg',
+  '.jpeg',
+  '.png',
+  '.ppm',
+  '.bmp',
+  '.pgm',
+  '.tif',
+  '.tiff',
+  '.webp',
+]);
+const DECODED = new Set(['.png', '.jpg', '.jpeg']);
+
+interface Decoded {
+  width: number;
+  height: number;
+  /** Channel-major RGB. */
+  rgb: Uint8Array;
+}
+
+/**
+ * Decodes a PNG or JPEG file to RGB bytes, as PIL's convert('RGB') does: grey is repeated, an
+ * alpha channel is dropped (not composited).
+ */
+function decode(bytes: Buffer, file: string): Decoded {
+  const ext = extname(file).toLowerCase();
+  if (!DECODED.has(ext)) {
+    throw new DataError(
+      `${ext} images are not supported: featshift decodes PNG and JPEG; convert this file or move it out of the folder`,
+      file,
+    );
+  }
   let width: number;
   let height: number;
   let rgba: Uint8Array;
   try {
-    if (extname(file).toLowerCase() === '.png') {
+    if (ext === '.png') {
       const png = PNG.sync.read(bytes);
       ({ width, height } = png);
       rgba = png.data;
@@ -38,6 +89,7 @@ function decode(bytes: Buffer, file: string): { width: number; height: number; r
     const reason = error instanceof Error ? error.message : String(error);
     throw new DataError(`unreadable image (${reason})`, file);
   }
+  if (width < 1 || height < 1) throw new DataError('an image without pixels', file);
   const plane = width * height;
   const rgb = new Uint8Array(3 * plane);
   for (let i = 0; i < plane; i++) {
@@ -48,61 +100,178 @@ function decode(bytes: Buffer, file: string): { width: number; height: number; r
   return { width, height, rgb };
 }
 
-async function classFolders(root: string): Promise<string[]> {
+/**
+ * torchvision's Resize(size) with one number: the shorter side becomes `size`, the longer one
+ * size * long / short, truncated.
+ */
+export function shorterSideTo(
+  width: number,
+  height: number,
+  size: number,
+): { width: number; height: number } {
+  if (width <= height) return { width: size, height: Math.trunc((size * height) / width) };
+  return { width: Math.trunc((size * width) / height), height: size };
+}
+
+/** Channel-major RGB resized with Pillow's bilinear filter (each band alike, as Pillow does). */
+export function resizeRgb(image: Decoded, width: number, height: number): Decoded {
+  return {
+    width,
+    height,
+    rgb: resizeBilinear(image.rgb, 3, image.width, image.height, width, height),
+  };
+}
+
+/** The rectangle [left, left + width) x [top, top + height) of channel-major RGB. */
+export function cropRgb(
+  image: Decoded,
+  top: number,
+  left: number,
+  width: number,
+  height: number,
+): Decoded {
+  const rgb = new Uint8Array(3 * width * height);
+  for (let c = 0; c < 3; c++) {
+    for (let r = 0; r < height; r++) {
+      const from = c * image.width * image.height + (top + r) * image.width + left;
+      rgb.set(image.rgb.subarray(from, from + width), c * width * height + r * width);
+    }
+  }
+  return { width, height, rgb };
+}
+
+/** Python's round(): halves to even, as torchvision's CenterCrop computes its offsets. */
+export function pythonRound(x: number): number {
+  const floor = Math.floor(x);
+  const diff = x - floor;
+  if (diff > 0.5) return floor + 1;
+  if (diff < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+/** The reference's validation transform of one image: Resize(P + 32), then CenterCrop(P). */
+export function validationTransform(image: Decoded, patchSize: number): Decoded {
+  const size = shorterSideTo(image.width, image.height, patchSize + 32);
+  const resized = resizeRgb(image, size.width, size.height);
+  const top = pythonRound((resized.height - patchSize) / 2);
+  const left = pythonRound((resized.width - patchSize) / 2);
+  return cropRgb(resized, top, left, patchSize, patchSize);
+}
+
+async function classFolders(root: string, what: string): Promise<string[]> {
   let entries;
   try {
     entries = await readdir(root, { withFileTypes: true });
   } catch {
     throw new DataError(
-      'no such folder (an image-folder dataset needs train/ and val/ with one sub-folder per class)',
+      `no such folder: ${what} needs a folder with one sub-folder of images per class`,
       root,
     );
   }
-  return entries
-    .filter((e) => e.isDirectory())
-    .map((e) => e.name)
-    .sort();
+  // Folders and links to folders, as os.scandir's is_dir() follows links.
+  const names: string[] = [];
+  for (const e of entries) {
+    if (e.isDirectory() || (e.isSymbolicLink() && (await stat(join(root, e.name))).isDirectory()))
+      names.push(e.name);
+  }
+  return names.sort();
 }
 
-async function readSplit(root: string, classes: string[], size: number): Promise<ImageSet> {
+/** The classes of an image folder (its sub-folders, sorted), without reading any image. */
+export function imageFolderClasses(root: string): Promise<string[]> {
+  return classFolders(root, '--train-data');
+}
+
+/** Every image file under a class folder, in ImageFolder's order (sorted walk, sorted names). */
+async function imageFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const files: string[] = [];
+  const folders: string[] = [];
+  for (const e of entries) {
+    if (e.isDirectory()) folders.push(e.name);
+    else if (IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) files.push(e.name);
+  }
+  const out = files.sort().map((f) => join(dir, f));
+  for (const f of folders.sort()) out.push(...(await imageFiles(join(dir, f))));
+  return out;
+}
+
+async function listSplit(
+  root: string,
+  classes: readonly string[],
+): Promise<{ path: string; label: number }[]> {
   const files: { path: string; label: number }[] = [];
   for (const [label, name] of classes.entries()) {
-    const dir = join(root, name);
-    const names = (await readdir(dir).catch(() => [] as string[]))
-      .filter((f) => EXTENSIONS.has(extname(f).toLowerCase()))
-      .sort();
-    for (const f of names) files.push({ path: join(dir, f), label });
+    for (const path of await imageFiles(join(root, name))) files.push({ path, label });
   }
-  if (files.length === 0) throw new DataError('no PNG or JPEG images in any class folder', root);
-  const plane = size * size;
-  const images = new Uint8Array(files.length * 3 * plane);
-  const labels = new Uint8Array(files.length);
-  for (const [i, { path, label }] of files.entries()) {
-    const { width, height, rgb } = decode(await readFile(path), path);
-    // Each image to the patch size, per channel, as Pillow resizes an RGB image.
-    images.set(resizeBilinear(rgb, 3, width, height, size, size), i * 3 * plane);
-    labels[i] = label;
-  }
-  return { images, labels, count: files.length, channels: 3, size };
+  if (files.length === 0) throw new DataError('no images in any class folder', root);
+  return files;
 }
 
 /**
- * Reads ROOT/train/CLASS/*.png|jpg and ROOT/val/CLASS/*.png|jpg, classes in sorted order (as
- * torchvision's ImageFolder numbers them), every image resized to `size` x `size` RGB.
+ * Reads `--train-data` and `--val-data` folders: classes from the training folder's sub-folders
+ * (the validation folder must have the same ones, so that a label means one class in both),
+ * training images resized to a shorter side of P + 32, validation images also centre-cropped
+ * to P x P. A file that cannot be decoded is refused by name.
  */
-export async function loadImageFolder(root: string, size: number): Promise<ImageFolderDataset> {
-  const classes = await classFolders(join(root, 'train'));
-  if (classes.length === 0) throw new DataError('no class folders in train/', root);
-  if (classes.length > 256)
-    throw new DataError(
-      `${classes.length} classes; featshift stores labels as bytes (at most 256)`,
-      root,
-    );
-  const valClasses = await classFolders(join(root, 'val'));
+export async function loadImageFolders(
+  trainDir: string,
+  valDir: string,
+  patchSize: number,
+): Promise<ImageFolderDataset> {
+  const classes = await classFolders(trainDir, '--train-data');
+  if (classes.length === 0) throw new DataError('no class folders', trainDir);
+  const valClasses = await classFolders(valDir, '--val-data');
   const missing = valClasses.filter((c) => !classes.includes(c));
-  if (missing.length > 0)
-    throw new DataError(`val/ has classes that train/ lacks: ${missing.join(', ')}`, root);
-  const train = await readSplit(join(root, 'train'), classes, size);
-  const test = await readSplit(join(root, 'val'), classes, size);
+  const absent = classes.filter((c) => !valClasses.includes(c));
+  if (missing.length > 0 || absent.length > 0) {
+    throw new DataError(
+      `the class folders differ from those of ${trainDir}${missing.length ? ` (only here: ${missing.join(', ')})` : ''}${absent.length ? ` (missing here: ${absent.join(', ')})` : ''}: give both splits the same class folders`,
+      valDir,
+    );
+  }
+  const trainFiles = await listSplit(trainDir, classes);
+  const train: FolderImages = {
+    count: trainFiles.length,
+    images: [],
+    widths: new Int32Array(trainFiles.length),
+    heights: new Int32Array(trainFiles.length),
+    labels: Int32Array.from(trainFiles, (f) => f.label),
+  };
+  for (const [i, { path }] of trainFiles.entries()) {
+    const image = decode(await readFile(path), path);
+    const size = shorterSideTo(image.width, image.height, patchSize + 32);
+    const resized = resizeRgb(image, size.width, size.height);
+    train.images.push(resized.rgb);
+    train.widths[i] = resized.width;
+    train.heights[i] = resized.height;
+  }
+  const valFiles = await listSplit(valDir, classes);
+  const plane = 3 * patchSize * patchSize;
+  const test: ImageSet = {
+    count: valFiles.length,
+    channels: 3,
+    size: patchSize,
+    images: new Uint8Array(valFiles.length * plane),
+    labels: Int32Array.from(valFiles, (f) => f.label),
+  };
+  for (const [i, { path }] of valFiles.entries()) {
+    test.images.set(
+      validationTransform(decode(await readFile(path), path), patchSize).rgb,
+      i * plane,
+    );
+  }
   return { classes, train, test };
+}
+
+/** The first `n` training images (for cheap studies); all of them when n is undefined or larger. */
+export function firstFolderImages(set: FolderImages, n: number | undefined): FolderImages {
+  if (n === undefined || n >= set.count) return set;
+  return {
+    count: n,
+    images: set.images.slice(0, n),
+    widths: set.widths.subarray(0, n),
+    heights: set.heights.subarray(0, n),
+    labels: set.labels.subarray(0, n),
+  };
 }

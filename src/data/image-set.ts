@@ -1,7 +1,8 @@
 /** Images in memory: `count` images of channels x size x size bytes (channel-major), and labels. */
 export interface ImageSet {
   images: Uint8Array;
-  labels: Uint8Array;
+  /** Bytes for the published datasets; 32-bit for image folders of any number of classes. */
+  labels: Uint8Array | Int32Array;
   count: number;
   channels: 1 | 3;
   size: number;

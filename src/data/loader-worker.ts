@@ -6,6 +6,7 @@ import { BatchLoader, type LoaderOptions } from './loader.js';
 interface Init {
   images: SharedArrayBuffer;
   labels: SharedArrayBuffer;
+  wideLabels: boolean;
   set: Omit<ImageSet, 'images' | 'labels'>;
   options: LoaderOptions;
 }
@@ -14,9 +15,10 @@ const init = workerData as Init;
 const set: ImageSet = {
   ...init.set,
   images: new Uint8Array(init.images),
-  labels: new Uint8Array(init.labels),
+  labels: init.wideLabels ? new Int32Array(init.labels) : new Uint8Array(init.labels),
 };
-const loader = new BatchLoader(set, { ...init.options, patchSize: set.size });
+// The shared images are already at the patch size, or kept at their own for a float resize.
+const loader = new BatchLoader(set, init.options);
 
 parentPort?.on(
   'message',

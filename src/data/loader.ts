@@ -1,6 +1,6 @@
 import type { ImageSet } from './image-set.js';
 import { mix32, permutation, Rng } from './random.js';
-import { resizeBilinear } from './resize.js';
+import { resizeBilinear, resizeBilinearFloat } from './resize.js';
 
 export interface LoaderOptions {
   batchSize: number;
@@ -15,9 +15,17 @@ export interface LoaderOptions {
   normalize?: { mean: readonly number[]; std: readonly number[] } | null;
   /** Global contrast normalisation of each image (zero mean, unit standard deviation). */
   gcn?: boolean;
+  /** Channels of each batch image (default 3: grey images are repeated; 1 keeps them grey). */
+  channels?: 1 | 3;
+  /**
+   * 'pillow' (default): the 8-bit images are resized once, up front, with Pillow's filter;
+   * 'tensor': each image is scaled and normalised first, then resized in float32 as torch's
+   * bilinear interpolation does (the reference's KMNIST).
+   */
+  resize?: 'pillow' | 'tensor';
 }
 
-/** One mini-batch, ready for the engine: images [count, 3, P, P] in [0,1] (or normalised), labels. */
+/** One mini-batch, ready for the engine: images [count, C, P, P] in [0,1] (or normalised), labels. */
 export interface Batch {
   index: number;
   count: number;
@@ -37,6 +45,9 @@ export class BatchLoader {
   readonly set: ImageSet;
   readonly patchSize: number;
   readonly batchSize: number;
+  /** Channels of each batch image. */
+  readonly channels: 1 | 3;
+  private readonly floatResize: boolean;
   private readonly shuffle: boolean;
   private readonly seed: number;
   private readonly augment: boolean;
@@ -50,8 +61,16 @@ export class BatchLoader {
     if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
       throw new RangeError(`the batch size must be a positive integer, got ${options.batchSize}`);
     }
+    this.channels = options.channels ?? 3;
+    if (this.channels === 1 && set.channels !== 1) {
+      throw new RangeError('colour images cannot be fed as one channel');
+    }
+    this.floatResize = options.resize === 'tensor';
+    if (this.floatResize && options.augment) {
+      throw new RangeError('random crops are not defined on float-resized images');
+    }
     this.set =
-      patch === set.size
+      patch === set.size || this.floatResize
         ? set
         : {
             ...set,
@@ -112,46 +131,68 @@ export class BatchLoader {
 
   /** One batch of the given image indices; augmentation draws from a stream of its own. */
   build(indices: Uint32Array, epoch: number, index: number): Batch {
-    const { set, patchSize: P, padding } = this;
+    const { set, patchSize: P, channels } = this;
     const plane = P * P;
     const count = indices.length;
-    const x = new Float32Array(count * 3 * plane);
+    const x = new Float32Array(count * channels * plane);
     const y = new BigInt64Array(count);
     const rng = new Rng(mix32(this.seed, epoch, index, 0xa06));
     const row = new Uint8Array(P);
+    const stored = set.size * set.size;
+    const floatPlane = this.floatResize ? new Float32Array(stored) : null;
     for (let k = 0; k < count; k++) {
       const i = indices[k] as number;
       y[k] = BigInt(set.labels[i] as number);
-      // Crop offsets in the padded image, then the flip: the reference's draw order.
-      const top = this.augment ? rng.below(2 * padding + 1) - padding : 0;
-      const left = this.augment ? rng.below(2 * padding + 1) - padding : 0;
-      const flip = this.augment ? rng.next() < 0.5 : false;
-      for (let c = 0; c < 3; c++) {
-        const source = set.images.subarray(
-          (i * set.channels + (set.channels === 1 ? 0 : c)) * plane,
-        );
-        const lut = this.lut[c] as Float32Array;
-        const out = (k * 3 + c) * plane;
-        for (let r = 0; r < P; r++) {
-          const sr = r + top;
-          if (sr < 0 || sr >= P) {
-            row.fill(0);
-          } else if (left === 0) {
-            row.set(source.subarray(sr * P, sr * P + P));
-          } else {
-            row.fill(0);
-            const from = Math.max(0, left);
-            const to = Math.min(P, P + left);
-            row.set(source.subarray(sr * P + from, sr * P + to), from - left);
-          }
-          const o = out + r * P;
-          if (flip) for (let q = 0; q < P; q++) x[o + q] = lut[row[P - 1 - q] as number] as number;
-          else for (let q = 0; q < P; q++) x[o + q] = lut[row[q] as number] as number;
-        }
+      const image = k * channels * plane;
+      if (floatPlane) {
+        // Scale and normalise at the stored size, then interpolate (the reference's KMNIST).
+        const lut = this.lut[0] as Float32Array;
+        const source = set.images.subarray(i * stored, (i + 1) * stored);
+        for (let q = 0; q < stored; q++) floatPlane[q] = lut[source[q] as number] as number;
+        resizeBilinearFloat(floatPlane, set.size, set.size, x, image, P, P);
+      } else {
+        this.fillPillowResized(x, image, i, rng, row);
       }
-      if (this.gcn) this.contrastNormalize(x.subarray(k * 3 * plane, (k + 1) * 3 * plane), plane);
+      if (this.gcn) this.contrastNormalize(x.subarray(image, image + channels * plane), plane);
     }
     return { index, count, x, y };
+  }
+
+  /** One image already at the patch size: crop and flip when augmenting, bytes to floats. */
+  private fillPillowResized(
+    x: Float32Array,
+    image: number,
+    i: number,
+    rng: Rng,
+    row: Uint8Array,
+  ): void {
+    const { set, patchSize: P, padding, channels } = this;
+    const plane = P * P;
+    // Crop offsets in the padded image, then the flip: the reference's draw order.
+    const top = this.augment ? rng.below(2 * padding + 1) - padding : 0;
+    const left = this.augment ? rng.below(2 * padding + 1) - padding : 0;
+    const flip = this.augment ? rng.next() < 0.5 : false;
+    for (let c = 0; c < channels; c++) {
+      const source = set.images.subarray((i * set.channels + (set.channels === 1 ? 0 : c)) * plane);
+      const lut = this.lut[c] as Float32Array;
+      const out = image + c * plane;
+      for (let r = 0; r < P; r++) {
+        const sr = r + top;
+        if (sr < 0 || sr >= P) {
+          row.fill(0);
+        } else if (left === 0) {
+          row.set(source.subarray(sr * P, sr * P + P));
+        } else {
+          row.fill(0);
+          const from = Math.max(0, left);
+          const to = Math.min(P, P + left);
+          row.set(source.subarray(sr * P + from, sr * P + to), from - left);
+        }
+        const o = out + r * P;
+        if (flip) for (let q = 0; q < P; q++) x[o + q] = lut[row[P - 1 - q] as number] as number;
+        else for (let q = 0; q < P; q++) x[o + q] = lut[row[q] as number] as number;
+      }
+    }
   }
 
   /** Zero mean and unit standard deviation over the image, then the channel normalisation. */

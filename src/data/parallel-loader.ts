@@ -2,9 +2,9 @@ import { Worker } from 'node:worker_threads';
 import type { ImageSet } from './image-set.js';
 import { BatchLoader, type Batch, type LoaderOptions } from './loader.js';
 
-function shared(bytes: Uint8Array): SharedArrayBuffer {
-  const buffer = new SharedArrayBuffer(bytes.byteLength);
-  new Uint8Array(buffer).set(bytes);
+function shared(array: Uint8Array | Int32Array): SharedArrayBuffer {
+  const buffer = new SharedArrayBuffer(array.byteLength);
+  new Uint8Array(buffer).set(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
   return buffer;
 }
 
@@ -29,6 +29,7 @@ export class ParallelBatchLoader {
     const data = {
       images: shared(resized.images),
       labels: shared(resized.labels),
+      wideLabels: resized.labels instanceof Int32Array,
       set: { count: resized.count, channels: resized.channels, size: resized.size },
       options,
     };

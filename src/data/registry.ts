@@ -33,6 +33,18 @@ export interface DatasetSpec {
   /** Per-channel mean and std for the optional normalisation (SPEC.md section 3). */
   mean: number[];
   std: number[];
+  /**
+   * Channels the network is fed: grey images are repeated to three, except KMNIST, which the
+   * reference feeds as one channel (its first convolution then takes one).
+   */
+  inputChannels: 1 | 3;
+  /**
+   * How images reach the patch size: 'pillow' resizes the 8-bit image with Pillow's bilinear
+   * filter before scaling to [0, 1] (torchvision's Resize on a PIL image); 'tensor' scales and
+   * normalises first, then resizes the float image with torch's bilinear interpolation (the
+   * reference's KMNIST).
+   */
+  resize: 'pillow' | 'tensor';
   /** Random crop with padding and horizontal flip while training (CIFAR). */
   augment: boolean;
   /** Folders where a system package installs the files (Debian's dataset-fashion-mnist). */
@@ -48,6 +60,8 @@ const idxFiles = (md5: [string, string, string, string]): PublishedFile[] =>
   ].map((name, i) => ({ name, md5: md5[i] as string }));
 
 const MNIST_STATS = { mean: [0.1307], std: [0.3081] };
+/** Pillow's 8-bit resize, three channels in (grey ones repeated): every dataset but KMNIST. */
+const PILLOW_RGB = { inputChannels: 3, resize: 'pillow' } as const;
 
 export const DATASETS: Record<DatasetName, DatasetSpec> = {
   MNIST: {
@@ -67,6 +81,7 @@ export const DATASETS: Record<DatasetName, DatasetSpec> = {
       'ec29112dd5afa0611ce80d1b7f02629c',
     ]),
     ...MNIST_STATS,
+    ...PILLOW_RGB,
     augment: false,
     systemDirs: [],
   },
@@ -104,6 +119,7 @@ export const DATASETS: Record<DatasetName, DatasetSpec> = {
       },
     ],
     ...MNIST_STATS,
+    ...PILLOW_RGB,
     augment: false,
     systemDirs: ['/usr/share/datasets/fashion-mnist'],
   },
@@ -120,7 +136,11 @@ export const DATASETS: Record<DatasetName, DatasetSpec> = {
       '5c965bf0a639b31b8f53240b1b52f4d7',
       '7320c461ea6c1c855c0b718fb2a4b134',
     ]),
-    ...MNIST_STATS,
+    // The reference's own KMNIST loader: one channel, KMNIST's statistics, float resize.
+    mean: [0.190362019974657],
+    std: [0.3474631837640068],
+    inputChannels: 1,
+    resize: 'tensor',
     augment: false,
     systemDirs: [],
   },
@@ -134,6 +154,7 @@ export const DATASETS: Record<DatasetName, DatasetSpec> = {
     files: [{ name: 'cifar-10-binary.tar.gz', md5: 'c32a1d4ab5d03f1284b67883e8d87530' }],
     mean: [0.4914, 0.4822, 0.4465],
     std: [0.2023, 0.1994, 0.201],
+    ...PILLOW_RGB,
     augment: true,
     systemDirs: [],
   },
@@ -146,7 +167,8 @@ export const DATASETS: Record<DatasetName, DatasetSpec> = {
     mirrors: ['https://www.cs.toronto.edu/~kriz/'],
     files: [{ name: 'cifar-100-binary.tar.gz', md5: '03b5dce01913d631647c71ecec9e9cb8' }],
     mean: [0.5071, 0.4866, 0.4409],
-    std: [0.2673, 0.2564, 0.2762],
+    std: [0.2009, 0.1984, 0.2023],
+    ...PILLOW_RGB,
     augment: true,
     systemDirs: [],
   },

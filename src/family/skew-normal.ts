@@ -31,6 +31,10 @@ export interface FamilyOptions {
   totalFeatures?: number;
   /** Scale the base total by this factor instead (rounded to whole features). */
   widthMultiplier?: number;
+  /** Input channels, for `params` and `macs` (default 3; 1 for KMNIST as the reference feeds it). */
+  colors?: number;
+  /** Batch norm in the network, for `params` (default true; false as `--batch-norm 0`). */
+  batchNorm?: boolean;
 }
 
 /** One member of the family (or the baseline, id 0). */
@@ -271,8 +275,14 @@ function describe(
   shape: { xi: number | null; omega: number | null; alpha: number | null },
   classes: number,
   patchSize: number,
+  options: Pick<FamilyOptions, 'colors' | 'batchNorm'>,
 ): Architecture {
-  const layout = vggLayout(widths, { classes, patchSize });
+  const layout = vggLayout(widths, {
+    classes,
+    patchSize,
+    ...(options.colors !== undefined ? { colors: options.colors } : {}),
+    ...(options.batchNorm !== undefined ? { batchNorm: options.batchNorm } : {}),
+  });
   return {
     id,
     ...shape,
@@ -296,7 +306,7 @@ export function baselineArchitecture(options: FamilyOptions = {}): Architecture 
   const baseTotal = base.reduce((a, b) => a + b, 0);
   const scale = featureBudget(baseTotal, options) / baseTotal;
   const widths = base.map((w) => Math.max(1, Math.round(w * scale)));
-  return describe(0, widths, { xi: null, omega: null, alpha: null }, classes, patchSize);
+  return describe(0, widths, { xi: null, omega: null, alpha: null }, classes, patchSize, options);
 }
 
 /**
@@ -353,7 +363,7 @@ export function skewNormalFamily(options: FamilyOptions = {}): Architecture[] {
         }
         if (verdict === 'invalid' || verdict === 'uncertain') continue;
         members.push(
-          describe(members.length + 1, verdict, { xi, omega, alpha }, classes, patchSize),
+          describe(members.length + 1, verdict, { xi, omega, alpha }, classes, patchSize, options),
         );
       }
     }

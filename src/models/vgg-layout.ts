@@ -1,7 +1,7 @@
 import { UsageError } from '../errors.js';
 import { convsPerDeepBlock } from '../family/vgg-base.js';
 
-/** One 3x3 convolution (stride 1, padding 1, no bias) followed by batch norm and ReLU. */
+/** One 3x3 convolution (stride 1, padding 1, no bias) followed by batch norm (when on) and ReLU. */
 export interface ConvLayerSpec {
   readonly kind: 'conv';
   readonly block: number; // 1-based VGG block
@@ -27,6 +27,8 @@ export interface VggLayout {
   readonly widths: readonly number[];
   readonly colors: number;
   readonly classes: number;
+  /** Batch norm after every hidden layer; off as the reference's `--batch-norm 0`. */
+  readonly batchNorm: boolean;
   readonly patchSize: number;
   readonly convs: readonly ConvLayerSpec[];
   readonly linears: readonly LinearLayerSpec[];
@@ -37,7 +39,10 @@ export interface VggLayout {
 export interface VggLayoutOptions {
   classes?: number;
   patchSize?: number;
+  /** Input channels (3, or 1 for KMNIST as the reference feeds it). */
   colors?: number;
+  /** Batch norm after the hidden layers (default true; the reference's `--batch-norm 0` is false). */
+  batchNorm?: boolean;
 }
 
 /**
@@ -48,6 +53,7 @@ export function vggLayout(widths: readonly number[], options: VggLayoutOptions =
   const classes = options.classes ?? 10;
   const patchSize = options.patchSize ?? 32;
   const colors = options.colors ?? 3;
+  const batchNorm = options.batchNorm ?? true;
   const depth = widths.length + 1;
   if ((depth - 7) % 3 !== 0 || depth < 10) {
     throw new UsageError(
@@ -67,6 +73,12 @@ export function vggLayout(widths: readonly number[], options: VggLayoutOptions =
     throw new UsageError(
       `the patch size must be an integer of at least 32 (five 2x2 max-pools), got ${patchSize}`,
       'patch-size',
+    );
+  }
+  if (!Number.isInteger(colors) || colors < 1) {
+    throw new UsageError(
+      `the input channel count must be a positive integer, got ${colors}`,
+      'colors',
     );
   }
   const k = convsPerDeepBlock(depth);
@@ -99,7 +111,7 @@ export function vggLayout(widths: readonly number[], options: VggLayoutOptions =
       inFeatures: channels * size * size,
       outFeatures: hidden1,
       bias: false,
-      batchNorm: true,
+      batchNorm,
     },
     {
       kind: 'linear',
@@ -107,7 +119,7 @@ export function vggLayout(widths: readonly number[], options: VggLayoutOptions =
       inFeatures: hidden1,
       outFeatures: hidden2,
       bias: false,
-      batchNorm: true,
+      batchNorm,
     },
     {
       kind: 'linear',
@@ -118,13 +130,14 @@ export function vggLayout(widths: readonly number[], options: VggLayoutOptions =
       batchNorm: false,
     },
   ];
-  return { depth, widths, colors, classes, patchSize, convs, linears, finalSize: size };
+  return { depth, widths, colors, classes, batchNorm, patchSize, convs, linears, finalSize: size };
 }
 
 /** Trainable parameters: conv and linear weights, the class layer's bias, batch-norm scale and shift. */
 export function countParams(layout: VggLayout): number {
   let n = 0;
-  for (const c of layout.convs) n += c.inChannels * c.outChannels * 9 + 2 * c.outChannels;
+  for (const c of layout.convs)
+    n += c.inChannels * c.outChannels * 9 + (layout.batchNorm ? 2 * c.outChannels : 0);
   for (const l of layout.linears) {
     n += l.inFeatures * l.outFeatures;
     if (l.bias) n += l.outFeatures;

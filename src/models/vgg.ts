@@ -1,11 +1,16 @@
 import { ops } from '../engine/index.js';
 import { checkDevice } from '../engine/runtime.js';
+import type { DType } from '../engine/native.js';
 import { keep, tidy, zeros, type Tensor } from '../engine/tensor.js';
 import { initWeight, type InitScheme } from './init.js';
 import { vggLayout, countParams, type VggLayout, type VggLayoutOptions } from './vgg-layout.js';
 
-export interface VggOptions extends VggLayoutOptions {
-  /** Batch-norm epsilon (the reference's `--batch-norm`, default 1e-4). */
+export interface VggOptions extends Omit<VggLayoutOptions, 'batchNorm'> {
+  /**
+   * Batch-norm epsilon (the reference's `--batch-norm`, default 1e-4). 0 builds the network
+   * without batch norm, as the reference does; its convolutions and hidden linear layers keep
+   * no bias, so they have none at all.
+   */
   batchNormEps?: number;
   /** Batch-norm running-statistics momentum (default 0.1). */
   batchNormMomentum?: number;
@@ -19,6 +24,11 @@ export interface VggOptions extends VggLayoutOptions {
    * rounding.
    */
   channelsLast?: boolean;
+  /**
+   * Element type of the parameters and activations (default float32, as the reference trains).
+   * float64 serves the parity tests, whose reference is then independent of any CPU's kernels.
+   */
+  dtype?: Extract<DType, 'float32' | 'float64'>;
 }
 
 /** A named tensor of the model: a trainable parameter or a buffer (running statistics). */
@@ -34,11 +44,11 @@ class BatchNorm {
   readonly runningVar: Tensor;
   readonly numBatchesTracked: Tensor;
 
-  constructor(features: number, device: string) {
-    this.weight = zeros([features], 'float32', device).fill_(1);
-    this.bias = zeros([features], 'float32', device);
-    this.runningMean = zeros([features], 'float32', device);
-    this.runningVar = zeros([features], 'float32', device).fill_(1);
+  constructor(features: number, dtype: DType, device: string) {
+    this.weight = zeros([features], dtype, device).fill_(1);
+    this.bias = zeros([features], dtype, device);
+    this.runningMean = zeros([features], dtype, device);
+    this.runningVar = zeros([features], dtype, device).fill_(1);
     this.numBatchesTracked = zeros([], 'int64', device);
   }
 
@@ -52,7 +62,7 @@ interface ConvUnit {
   prefix: string; // features.blockB
   index: number;
   weight: Tensor;
-  bn: BatchNorm;
+  bn: BatchNorm | null;
   poolAfter: boolean;
 }
 
@@ -61,6 +71,8 @@ interface LinearUnit {
   weight: Tensor;
   bias: Tensor | null;
   bn: BatchNorm | null;
+  /** A hidden layer (followed by ReLU), not the class layer. */
+  hidden: boolean;
 }
 
 /**
@@ -73,6 +85,7 @@ export class Vgg {
   readonly layout: VggLayout;
   readonly device: string;
   readonly channelsLast: boolean;
+  readonly dtype: DType;
   private readonly convs: ConvUnit[] = [];
   private readonly linears: LinearUnit[] = [];
   private readonly eps: number;
@@ -81,35 +94,43 @@ export class Vgg {
   private disposed = false;
 
   constructor(widths: readonly number[], options: VggOptions = {}) {
-    this.layout = vggLayout(widths, options);
+    this.eps = options.batchNormEps ?? 1e-4;
+    if (!Number.isFinite(this.eps) || this.eps < 0) {
+      throw new RangeError(
+        `the batch-norm epsilon must be 0 (no batch norm) or positive, got ${this.eps}`,
+      );
+    }
+    this.layout = vggLayout(widths, { ...options, batchNorm: this.eps > 0 });
     this.device = checkDevice(options.device ?? 'cpu');
     this.channelsLast = options.channelsLast ?? true;
-    this.eps = options.batchNormEps ?? 1e-4;
+    this.dtype = options.dtype ?? 'float32';
     this.momentum = options.batchNormMomentum ?? 0.1;
     this.dropoutP = options.dropout ?? 0.5;
     const init = options.init ?? 'kaiming-normal';
-    const device = this.device;
+    const { device, dtype } = this;
+    const batchNorm = this.layout.batchNorm;
     tidy(() => {
       this.layout.convs.forEach((c, i) => {
         const next = this.layout.convs[i + 1];
-        const weight = zeros([c.outChannels, c.inChannels, 3, 3], 'float32', device);
+        const weight = zeros([c.outChannels, c.inChannels, 3, 3], dtype, device);
         initWeight(weight, init);
         this.convs.push({
           prefix: `features.block${c.block}`,
           index: c.index,
           weight: this.channelsLast ? weight.channelsLast() : weight,
-          bn: new BatchNorm(c.outChannels, device),
+          bn: batchNorm ? new BatchNorm(c.outChannels, dtype, device) : null,
           poolAfter: next === undefined || next.block !== c.block,
         });
       });
       for (const l of this.layout.linears) {
-        const weight = zeros([l.outFeatures, l.inFeatures], 'float32', device);
+        const weight = zeros([l.outFeatures, l.inFeatures], dtype, device);
         initWeight(weight, init);
         this.linears.push({
           index: l.index,
           weight,
-          bias: l.bias ? zeros([l.outFeatures], 'float32', device) : null,
-          bn: l.batchNorm ? new BatchNorm(l.outFeatures, device) : null,
+          bias: l.bias ? zeros([l.outFeatures], dtype, device) : null,
+          bn: l.batchNorm ? new BatchNorm(l.outFeatures, dtype, device) : null,
+          hidden: l.index < this.layout.linears.length,
         });
       }
       keep(this.state().map((s) => s.tensor));
@@ -122,8 +143,10 @@ export class Vgg {
     const out: NamedTensor[] = [];
     for (const c of this.convs) {
       out.push({ name: `${c.prefix}.conv${c.index}.weight`, tensor: c.weight });
-      out.push({ name: `${c.prefix}.bn${c.index}.weight`, tensor: c.bn.weight });
-      out.push({ name: `${c.prefix}.bn${c.index}.bias`, tensor: c.bn.bias });
+      if (c.bn) {
+        out.push({ name: `${c.prefix}.bn${c.index}.weight`, tensor: c.bn.weight });
+        out.push({ name: `${c.prefix}.bn${c.index}.bias`, tensor: c.bn.bias });
+      }
     }
     for (const l of this.linears) {
       out.push({ name: `classifier.fc${l.index}.weight`, tensor: l.weight });
@@ -144,7 +167,7 @@ export class Vgg {
       out.push({ name: `${prefix}.running_var`, tensor: bn.runningVar });
       out.push({ name: `${prefix}.num_batches_tracked`, tensor: bn.numBatchesTracked });
     };
-    for (const c of this.convs) add(`${c.prefix}.bn${c.index}`, c.bn);
+    for (const c of this.convs) if (c.bn) add(`${c.prefix}.bn${c.index}`, c.bn);
     for (const l of this.linears) if (l.bn) add(`classifier.bn${l.index}`, l.bn);
     return out;
   }
@@ -175,16 +198,17 @@ export class Vgg {
     if (this.channelsLast) advance(x.channelsLast());
     for (const c of this.convs) {
       advance(ops.conv2d(h, c.weight, null, 1, 1));
-      advance(c.bn.forward(h, training, this.momentum, this.eps));
+      if (c.bn) advance(c.bn.forward(h, training, this.momentum, this.eps));
+      // In place: neither batch norm's backward pass nor a convolution's needs its output.
       advance(ops.relu_(h));
       if (c.poolAfter) advance(ops.maxPool2d(h, 2, 2));
     }
     advance(ops.flatten(h));
     for (const l of this.linears) {
-      if (l.bn === null) advance(ops.dropout(h, this.dropoutP, training));
+      if (!l.hidden) advance(ops.dropout(h, this.dropoutP, training));
       advance(ops.linear(h, l.weight, l.bias));
-      if (l.bn) {
-        advance(l.bn.forward(h, training, this.momentum, this.eps));
+      if (l.hidden) {
+        if (l.bn) advance(l.bn.forward(h, training, this.momentum, this.eps));
         advance(ops.relu_(h));
       }
     }

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { launchChromium } from './browser.js';
+import { launchChromium, openPage } from './browser.js';
 
 /**
  * Renders the report's main figures to image files in `dir`, in headless Chromium with Plotly's own
@@ -15,7 +15,7 @@ export async function exportFigures(
   await mkdir(dir, { recursive: true });
   const browser = await launchChromium();
   try {
-    const page = await browser.newPage({ viewport: { width: 1600, height: 1200 } });
+    const page = await openPage(browser, { viewport: { width: 1600, height: 1200 } });
     await page.goto(pathToFileURL(htmlPath).href);
     await page.waitForFunction(() => 'featshiftReport' in globalThis);
     const images = await page.evaluate(async (fmt) => {

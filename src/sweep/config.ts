@@ -5,6 +5,9 @@ import type { InitScheme } from '../models/init.js';
 /** Everything that decides a sweep's results; stored in the run folder's config.json. */
 export interface StudyConfig {
   dataset: string;
+  /** Image folders (the reference's --train-data / --val-data), for the dataset ImageFolder. */
+  trainData: string | null;
+  valData: string | null;
   depth: number;
   patchSize: number;
   xi: GridRange | null;
@@ -19,6 +22,10 @@ export interface StudyConfig {
   includeBaseline: boolean;
   epochs: number;
   batchSize: number;
+  /** Images per forward and backward pass (a divisor of the batch size); null: the whole batch. */
+  microBatch: number | null;
+  /** Split further where the micro-batch does not fit this host's memory (numbers then vary). */
+  allowSplit: boolean;
   lr: number;
   momentum: number;
   nesterov: boolean;
@@ -50,6 +57,8 @@ export interface RuntimeConfig {
 /** The reference's defaults (SPEC.md section 3, lib/cmdparser.py). */
 export const REFERENCE_DEFAULTS: StudyConfig = {
   dataset: 'CIFAR10',
+  trainData: null,
+  valData: null,
   depth: 16,
   patchSize: 32,
   xi: null,
@@ -63,6 +72,8 @@ export const REFERENCE_DEFAULTS: StudyConfig = {
   includeBaseline: false,
   epochs: 150,
   batchSize: 128,
+  microBatch: null,
+  allowSplit: false,
   lr: 0.01,
   momentum: 0.9,
   nesterov: false,
@@ -120,4 +131,61 @@ export function changedKeys(stored: StudyConfig, requested: Partial<StudyConfig>
   return (Object.keys(requested) as (keyof StudyConfig)[]).filter(
     (k) => requested[k] !== undefined && JSON.stringify(requested[k]) !== JSON.stringify(stored[k]),
   );
+}
+
+/**
+ * Refuses a study whose options are out of range or contradict each other, before anything is
+ * written: a negative momentum, a micro-batch that does not divide the batch, an image-folder
+ * study without both folders.
+ */
+export function checkStudy(study: StudyConfig): void {
+  const atLeastZero: [keyof StudyConfig, string][] = [
+    ['momentum', 'momentum'],
+    ['weightDecay', 'weight-decay'],
+    ['lrMin', 'lr-wr-min'],
+  ];
+  for (const [key, option] of atLeastZero) {
+    const value = study[key] as number;
+    if (!(value >= 0)) throw new UsageError(`--${option} must be 0 or more, got ${value}`, option);
+  }
+  if (study.nesterov && study.momentum <= 0) {
+    throw new UsageError('Nesterov momentum needs a --momentum above 0', 'nesterov');
+  }
+  if (study.microBatch !== null && study.batchSize % study.microBatch !== 0) {
+    throw new UsageError(
+      `a micro-batch of ${study.microBatch} does not divide the batch size ${study.batchSize}: give a divisor of it`,
+      'micro-batch',
+    );
+  }
+  const folders = study.trainData !== null || study.valData !== null;
+  if (study.dataset === 'ImageFolder' || folders) {
+    if (study.trainData === null || study.valData === null) {
+      throw new UsageError(
+        'an image-folder study needs both --train-data DIR and --val-data DIR',
+        study.trainData === null ? 'train-data' : 'val-data',
+      );
+    }
+    if (study.dataset !== 'ImageFolder') {
+      throw new UsageError(
+        `--train-data and --val-data train on image folders, not on ${study.dataset}: drop --dataset`,
+        'dataset',
+      );
+    }
+    if (study.gcn) {
+      throw new UsageError(
+        'global contrast normalisation (--gcn) is not offered for image folders',
+        'gcn',
+      );
+    }
+  }
+}
+
+/** Refuses a training set too small for the warm-restart schedule (one full batch per epoch). */
+export function checkTrainingSetSize(study: StudyConfig, images: number): void {
+  if (images < study.batchSize) {
+    throw new UsageError(
+      `the training set has ${images} images, fewer than one batch of ${study.batchSize}: the warm-restart schedule needs a full batch per epoch; give a larger --train-subset or a smaller --batch-size`,
+      images === study.trainSubset ? 'train-subset' : 'batch-size',
+    );
+  }
 }

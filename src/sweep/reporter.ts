@@ -127,6 +127,11 @@ export class ConsoleReporter implements SweepReporter {
       this.line(
         `  memory: micro-batch ${c.microBatch}, measured ${gib(c.measuredBytes)} per pass (budget ${gib(c.budgetBytes)}); the reference's estimate ${gib(c.reference.estimateBytes)}, it required ${gib(c.reference.requiredBytes)}`,
       );
+      if (c.split) {
+        this.line(
+          `  split: the study's micro-batch did not fit this machine, so this architecture trains in pieces of ${c.microBatch}; its batch-norm statistics, and so its numbers, depend on this machine's memory`,
+        );
+      }
     }
   }
 

@@ -138,16 +138,26 @@ export function referenceCsv(records: readonly ResultRecord[]): string {
 
 export const csvName = (id: number): string => `model_${String(id).padStart(3, '0')}.csv`;
 
-/** Writes the reference CSV of every finished architecture that lacks one (or all, when asked). */
+/**
+ * Writes the reference's CSVs as an uninterrupted run of the original code leaves them, whatever
+ * order the architectures finished in (a resumed run, a queue's longest-first order):
+ * `model_NNN.csv` holds every selected architecture with id <= NNN, one row each in id order, and
+ * exists once all of them have finished. The last one holds the whole selection. Files already
+ * written are kept, since their content cannot change (`all` rewrites them, as a resume does).
+ */
 export async function writeReferenceCsvs(
   dir: string,
   records: readonly ResultRecord[],
+  selection: readonly number[],
   all = false,
 ): Promise<void> {
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i] as ResultRecord;
-    const path = join(dir, csvName(r.id));
-    if (!all && existsSync(path) && i < records.length - 1) continue;
-    await writeFileAtomic(path, referenceCsv(records.slice(0, i + 1)));
+  const byId = new Map(records.map((r) => [r.id, r]));
+  const prefix: ResultRecord[] = [];
+  for (const id of [...selection].sort((a, b) => a - b)) {
+    const record = byId.get(id);
+    if (!record) return;
+    prefix.push(record);
+    const path = join(dir, csvName(id));
+    if (all || !existsSync(path)) await writeFileAtomic(path, referenceCsv(prefix));
   }
 }

@@ -2,10 +2,6 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { availableParallelism, cpus, hostname } from 'node:os';
 import { join } from 'node:path';
-import { loadDataset, type Dataset } from '../data/dataset.js';
-import { firstImages, type ImageSet } from '../data/image-set.js';
-import { BatchLoader } from '../data/loader.js';
-import { ParallelBatchLoader } from '../data/parallel-loader.js';
 import { UsageError } from '../errors.js';
 import {
   baselineArchitecture,
@@ -23,7 +19,14 @@ import {
   type TrainingConfig,
 } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { changedKeys, parseIds, type RuntimeConfig, type StudyConfig } from './config.js';
+import {
+  changedKeys,
+  checkStudy,
+  checkTrainingSetSize,
+  parseIds,
+  type RuntimeConfig,
+  type StudyConfig,
+} from './config.js';
 import {
   readResults,
   toRecord,
@@ -31,6 +34,7 @@ import {
   writeResults,
   type ResultRecord,
 } from './results.js';
+import { buildLoaders, loadStudyData } from './study-data.js';
 
 export const CONFIG_FILE = 'config.json';
 export const ENVIRONMENT_FILE = 'environment.json';
@@ -89,10 +93,12 @@ function stamp(date: Date): string {
   return `${date.getUTCFullYear()}-${p(date.getUTCMonth() + 1)}-${p(date.getUTCDate())}_${p(date.getUTCHours())}-${p(date.getUTCMinutes())}-${p(date.getUTCSeconds())}`;
 }
 
-export function familyOptions(study: StudyConfig, classes: number): FamilyOptions {
+export function familyOptions(study: StudyConfig, classes: number, colors = 3): FamilyOptions {
   return {
     depth: study.depth,
     classes,
+    colors,
+    batchNorm: study.batchNormEps > 0,
     patchSize: study.patchSize,
     ...(study.xi ? { xi: study.xi } : {}),
     omega: study.omega,
@@ -105,8 +111,11 @@ export function familyOptions(study: StudyConfig, classes: number): FamilyOption
 }
 
 /** The architectures a study trains, in order: the baseline first (when asked), then the members. */
-export function selectArchitectures(study: StudyConfig, classes: number): Architecture[] {
-  const options = familyOptions(study, classes);
+export function selectArchitectures(
+  study: StudyConfig,
+  data: { classes: number; inputChannels: number },
+): Architecture[] {
+  const options = familyOptions(study, data.classes, data.inputChannels);
   const family = skewNormalFamily(options);
   let members = family;
   if (study.ids !== null) {
@@ -164,12 +173,14 @@ function readStoredStudy(dir: string): StudyConfig {
 
 export function trainingConfig(
   study: StudyConfig,
-  classes: number,
+  data: { classes: number; inputChannels: number },
   device: string,
 ): TrainingConfig {
   return {
     epochs: study.epochs,
     batchSize: study.batchSize,
+    microBatch: study.microBatch ?? study.batchSize,
+    allowSplit: study.allowSplit,
     lr: study.lr,
     momentum: study.momentum,
     nesterov: study.nesterov,
@@ -180,34 +191,11 @@ export function trainingConfig(
     lrMin: study.lrMin,
     init: study.init,
     seed: study.seed,
-    classes,
+    classes: data.classes,
+    colors: data.inputChannels,
     patchSize: study.patchSize,
     device,
     channelsLast: study.channelsLast,
-  };
-}
-
-/** The loaders of a study: the same batches wherever it runs (locally or on a queue's worker). */
-export function buildLoaders(
-  study: StudyConfig,
-  data: Dataset,
-): { train: ParallelBatchLoader; test: BatchLoader; trainSet: ImageSet } {
-  const trainSet = firstImages(data.train, study.trainSubset ?? undefined);
-  const testSet = firstImages(data.test, study.valSubset ?? undefined);
-  const loaderOptions = {
-    batchSize: study.batchSize,
-    patchSize: study.patchSize,
-    normalize: study.normalize ? { mean: data.spec.mean, std: data.spec.std } : null,
-    gcn: study.gcn,
-  };
-  return {
-    train: new ParallelBatchLoader(
-      trainSet,
-      { ...loaderOptions, shuffle: true, seed: study.seed, augment: data.spec.augment },
-      1,
-    ),
-    test: new BatchLoader(testSet, loaderOptions),
-    trainSet,
   };
 }
 
@@ -268,10 +256,11 @@ export async function recordResult(
   dir: string,
   records: ResultRecord[],
   record: ResultRecord,
+  selection: readonly number[],
 ): Promise<void> {
   records.push(record);
   await writeResults(dir, records);
-  await writeReferenceCsvs(dir, records);
+  await writeReferenceCsvs(dir, records, selection);
 }
 
 /**
@@ -284,14 +273,13 @@ export async function runSweep(
 ): Promise<SweepOutcome> {
   const { runtime } = request;
   const { dir, study, resumed } = openRunFolder(request);
+  checkStudy(study);
   const device = checkDevice(runtime.device);
   if (runtime.threads !== null) setThreads(runtime.threads);
-  const data = await loadDataset(
-    study.dataset,
-    runtime.dataDir ? { dataDir: runtime.dataDir } : {},
-  );
-  const classes = data.spec.classes;
-  const architectures = selectArchitectures(study, classes);
+  const data = await loadStudyData(study, runtime.dataDir);
+  checkTrainingSetSize(study, Math.min(study.trainSubset ?? Infinity, data.load.train.count));
+  const architectures = selectArchitectures(study, data);
+  const selection = architectures.map((a) => a.id);
   if (architectures.length === 0)
     throw new UsageError('the selection holds no architecture', 'ids');
 
@@ -313,19 +301,15 @@ export async function runSweep(
       cpu: cpus()[0]?.model ?? 'unknown',
       cores: availableParallelism(),
       host: hostname(),
-      dataset: data.files.map((f) => ({
-        file: f.file.name,
-        origin: f.origin,
-        path: f.path,
-        verifiedBy: f.verifiedBy,
-      })),
+      dataset: data.sources,
       started: new Date().toISOString(),
     };
     await writeFileAtomic(join(dir, ENVIRONMENT_FILE), `${JSON.stringify(environment, null, 2)}\n`);
   }
 
   const records = readResults(dir);
-  await writeReferenceCsvs(dir, records); // a kill between the two writes left one missing
+  // A kill between the two writes left a CSV missing; an older featshift wrote other CSVs.
+  await writeReferenceCsvs(dir, records, selection, resumed);
   const done = new Set(records.map((r) => r.id));
   const todo = architectures.filter((a) => !done.has(a.id));
   reporter.start({
@@ -336,8 +320,8 @@ export async function runSweep(
     todo,
   });
 
-  const { train, test, trainSet } = buildLoaders(study, data);
-  const config = trainingConfig(study, classes, device);
+  const { train, test, trainCount } = buildLoaders(study, data);
+  const config = trainingConfig(study, data, device);
   const memoryLimit = runtime.memoryLimit ?? defaultMemoryLimit();
   let stopped = false;
   try {
@@ -347,7 +331,7 @@ export async function runSweep(
         total: architectures.length,
         arch,
         epochs: study.epochs,
-        imagesPerEpoch: trainSet.count,
+        imagesPerEpoch: trainCount,
       });
       const checkpointPath = join(
         dir,
@@ -356,42 +340,32 @@ export async function runSweep(
       );
       let outcome;
       try {
-        outcome = await trainArchitecture(
-          arch.id,
-          arch.widths,
-          config,
-          train,
-          test,
-          trainSet.count,
-          {
-            checkpointPath,
-            shouldStop: request.shouldStop,
-            memoryLimit,
-            onMemory: (c) => {
-              reporter.memory(c);
-            },
-            onResume: (e, b) => {
-              reporter.resumeArchitecture(e, b);
-            },
-            onStep: (p) => {
-              reporter.step(p);
-            },
-            onEpoch: (s) => {
-              reporter.epoch(s);
-            },
+        outcome = await trainArchitecture(arch.id, arch.widths, config, train, test, trainCount, {
+          checkpointPath,
+          shouldStop: request.shouldStop,
+          memoryLimit,
+          onMemory: (c) => {
+            reporter.memory(c);
           },
-        );
+          onResume: (e, b) => {
+            reporter.resumeArchitecture(e, b);
+          },
+          onStep: (p) => {
+            reporter.step(p);
+          },
+          onEpoch: (s) => {
+            reporter.epoch(s);
+          },
+        });
       } catch (error) {
         if (error instanceof TrainingStopped) {
           stopped = true;
           break;
         }
-        if (error instanceof RangeError && /micro-batch/.test(error.message))
-          throw new UsageError(error.message, 'memory-limit');
         throw error;
       }
       const record = toRecord(arch, outcome);
-      await recordResult(dir, records, record);
+      await recordResult(dir, records, record, selection);
       if (!runtime.keepCheckpoints) await rm(checkpointPath, { force: true });
       reporter.architectureDone(record, todo.slice(k + 1));
     }

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { releaseHostMemory } from '../engine/runtime.js';
+import { UsageError } from '../errors.js';
 import type { VggLayout } from '../models/vgg-layout.js';
 
 const GiB = 1024 ** 3;
@@ -12,10 +13,24 @@ export function divisorsDescending(n: number): number[] {
   return out;
 }
 
-/** The default CPU budget: 60 % of the memory the system reports as available. */
+/**
+ * The default CPU budget: 90 % of the memory the system reports as available. It only decides
+ * whether a study's micro-batch fits (else the run is refused, or split with --allow-split), never
+ * which micro-batch a run uses, so that the same study gives the same numbers on any host.
+ */
 export function defaultMemoryLimit(): number {
-  return Math.floor(0.6 * freemem());
+  return Math.floor(0.9 * freemem());
 }
+
+/** A micro-batch that does not fit the memory budget, and no permission to split further. */
+export class MemoryBudgetError extends UsageError {
+  constructor(message: string) {
+    super(message, 'memory-limit');
+    this.name = 'MemoryBudgetError';
+  }
+}
+
+const gib = (bytes: number): string => `${(bytes / GiB).toFixed(2)} GiB`;
 
 function statusKiB(field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
@@ -80,46 +95,54 @@ export function referenceMemoryEstimate(
 
 export interface MicroBatchChoice {
   microBatch: number;
+  /** True when the study's micro-batch did not fit and a smaller one was taken. */
+  split: boolean;
   /** Measured peak bytes of one forward and backward pass at that size. */
   measuredBytes: number | undefined;
   budgetBytes: number;
   reference: { estimateBytes: number; requiredBytes: number };
 }
 
+type Probe = (microBatch: number) => number | undefined;
+
+/** A probe's measurement, or 'oom' when the pass ran out of memory. */
+function measure(probe: Probe, m: number): number | undefined | 'oom' {
+  try {
+    return probe(m);
+  } catch (error) {
+    if (error instanceof Error && /out of memory/i.test(error.message)) return 'oom';
+    throw error;
+  }
+}
+
 /**
- * The largest divisor of the batch size whose measured forward and backward pass fits the budget.
- * `probe(m)` runs one real pass at micro-batch m and returns its peak bytes (undefined when it
- * cannot be measured, which then trusts the full batch), or throws an out-of-memory error. Two
- * small probes predict the rest linearly; the chosen size is then measured itself, stepping down
- * while it does not fit.
+ * The largest divisor of the batch size, up to `largest`, whose measured forward and backward
+ * pass fits the budget. `probe(m)` runs one real pass at micro-batch m and returns its peak bytes
+ * (undefined when it cannot be measured, which then trusts the size), or throws an out-of-memory
+ * error. Two small probes predict the rest linearly; the chosen size is then measured itself,
+ * stepping down while it does not fit.
  */
 export function chooseMicroBatch(
   batchSize: number,
   budgetBytes: number,
-  probe: (microBatch: number) => number | undefined,
+  probe: Probe,
   layout: VggLayout,
+  largest = batchSize,
 ): MicroBatchChoice {
   const reference = referenceMemoryEstimate(layout, batchSize);
-  const candidates = divisorsDescending(batchSize);
-  const tryProbe = (m: number): number | undefined | 'oom' => {
-    try {
-      return probe(m);
-    } catch (error) {
-      if (error instanceof Error && /out of memory/i.test(error.message)) return 'oom';
-      throw error;
-    }
-  };
+  const split = largest < batchSize;
+  const candidates = divisorsDescending(batchSize).filter((d) => d <= largest);
   const small = candidates[candidates.length - 1] as number;
   const second = candidates.length > 1 ? (candidates[candidates.length - 2] as number) : small;
-  const a = tryProbe(small);
+  const a = measure(probe, small);
   if (a === 'oom' || (a !== undefined && a > budgetBytes)) {
-    throw new RangeError(
-      `not even a micro-batch of ${small} fits the memory budget (${(budgetBytes / GiB).toFixed(2)} GiB; measured ${a === 'oom' ? 'out of memory' : `${(a / GiB).toFixed(2)} GiB`}): raise --memory-limit or use a smaller model`,
+    throw new MemoryBudgetError(
+      `not even a micro-batch of ${small} fits the memory budget (${gib(budgetBytes)}; measured ${a === 'oom' ? 'out of memory' : gib(a)}): raise --memory-limit or use a smaller model`,
     );
   }
   if (a === undefined)
-    return { microBatch: batchSize, measuredBytes: undefined, budgetBytes, reference };
-  const b = second === small ? a : tryProbe(second);
+    return { microBatch: largest, split, measuredBytes: undefined, budgetBytes, reference };
+  const b = second === small ? a : measure(probe, second);
   const slope =
     b === 'oom' || b === undefined || second === small
       ? a / small
@@ -127,9 +150,59 @@ export function chooseMicroBatch(
   const intercept = b === 'oom' || b === undefined || second === small ? 0 : a - slope * small;
   for (const m of candidates) {
     if (m !== small && intercept + slope * m > budgetBytes * 1.05) continue;
-    const measured = m === small ? a : m === second && typeof b === 'number' ? b : tryProbe(m);
+    const measured =
+      m === small ? a : m === second && typeof b === 'number' ? b : measure(probe, m);
     if (measured === 'oom' || (measured !== undefined && measured > budgetBytes)) continue;
-    return { microBatch: m, measuredBytes: measured, budgetBytes, reference };
+    return { microBatch: m, split, measuredBytes: measured, budgetBytes, reference };
   }
-  return { microBatch: small, measuredBytes: a, budgetBytes, reference };
+  return { microBatch: small, split, measuredBytes: a, budgetBytes, reference };
+}
+
+/** What a study asks of the micro-batch, and what this host allows. */
+export interface MicroBatchPolicy {
+  /** The study's micro-batch: a divisor of the batch size (the batch size itself by default). */
+  requested: number;
+  /**
+   * When the requested size does not fit: split further (recorded as `split`) instead of
+   * refusing. Always on for a GPU, where the reference splits too.
+   */
+  allowSplit: boolean;
+  budgetBytes: number;
+}
+
+/**
+ * The micro-batch an architecture trains with. The study's own size when its measured pass fits,
+ * whatever the host's free memory, so that the same study gives the same numbers everywhere;
+ * otherwise a clear refusal, or, where splitting is allowed, the largest smaller divisor that fits.
+ */
+export function planMicroBatch(
+  batchSize: number,
+  policy: MicroBatchPolicy,
+  probe: Probe,
+  layout: VggLayout,
+): MicroBatchChoice {
+  const { requested, budgetBytes } = policy;
+  const measured = measure(probe, requested);
+  if (measured !== 'oom' && (measured === undefined || measured <= budgetBytes)) {
+    return {
+      microBatch: requested,
+      split: false,
+      measuredBytes: measured,
+      budgetBytes,
+      reference: referenceMemoryEstimate(layout, batchSize),
+    };
+  }
+  const need = measured === 'oom' ? 'runs out of memory' : `needs ${gib(measured)}`;
+  if (!policy.allowSplit) {
+    throw new MemoryBudgetError(
+      `a micro-batch of ${requested} images ${need}, more than the memory budget of ${gib(budgetBytes)}: raise --memory-limit, give a smaller --micro-batch, or --allow-split to split it here (batch-norm statistics, and so the numbers, then depend on this machine's memory)`,
+    );
+  }
+  const smaller = divisorsDescending(batchSize).find((d) => d < requested);
+  if (smaller === undefined) {
+    throw new MemoryBudgetError(
+      `not even a micro-batch of ${requested} fits the memory budget (${gib(budgetBytes)}; it ${need}): raise --memory-limit or use a smaller model`,
+    );
+  }
+  return chooseMicroBatch(batchSize, budgetBytes, probe, layout, smaller);
 }

@@ -6,7 +6,7 @@ import type { Batch } from '../data/loader.js';
 import { loadCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
 import type { InitScheme } from '../models/init.js';
 import { Vgg } from '../models/vgg.js';
-import { chooseMicroBatch, measurePeakBytes, type MicroBatchChoice } from './memory.js';
+import { measurePeakBytes, planMicroBatch, type MicroBatchChoice } from './memory.js';
 import { Sgd } from './sgd.js';
 import { WarmRestartSchedule, type WarmRestartState } from './schedule.js';
 import { evalStep, trainStep } from './step.js';
@@ -15,10 +15,15 @@ import { evalStep, trainStep } from './step.js';
 export interface TrainingConfig {
   epochs: number;
   batchSize: number;
+  /** The micro-batch of every step: a divisor of the batch size (the batch size: no split). */
+  microBatch: number;
+  /** Split further when the micro-batch does not fit the memory budget (always on a GPU). */
+  allowSplit: boolean;
   lr: number;
   momentum: number;
   nesterov: boolean;
   weightDecay: number;
+  /** Batch-norm epsilon; 0 trains without batch norm (the reference's --batch-norm 0). */
   batchNormEps: number;
   lrCycle: number;
   lrMultiplier: number;
@@ -26,6 +31,8 @@ export interface TrainingConfig {
   init: InitScheme;
   seed: number;
   classes: number;
+  /** Input channels of the network (3; 1 for KMNIST). */
+  colors: number;
   patchSize: number;
   device: string;
   channelsLast: boolean;
@@ -107,6 +114,7 @@ const SEED_INIT = 0x1417;
 function buildModel(widths: readonly number[], config: TrainingConfig): Vgg {
   return new Vgg(widths, {
     classes: config.classes,
+    colors: config.colors,
     patchSize: config.patchSize,
     batchNormEps: config.batchNormEps,
     init: config.init,
@@ -115,7 +123,7 @@ function buildModel(widths: readonly number[], config: TrainingConfig): Vgg {
   });
 }
 
-/** Finds the micro-batch by measuring real passes of a throwaway copy of the model. */
+/** Settles the micro-batch by measuring real passes of a throwaway copy of the model. */
 function fitMemory(
   widths: readonly number[],
   config: TrainingConfig,
@@ -126,14 +134,18 @@ function fitMemory(
   const P = config.patchSize;
   let warm = false;
   try {
-    return chooseMicroBatch(
+    return planMicroBatch(
       config.batchSize,
-      limit,
+      {
+        requested: config.microBatch,
+        allowSplit: config.allowSplit || config.device !== 'cpu',
+        budgetBytes: limit,
+      },
       (m) => {
         const probeOnCpu = config.device === 'cpu';
         const run = (): void => {
           tidy(() => {
-            const x = zeros([m, 3, P, P], 'float32', config.device).uniform_(0, 1);
+            const x = zeros([m, config.colors, P, P], 'float32', config.device).uniform_(0, 1);
             const y = tensor(
               BigInt64Array.from({ length: m }, (_, i) => BigInt(i % config.classes)),
               [m],
@@ -194,7 +206,7 @@ export async function trainArchitecture(
     if (!meta) throw new Error(`${hooks.checkpointPath} is not a featshift training checkpoint`);
     restored = { progress: JSON.parse(meta) as Progress, tensors: ckpt.tensors };
   }
-  let microBatch = restored?.progress.microBatch ?? config.batchSize;
+  let microBatch = restored?.progress.microBatch ?? config.microBatch;
   if (!restored && hooks.memoryLimit !== undefined) {
     memory = fitMemory(widths, config, hooks.memoryLimit);
     microBatch = memory.microBatch;

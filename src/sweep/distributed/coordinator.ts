@@ -3,11 +3,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { requireDatasetSpec } from '../../data/dataset.js';
 import { UsageError } from '../../errors.js';
 import type { Architecture } from '../../family/skew-normal.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
+import { checkStudy } from '../config.js';
 import { readResults, writeReferenceCsvs, type ResultRecord } from '../results.js';
+import { studyDataShape } from '../study-data.js';
 import { summaryTable } from '../summary.js';
 import {
   openRunFolder,
@@ -48,8 +49,9 @@ export async function runDistributedSweep(
   options: QueueOptions,
 ): Promise<SweepOutcome> {
   const { dir, study, resumed } = openRunFolder(request);
-  const classes = requireDatasetSpec(study.dataset).classes;
-  const architectures = selectArchitectures(study, classes);
+  checkStudy(study);
+  const architectures = selectArchitectures(study, await studyDataShape(study));
+  const selection = architectures.map((a) => a.id);
   // A run's jobs are named after an id stored in its config.json, not after how its path is spelt.
   let runId: string = randomUUID();
   if (resumed) {
@@ -90,7 +92,7 @@ export async function runDistributedSweep(
     await client.set(ownerKey(options.name), runId);
 
     const records = readResults(dir);
-    await writeReferenceCsvs(dir, records);
+    await writeReferenceCsvs(dir, records, selection, resumed);
     const done = new Set(records.map((r) => r.id));
     const todo = longestFirst(architectures.filter((a) => !done.has(a.id)));
     const failedIds = new Set<number>();
@@ -133,7 +135,7 @@ export async function runDistributedSweep(
           const result = job.returnvalue;
           if (!done.has(id)) {
             done.add(id);
-            await recordResult(dir, records, result);
+            await recordResult(dir, records, result, selection);
             const by = job.processedBy ? ` on ${job.processedBy}` : '';
             options.log(
               `id ${id} done${by}: best val ${result.bestVal.toFixed(2)}%; ${pending.size - 1} left`,

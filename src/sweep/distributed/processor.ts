@@ -2,11 +2,11 @@ import { rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SandboxedJob } from 'bullmq';
-import { loadDataset, type Dataset } from '../../data/dataset.js';
 import { defaultMemoryLimit } from '../../train/memory.js';
 import { trainArchitecture } from '../../train/trainer.js';
 import { toRecord, type ResultRecord } from '../results.js';
-import { buildLoaders, trainingConfig } from '../sweep.js';
+import { trainingConfig } from '../sweep.js';
+import { buildLoaders, loadStudyData, type StudyData } from '../study-data.js';
 import { runKey, type ArchitectureJob, type JobProgress } from './jobs.js';
 
 /**
@@ -14,7 +14,7 @@ import { runKey, type ArchitectureJob, type JobProgress } from './jobs.js';
  * worker`, so that training never blocks the worker's lock renewal. Its settings come through
  * the environment the worker forks it with.
  */
-const cache = new Map<string, Promise<Dataset>>();
+const cache = new Map<string, Promise<StudyData>>();
 
 export default async function trainJob(
   job: SandboxedJob<ArchitectureJob, ResultRecord>,
@@ -22,14 +22,20 @@ export default async function trainJob(
   const { runId, study, arch } = job.data;
   const device = process.env.FEATSHIFT_WORKER_DEVICE ?? 'cpu';
   const dataDir = process.env.FEATSHIFT_DATA_DIR;
-  const key = `${study.dataset}|${dataDir ?? ''}`;
+  const key = JSON.stringify([
+    study.dataset,
+    study.trainData,
+    study.valData,
+    study.patchSize,
+    dataDir,
+  ]);
   let data = cache.get(key);
   if (!data) {
-    data = loadDataset(study.dataset, dataDir ? { dataDir } : {});
+    data = loadStudyData(study, dataDir ?? null);
     cache.set(key, data);
   }
   const dataset = await data;
-  const { train, test, trainSet } = buildLoaders(study, dataset);
+  const { train, test, trainCount } = buildLoaders(study, dataset);
   // On storage that every worker reaches, a job taken over after a crash resumes from here.
   const checkpointDir = process.env.FEATSHIFT_CHECKPOINT_DIR ?? join(tmpdir(), 'featshift-worker');
   const checkpointPath = join(
@@ -50,7 +56,7 @@ export default async function trainJob(
     void job.updateProgress({
       ...p,
       epochs: study.epochs,
-      imagesPerEpoch: trainSet.count,
+      imagesPerEpoch: trainCount,
       worker,
     } satisfies JobProgress);
   };
@@ -58,10 +64,10 @@ export default async function trainJob(
     const outcome = await trainArchitecture(
       arch.id,
       arch.widths,
-      trainingConfig(study, dataset.spec.classes, device),
+      trainingConfig(study, dataset, device),
       train,
       test,
-      trainSet.count,
+      trainCount,
       {
         checkpointPath,
         memoryLimit: Number.isFinite(memory) && memory > 0 ? memory : defaultMemoryLimit(),
