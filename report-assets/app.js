@@ -291,6 +291,19 @@
     return a[key];
   }
 
+  // Every string from a run folder (its name, its dataset, a warning) reaches the page as text,
+  // never as markup: elements are built here and filled with textContent.
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      node.setAttribute(k, String(attrs[k]));
+    });
+    (children || []).forEach(function (c) {
+      node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    });
+    return node;
+  }
+
   function cellText(a, key) {
     var v = rowValue(a, key);
     if (v === null || v === undefined) return '-';
@@ -340,38 +353,32 @@
     });
     var top = topIds(run, state.topK[r]);
     var t = document.getElementById('table-' + r);
-    var head =
-      '<thead><tr>' +
-      columns
-        .map(function (c) {
+    var head = el('thead', {}, [
+      el(
+        'tr',
+        {},
+        columns.map(function (c) {
           var mark = sort.key === c[0] ? (sort.desc ? ' ▼' : ' ▲') : '';
-          return '<th data-key="' + c[0] + '">' + c[1] + mark + '</th>';
-        })
-        .join('') +
-      '</tr></thead>';
-    var body =
-      '<tbody>' +
-      rows
-        .map(function (a) {
-          var cls =
-            (top.indexOf(a.id) >= 0 ? 'top' : '') + (a.id === state.selected[r] ? ' selected' : '');
-          return (
-            '<tr data-id="' +
-            a.id +
-            '" class="' +
-            cls +
-            '">' +
-            columns
-              .map(function (c) {
-                return '<td>' + cellText(a, c[0]) + '</td>';
-              })
-              .join('') +
-            '</tr>'
-          );
-        })
-        .join('') +
-      '</tbody>';
-    t.innerHTML = head + body;
+          return el('th', { 'data-key': c[0] }, [c[1] + mark]);
+        }),
+      ),
+    ]);
+    var body = el(
+      'tbody',
+      {},
+      rows.map(function (a) {
+        var cls =
+          (top.indexOf(a.id) >= 0 ? 'top' : '') + (a.id === state.selected[r] ? ' selected' : '');
+        return el(
+          'tr',
+          { 'data-id': a.id, class: cls },
+          columns.map(function (c) {
+            return el('td', {}, [cellText(a, c[0])]);
+          }),
+        );
+      }),
+    );
+    t.replaceChildren(head, body);
     document.getElementById('count-' + r).textContent =
       rows.length + ' of ' + run.architectures.length + ' shown';
   }
@@ -454,71 +461,63 @@
   function layout() {
     var root = document.getElementById('runs');
     root.style.gridTemplateColumns = 'repeat(' + data.runs.length + ', minmax(0, 1fr))';
-    root.innerHTML = data.runs
-      .map(function (run, r) {
-        var plots = plotIds
-          .map(function (p) {
-            return '<div class="plot" id="' + p + '-' + r + '"></div>';
-          })
-          .join('');
-        var warn = run.warnings.length
-          ? '<details class="warnings"><summary>' +
-            run.warnings.length +
-            ' warning(s)</summary><ul>' +
-            run.warnings
-              .map(function (w) {
-                return '<li>' + w.replace(/</g, '&lt;') + '</li>';
-              })
-              .join('') +
-            '</ul></details>'
-          : '';
-        var planned = run.planned ? ' of ' + run.planned : '';
-        return (
-          '<section class="run" id="run-' +
-          r +
-          '">' +
-          '<h2>' +
-          run.name.replace(/</g, '&lt;') +
-          '</h2>' +
-          '<p class="meta">' +
-          run.dataset +
-          ', VGG-' +
-          run.depth +
-          ', ' +
-          run.architectures.length +
-          planned +
-          ' architectures (' +
-          run.source +
-          ')</p>' +
-          warn +
-          '<div class="plots">' +
-          plots +
-          '</div>' +
-          '<div class="detail"><div class="plot" id="widths-' +
-          r +
-          '"></div><div class="plot" id="curves-' +
-          r +
-          '"></div>' +
-          '<pre id="detail-text-' +
-          r +
-          '"></pre></div>' +
-          '<div class="controls"><label>filter <input id="filter-' +
-          r +
-          '" placeholder="xi<5 bestVal>90 abandoned"></label>' +
-          '<label>highlight top <input id="topk-' +
-          r +
-          '" type="number" min="0" value="' +
-          state.topK[r] +
-          '"></label>' +
-          '<span id="count-' +
-          r +
-          '"></span></div>' +
-          '<table id="table-' +
-          r +
-          '"></table></section>'
+    root.replaceChildren.apply(
+      root,
+      data.runs.map(function (run, r) {
+        var plots = plotIds.map(function (p) {
+          return el('div', { class: 'plot', id: p + '-' + r });
+        });
+        var children = [
+          el('h2', {}, [String(run.name)]),
+          el('p', { class: 'meta' }, [
+            String(run.dataset) +
+              ', VGG-' +
+              run.depth +
+              ', ' +
+              run.architectures.length +
+              (run.planned ? ' of ' + run.planned : '') +
+              ' architectures (' +
+              run.source +
+              ')',
+          ]),
+        ];
+        if (run.warnings.length) {
+          children.push(
+            el('details', { class: 'warnings' }, [
+              el('summary', {}, [run.warnings.length + ' warning(s)']),
+              el(
+                'ul',
+                {},
+                run.warnings.map(function (w) {
+                  return el('li', {}, [String(w)]);
+                }),
+              ),
+            ]),
+          );
+        }
+        children.push(
+          el('div', { class: 'plots' }, plots),
+          el('div', { class: 'detail' }, [
+            el('div', { class: 'plot', id: 'widths-' + r }),
+            el('div', { class: 'plot', id: 'curves-' + r }),
+            el('pre', { id: 'detail-text-' + r }),
+          ]),
+          el('div', { class: 'controls' }, [
+            el('label', {}, [
+              'filter ',
+              el('input', { id: 'filter-' + r, placeholder: 'xi<5 bestVal>90 abandoned' }),
+            ]),
+            el('label', {}, [
+              'highlight top ',
+              el('input', { id: 'topk-' + r, type: 'number', min: 0, value: state.topK[r] }),
+            ]),
+            el('span', { id: 'count-' + r }),
+          ]),
+          el('table', { id: 'table-' + r }),
         );
-      })
-      .join('');
+        return el('section', { class: 'run', id: 'run-' + r }, children);
+      }),
+    );
     data.runs.forEach(function (run, r) {
       document.getElementById('filter-' + r).addEventListener('input', function (e) {
         state.filter[r] = e.target.value;

@@ -232,6 +232,137 @@ describe('distributed sweeps on a real redis-server', () => {
     );
   });
 
+  it('enqueues again the jobs that Redis lost, and finishes', async () => {
+    // A Redis of its own: it is flushed below.
+    const own = await startRedis();
+    const out = join(tmp(), 'run');
+    const ids = cheapestIds(2);
+    const study = [
+      ...tinyStudy(ids),
+      '--epochs',
+      '1',
+      '--lr-wr-epochs',
+      '1',
+      '--train-subset',
+      '256',
+      '--val-subset',
+      '128',
+    ];
+    const coordinator = start([
+      'sweep',
+      ...study,
+      '--queue',
+      own.url,
+      '--queue-name',
+      'lost',
+      '--out',
+      out,
+    ]);
+    spawned.push(coordinator.child);
+    await until(() => /2 jobs for/.test(coordinator.output()), 60000, 'the jobs');
+    // Redis loses everything (a restart without persistence): no job is left to poll.
+    const client = new Redis(parseRedisUrl(own.url));
+    await client.flushall();
+    client.disconnect();
+    await until(
+      () => /its job is gone from the queue/.test(coordinator.output()),
+      30000,
+      'a re-enqueue',
+    );
+    const worker = start(['worker', '--queue', own.url, '--queue-name', 'lost', '--threads', '1']);
+    spawned.push(worker.child);
+    assert.equal(await coordinator.exited, 0, coordinator.output());
+    assert.deepEqual(
+      results(out)
+        .map((r) => r.id)
+        .sort((a, b) => a - b),
+      ids,
+    );
+    worker.child.kill('SIGINT');
+    await worker.exited;
+    await own.stop();
+  });
+
+  it('exits with 1 and names the architectures that failed on every attempt', async () => {
+    const out = join(tmp(), 'run');
+    const ids = cheapestIds(1);
+    // The workers' memory limit fits no micro-batch: every attempt fails.
+    const worker = start([
+      'worker',
+      '--queue',
+      redis.url,
+      '--queue-name',
+      'failing',
+      '--threads',
+      '1',
+      '--memory-limit',
+      '1K',
+    ]);
+    spawned.push(worker.child);
+    const r = runCli([
+      'sweep',
+      ...tinyStudy(ids),
+      '--epochs',
+      '1',
+      '--train-subset',
+      '256',
+      '--val-subset',
+      '128',
+      '--queue',
+      redis.url,
+      '--queue-name',
+      'failing',
+      '--attempts',
+      '1',
+      '--out',
+      out,
+    ]);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`failed on every attempt \\(ids ${ids[0]}; see failed\\.json\\)`),
+    );
+    assert.ok(existsSync(join(out, 'failed.json')));
+    worker.child.kill('SIGINT');
+    await worker.exited;
+  });
+
+  it('says in one line, with no stack trace, that Redis is unreachable, and leaves no run folder', () => {
+    const down = 'redis://127.0.0.1:1/0';
+    const status = runCli(['status', '--queue', down]);
+    assert.equal(status.status, 1);
+    assert.match(
+      status.stderr,
+      /^featshift: cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/0 \(.*\): start redis-server there/,
+    );
+    assert.equal(status.stderr.trim().split('\n').length, 1, status.stderr);
+    const out = join(tmp(), 'run');
+    const sweep = runCli([
+      'sweep',
+      ...tinyStudy(cheapestIds(1)),
+      '--epochs',
+      '1',
+      '--queue',
+      down,
+      '--out',
+      out,
+    ]);
+    assert.equal(sweep.status, 1);
+    assert.match(sweep.stderr, /cannot reach Redis/);
+    assert.equal(sweep.stderr.trim().split('\n').length, 1, sweep.stderr);
+    assert.equal(existsSync(out), false);
+  });
+
+  it('stops a worker waiting for an unreachable Redis at the first Ctrl-C', async () => {
+    const worker = start(['worker', '--queue', 'redis://127.0.0.1:1/0', '--threads', '1']);
+    spawned.push(worker.child);
+    await until(() => /waiting for Redis/.test(worker.output()), 30000, 'the worker to wait');
+    const asked = Date.now();
+    worker.child.kill('SIGINT');
+    assert.equal(await worker.exited, 0, worker.output());
+    assert.ok(Date.now() - asked < 5000, `stopped after ${Date.now() - asked} ms`);
+  });
+
   it('shows the state of a queue', () => {
     const r = runCli(['status', '--queue', redis.url, '--queue-name', 'kill-test']);
     assert.equal(r.status, 0, r.stderr);

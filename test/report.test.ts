@@ -7,9 +7,11 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -266,11 +268,20 @@ describe('report inputs', () => {
     assert.match(s.stderr, /model_777\.csv:2: skipped a malformed row/);
   });
 
-  it('refuses a folder with no results, with one line and exit code 2', () => {
+  it('refuses a folder with no results, with one line and exit code 2, saying what it found', () => {
     const r = runCli(['report', tmp()]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /holds no results yet/);
+    assert.match(r.stderr, /holds no results: it has no results\.jsonl nor model_NNN\.csv files/);
     assert.equal(r.stderr.trim().split('\n').length, 1);
+    const csv = tmp();
+    writeFileSync(join(csv, 'model_001.csv'), ',Filters,Parameters\n0,not a list,1.0\n');
+    const s = runCli(['report', csv]);
+    assert.equal(s.status, 2);
+    assert.match(
+      s.stderr,
+      /holds no results: its model_NNN\.csv files have no valid row \(.*model_001\.csv:2: skipped a malformed row/,
+    );
+    assert.equal(s.stderr.trim().split('\n').length, 1);
   });
 });
 
@@ -341,6 +352,77 @@ describe('featshift view', () => {
       assert.equal(existsSync(dir), true);
     } finally {
       await browser.close();
+      await view.close();
+    }
+  });
+});
+
+describe('strings from a run folder reach the page as text, never as markup', () => {
+  it('shows a run folder and dataset named with <img onerror> as text, in the file and the viewer', async () => {
+    const root = tmp();
+    const dir = join(root, 'a;<img src=x onerror="window.pwned=1">;VGG16');
+    jsonlRun(dir, records.slice(0, 4));
+    const configPath = join(dir, 'config.json');
+    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { study: { dataset: string } };
+    config.study.dataset = '<img src=y onerror="window.pwned=2">';
+    writeFileSync(configPath, JSON.stringify(config));
+    writeFileSync(
+      join(dir, 'results.jsonl'),
+      `${readFileSync(join(dir, 'results.jsonl'), 'utf8')}{oops\n`,
+    );
+    const html = join(root, 'report.html');
+    const r = runCli(['report', dir, '-o', html]);
+    assert.equal(r.status, 0, r.stderr);
+    const view = await serveReport([dir], '127.0.0.1', 0);
+    const browser = await launchChromium();
+    try {
+      for (const url of [pathToFileURL(html).href, view.url]) {
+        const page = await openPage(browser);
+        await page.goto(url);
+        await page.waitForFunction(() => document.querySelector('#run-0 h2') !== null);
+        const shown = await page.evaluate(() => ({
+          pwned: (window as unknown as { pwned?: number }).pwned,
+          images: document.querySelectorAll('#runs img').length,
+          name: document.querySelector('#run-0 h2')?.textContent ?? '',
+          meta: document.querySelector('#run-0 .meta')?.textContent ?? '',
+          warning: document.querySelector('#run-0 .warnings li')?.textContent ?? '',
+        }));
+        assert.equal(shown.pwned, undefined, url);
+        assert.equal(shown.images, 0, url);
+        assert.match(shown.name, /<img src=x onerror="window\.pwned=1">/);
+        assert.match(shown.meta, /^<img src=y onerror="window\.pwned=2">, VGG-16/);
+        assert.match(shown.warning, /results\.jsonl:5/);
+        await page.close();
+      }
+    } finally {
+      await browser.close();
+      await view.close();
+    }
+  });
+
+  it('answers only the Host names it is reached under (no DNS rebinding)', async () => {
+    const dir = tmp();
+    jsonlRun(dir, records.slice(0, 2));
+    const view = await serveReport([dir], '127.0.0.1', 0);
+    try {
+      const { port } = new URL(view.url);
+      const ask = (host: string): Promise<number> =>
+        new Promise((resolve, reject) => {
+          const req = request(
+            { host: '127.0.0.1', port: Number(port), path: '/data.json', headers: { host } },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+      assert.equal(await ask(`127.0.0.1:${port}`), 200);
+      assert.equal(await ask(`localhost:${port}`), 200);
+      assert.equal(await ask(`attacker.example:${port}`), 421);
+      assert.equal(await ask('127.0.0.1'), 421);
+    } finally {
       await view.close();
     }
   });

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_QUEUE_NAME } from '../sweep/distributed/jobs.js';
-import { parseRedisUrl, redactRedisUrl } from '../sweep/distributed/redis-url.js';
+import { parseRedisUrl, probeRedis, redactRedisUrl } from '../sweep/distributed/redis-url.js';
 import { queueStatus } from '../sweep/distributed/status.js';
 import { startWorkers } from '../sweep/distributed/worker.js';
 import { byteSize } from './parse.js';
@@ -96,6 +96,7 @@ export function statusCommand(): Command {
         retryStrategy: () => null as unknown as number,
         maxRetriesPerRequest: null,
       };
+      await probeRedis(connection, o.queue);
       process.stdout.write(`${await queueStatus(connection, o.queueName)}\n`);
     });
 }

@@ -226,6 +226,12 @@ export function sweepCommand(): Command {
             },
           });
           if (outcome.stopped) process.exitCode = 130;
+          else if (outcome.failed && outcome.failed.length > 0) {
+            process.stderr.write(
+              `featshift: ${outcome.failed.length} of ${outcome.failed.length + outcome.records.length} architectures failed on every attempt (ids ${outcome.failed.join(', ')}; see failed.json)\n`,
+            );
+            process.exitCode = 1;
+          }
           return;
         }
         const outcome = await runSweep(request, reporter);

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +43,18 @@ export function candidates(
 ): { dir: string; origin: Origin }[] {
   const list: { dir: string; origin: Origin }[] = [];
   if (options.dataDir) {
+    // A folder the user named must exist: silently looking elsewhere would train on other files.
+    let folder = false;
+    try {
+      folder = statSync(options.dataDir).isDirectory();
+    } catch {
+      folder = false;
+    }
+    if (!folder)
+      throw new DataError(
+        'no such folder: --data-dir must name the folder that holds the dataset files',
+        options.dataDir,
+      );
     list.push(
       { dir: options.dataDir, origin: 'data-dir' },
       { dir: join(options.dataDir, spec.name), origin: 'data-dir' },
@@ -94,7 +106,7 @@ export async function locateDataset(
       const verifiedBy = await verifyFile(path, file);
       if (!verifiedBy) {
         throw new DataError(
-          `checksum mismatch: neither its MD5 (${file.md5}) nor its content hash match the published file; delete it to fetch it again`,
+          `checksum mismatch: neither the published MD5 (${file.md5}) nor the published content hash matches this file; delete it to fetch it again`,
           path,
         );
       }

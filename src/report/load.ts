@@ -219,8 +219,19 @@ export function loadRun(dir: string): ReportRun {
     source = 'reference CSV';
   }
   if (architectures.length === 0) {
+    // Say what was there: an empty folder, or files whose every row was skipped (and why).
+    const found =
+      source === 'results.jsonl'
+        ? 'its results.jsonl has no valid line'
+        : readdirSync(dir).some((f) => /^model_\d+\.csv$/.test(f))
+          ? 'its model_NNN.csv files have no valid row'
+          : 'it has no results.jsonl nor model_NNN.csv files';
+    const why =
+      warnings.length > 0
+        ? ` (${warnings.slice(0, 3).join('; ')}${warnings.length > 3 ? `; and ${warnings.length - 3} more` : ''})`
+        : '';
     throw new UsageError(
-      `${dir} holds no results yet (no results.jsonl lines nor model_NNN.csv files): give a run folder with at least one finished architecture`,
+      `${dir} holds no results: ${found}${why}; give a run folder with at least one finished architecture`,
     );
   }
   architectures.sort((a, b) => a.id - b.id);

@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { loadRun, type ReportRun } from './load.js';
 import { reportData, reportHtml } from './html.js';
 
+const isLoopback = (address: string): boolean =>
+  address.startsWith('127.') || address === '::1' || address === '::ffff:127.0.0.1';
+
 export interface ViewServer {
   url: string;
   server: Server;
@@ -48,7 +51,15 @@ export async function serveReport(
         };
       }
     });
+  // null: any Host (a server bound to a public address, on purpose).
+  let allowedHosts: Set<string> | null = new Set<string>();
   const server = createServer((req, res) => {
+    // DNS rebinding: a page from another site whose name now points at 127.0.0.1 sends its own
+    // Host. A loopback server answers only the names it is reached under.
+    if (allowedHosts && !allowedHosts.has((req.headers.host ?? '').toLowerCase())) {
+      res.writeHead(421, { 'content-type': 'text/plain' }).end('misdirected request\n');
+      return;
+    }
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405).end();
@@ -89,6 +100,13 @@ export async function serveReport(
   });
   const address = server.address() as AddressInfo;
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  allowedHosts = isLoopback(address.address)
+    ? new Set(
+        [shown, host, 'localhost', '127.0.0.1', '[::1]'].map((name) =>
+          `${name.includes(':') && !name.startsWith('[') ? `[${name}]` : name}:${address.port}`.toLowerCase(),
+        ),
+      )
+    : null;
   return {
     url: `http://${shown}:${address.port}/`,
     server,

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { UsageError } from '../errors.js';
 import type { Architecture } from '../family/skew-normal.js';
 import type { EpochStats, TrainingOutcome } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -50,14 +51,43 @@ export function toRecord(arch: Architecture, outcome: TrainingOutcome): ResultRe
   };
 }
 
-/** The finished architectures of a run folder, in the order they finished. */
+/**
+ * The finished architectures of a run folder, in the order they finished. A line that is not a
+ * result (edited, or damaged) is refused with the file and line: resuming past it would train or
+ * record that architecture wrongly.
+ */
 export function readResults(dir: string): ResultRecord[] {
   const path = join(dir, RESULTS_FILE);
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
+  const records: ResultRecord[] = [];
+  readFileSync(path, 'utf8')
     .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as ResultRecord);
+    .forEach((line, i) => {
+      if (line.trim() === '') return;
+      let record: unknown;
+      try {
+        record = JSON.parse(line);
+      } catch {
+        record = undefined;
+      }
+      const r = (typeof record === 'object' && record !== null ? record : {}) as Partial<
+        Record<keyof ResultRecord, unknown>
+      >;
+      const valid =
+        Number.isInteger(r.id) &&
+        Array.isArray(r.widths) &&
+        Array.isArray(r.valAcc) &&
+        Array.isArray(r.trainAcc) &&
+        typeof r.bestVal === 'number';
+      if (!valid) {
+        throw new UsageError(
+          `${path}:${i + 1}: not a featshift result line (edited or damaged): restore the file, or delete the line to train that architecture again`,
+          'resume',
+        );
+      }
+      records.push(r as unknown as ResultRecord);
+    });
+  return records;
 }
 
 /** Rewrites results.jsonl whole, atomically: a kill at any moment leaves the old or the new file. */

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -21,14 +21,18 @@ import {
 import { writeFileAtomic } from '../util/atomic-file.js';
 import {
   changedKeys,
+  checkRuntime,
   checkStudy,
   checkTrainingSetSize,
+  formatIds,
   parseIds,
+  parseStoredStudy,
   type RuntimeConfig,
   type StudyConfig,
 } from './config.js';
 import {
   readResults,
+  RESULTS_FILE,
   toRecord,
   writeReferenceCsvs,
   writeResults,
@@ -79,6 +83,8 @@ export interface SweepOutcome {
   dir: string;
   records: ResultRecord[];
   stopped: boolean;
+  /** Architectures that failed for good (a queue's attempts all spent). */
+  failed?: number[];
 }
 
 export function packageVersion(): string {
@@ -117,13 +123,19 @@ export function selectArchitectures(
 ): Architecture[] {
   const options = familyOptions(study, data.classes, data.inputChannels);
   const family = skewNormalFamily(options);
+  if (family.length === 0) {
+    throw new UsageError(
+      'this family has no member: at this feature budget every distribution leaves a layer under --min-features; give a larger --width-multiplier or --total-features',
+      study.widthMultiplier !== null ? 'width-multiplier' : 'total-features',
+    );
+  }
   let members = family;
   if (study.ids !== null) {
     const ids = parseIds(study.ids);
     const bad = ids.filter((id) => id > family.length || (id === 0 && !study.includeBaseline));
     if (bad.length > 0) {
       throw new UsageError(
-        `no architecture with id ${bad.join(', ')}: this family has ids 1-${family.length}${study.includeBaseline ? ', and 0 for the baseline' : ' (0, the baseline, needs --include-baseline)'}`,
+        `no architecture with id ${formatIds(bad)}: this family has ids 1-${family.length}${study.includeBaseline ? ', and 0 for the baseline' : ' (0, the baseline, needs --include-baseline)'}`,
         'ids',
       );
     }
@@ -154,21 +166,79 @@ export function spreadOverXi(family: readonly Architecture[], count: number): nu
   });
 }
 
-function readStoredStudy(dir: string): StudyConfig {
+/**
+ * The settings of the machine a run trains on that change its numbers although they are not part
+ * of the method: the thread count (oneDNN and ATen split their sums by thread) and the kind of
+ * device. Recorded in config.json and held on resume.
+ */
+export interface Numerics {
+  threads: number;
+  deviceKind: string;
+}
+
+interface StoredRun {
+  study: StudyConfig;
+  numerics: Numerics | undefined;
+}
+
+function readStoredRun(dir: string): StoredRun {
   const path = join(dir, CONFIG_FILE);
-  let parsed: { featshift?: string; study?: StudyConfig } | undefined;
+  let parsed: { featshift?: unknown; study?: unknown; numerics?: Numerics } | undefined;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8')) as { featshift?: string; study?: StudyConfig };
+    parsed = JSON.parse(readFileSync(path, 'utf8')) as typeof parsed;
   } catch {
     parsed = undefined;
   }
-  if (!parsed?.featshift || !parsed.study) {
+  if (!parsed?.featshift || parsed.study === undefined) {
     throw new UsageError(
       `${dir} is not a featshift run folder (no readable ${CONFIG_FILE}): give the folder that 'featshift sweep' wrote`,
       'resume',
     );
   }
-  return parsed.study;
+  const numerics = parsed.numerics;
+  if (
+    numerics !== undefined &&
+    (!Number.isInteger(numerics.threads) ||
+      numerics.threads < 1 ||
+      typeof numerics.deviceKind !== 'string')
+  ) {
+    throw new UsageError(
+      `${path}: numerics is ${JSON.stringify(numerics)}, expected a thread count and a device kind: the file was edited or damaged`,
+      'resume',
+    );
+  }
+  return { study: parseStoredStudy(parsed.study, path), numerics };
+}
+
+const deviceKind = (device: string): string => device.split(':')[0] ?? device;
+
+/**
+ * The numerics a run trains with: a new run's from this machine (its --threads or every core), a
+ * resumed run's as recorded, refusing a --threads or device kind that would change its numbers.
+ */
+export function settleNumerics(
+  runtime: Pick<RuntimeConfig, 'threads' | 'device'>,
+  stored: Numerics | undefined,
+  defaultThreads: number,
+): Numerics {
+  const asked = {
+    threads: runtime.threads ?? defaultThreads,
+    deviceKind: deviceKind(runtime.device),
+  };
+  if (!stored) return asked;
+  if (runtime.threads !== null && runtime.threads !== stored.threads) {
+    throw new UsageError(
+      `this run trained with ${stored.threads} threads; resuming with --threads ${runtime.threads} would change its numbers (sums are split by thread): drop --threads to resume with ${stored.threads}, or start a new run`,
+      'threads',
+    );
+  }
+  if (asked.deviceKind !== stored.deviceKind) {
+    throw new UsageError(
+      `this run trained on ${stored.deviceKind}; resuming on ${runtime.device} would change its numbers: give a --device of that kind, or start a new run`,
+      'device',
+    );
+  }
+  return stored;
 }
 
 export function trainingConfig(
@@ -204,6 +274,8 @@ export interface RunFolder {
   dir: string;
   study: StudyConfig;
   resumed: boolean;
+  /** What a resumed run recorded of its machine's numerics (none for a new run, or an old one). */
+  numerics: Numerics | undefined;
 }
 
 /**
@@ -216,7 +288,7 @@ export function openRunFolder(
 ): RunFolder {
   if (request.resume !== undefined) {
     const dir = request.resume;
-    const stored = readStoredStudy(dir);
+    const { study: stored, numerics } = readStoredRun(dir);
     const changed = changedKeys(stored, request.explicit);
     if (changed.length > 0) {
       throw new UsageError(
@@ -224,7 +296,7 @@ export function openRunFolder(
         changed[0],
       );
     }
-    return { dir, study: stored, resumed: true };
+    return { dir, study: stored, resumed: true, numerics };
   }
   const study = request.study;
   const dir =
@@ -235,7 +307,47 @@ export function openRunFolder(
       'out',
     );
   }
-  return { dir, study, resumed: false };
+  return { dir, study, resumed: false, numerics: undefined };
+}
+
+/**
+ * Makes sure the run folder can be written before anything trains: a read-only folder is refused
+ * at once with one line, not after an epoch with a raw EACCES.
+ */
+export async function checkWritable(dir: string): Promise<void> {
+  const probe = join(dir, `.featshift-write-check-${process.pid}`);
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(probe, '');
+    await rm(probe, { force: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== undefined && code !== 'ENOSPC') {
+      throw new UsageError(
+        `cannot write to the run folder ${dir} (${code}): give a folder you may write to with --out, or fix its permissions`,
+        'out',
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * Undoes a start that was refused before any result existed (a micro-batch that does not fit, an
+ * unreachable queue), so that the same --out can be given again: the files this run wrote go,
+ * and the folder too when the run created it.
+ */
+export async function discardRefusedStart(dir: string, existedBefore: boolean): Promise<void> {
+  for (const name of [CONFIG_FILE, ENVIRONMENT_FILE, 'checkpoints']) {
+    await rm(join(dir, name), { recursive: true, force: true });
+  }
+  if (!existedBefore) {
+    try {
+      await rmdir(dir);
+    } catch {
+      // Not empty: something else was put there meanwhile; leave it.
+    }
+  }
 }
 
 /** Writes config.json of a new run. */
@@ -271,11 +383,34 @@ export async function runSweep(
   request: SweepRequest,
   reporter: SweepReporter,
 ): Promise<SweepOutcome> {
+  const folder = openRunFolder(request);
+  const existed = existsSync(folder.dir);
+  try {
+    return await sweepFolder(folder, request, reporter);
+  } catch (error) {
+    if (
+      !folder.resumed &&
+      error instanceof UsageError &&
+      !existsSync(join(folder.dir, RESULTS_FILE))
+    )
+      await discardRefusedStart(folder.dir, existed);
+    throw error;
+  }
+}
+
+async function sweepFolder(
+  folder: RunFolder,
+  request: SweepRequest,
+  reporter: SweepReporter,
+): Promise<SweepOutcome> {
   const { runtime } = request;
-  const { dir, study, resumed } = openRunFolder(request);
+  const { dir, study, resumed, numerics: stored } = folder;
   checkStudy(study);
   const device = checkDevice(runtime.device);
-  if (runtime.threads !== null) setThreads(runtime.threads);
+  checkRuntime(runtime);
+  const numerics = settleNumerics(runtime, stored, threadCount());
+  setThreads(numerics.threads);
+  await checkWritable(dir);
   const data = await loadStudyData(study, runtime.dataDir);
   checkTrainingSetSize(study, Math.min(study.trainSubset ?? Infinity, data.load.train.count));
   const architectures = selectArchitectures(study, data);
@@ -284,10 +419,7 @@ export async function runSweep(
     throw new UsageError('the selection holds no architecture', 'ids');
 
   if (!resumed) {
-    await writeFileAtomic(
-      join(dir, CONFIG_FILE),
-      `${JSON.stringify({ featshift: packageVersion(), study, architectures: architectures.map((a) => a.id) }, null, 2)}\n`,
-    );
+    await writeRunConfig(dir, study, architectures, { numerics });
     const info = buildInfo();
     const environment = {
       featshift: packageVersion(),
@@ -326,6 +458,10 @@ export async function runSweep(
   let stopped = false;
   try {
     for (const [k, arch] of todo.entries()) {
+      if (request.shouldStop()) {
+        stopped = true;
+        break;
+      }
       reporter.architectureStart({
         index: architectures.length - todo.length + k,
         total: architectures.length,

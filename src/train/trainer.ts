@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { zeros, tensor, tidy, ops } from '../engine/index.js';
 import { manualSeed } from '../engine/runtime.js';
 import { mix32 } from '../data/random.js';
+import { UsageError } from '../errors.js';
 import type { Batch } from '../data/loader.js';
 import { loadCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
 import type { InitScheme } from '../models/init.js';
@@ -111,6 +112,76 @@ interface Progress {
 
 const SEED_INIT = 0x1417;
 
+/**
+ * A checkpoint's training state, every value checked against the study: an edited or damaged
+ * checkpoint is refused with its path and key, never trained on or recorded as a result.
+ */
+function parseProgress(
+  meta: string,
+  path: string,
+  config: TrainingConfig,
+  batchesPerEpoch: number,
+): Progress {
+  const refuse = (key: string, expected: string): never => {
+    throw new UsageError(
+      `${path}: ${key} is not ${expected} (edited or damaged): delete the checkpoint to train this architecture again from its start`,
+      'resume',
+    );
+  };
+  type Loose = Record<string, unknown>;
+  const isObject = (v: unknown): v is Loose =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(meta);
+  } catch {
+    return refuse('the training state', 'JSON');
+  }
+  const int = (v: unknown, least: number, most: number): v is number =>
+    Number.isInteger(v) && (v as number) >= least && (v as number) <= most;
+  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  const percent = (v: unknown): boolean => finite(v) && v >= 0 && v <= 100;
+  const loss = (v: unknown): boolean => v === null || typeof v === 'number';
+  if (!isObject(raw)) return refuse('the training state', 'an object');
+  const { epoch, batch, schedule, epochs, running, microBatch, diverged } = raw;
+  if (!int(epoch, 0, config.epochs - 1)) refuse('epoch', `an epoch below ${config.epochs}`);
+  if (!int(batch, 0, batchesPerEpoch)) refuse('batch', `a batch of the ${batchesPerEpoch}`);
+  if (
+    !isObject(schedule) ||
+    !int(schedule.epochInCycle, 0, Number.MAX_SAFE_INTEGER) ||
+    !int(schedule.cycle, 1, Number.MAX_SAFE_INTEGER)
+  )
+    refuse('schedule', 'a warm-restart state');
+  if (!Array.isArray(epochs) || epochs.length !== epoch)
+    refuse('epochs', `a list of ${String(epoch)} finished epochs`);
+  (epochs as unknown[]).forEach((e, i) => {
+    const ok =
+      isObject(e) &&
+      e.epoch === i &&
+      percent(e.trainAcc) &&
+      percent(e.valAcc) &&
+      finite(e.lr) &&
+      e.lr > 0 &&
+      finite(e.seconds) &&
+      loss(e.trainLoss) &&
+      loss(e.valLoss);
+    if (!ok) refuse(`epochs[${i}]`, "an epoch's statistics");
+  });
+  if (
+    !isObject(running) ||
+    !int(running.seen, 0, Number.MAX_SAFE_INTEGER) ||
+    !int(running.correct, 0, running.seen) ||
+    !finite(running.lossSum) ||
+    !finite(running.seconds) ||
+    !finite(running.lr)
+  )
+    refuse('running', "an epoch's running statistics");
+  if (!int(microBatch, 1, config.batchSize) || config.batchSize % microBatch !== 0)
+    refuse('microBatch', `a divisor of the batch size ${config.batchSize}`);
+  if (diverged !== false) refuse('diverged', 'false (a diverged run has no checkpoint)');
+  return raw as unknown as Progress;
+}
+
 function buildModel(widths: readonly number[], config: TrainingConfig): Vgg {
   return new Vgg(widths, {
     classes: config.classes,
@@ -173,6 +244,15 @@ function fitMemory(
   }
 }
 
+/**
+ * Returns to the event loop once. Prefetched batches resolve as microtasks, so without this a
+ * whole epoch can pass without a signal handler (Ctrl-C) getting to run.
+ */
+const yieldToEventLoop = (): Promise<void> =>
+  new Promise((resolve) => {
+    setImmediate(resolve);
+  });
+
 async function saveState(path: string, model: Vgg, sgd: Sgd, progress: Progress): Promise<void> {
   await saveCheckpoint(path, [...model.state(), ...sgd.state()], {
     featshift: JSON.stringify(progress),
@@ -204,7 +284,10 @@ export async function trainArchitecture(
     const ckpt = await loadCheckpoint(hooks.checkpointPath, config.device);
     const meta = ckpt.metadata.featshift;
     if (!meta) throw new Error(`${hooks.checkpointPath} is not a featshift training checkpoint`);
-    restored = { progress: JSON.parse(meta) as Progress, tensors: ckpt.tensors };
+    restored = {
+      progress: parseProgress(meta, hooks.checkpointPath, config, train.batchesPerEpoch),
+      tensors: ckpt.tensors,
+    };
   }
   let microBatch = restored?.progress.microBatch ?? config.microBatch;
   if (!restored && hooks.memoryLimit !== undefined) {
@@ -279,6 +362,7 @@ export async function trainArchitecture(
           accuracy: (100 * r.correct) / r.seen,
           lr,
         });
+        await yieldToEventLoop();
         if (hooks.shouldStop?.()) {
           r.seconds = (performance.now() - started) / 1000;
           if (hooks.checkpointPath) await saveState(hooks.checkpointPath, model, sgd, progress);
@@ -289,6 +373,7 @@ export async function trainArchitecture(
       let val = { lossSum: 0, correct: 0, count: 0, finite: true };
       if (!progress.diverged) {
         for await (const batch of test.batches(0)) {
+          await yieldToEventLoop(); // a second Ctrl-C quits at once, also while evaluating
           const s = evalStep(model, batch.x, batch.y, microBatch);
           val = {
             lossSum: val.lossSum + s.lossSum,
@@ -320,6 +405,9 @@ export async function trainArchitecture(
       progress.running = { lossSum: 0, correct: 0, seen: 0, seconds: 0, lr: r.lr };
       const more = progress.epoch < config.epochs && !progress.diverged && !abandoned;
       if (more && hooks.checkpointPath) await saveState(hooks.checkpointPath, model, sgd, progress);
+      // A stop asked for during the evaluation keeps the finished epoch: the checkpoint above
+      // holds it, and a finished architecture is returned to be recorded.
+      if (more && hooks.shouldStop?.()) throw new TrainingStopped();
     }
   } finally {
     sgd.dispose();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -7,22 +7,29 @@ import { UsageError } from '../../errors.js';
 import type { Architecture } from '../../family/skew-normal.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { checkStudy } from '../config.js';
-import { readResults, writeReferenceCsvs, type ResultRecord } from '../results.js';
+import { readResults, RESULTS_FILE, writeReferenceCsvs, type ResultRecord } from '../results.js';
 import { studyDataShape } from '../study-data.js';
 import { summaryTable } from '../summary.js';
 import {
+  discardRefusedStart,
   openRunFolder,
   packageVersion,
   recordResult,
   selectArchitectures,
   writeRunConfig,
+  type RunFolder,
   type SweepOutcome,
   type SweepRequest,
   ENVIRONMENT_FILE,
   CONFIG_FILE,
 } from '../sweep.js';
 import { jobId, longestFirst, type ArchitectureJob, type JobProgress } from './jobs.js';
-import { redactRedisUrl, type RedisConnection } from './redis-url.js';
+import {
+  probeRedis,
+  QueueUnreachableError,
+  redactRedisUrl,
+  type RedisConnection,
+} from './redis-url.js';
 
 export interface QueueOptions {
   url: string;
@@ -48,8 +55,26 @@ export async function runDistributedSweep(
   request: SweepRequest,
   options: QueueOptions,
 ): Promise<SweepOutcome> {
-  const { dir, study, resumed } = openRunFolder(request);
+  const folder = openRunFolder(request);
+  const existed = existsSync(folder.dir);
+  try {
+    return await followQueue(folder, request, options);
+  } catch (error) {
+    const refused = error instanceof UsageError || error instanceof QueueUnreachableError;
+    if (refused && !folder.resumed && !existsSync(join(folder.dir, RESULTS_FILE)))
+      await discardRefusedStart(folder.dir, existed);
+    throw error;
+  }
+}
+
+async function followQueue(
+  folder: RunFolder,
+  request: SweepRequest,
+  options: QueueOptions,
+): Promise<SweepOutcome> {
+  const { dir, study, resumed } = folder;
   checkStudy(study);
+  await probeRedis(options.connection, options.url);
   const architectures = selectArchitectures(study, await studyDataShape(study));
   const selection = architectures.map((a) => a.id);
   // A run's jobs are named after an id stored in its config.json, not after how its path is spelt.
@@ -72,10 +97,19 @@ export async function runDistributedSweep(
   const queue = new Queue<ArchitectureJob, ResultRecord>(options.name, {
     connection: options.connection,
   });
-  queue.on('error', (e) => {
-    options.log(`queue error: ${e.message.split('\n')[0]}`);
-  });
+  // An outage is told once, not once per retry; BullMQ and ioredis reconnect by themselves.
+  let outage = false;
+  const onError = (e: Error): void => {
+    if (!outage) options.log(`queue error: ${e.message.split('\n')[0]}; retrying`);
+    outage = true;
+  };
+  queue.on('error', onError);
   const client = new Redis({ ...options.connection, lazyConnect: true });
+  client.on('error', onError);
+  client.on('ready', () => {
+    if (outage) options.log('queue reachable again');
+    outage = false;
+  });
   try {
     await client.connect();
     const owner = await client.get(ownerKey(options.name));
@@ -101,18 +135,17 @@ export async function runDistributedSweep(
       const existing = await queue.getJob(jobId(runId, arch.id));
       if (existing && (await existing.getState()) === 'failed') await existing.retry('failed');
     }
-    await queue.addBulk(
-      todo.map((arch, i) => ({
-        name: `arch-${arch.id}`,
-        data: { runId, study, arch },
-        opts: {
-          jobId: jobId(runId, arch.id),
-          priority: i + 1,
-          attempts: options.attempts,
-          backoff: { type: 'exponential', delay: 2000 },
-        },
-      })),
-    );
+    const jobOf = (arch: Architecture, priority: number) => ({
+      name: `arch-${arch.id}`,
+      data: { runId, study, arch },
+      opts: {
+        jobId: jobId(runId, arch.id),
+        priority,
+        attempts: options.attempts,
+        backoff: { type: 'exponential' as const, delay: 2000 },
+      },
+    });
+    await queue.addBulk(todo.map((arch, i) => jobOf(arch, i + 1)));
     options.log(
       `${redactRedisUrl(options.url)} queue '${options.name}': ${todo.length} jobs for ${dir} (${done.size} architectures already done), longest first`,
     );
@@ -129,7 +162,12 @@ export async function runDistributedSweep(
       }
       for (const [id, arch] of [...pending]) {
         const job = await queue.getJob(jobId(runId, id));
-        if (!job) continue;
+        if (!job) {
+          // Redis lost it (restarted without persistence, flushed): enqueue it again, first.
+          options.log(`id ${id}: its job is gone from the queue (Redis lost it); enqueued again`);
+          await queue.add(jobOf(arch, 1).name, jobOf(arch, 1).data, jobOf(arch, 1).opts);
+          continue;
+        }
         const state = await job.getState();
         if (state === 'completed') {
           const result = job.returnvalue;
@@ -166,7 +204,7 @@ export async function runDistributedSweep(
     process.stdout.write(
       `\n${summaryTable(records)}\n\nresults: ${dir}/results.jsonl${failedIds.size ? `; failed: ${[...failedIds].join(', ')} (see failed.json)` : ''}\n`,
     );
-    return { dir, records, stopped: false };
+    return { dir, records, stopped: false, failed: [...failedIds] };
   } finally {
     client.disconnect();
     await queue.close();

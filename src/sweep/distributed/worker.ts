@@ -33,6 +33,8 @@ export function startWorkers(options: WorkerOptions): {
   close: () => Promise<void>;
 } {
   const devices = options.devices.map((d) => checkDevice(d));
+  let running = 0;
+  let redisDown = false;
   const workers = devices.map((device) => {
     const name = `${hostname()}:${process.pid}:${device}`;
     const env: NodeJS.ProcessEnv = {
@@ -66,6 +68,7 @@ export function startWorkers(options: WorkerOptions): {
             `waiting for Redis at ${redactRedisUrl(options.url)} (${e.message.split('\n')[0]}); retrying with back-off`,
           );
         waiting = true;
+        redisDown = true;
         return;
       }
       options.log(`worker error: ${e.message.split('\n')[0]}`);
@@ -73,16 +76,20 @@ export function startWorkers(options: WorkerOptions): {
     worker.on('ready', () => {
       if (waiting) options.log(`connected to Redis at ${redactRedisUrl(options.url)}`);
       waiting = false;
+      redisDown = false;
     });
     worker.on('active', (job) => {
+      running++;
       options.log(
         `${device}: training id ${job.data.arch.id} (job ${job.id ?? '?'}, attempt ${job.attemptsMade + 1})`,
       );
     });
     worker.on('completed', (job, result) => {
+      running--;
       options.log(`${device}: id ${job.data.arch.id} done, best val ${result.bestVal.toFixed(2)}%`);
     });
     worker.on('failed', (job, error) => {
+      if (job) running--;
       options.log(
         `${device}: id ${job?.data.arch.id ?? '?'} failed: ${error.message.split('\n')[0]}`,
       );
@@ -91,8 +98,19 @@ export function startWorkers(options: WorkerOptions): {
   });
   return {
     workers,
+    // With jobs running and Redis up, wait for them; otherwise there is nothing to finish, and
+    // waiting for an unreachable Redis would take a second Ctrl-C.
     close: async () => {
-      await Promise.all(workers.map((w) => w.close()));
+      const closing = Promise.all(workers.map((w) => w.close(running === 0)));
+      if (running > 0 && !redisDown) {
+        await closing;
+        return;
+      }
+      const settle = (p: Promise<unknown>, ms: number): Promise<unknown> =>
+        Promise.race([p, new Promise((resolve) => setTimeout(resolve, ms))]);
+      await settle(closing, 2000);
+      // An unreachable Redis may never answer a disconnect either.
+      await settle(Promise.all(workers.map((w) => w.disconnect())), 1000);
     },
   };
 }
