@@ -37,19 +37,6 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
-    files: ['report-assets/**/*.js'],
-    languageOptions: {
-      sourceType: 'script',
-      globals: {
-        window: 'readonly',
-        document: 'readonly',
-        fetch: 'readonly',
-        setInterval: 'readonly',
-        Plotly: 'readonly',
-      },
-    },
-  },
-  {
     files: ['**/*.cjs'],
     languageOptions: {
       sourceType: 'commonjs',

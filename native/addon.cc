@@ -2,20 +2,38 @@
 //
 // It exposes tensors and the handful of operations featshift's VGG needs; the model, the
 // initialisation, the optimiser and the training loop are TypeScript (src/engine, src/models).
-// Every libtorch exception becomes a JavaScript Error carrying libtorch's message.
+// Every libtorch exception becomes a JavaScript error carrying libtorch's message: an instance of
+// the engine's OutOfMemoryError or EngineError classes (src/engine/errors.ts), which the
+// TypeScript side registers with setErrorClasses, so that no caller matches message text.
 
+#include <malloc.h>
 #include <napi.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
 #include <cstring>
-#include <malloc.h>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 namespace {
+
+// The error classes of the engine (src/engine/errors.ts), registered by setErrorClasses; kept
+// for the life of the process, as the tensor class's constructor is.
+Napi::FunctionReference* engine_error = nullptr;
+Napi::FunctionReference* out_of_memory_error = nullptr;
+
+Napi::Error EngineError(const Napi::Env& env, const std::string& message, bool out_of_memory) {
+  Napi::FunctionReference* cls = out_of_memory ? out_of_memory_error : engine_error;
+  if (cls == nullptr) return Napi::Error::New(env, message);
+  return Napi::Error(env, cls->New({Napi::String::New(env, message)}));
+}
+
+// libtorch 1.13's CPU allocator reports a failed allocation as a plain c10::Error.
+bool IsCpuOutOfMemory(const std::string& message) {
+  return message.rfind("DefaultCPUAllocator: not enough memory", 0) == 0;
+}
 
 // Runs `body`, turning C++ exceptions into JavaScript errors: no abort ever reaches the user.
 template <typename F>
@@ -24,13 +42,33 @@ Napi::Value Guard(const Napi::Env& env, F body) {
     return body();
   } catch (const Napi::Error&) {
     throw;
+  } catch (const c10::OutOfMemoryError& e) {
+    throw EngineError(env, e.what_without_backtrace(), true);
   } catch (const c10::Error& e) {
-    throw Napi::Error::New(env, e.what_without_backtrace());
+    const std::string message = e.what_without_backtrace();
+    throw EngineError(env, message, IsCpuOutOfMemory(message));
+  } catch (const std::bad_alloc&) {
+    throw EngineError(env, "out of memory (std::bad_alloc)", true);
   } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
+    throw EngineError(env, e.what(), false);
   } catch (...) {
-    throw Napi::Error::New(env, "libtorch raised an unknown exception");
+    throw EngineError(env, "libtorch raised an unknown exception", false);
   }
+}
+
+// Every argument is read through these: a value of the wrong type is a TypeError naming it.
+double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+double OptionalNumberArg(const Napi::CallbackInfo& info, size_t i, const char* what, double fallback) {
+  return info.Length() > i && !info[i].IsUndefined() ? NumberArg(info, i, what) : fallback;
+}
+
+std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
 }
 
 class Tensor : public Napi::ObjectWrap<Tensor> {
@@ -38,35 +76,34 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
   static Napi::FunctionReference* constructor;
 
   static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function fn = DefineClass(
-        env, "NativeTensor",
-        {
-            InstanceMethod("shape", &Tensor::Shape),
-            InstanceMethod("dtype", &Tensor::Dtype),
-            InstanceMethod("device", &Tensor::Device),
-            InstanceMethod("dispose", &Tensor::Dispose),
-            InstanceMethod("isDisposed", &Tensor::IsDisposed),
-            InstanceMethod("toTypedArray", &Tensor::ToTypedArray),
-            InstanceMethod("item", &Tensor::Item),
-            InstanceMethod("to", &Tensor::To),
-            InstanceMethod("contiguous", &Tensor::Contiguous),
-            InstanceMethod("isChannelsLast", &Tensor::IsChannelsLast),
-            InstanceMethod("setRequiresGrad", &Tensor::SetRequiresGrad),
-            InstanceMethod("requiresGrad", &Tensor::RequiresGrad),
-            InstanceMethod("grad", &Tensor::Grad),
-            InstanceMethod("backward", &Tensor::Backward),
-            InstanceMethod("detach", &Tensor::Detach),
-            InstanceMethod("clone", &Tensor::Clone),
-            InstanceMethod("mul_", &Tensor::MulInPlace),
-            InstanceMethod("add_", &Tensor::AddInPlace),
-            InstanceMethod("copy_", &Tensor::CopyInPlace),
-            InstanceMethod("zero_", &Tensor::ZeroInPlace),
-            InstanceMethod("fill_", &Tensor::FillInPlace),
-            InstanceMethod("normal_", &Tensor::NormalInPlace),
-            InstanceMethod("uniform_", &Tensor::UniformInPlace),
-            InstanceMethod("zeroGrad", &Tensor::ZeroGrad),
-            InstanceMethod("nbytes", &Tensor::Nbytes),
-        });
+    Napi::Function fn = DefineClass(env, "NativeTensor",
+                                    {
+                                        InstanceMethod("shape", &Tensor::Shape),
+                                        InstanceMethod("dtype", &Tensor::Dtype),
+                                        InstanceMethod("device", &Tensor::Device),
+                                        InstanceMethod("dispose", &Tensor::Dispose),
+                                        InstanceMethod("isDisposed", &Tensor::IsDisposed),
+                                        InstanceMethod("toTypedArray", &Tensor::ToTypedArray),
+                                        InstanceMethod("item", &Tensor::Item),
+                                        InstanceMethod("to", &Tensor::To),
+                                        InstanceMethod("contiguous", &Tensor::Contiguous),
+                                        InstanceMethod("isChannelsLast", &Tensor::IsChannelsLast),
+                                        InstanceMethod("setRequiresGrad", &Tensor::SetRequiresGrad),
+                                        InstanceMethod("requiresGrad", &Tensor::RequiresGrad),
+                                        InstanceMethod("grad", &Tensor::Grad),
+                                        InstanceMethod("backward", &Tensor::Backward),
+                                        InstanceMethod("detach", &Tensor::Detach),
+                                        InstanceMethod("clone", &Tensor::Clone),
+                                        InstanceMethod("mul_", &Tensor::MulInPlace),
+                                        InstanceMethod("add_", &Tensor::AddInPlace),
+                                        InstanceMethod("copy_", &Tensor::CopyInPlace),
+                                        InstanceMethod("zero_", &Tensor::ZeroInPlace),
+                                        InstanceMethod("fill_", &Tensor::FillInPlace),
+                                        InstanceMethod("normal_", &Tensor::NormalInPlace),
+                                        InstanceMethod("uniform_", &Tensor::UniformInPlace),
+                                        InstanceMethod("zeroGrad", &Tensor::ZeroGrad),
+                                        InstanceMethod("nbytes", &Tensor::Nbytes),
+                                    });
     constructor = new Napi::FunctionReference(Napi::Persistent(fn));
     exports.Set("NativeTensor", fn);
     return exports;
@@ -130,9 +167,7 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
     return info.Env().Undefined();
   }
 
-  Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), !live_);
-  }
+  Napi::Value IsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !live_); }
 
   Napi::Value ToTypedArray(const Napi::CallbackInfo& info);
 
@@ -153,9 +188,8 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
   }
 
   Napi::Value IsChannelsLast(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(),
-                              Self(info.Env()).is_contiguous(at::MemoryFormat::ChannelsLast) &&
-                                  Self(info.Env()).dim() == 4);
+    return Napi::Boolean::New(info.Env(), Self(info.Env()).is_contiguous(at::MemoryFormat::ChannelsLast) &&
+                                              Self(info.Env()).dim() == 4);
   }
 
   Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
@@ -205,24 +239,26 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
 
   Napi::Value MulInPlace(const Napi::CallbackInfo& info) {
     return InPlace(info, [&](at::Tensor& t) {
-      if (info[0].IsNumber()) t.mul_(info[0].As<Napi::Number>().DoubleValue());
-      else t.mul_(From(info[0], "factor"));
+      if (info[0].IsNumber())
+        t.mul_(NumberArg(info, 0, "factor"));
+      else
+        t.mul_(From(info[0], "factor"));
     });
   }
 
   Napi::Value AddInPlace(const Napi::CallbackInfo& info) {
     return InPlace(info, [&](at::Tensor& t) {
-      double alpha = info.Length() > 1 ? info[1].As<Napi::Number>().DoubleValue() : 1.0;
+      double alpha = OptionalNumberArg(info, 1, "alpha", 1.0);
       if (info[0].IsNumber()) {
-        double v = info[0].As<Napi::Number>().DoubleValue() * alpha;
+        double v = NumberArg(info, 0, "addend") * alpha;
         // Integer tensors (such as num_batches_tracked) take an integer scalar.
         if (!at::isFloatingType(t.scalar_type()) && v == static_cast<double>(static_cast<int64_t>(v))) {
           t.add_(at::Scalar(static_cast<int64_t>(v)));
         } else {
           t.add_(v);
         }
-      }
-      else t.add_(From(info[0], "addend"), alpha);
+      } else
+        t.add_(From(info[0], "addend"), alpha);
     });
   }
 
@@ -235,19 +271,17 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
   }
 
   Napi::Value FillInPlace(const Napi::CallbackInfo& info) {
-    return InPlace(info, [&](at::Tensor& t) { t.fill_(info[0].As<Napi::Number>().DoubleValue()); });
+    return InPlace(info, [&](at::Tensor& t) { t.fill_(NumberArg(info, 0, "value")); });
   }
 
   Napi::Value NormalInPlace(const Napi::CallbackInfo& info) {
-    return InPlace(info, [&](at::Tensor& t) {
-      t.normal_(info[0].As<Napi::Number>().DoubleValue(), info[1].As<Napi::Number>().DoubleValue());
-    });
+    return InPlace(info,
+                   [&](at::Tensor& t) { t.normal_(NumberArg(info, 0, "mean"), NumberArg(info, 1, "std")); });
   }
 
   Napi::Value UniformInPlace(const Napi::CallbackInfo& info) {
-    return InPlace(info, [&](at::Tensor& t) {
-      t.uniform_(info[0].As<Napi::Number>().DoubleValue(), info[1].As<Napi::Number>().DoubleValue());
-    });
+    return InPlace(info,
+                   [&](at::Tensor& t) { t.uniform_(NumberArg(info, 0, "low"), NumberArg(info, 1, "high")); });
   }
 
   // Sets the gradient to zero in place (keeps its memory), as optimizer.zero_grad(set_to_none=False).
@@ -268,15 +302,24 @@ int64_t Tensor::live_count = 0;
 
 const char* DtypeName(at::ScalarType s) {
   switch (s) {
-    case at::kFloat: return "float32";
-    case at::kDouble: return "float64";
-    case at::kHalf: return "float16";
-    case at::kBFloat16: return "bfloat16";
-    case at::kInt: return "int32";
-    case at::kLong: return "int64";
-    case at::kByte: return "uint8";
-    case at::kBool: return "bool";
-    default: return "other";
+    case at::kFloat:
+      return "float32";
+    case at::kDouble:
+      return "float64";
+    case at::kHalf:
+      return "float16";
+    case at::kBFloat16:
+      return "bfloat16";
+    case at::kInt:
+      return "int32";
+    case at::kLong:
+      return "int64";
+    case at::kByte:
+      return "uint8";
+    case at::kBool:
+      return "bool";
+    default:
+      return "other";
   }
 }
 
@@ -289,7 +332,8 @@ at::ScalarType DtypeFromName(const Napi::Env& env, const std::string& name) {
   if (name == "int64") return at::kLong;
   if (name == "uint8") return at::kByte;
   if (name == "bool") return at::kBool;
-  throw Napi::TypeError::New(env, "unknown dtype '" + name + "' (float32, float64, float16, bfloat16, int32, int64, uint8, bool)");
+  throw Napi::TypeError::New(
+      env, "unknown dtype '" + name + "' (float32, float64, float16, bfloat16, int32, int64, uint8, bool)");
 }
 
 Napi::Value Tensor::Dtype(const Napi::CallbackInfo& info) {
@@ -307,13 +351,19 @@ Napi::Value Tensor::ToTypedArray(const Napi::CallbackInfo& info) {
     Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes);
     if (bytes > 0) std::memcpy(buffer.Data(), t.data_ptr(), bytes);
     switch (type) {
-      case at::kFloat: return Napi::Float32Array::New(env, n, buffer, 0);
-      case at::kDouble: return Napi::Float64Array::New(env, n, buffer, 0);
-      case at::kInt: return Napi::Int32Array::New(env, n, buffer, 0);
-      case at::kLong: return Napi::BigInt64Array::New(env, n, buffer, 0);
+      case at::kFloat:
+        return Napi::Float32Array::New(env, n, buffer, 0);
+      case at::kDouble:
+        return Napi::Float64Array::New(env, n, buffer, 0);
+      case at::kInt:
+        return Napi::Int32Array::New(env, n, buffer, 0);
+      case at::kLong:
+        return Napi::BigInt64Array::New(env, n, buffer, 0);
       case at::kByte:
-      case at::kBool: return Napi::Uint8Array::New(env, n, buffer, 0);
-      default: throw Napi::TypeError::New(env, "cannot read this tensor's dtype into a typed array");
+      case at::kBool:
+        return Napi::Uint8Array::New(env, n, buffer, 0);
+      default:
+        throw Napi::TypeError::New(env, "cannot read this tensor's dtype into a typed array");
     }
   });
 }
@@ -335,7 +385,8 @@ std::vector<int64_t> ShapeFrom(const Napi::Value& v, const char* what) {
   std::vector<int64_t> out(a.Length());
   for (uint32_t i = 0; i < a.Length(); i++) {
     Napi::Value e = a.Get(i);
-    if (!e.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an array of integers");
+    if (!e.IsNumber())
+      throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an array of integers");
     out[i] = e.As<Napi::Number>().Int64Value();
   }
   return out;
@@ -347,11 +398,12 @@ c10::optional<at::Tensor> Optional(const Napi::Value& v, const char* what) {
 }
 
 double Num(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
-  return info[i].As<Napi::Number>().DoubleValue();
+  return NumberArg(info, i, what);
 }
 
-at::Tensor Arg(const Napi::CallbackInfo& info, size_t i, const char* what) { return Tensor::From(info[i], what); }
+at::Tensor Arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return Tensor::From(info[i], what);
+}
 
 #define NATIVE(name) Napi::Value name(const Napi::CallbackInfo& info)
 #define RETURN_TENSOR(expr) \
@@ -365,12 +417,24 @@ NATIVE(FromTypedArray) {
     Napi::TypedArray array = info[0].As<Napi::TypedArray>();
     at::ScalarType type;
     switch (array.TypedArrayType()) {
-      case napi_float32_array: type = at::kFloat; break;
-      case napi_float64_array: type = at::kDouble; break;
-      case napi_int32_array: type = at::kInt; break;
-      case napi_bigint64_array: type = at::kLong; break;
-      case napi_uint8_array: type = at::kByte; break;
-      default: throw Napi::TypeError::New(env, "data must be a Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array");
+      case napi_float32_array:
+        type = at::kFloat;
+        break;
+      case napi_float64_array:
+        type = at::kDouble;
+        break;
+      case napi_int32_array:
+        type = at::kInt;
+        break;
+      case napi_bigint64_array:
+        type = at::kLong;
+        break;
+      case napi_uint8_array:
+        type = at::kByte;
+        break;
+      default:
+        throw Napi::TypeError::New(
+            env, "data must be a Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array");
     }
     std::vector<int64_t> shape = ShapeFrom(info[1], "shape");
     int64_t count = 1;
@@ -379,7 +443,8 @@ NATIVE(FromTypedArray) {
       count *= s;
     }
     if (count != static_cast<int64_t>(array.ElementLength())) {
-      throw Napi::RangeError::New(env, "shape holds " + std::to_string(count) + " elements but the data has " +
+      throw Napi::RangeError::New(env, "shape holds " + std::to_string(count) +
+                                           " elements but the data has " +
                                            std::to_string(array.ElementLength()));
     }
     uint8_t* data = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
@@ -394,8 +459,8 @@ NATIVE(FromTypedArray) {
 NATIVE(Full) {
   RETURN_TENSOR(at::full(ShapeFrom(info[0], "shape"), Num(info, 1, "value"),
                          at::TensorOptions()
-                             .dtype(DtypeFromName(info.Env(), info[2].As<Napi::String>().Utf8Value()))
-                             .device(at::Device(info[3].As<Napi::String>().Utf8Value()))));
+                             .dtype(DtypeFromName(info.Env(), StringArg(info, 2, "dtype")))
+                             .device(at::Device(StringArg(info, 3, "device")))));
 }
 
 // conv2d(input, weight, bias | null, stride, padding)
@@ -413,8 +478,6 @@ NATIVE(BatchNorm) {
                                at::globalContext().userEnabledCuDNN()));
 }
 
-NATIVE(Relu) { RETURN_TENSOR(at::relu(Arg(info, 0, "input"))); }
-
 // relu_(input): in place, as nn.ReLU(inplace=True); returns the same tensor.
 NATIVE(ReluInPlace) {
   return Guard(info.Env(), [&]() -> Napi::Value {
@@ -430,13 +493,19 @@ NATIVE(MaxPool2d) {
 }
 
 // linear(input, weight, bias | null)
-NATIVE(Linear) { RETURN_TENSOR(at::linear(Arg(info, 0, "input"), Arg(info, 1, "weight"), Optional(info[2], "bias"))); }
+NATIVE(Linear) {
+  RETURN_TENSOR(at::linear(Arg(info, 0, "input"), Arg(info, 1, "weight"), Optional(info[2], "bias")));
+}
 
 // dropout(input, p, training)
-NATIVE(Dropout) { RETURN_TENSOR(at::dropout(Arg(info, 0, "input"), Num(info, 1, "p"), info[2].ToBoolean())); }
+NATIVE(Dropout) {
+  RETURN_TENSOR(at::dropout(Arg(info, 0, "input"), Num(info, 1, "p"), info[2].ToBoolean()));
+}
 
 // reshape(input, shape)
-NATIVE(Reshape) { RETURN_TENSOR(Arg(info, 0, "input").reshape(ShapeFrom(info[1], "shape"))); }
+NATIVE(Reshape) {
+  RETURN_TENSOR(Arg(info, 0, "input").reshape(ShapeFrom(info[1], "shape")));
+}
 
 // crossEntropy(logits, targets): the mean softmax cross-entropy over the batch.
 NATIVE(CrossEntropy) {
@@ -459,17 +528,15 @@ NATIVE(TopkCorrect) {
 // binary(op, a, b | number)
 NATIVE(Binary) {
   return Guard(info.Env(), [&]() -> Napi::Value {
-    std::string op = info[0].As<Napi::String>().Utf8Value();
+    std::string op = StringArg(info, 0, "operation");
     at::Tensor a = Arg(info, 1, "left operand");
     auto apply = [&](auto b) -> at::Tensor {
       if (op == "add") return a.add(b);
-      if (op == "sub") return a.sub(b);
       if (op == "mul") return a.mul(b);
-      if (op == "div") return a.div(b);
-      if (op == "eq") return a.eq(b);
       throw Napi::Error::New(info.Env(), "unknown binary operation " + op);
     };
-    at::Tensor out = info[2].IsNumber() ? apply(info[2].As<Napi::Number>().DoubleValue()) : apply(Arg(info, 2, "right operand"));
+    at::Tensor out = info[2].IsNumber() ? apply(NumberArg(info, 2, "right operand"))
+                                        : apply(Arg(info, 2, "right operand"));
     return Tensor::Wrap(info.Env(), out);
   });
 }
@@ -477,24 +544,18 @@ NATIVE(Binary) {
 // unary(op, a)
 NATIVE(Unary) {
   return Guard(info.Env(), [&]() -> Napi::Value {
-    std::string op = info[0].As<Napi::String>().Utf8Value();
+    std::string op = StringArg(info, 0, "operation");
     at::Tensor a = Arg(info, 1, "operand");
     at::Tensor out;
-    if (op == "sum") out = a.sum();
-    else if (op == "mean") out = a.mean();
-    else if (op == "neg") out = a.neg();
-    else if (op == "abs") out = a.abs();
-    else if (op == "sqrt") out = a.sqrt();
-    else if (op == "square") out = a.square();
-    else if (op == "max") out = a.max();
-    else if (op == "isfinite_all") out = at::isfinite(a).all();
-    else throw Napi::Error::New(info.Env(), "unknown unary operation " + op);
+    if (op == "sum")
+      out = a.sum();
+    else if (op == "square")
+      out = a.square();
+    else
+      throw Napi::Error::New(info.Env(), "unknown unary operation " + op);
     return Tensor::Wrap(info.Env(), out);
   });
 }
-
-// argmax(a, dim)
-NATIVE(Argmax) { RETURN_TENSOR(Arg(info, 0, "input").argmax(static_cast<int64_t>(Num(info, 1, "dim")))); }
 
 NATIVE(ManualSeed) {
   return Guard(info.Env(), [&]() -> Napi::Value {
@@ -512,7 +573,9 @@ NATIVE(SetNumThreads) {
   });
 }
 
-NATIVE(GetNumThreads) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
+NATIVE(GetNumThreads) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
 
 NATIVE(SetGradEnabled) {
   at::GradMode::set_enabled(info[0].ToBoolean());
@@ -527,15 +590,19 @@ NATIVE(ReleaseHostMemory) {
 #ifdef __GLIBC__
   struct mallinfo2 m = mallinfo2();
   held = static_cast<double>(m.fordblks);
-  double threshold = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  double threshold = OptionalNumberArg(info, 0, "threshold", 0);
   if (held > threshold) malloc_trim(0);
 #endif
   return Napi::Number::New(info.Env(), held);
 }
 
-NATIVE(LiveTensors) { return Napi::Number::New(info.Env(), static_cast<double>(Tensor::live_count)); }
+NATIVE(LiveTensors) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Tensor::live_count));
+}
 
-NATIVE(IsGradEnabled) { return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled()); }
+NATIVE(IsGradEnabled) {
+  return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled());
+}
 
 NATIVE(BuildInfo) {
   return Guard(info.Env(), [&]() -> Napi::Value {
@@ -556,13 +623,22 @@ NATIVE(BuildInfo) {
   });
 }
 
+// setErrorClasses(EngineError, OutOfMemoryError): the classes native errors are made of.
+NATIVE(SetErrorClasses) {
+  if (!info[0].IsFunction() || !info[1].IsFunction())
+    throw Napi::TypeError::New(info.Env(), "setErrorClasses needs two classes");
+  engine_error = new Napi::FunctionReference(Napi::Persistent(info[0].As<Napi::Function>()));
+  out_of_memory_error = new Napi::FunctionReference(Napi::Persistent(info[1].As<Napi::Function>()));
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Tensor::Init(env, exports);
+  exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses));
   exports.Set("fromTypedArray", Napi::Function::New(env, FromTypedArray));
   exports.Set("full", Napi::Function::New(env, Full));
   exports.Set("conv2d", Napi::Function::New(env, Conv2d));
   exports.Set("batchNorm", Napi::Function::New(env, BatchNorm));
-  exports.Set("relu", Napi::Function::New(env, Relu));
   exports.Set("relu_", Napi::Function::New(env, ReluInPlace));
   exports.Set("maxPool2d", Napi::Function::New(env, MaxPool2d));
   exports.Set("linear", Napi::Function::New(env, Linear));
@@ -572,7 +648,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("topkCorrect", Napi::Function::New(env, TopkCorrect));
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("unary", Napi::Function::New(env, Unary));
-  exports.Set("argmax", Napi::Function::New(env, Argmax));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));

@@ -52,12 +52,15 @@ export { DataError } from './data/errors.js';
 export type { ImageSet } from './data/image-set.js';
 export { WarmRestartSchedule, type WarmRestartOptions } from './train/schedule.js';
 export {
-  trainArchitecture,
+  trainModel,
   TrainingStopped,
+  type TrainOptions,
+  type TrainingEvents,
   type TrainingConfig,
   type TrainingOutcome,
   type EpochStats,
 } from './train/trainer.js';
+export { REFERENCE_RECIPE, type TrainingRecipe } from './train/recipe.js';
 export { trainStep, evalStep } from './train/step.js';
 export {
   chooseMicroBatch,
@@ -67,19 +70,17 @@ export {
   type MicroBatchChoice,
   type MicroBatchPolicy,
 } from './train/memory.js';
-export {
-  runSweep,
-  selectArchitectures,
-  type SweepRequest,
-  type SweepReporter,
-} from './sweep/sweep.js';
+export { runSweep, type SweepRequest, type SweepReporter } from './sweep/sweep.js';
+export type { RuntimeConfig } from './sweep/config.js';
 export {
   REFERENCE_DEFAULTS,
-  EMBEDDED_DEFAULT,
+  embeddedDefaultStudy,
+  selectArchitectures,
+  familyOptions,
   type StudyConfig,
-  type RuntimeConfig,
-} from './sweep/config.js';
-export { readResults, referenceCsv, type ResultRecord } from './sweep/results.js';
+} from './run/study.js';
+export { readResults, referenceCsv, type ResultRecord } from './run/results.js';
+export * as runFiles from './run/files.js';
 export { loadRun, type ReportRun, type ReportArchitecture } from './report/load.js';
 export { reportHtml, reportData, type ReportData } from './report/html.js';
 export { serveReport, type ViewServer } from './report/server.js';
@@ -88,3 +89,4 @@ export { runDistributedSweep, type QueueOptions } from './sweep/distributed/coor
 export { startWorkers, type WorkerOptions } from './sweep/distributed/worker.js';
 export { queueStatus } from './sweep/distributed/status.js';
 export { parseRedisUrl, redactRedisUrl } from './sweep/distributed/redis-url.js';
+export { probeRedis, QueueUnreachableError } from './sweep/distributed/redis-probe.js';

@@ -117,7 +117,7 @@ function loadInto(m: Vgg, initial: Record<string, Dumped>, precision: Precision)
 function model(channelsLast: boolean, precision: Precision, eps = fixture.eps): Vgg {
   const m = new Vgg(fixture.widths, {
     classes: fixture.classes,
-    batchNormEps: eps,
+    batchNorm: eps,
     dropout: 0,
     channelsLast,
     dtype: precision,

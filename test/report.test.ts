@@ -24,7 +24,7 @@ import {
 } from '../src/family/skew-normal.js';
 import { launchChromium, openPage } from '../src/report/browser.js';
 import { serveReport } from '../src/report/server.js';
-import { referenceCsv, type ResultRecord } from '../src/sweep/results.js';
+import { referenceCsv, type ResultRecord } from '../src/run/results.js';
 import { runCli } from './helpers/cli.js';
 import { repoRoot } from './helpers/paths.js';
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { EngineError, OutOfMemoryError } from '../src/engine/errors.js';
 import { WarmRestartSchedule } from '../src/train/schedule.js';
 import {
   chooseMicroBatch,
@@ -10,14 +11,14 @@ import { vggLayout } from '../src/models/vgg-layout.js';
 import { vggBaseWidths } from '../src/family/vgg-base.js';
 
 describe('warm-restart schedule', () => {
-  it('follows SPEC.md: lr = min + (max - min)(1 + cos(pi t / cycle)) / 2, set before every step', () => {
+  it('follows docs/method.md §3: lr = min + (max - min)(1 + cos(pi t / cycle)) / 2, set before every step', () => {
     const max = 0.01;
     const min = 1e-5;
     const schedule = new WarmRestartSchedule({
-      lrMax: max,
-      lrMin: min,
-      firstCycle: 10,
-      multiplier: 2,
+      lr: max,
+      lrWrMin: min,
+      lrWrEpochs: 10,
+      lrWrMul: 2,
       datasetSize: 1050,
       batchSize: 100,
     });
@@ -56,10 +57,10 @@ describe('warm-restart schedule', () => {
     assert.throws(
       () =>
         new WarmRestartSchedule({
-          lrMax: 0.1,
-          lrMin: 0,
-          firstCycle: 1,
-          multiplier: 2,
+          lr: 0.1,
+          lrWrMin: 0,
+          lrWrEpochs: 1,
+          lrWrMul: 2,
           datasetSize: 10,
           batchSize: 128,
         }),
@@ -87,10 +88,23 @@ describe('choosing the micro-batch', () => {
 
   it('steps down when a measurement exceeds the prediction, and treats out-of-memory as too big', () => {
     const probe = (m: number): number => {
-      if (m >= 64) throw new Error('CUDA out of memory. Tried to allocate 2.00 GiB');
+      if (m >= 64) throw new OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB');
       return m <= 2 ? 100 * m : 1000 * m;
     };
     assert.equal(chooseMicroBatch(128, 20000, probe, layout).microBatch, 16);
+    // Any other failure of a probe is no measurement: it propagates.
+    assert.throws(
+      () =>
+        chooseMicroBatch(
+          128,
+          20000,
+          () => {
+            throw new EngineError('CUDA error: an illegal memory access was encountered');
+          },
+          layout,
+        ),
+      EngineError,
+    );
   });
 
   it('refuses when not even the smallest micro-batch fits', () => {

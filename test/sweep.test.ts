@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Architecture } from '../src/family/skew-normal.js';
 import { cheapestIds, tinyFamily, tinyStudy } from './helpers/tiny-study.js';
-import { REFERENCE_COLUMNS, writeReferenceCsvs, type ResultRecord } from '../src/sweep/results.js';
+import { REFERENCE_COLUMNS, writeReferenceCsvs, type ResultRecord } from '../src/run/results.js';
 import { runCli } from './helpers/cli.js';
 import { resultNumbers, results } from './helpers/results.js';
 import { cliPath } from './helpers/paths.js';
@@ -148,11 +148,11 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     assert.equal(env.threads, 1);
     assert.equal(env.seed, 0);
     const config = JSON.parse(readFileSync(join(reference, 'config.json'), 'utf8')) as {
-      study: { epochs: number; lr: number; batchNormEps: number };
+      study: { epochs: number; lr: number; batchNorm: number };
     };
     assert.equal(config.study.epochs, 2);
     assert.equal(config.study.lr, 0.01);
-    assert.equal(config.study.batchNormEps, 1e-4);
+    assert.equal(config.study.batchNorm, 1e-4);
     const records = results(reference);
     assert.deepEqual(
       records.map((x) => x.id),

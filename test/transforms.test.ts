@@ -15,7 +15,7 @@ import { randomResizedCropBox } from '../src/data/image-folder-loader.js';
 import type { ImageSet } from '../src/data/image-set.js';
 import { Rng } from '../src/data/random.js';
 import { DATASETS, type DatasetSpec } from '../src/data/registry.js';
-import { REFERENCE_DEFAULTS, type StudyConfig } from '../src/sweep/config.js';
+import { REFERENCE_DEFAULTS, type StudyConfig } from '../src/run/study.js';
 import { buildLoaders, type StudyData } from '../src/sweep/study-data.js';
 import { readFixture } from './helpers/paths.js';
 
@@ -93,7 +93,7 @@ describe('dataset transforms equal the original code (PyTorch and torchvision)',
     for (const { size, expected } of fixture.kmnist.cases) {
       const x = validationBatch(spec, set, {
         dataset: 'KMNIST',
-        normalize: true,
+        normalizeData: true,
         patchSize: size,
         batchSize: 2,
       });
@@ -107,7 +107,10 @@ describe('dataset transforms equal the original code (PyTorch and torchvision)',
     }
     assert.deepEqual(
       Array.from(
-        validationBatch(spec, set, { normalize: true, patchSize: 32, batchSize: 2 }).slice(0, 3),
+        validationBatch(spec, set, { normalizeData: true, patchSize: 32, batchSize: 2 }).slice(
+          0,
+          3,
+        ),
       ).map((v) => v.toFixed(6)),
       ['-0.322137', '1.731967', '0.995537'],
       'the first normalised pixels of the known image',
@@ -124,7 +127,11 @@ describe('dataset transforms equal the original code (PyTorch and torchvision)',
       channels: 3,
       size: 32,
     };
-    const x = validationBatch(spec, set, { dataset: 'CIFAR100', normalize: true, batchSize: 1 });
+    const x = validationBatch(spec, set, {
+      dataset: 'CIFAR100',
+      normalizeData: true,
+      batchSize: 1,
+    });
     assert.ok(
       worstUlps(x, fixture.cifar100.expected) <= 1,
       String(worstUlps(x, fixture.cifar100.expected)),

@@ -1,6 +1,6 @@
 """Writes test/fixtures/engine-parity.json: PyTorch's numbers for featshift's parity test.
 
-A small VGG-10 of SPEC.md section 1 (widths 4 4 6 6 8 8 8 10 10, 3 classes, batch-norm eps 1e-4,
+A small VGG-10 of docs/method.md §1 (widths 4 4 6 6 8 8 8 10 10, 3 classes, batch-norm eps 1e-4,
 dropout 0 so that no random mask enters), one batch of 4 images of 32 px. Records the initial
 state, the logits, loss and every gradient of one training-mode step, and the state after three
 SGD steps (lr 0.01, momentum 0.9, weight decay 5e-4), plain and Nesterov.

@@ -1,9 +1,9 @@
 """Writes test/fixtures/reference-family.json: what the reference algorithm computes.
 
-It follows the published algorithm of Mundt et al. (SPEC.md section 2) with NumPy and SciPy, so
+It follows the published algorithm of Mundt et al. (docs/method.md §2) with NumPy and SciPy, so
 that featshift's family generator can be compared with it integer for integer, and records a few
 floating-point facts (NumPy sums, aranges, SciPy's erf) and PyTorch's parameter counts for the
-network of SPEC.md section 1. Needs Debian's python3-numpy, python3-scipy, python3-torch:
+network of docs/method.md §1. Needs Debian's python3-numpy, python3-scipy, python3-torch:
 
     /usr/bin/python3 scripts/reference/family_fixture.py
 """

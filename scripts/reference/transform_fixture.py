@@ -1,7 +1,7 @@
 """Writes test/fixtures/reference-transforms.json: the original code's dataset transforms.
 
 Applies, with Debian's PyTorch, torchvision and Pillow, the transforms of the authors'
-lib/Datasets/datasets.py (SPEC.md section 3) to small seeded images, so that featshift's loaders
+lib/Datasets/datasets.py (docs/method.md §3) to small seeded images, so that featshift's loaders
 can be compared with them:
 
 - KMNIST: bytes / 255 in float32, normalised with KMNIST's statistics, then

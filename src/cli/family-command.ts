@@ -7,6 +7,7 @@ import {
 } from '../family/skew-normal.js';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { familyOptions, REFERENCE_DEFAULTS, type StudyConfig } from '../run/study.js';
 import { formatArchitectures, OUTPUT_FORMATS, type OutputFormat } from './architecture-output.js';
 import * as parse from './parse.js';
 
@@ -86,19 +87,21 @@ export function addFamilyOptions(command: Command, withClasses = true): Command 
     .option('--include-baseline', 'add the standard VGG widths, scaled to the budget, as id 0');
 }
 
-export function familyOptionsFrom(o: Omit<FamilyCliOptions, 'format' | 'output'>): FamilyOptions {
-  return {
+/** The family options of the command's flags: a study's family, with the reference's recipe. */
+function familyOptionsFrom(o: Omit<FamilyCliOptions, 'format' | 'output'>): FamilyOptions {
+  const study: StudyConfig = {
+    ...REFERENCE_DEFAULTS,
     depth: o.depth,
-    classes: o.classes,
     patchSize: o.patchSize,
-    ...(o.xi ? { xi: o.xi } : {}),
+    xi: o.xi ?? null,
     omega: o.omega,
     alpha: o.alpha,
     minFeatures: o.minFeatures,
     areaTolerance: o.areaTolerance,
-    ...(o.totalFeatures !== undefined ? { totalFeatures: o.totalFeatures } : {}),
-    ...(o.widthMultiplier !== undefined ? { widthMultiplier: o.widthMultiplier } : {}),
+    totalFeatures: o.totalFeatures ?? null,
+    widthMultiplier: o.widthMultiplier ?? null,
   };
+  return familyOptions(study, o.classes);
 }
 
 export function familyCommand(): Command {

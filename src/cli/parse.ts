@@ -57,13 +57,6 @@ export function gridRange(value: string): GridRange {
   return { min, max, step };
 }
 
-export function choice<T extends string>(allowed: readonly T[]): (value: string) => T {
-  return (value: string): T => {
-    if ((allowed as readonly string[]).includes(value)) return value as T;
-    throw new InvalidArgumentError(`expected one of ${allowed.join(', ')}, got '${value}'.`);
-  };
-}
-
 export { InvalidArgumentError as InvalidArgument } from 'commander';
 
 /** '4G', '512M', '2.5GiB' or bytes. */

@@ -1,7 +1,8 @@
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
 import { DataError } from '../data/errors.js';
+import { EngineError } from '../engine/errors.js';
 import { UsageError } from '../errors.js';
+import { packageVersion } from '../run/folder.js';
 import { dataCommand } from './data-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { familyCommand } from './family-command.js';
@@ -10,12 +11,6 @@ import { reportCommand, viewCommand } from './report-command.js';
 import { statusCommand, workerCommand } from './queue-commands.js';
 
 const USAGE_EXIT = 2;
-
-function packageVersion(): string {
-  const url = new URL('../../../package.json', import.meta.url);
-  const pkg = JSON.parse(readFileSync(url, 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 export function buildProgram(): Command {
   const program = new Command('featshift')
@@ -75,8 +70,13 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`featshift: ${error.message}\n`);
       return 1;
     }
+    if (error instanceof EngineError) {
+      process.stderr.write(`featshift: libtorch: ${error.message.split('\n')[0] ?? ''}\n`);
+      return 1;
+    }
+    // Anything else is featshift's own failure (or the system's): one line, exit code 1, never 2.
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`featshift: ${message}\n`);
+    process.stderr.write(`featshift: ${message.split('\n')[0] ?? ''}\n`);
     if (process.env.FEATSHIFT_DEBUG && error instanceof Error)
       process.stderr.write(`${error.stack ?? ''}\n`);
     return 1;

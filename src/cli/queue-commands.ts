@@ -1,9 +1,7 @@
 import { Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_QUEUE_NAME } from '../sweep/distributed/jobs.js';
-import { parseRedisUrl, probeRedis, redactRedisUrl } from '../sweep/distributed/redis-url.js';
-import { queueStatus } from '../sweep/distributed/status.js';
-import { startWorkers } from '../sweep/distributed/worker.js';
+import { parseRedisUrl, redactRedisUrl } from '../sweep/distributed/redis-url.js';
 import { byteSize } from './parse.js';
 import * as parse from './parse.js';
 
@@ -54,6 +52,8 @@ export function workerCommand(): Command {
           .split(',')
           .map((d) => d.trim())
           .filter(Boolean);
+        // BullMQ and ioredis load only for the commands that use them.
+        const { startWorkers } = await import('../sweep/distributed/worker.js');
         const { close } = startWorkers({
           url: o.queue,
           connection,
@@ -96,6 +96,8 @@ export function statusCommand(): Command {
         retryStrategy: () => null as unknown as number,
         maxRetriesPerRequest: null,
       };
+      const { probeRedis } = await import('../sweep/distributed/redis-probe.js');
+      const { queueStatus } = await import('../sweep/distributed/status.js');
       await probeRedis(connection, o.queue);
       process.stdout.write(`${await queueStatus(connection, o.queueName)}\n`);
     });

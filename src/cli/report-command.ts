@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { resolve } from 'node:path';
-import { exportFigures } from '../report/export.js';
 import { reportData, reportHtml } from '../report/html.js';
 import { loadRun } from '../report/load.js';
 import { serveReport } from '../report/server.js';
@@ -33,6 +32,8 @@ export function reportCommand(): Command {
         ['svg', o.svg],
       ] as const) {
         if (dir === undefined) continue;
+        // Playwright loads only when figures are exported.
+        const { exportFigures } = await import('../report/export.js');
         const files = await exportFigures(resolve(output), dir, format);
         process.stdout.write(`${files.length} ${format.toUpperCase()} figures in ${dir}\n`);
       }

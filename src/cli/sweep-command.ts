@@ -2,59 +2,19 @@ import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import { DATASETS } from '../data/registry.js';
 import { requireDatasetSpec } from '../data/dataset.js';
-import { skewNormalFamily } from '../family/skew-normal.js';
 import { INIT_SCHEMES } from '../models/init.js';
-import {
-  EMBEDDED_DEFAULT,
-  REFERENCE_DEFAULTS,
-  type RuntimeConfig,
-  type StudyConfig,
-} from '../sweep/config.js';
+import { embeddedDefaultStudy, REFERENCE_DEFAULTS, type StudyConfig } from '../run/study.js';
+import type { RuntimeConfig } from '../sweep/config.js';
 import { ConsoleReporter, type ReportMode } from '../sweep/reporter.js';
-import { familyOptions, runSweep, spreadOverXi } from '../sweep/sweep.js';
+import { runSweep } from '../sweep/sweep.js';
 import { IMAGE_FOLDER } from '../sweep/study-data.js';
 import { addFamilyOptions } from './family-command.js';
-import { runDistributedSweep } from '../sweep/distributed/coordinator.js';
 import { DEFAULT_QUEUE_NAME } from '../sweep/distributed/jobs.js';
 import { parseRedisUrl } from '../sweep/distributed/redis-url.js';
 import * as parse from './parse.js';
 
-/** CLI option name -> StudyConfig key, for the options that decide results. */
-const STUDY_OPTIONS: Record<string, keyof StudyConfig> = {
-  dataset: 'dataset',
-  trainData: 'trainData',
-  valData: 'valData',
-  depth: 'depth',
-  patchSize: 'patchSize',
-  xi: 'xi',
-  omega: 'omega',
-  alpha: 'alpha',
-  minFeatures: 'minFeatures',
-  areaTolerance: 'areaTolerance',
-  totalFeatures: 'totalFeatures',
-  widthMultiplier: 'widthMultiplier',
-  ids: 'ids',
-  includeBaseline: 'includeBaseline',
-  epochs: 'epochs',
-  batchSize: 'batchSize',
-  microBatch: 'microBatch',
-  allowSplit: 'allowSplit',
-  lr: 'lr',
-  momentum: 'momentum',
-  nesterov: 'nesterov',
-  weightDecay: 'weightDecay',
-  batchNorm: 'batchNormEps',
-  lrWrEpochs: 'lrCycle',
-  lrWrMul: 'lrMultiplier',
-  lrWrMin: 'lrMin',
-  weightInit: 'init',
-  normalizeData: 'normalize',
-  gcn: 'gcn',
-  seed: 'seed',
-  trainSubset: 'trainSubset',
-  valSubset: 'valSubset',
-  channelsLast: 'channelsLast',
-};
+/** The options that decide results: each is named as its StudyConfig key (--lr-wr-epochs is lrWrEpochs). */
+const STUDY_KEYS = Object.keys(REFERENCE_DEFAULTS) as (keyof StudyConfig)[];
 
 export function sweepCommand(): Command {
   const command = new Command('sweep')
@@ -156,9 +116,9 @@ export function sweepCommand(): Command {
     .option('--json-log', 'one JSON object per event on standard output')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const explicit: Partial<StudyConfig> = {};
-      for (const [option, key] of Object.entries(STUDY_OPTIONS)) {
-        if (cmd.getOptionValueSource(option) === 'cli')
-          (explicit as Record<string, unknown>)[key] = o[option];
+      for (const key of STUDY_KEYS) {
+        if (cmd.getOptionValueSource(key) === 'cli')
+          (explicit as Record<string, unknown>)[key] = o[key];
       }
       if (typeof explicit.trainData === 'string') explicit.trainData = resolve(explicit.trainData);
       if (typeof explicit.valData === 'string') explicit.valData = resolve(explicit.valData);
@@ -168,15 +128,9 @@ export function sweepCommand(): Command {
         explicit.dataset = requireDatasetSpec(explicit.dataset).name;
       const resume = o.resume as string | undefined;
       const embedded = resume === undefined && Object.keys(explicit).length === 0;
-      const study: StudyConfig = {
-        ...REFERENCE_DEFAULTS,
-        ...(embedded ? EMBEDDED_DEFAULT : {}),
-        ...explicit,
-      };
-      if (embedded) {
-        const classes = DATASETS.FashionMNIST.classes;
-        study.ids = spreadOverXi(skewNormalFamily(familyOptions(study, classes)), 5).join(',');
-      }
+      const study: StudyConfig = embedded
+        ? embeddedDefaultStudy()
+        : { ...REFERENCE_DEFAULTS, ...explicit };
       const runtime: RuntimeConfig = {
         device: o.device as string,
         threads: (o.threads as number | undefined) ?? null,
@@ -214,6 +168,7 @@ export function sweepCommand(): Command {
       try {
         if (o.queue !== undefined) {
           const url = o.queue as string;
+          const { runDistributedSweep } = await import('../sweep/distributed/coordinator.js');
           const outcome = await runDistributedSweep(request, {
             url,
             connection: parseRedisUrl(url),

@@ -10,7 +10,7 @@ import { resizeBilinear } from './resize.js';
  * Image folders, the reference's IMAGENET dataset: `--train-data DIR` and `--val-data DIR`, each
  * with one sub-folder per class, read as torchvision's ImageFolder reads them (classes in sorted
  * order, files in sorted order, sub-folders of a class included) and transformed as the
- * reference's IMAGENET class does (SPEC.md section 3): the shorter side resized to P + 32 with
+ * reference's IMAGENET class does (docs/method.md §4): the shorter side resized to P + 32 with
  * Pillow's bilinear filter; for validation the centre P x P crop; for training a random resized
  * crop and flip per epoch (see ImageFolderLoader).
  */

@@ -1,4 +1,4 @@
-/** The datasets of the paper (SPEC.md section 6): their published files, checksums and traits. */
+/** The datasets of the paper (docs/method.md §4): their published files, checksums and traits. */
 
 export type DatasetName = 'MNIST' | 'FashionMNIST' | 'KMNIST' | 'CIFAR10' | 'CIFAR100';
 export const DATASET_NAMES: readonly DatasetName[] = [
@@ -30,7 +30,7 @@ export interface DatasetSpec {
   /** Base URLs tried in order. */
   mirrors: string[];
   files: PublishedFile[];
-  /** Per-channel mean and std for the optional normalisation (SPEC.md section 3). */
+  /** Per-channel mean and std for the optional normalisation (docs/method.md §4). */
   mean: number[];
   std: number[];
   /**

@@ -12,3 +12,4 @@ export {
   liveTensorCount,
 } from './runtime.js';
 export type { DType, HostArray, NativeBuildInfo } from './native.js';
+export { EngineError, OutOfMemoryError } from './errors.js';

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { EngineError, OutOfMemoryError } from './errors.js';
 
 /** The element types the engine stores. */
 export type DType =
@@ -48,8 +49,8 @@ export interface NativeBuildInfo {
   builtWithCuda: boolean;
 }
 
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'eq';
-export type UnaryOp = 'sum' | 'mean' | 'neg' | 'abs' | 'sqrt' | 'square' | 'max' | 'isfinite_all';
+export type BinaryOp = 'add' | 'mul';
+export type UnaryOp = 'sum' | 'square';
 
 /** The addon's exports, typed: nothing untyped crosses into TypeScript. */
 export interface NativeModule {
@@ -72,7 +73,6 @@ export interface NativeModule {
     momentum: number,
     eps: number,
   ): NativeTensor;
-  relu(x: NativeTensor): NativeTensor;
   relu_(x: NativeTensor): NativeTensor;
   maxPool2d(x: NativeTensor, kernel: number, stride: number): NativeTensor;
   linear(x: NativeTensor, w: NativeTensor, b: NativeTensor | null): NativeTensor;
@@ -82,7 +82,6 @@ export interface NativeModule {
   topkCorrect(logits: NativeTensor, targets: NativeTensor, k: number): number;
   binary(op: BinaryOp, a: NativeTensor, b: NativeTensor | number): NativeTensor;
   unary(op: UnaryOp, a: NativeTensor): NativeTensor;
-  argmax(x: NativeTensor, dim: number): NativeTensor;
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
@@ -91,6 +90,7 @@ export interface NativeModule {
   liveTensors(): number;
   releaseHostMemory(thresholdBytes: number): number;
   buildInfo(): NativeBuildInfo;
+  setErrorClasses(engine: typeof EngineError, outOfMemory: typeof OutOfMemoryError): void;
 }
 
 const ADDON = fileURLToPath(
@@ -112,6 +112,7 @@ export function native(): NativeModule {
     }
     const require = createRequire(import.meta.url);
     const addon = require(ADDON) as NativeModule;
+    addon.setErrorClasses(EngineError, OutOfMemoryError);
     // Debian's libtorch starts with one intra-op thread: default to every core, or
     // FEATSHIFT_THREADS.
     const fromEnv = Number(process.env.FEATSHIFT_THREADS);

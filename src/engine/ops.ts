@@ -48,8 +48,6 @@ export function batchNorm(
   );
 }
 
-export const relu = (x: Tensor): Tensor => new Tensor(native().relu(x.handle));
-
 /**
  * ReLU in place (nn.ReLU(inplace=True)): no new activation buffer. Allowed on the output of
  * batch norm, whose backward pass does not need that output. Returns a new handle to the same
@@ -87,20 +85,7 @@ const binary =
     new Tensor(native().binary(op, a.handle, typeof b === 'number' ? b : b.handle));
 
 export const add = binary('add');
-export const sub = binary('sub');
 export const mul = binary('mul');
-export const div = binary('div');
-export const eq = binary('eq');
 
 export const sum = (x: Tensor): Tensor => new Tensor(native().unary('sum', x.handle));
-export const mean = (x: Tensor): Tensor => new Tensor(native().unary('mean', x.handle));
-export const neg = (x: Tensor): Tensor => new Tensor(native().unary('neg', x.handle));
-export const abs = (x: Tensor): Tensor => new Tensor(native().unary('abs', x.handle));
-export const sqrt = (x: Tensor): Tensor => new Tensor(native().unary('sqrt', x.handle));
 export const square = (x: Tensor): Tensor => new Tensor(native().unary('square', x.handle));
-export const max = (x: Tensor): Tensor => new Tensor(native().unary('max', x.handle));
-/** True when no element is NaN or infinite. */
-export const allFinite = (x: Tensor): boolean =>
-  new Tensor(native().unary('isfinite_all', x.handle)).item() !== 0;
-export const argmax = (x: Tensor, dim: number): Tensor =>
-  new Tensor(native().argmax(x.handle, dim));

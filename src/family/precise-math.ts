@@ -212,21 +212,6 @@ export function pairwiseSum(a: Float64Array, offset = 0, n = a.length - offset):
   return pairwiseSum(a, offset, n2) + pairwiseSum(a, offset + n2, n - n2);
 }
 
-/** `numpy.trapz(y, x)`: sum of (x[i+1] - x[i]) * (y[i+1] + y[i]) / 2.0, summed pairwise. */
-export function trapz(y: Float64Array, x: Float64Array): number {
-  if (y.length !== x.length) {
-    throw new RangeError(`trapz: ${y.length} samples but ${x.length} abscissae`);
-  }
-  const n = y.length - 1;
-  if (n <= 0) return 0;
-  const parts = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    parts[i] =
-      (((x[i + 1] as number) - (x[i] as number)) * ((y[i + 1] as number) + (y[i] as number))) / 2.0;
-  }
-  return pairwiseSum(parts);
-}
-
 // A fast erf for the bulk of the family's samples: Taylor polynomials of degree 7 around the
 // centres of 1/64-wide intervals on [0.5, 6), built once from the exact erf. Measured within 2 ulp
 // of the exact erf (see the tests); the family generator only trusts it where 2 ulp cannot change

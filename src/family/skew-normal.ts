@@ -44,9 +44,9 @@ export interface Architecture {
   omega: number | null;
   alpha: number | null;
   widths: number[];
-  /** The reference's `Parameters` figure (SPEC.md section 2), which ignores spatial sizes. */
+  /** The reference's `Parameters` figure (docs/method.md §2), which ignores spatial sizes. */
   capacity: number;
-  /** True trainable parameter count of the network of SPEC.md section 1. */
+  /** True trainable parameter count of the network of docs/method.md §1. */
   params: number;
   /** Multiply-accumulates per image at the patch size. */
   macs: number;
@@ -214,7 +214,7 @@ export function binnedDensity(
   return integrator.exactBins(alpha);
 }
 
-/** The reference's capacity formula (SPEC.md section 2), in its own order of additions. */
+/** The reference's capacity formula (docs/method.md §2), in its own order of additions. */
 export function referenceCapacity(widths: readonly number[], classes: number): number {
   const L = widths.length;
   let total = 0;

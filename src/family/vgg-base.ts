@@ -17,7 +17,7 @@ export function convsPerDeepBlock(depth: number): number {
 }
 
 /**
- * The standard VGG widths for depth D (SPEC.md section 1): 64, 64, 128, 128, k x 256, 2k x 512,
+ * The standard VGG widths for depth D (docs/method.md §1): 64, 64, 128, 128, k x 256, 2k x 512,
  * then the two classifier widths. D = 16 gives VGG-D, whose 15 widths sum to 5248.
  */
 export function vggBaseWidths(depth: number, patchSize = 32): number[] {

@@ -1,6 +1,6 @@
 import type { Tensor } from '../engine/tensor.js';
 
-/** The weight initialisations of the reference (SPEC.md section 3), as torch.nn.init defines them. */
+/** The weight initialisations of the reference (docs/method.md §3), as torch.nn.init defines them. */
 export type InitScheme = 'kaiming-normal' | 'kaiming-uniform' | 'xavier-normal' | 'xavier-uniform';
 export const INIT_SCHEMES: readonly InitScheme[] = [
   'kaiming-normal',

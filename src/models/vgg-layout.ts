@@ -21,7 +21,7 @@ export interface LinearLayerSpec {
   readonly batchNorm: boolean;
 }
 
-/** The VGG of SPEC.md section 1 for one width list, as data. */
+/** The VGG of docs/method.md §1 for one width list, as data. */
 export interface VggLayout {
   readonly depth: number;
   readonly widths: readonly number[];

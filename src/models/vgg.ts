@@ -7,16 +7,16 @@ import { vggLayout, countParams, type VggLayout, type VggLayoutOptions } from '.
 
 export interface VggOptions extends Omit<VggLayoutOptions, 'batchNorm'> {
   /**
-   * Batch-norm epsilon (the reference's `--batch-norm`, default 1e-4). 0 builds the network
-   * without batch norm, as the reference does; its convolutions and hidden linear layers keep
-   * no bias, so they have none at all.
+   * Batch-norm epsilon (`--batch-norm`, default 1e-4). 0 builds the network without batch norm,
+   * as the original does; its convolutions and hidden linear layers keep no bias, so they have
+   * none at all.
    */
-  batchNormEps?: number;
+  batchNorm?: number;
   /** Batch-norm running-statistics momentum (default 0.1). */
   batchNormMomentum?: number;
   /** Dropout before the class layer (default 0.5). */
   dropout?: number;
-  init?: InitScheme;
+  weightInit?: InitScheme;
   device?: string;
   /**
    * Keep activations and conv weights channels-last (NHWC) in memory. Default true: measured 8 to
@@ -76,7 +76,7 @@ interface LinearUnit {
 }
 
 /**
- * The VGG of SPEC.md section 1 for one width list: blocks of 3x3 conv + batch norm + ReLU, each
+ * The VGG of docs/method.md §1 for one width list: blocks of 3x3 conv + batch norm + ReLU, each
  * block ending in a 2x2 max-pool, then Linear + BN + ReLU twice, dropout, and the class layer.
  * Parameter names follow the module tree, e.g. `features.block1.conv1.weight`,
  * `features.block1.bn1.running_mean`, `classifier.fc3.bias`.
@@ -94,7 +94,7 @@ export class Vgg {
   private disposed = false;
 
   constructor(widths: readonly number[], options: VggOptions = {}) {
-    this.eps = options.batchNormEps ?? 1e-4;
+    this.eps = options.batchNorm ?? 1e-4;
     if (!Number.isFinite(this.eps) || this.eps < 0) {
       throw new RangeError(
         `the batch-norm epsilon must be 0 (no batch norm) or positive, got ${this.eps}`,
@@ -106,7 +106,7 @@ export class Vgg {
     this.dtype = options.dtype ?? 'float32';
     this.momentum = options.batchNormMomentum ?? 0.1;
     this.dropoutP = options.dropout ?? 0.5;
-    const init = options.init ?? 'kaiming-normal';
+    const init = options.weightInit ?? 'kaiming-normal';
     const { device, dtype } = this;
     const batchNorm = this.layout.batchNorm;
     tidy(() => {
@@ -213,11 +213,6 @@ export class Vgg {
       }
     }
     return h;
-  }
-
-  /** Zeroes every parameter's gradient in place. */
-  zeroGrad(): void {
-    for (const p of this.parameters()) p.tensor.zeroGrad();
   }
 
   /** Copies values into the model's tensors by name; every name must exist with the same shape. */

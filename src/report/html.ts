@@ -11,8 +11,12 @@ function plotlySource(): string {
   return (plotly ??= readFileSync(require.resolve('plotly.js-dist-min'), 'utf8'));
 }
 
+/** The page's script: src/report/page/app.ts as tsc compiled it, without its source-map comment. */
 function appSource(): string {
-  return (app ??= readFileSync(new URL('../../../report-assets/app.js', import.meta.url), 'utf8'));
+  return (app ??= readFileSync(new URL('./page/app.js', import.meta.url), 'utf8').replace(
+    /^\/\/# sourceMappingURL=.*$/m,
+    '',
+  ));
 }
 
 /** JSON that cannot close the script element it sits in. */
@@ -73,7 +77,7 @@ export function reportHtml(data: ReportData): string {
 <div id="runs"></div>
 <script>${plotlySource()}</script>
 <script type="application/json" id="featshift-data">${scriptJson(data)}</script>
-<script>${appSource()}</script>
+<script type="module">${appSource()}</script>
 </body>
 </html>
 `;

@@ -6,9 +6,9 @@ import { baselineArchitecture } from '../family/skew-normal.js';
 import { vggBaseWidths } from '../family/vgg-base.js';
 import { countMacs, countParams, vggLayout } from '../models/vgg-layout.js';
 import { datasetSpec } from '../data/registry.js';
-import type { StudyConfig } from '../sweep/config.js';
-import type { ResultRecord } from '../sweep/results.js';
-import { familyOptions } from '../sweep/sweep.js';
+import { CONFIG_FILE, CSV_NAME, RESULTS_FILE } from '../run/files.js';
+import type { ResultRecord } from '../run/results.js';
+import { familyOptions, upgradeStudy, type StudyConfig } from '../run/study.js';
 
 /** One architecture as the report shows it: the fields of a result that the page uses. */
 export type ReportArchitecture = Pick<
@@ -36,7 +36,7 @@ export interface ReportRun {
   dir: string;
   dataset: string;
   depth: number;
-  source: 'results.jsonl' | 'reference CSV';
+  source: typeof RESULTS_FILE | 'reference CSV';
   architectures: ReportArchitecture[];
   /** The standard VGG's widths at the run's budget, for comparison. */
   baselineWidths: number[];
@@ -112,7 +112,7 @@ function readResultsJsonl(path: string, warnings: string[]): ReportArchitecture[
  */
 function readReferenceCsvs(dir: string, classes: number, warnings: string[]): ReportArchitecture[] {
   const files = readdirSync(dir)
-    .filter((f) => /^model_\d+\.csv$/.test(f))
+    .filter((f) => CSV_NAME.test(f))
     .sort();
   const out: ReportArchitecture[] = [];
   for (const f of files) {
@@ -193,14 +193,15 @@ export function loadRun(dir: string): ReportRun {
   const parts = basename(dir).split(';');
   let study: StudyConfig | undefined;
   let planned: number | null = null;
-  const configPath = join(dir, 'config.json');
+  const configPath = join(dir, CONFIG_FILE);
   if (existsSync(configPath)) {
     try {
       const config = JSON.parse(readFileSync(configPath, 'utf8')) as {
         study?: StudyConfig;
         architectures?: number[];
       };
-      study = config.study;
+      // An older featshift stored some keys under other names.
+      study = config.study ? { ...config.study, ...upgradeStudy(config.study) } : undefined;
       planned = config.architectures?.length ?? null;
     } catch {
       warnings.push(`${configPath}: not readable JSON; using the folder's name`);
@@ -211,9 +212,9 @@ export function loadRun(dir: string): ReportRun {
   const classes = spec?.classes ?? 10;
   let architectures: ReportArchitecture[];
   let source: ReportRun['source'];
-  if (existsSync(join(dir, 'results.jsonl'))) {
-    architectures = readResultsJsonl(join(dir, 'results.jsonl'), warnings);
-    source = 'results.jsonl';
+  if (existsSync(join(dir, RESULTS_FILE))) {
+    architectures = readResultsJsonl(join(dir, RESULTS_FILE), warnings);
+    source = RESULTS_FILE;
   } else {
     architectures = readReferenceCsvs(dir, classes, warnings);
     source = 'reference CSV';
@@ -221,9 +222,9 @@ export function loadRun(dir: string): ReportRun {
   if (architectures.length === 0) {
     // Say what was there: an empty folder, or files whose every row was skipped (and why).
     const found =
-      source === 'results.jsonl'
+      source === RESULTS_FILE
         ? 'its results.jsonl has no valid line'
-        : readdirSync(dir).some((f) => /^model_\d+\.csv$/.test(f))
+        : readdirSync(dir).some((f) => CSV_NAME.test(f))
           ? 'its model_NNN.csv files have no valid row'
           : 'it has no results.jsonl nor model_NNN.csv files';
     const why =

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadRun, type ReportRun } from './load.js';
 import { reportData, reportHtml } from './html.js';
+import { RESULTS_FILE } from '../run/files.js';
 
 const isLoopback = (address: string): boolean =>
   address.startsWith('127.') || address === '::1' || address === '::ffff:127.0.0.1';
@@ -43,7 +44,7 @@ export async function serveReport(
           dir,
           dataset: 'unknown',
           depth: 16,
-          source: 'results.jsonl',
+          source: RESULTS_FILE,
           architectures: [],
           baselineWidths: [],
           planned: null,

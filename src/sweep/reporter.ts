@@ -2,7 +2,7 @@ import cliProgress from 'cli-progress';
 import type { Architecture } from '../family/skew-normal.js';
 import type { MicroBatchChoice } from '../train/memory.js';
 import type { EpochStats, StepProgress } from '../train/trainer.js';
-import type { ResultRecord } from './results.js';
+import type { ResultRecord } from '../run/results.js';
 import { summaryTable } from './summary.js';
 import type { SweepReporter } from './sweep.js';
 
@@ -135,7 +135,7 @@ export class ConsoleReporter implements SweepReporter {
     }
   }
 
-  resumeArchitecture(epoch: number, batch: number): void {
+  resumed(epoch: number, batch: number): void {
     if (this.mode === 'json') this.json('resume', { id: this.arch?.id, epoch, batch });
     else this.line(`  resuming at epoch ${epoch + 1}, batch ${batch + 1}`);
   }

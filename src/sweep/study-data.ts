@@ -10,7 +10,7 @@ import { ImageFolderLoader } from '../data/image-folder-loader.js';
 import { firstImages, type ImageSet } from '../data/image-set.js';
 import { BatchLoader, type Batch } from '../data/loader.js';
 import { ParallelBatchLoader } from '../data/parallel-loader.js';
-import type { StudyConfig } from './config.js';
+import type { StudyConfig } from '../run/study.js';
 
 /** The dataset name of `--train-data` / `--val-data` studies (the reference calls it IMAGENET). */
 export const IMAGE_FOLDER = 'ImageFolder';
@@ -109,7 +109,7 @@ export function buildLoaders(
 ): { train: TrainBatches; test: BatchLoader; trainCount: number } {
   const testSet = firstImages(data.test, study.valSubset ?? undefined);
   if (data.load.kind === 'folder') {
-    const normalize = study.normalize ? IMAGE_FOLDER_STATS : null;
+    const normalize = study.normalizeData ? IMAGE_FOLDER_STATS : null;
     const trainSet = firstFolderImages(data.load.train, study.trainSubset ?? undefined);
     const loader = new ImageFolderLoader(trainSet, {
       batchSize: study.batchSize,
@@ -129,7 +129,7 @@ export function buildLoaders(
   const loaderOptions = {
     batchSize: study.batchSize,
     patchSize: study.patchSize,
-    normalize: study.normalize ? { mean: spec.mean, std: spec.std } : null,
+    normalize: study.normalizeData ? { mean: spec.mean, std: spec.std } : null,
     gcn: study.gcn,
     channels: data.inputChannels,
     resize: spec.resize,

@@ -1,4 +1,4 @@
-import type { ResultRecord } from './results.js';
+import type { ResultRecord } from '../run/results.js';
 
 const BARS = '▁▂▃▄▅▆▇█';
 

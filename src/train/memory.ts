@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { freemem } from 'node:os';
+import { OutOfMemoryError } from '../engine/errors.js';
 import { releaseHostMemory } from '../engine/runtime.js';
 import { UsageError } from '../errors.js';
 import type { VggLayout } from '../models/vgg-layout.js';
@@ -110,7 +111,7 @@ function measure(probe: Probe, m: number): number | undefined | 'oom' {
   try {
     return probe(m);
   } catch (error) {
-    if (error instanceof Error && /out of memory/i.test(error.message)) return 'oom';
+    if (error instanceof OutOfMemoryError) return 'oom';
     throw error;
   }
 }

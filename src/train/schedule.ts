@@ -1,20 +1,22 @@
 /**
- * SGDR warm restarts exactly as the reference computes them (SPEC.md section 3), quirks included:
- * the rate is set before every optimiser step from
+ * SGDR warm restarts exactly as the original code computes them (docs/method.md §3), quirks
+ * included: the rate is set before every optimiser step from
  *   t = epochInCycle + (1 / floor(datasetSize / batchSize)) * step      (step counts from 1)
- *   lr = lrMin + 0.5 (lrMax - lrMin) (1 + cos((t / cycle) pi))
+ *   lr = lrWrMin + 0.5 (lr - lrWrMin) (1 + cos((t / cycle) pi))
  * and only after computing it does the schedule check whether the cycle has ended (epochInCycle
  * equal to the cycle length), then lengthens the cycle and starts it again. So the first step of
  * each new cycle still sees the end of the old one, and the last partial batch of an epoch runs t
  * slightly past the epoch's end.
  */
 export interface WarmRestartOptions {
-  lrMax: number;
-  lrMin: number;
-  /** Epochs of the first cycle (the reference's --lr-wr-epochs, default 10). */
-  firstCycle: number;
+  /** The largest rate, at the start of a cycle (--lr). */
+  lr: number;
+  /** The smallest rate, at the end of a cycle (--lr-wr-min). */
+  lrWrMin: number;
+  /** Epochs of the first cycle (--lr-wr-epochs, default 10). */
+  lrWrEpochs: number;
   /** Growth of each next cycle (--lr-wr-mul, default 2). */
-  multiplier: number;
+  lrWrMul: number;
   datasetSize: number;
   batchSize: number;
 }
@@ -31,7 +33,7 @@ export class WarmRestartSchedule {
 
   constructor(options: WarmRestartOptions, state?: WarmRestartState) {
     this.options = options;
-    this.state = state ? { ...state } : { epochInCycle: 0, cycle: options.firstCycle };
+    this.state = state ? { ...state } : { epochInCycle: 0, cycle: options.lrWrEpochs };
     this.stepsPerEpoch = Math.floor(options.datasetSize / options.batchSize);
     if (this.stepsPerEpoch < 1) {
       throw new RangeError(
@@ -42,11 +44,11 @@ export class WarmRestartSchedule {
 
   /** The rate for the step-th optimiser step (from 1) of the current epoch. */
   rate(step: number): number {
-    const { lrMax, lrMin } = this.options;
+    const { lr: lrMax, lrWrMin } = this.options;
     const t = this.state.epochInCycle + (1 / this.stepsPerEpoch) * step;
-    const lr = lrMin + 0.5 * (lrMax - lrMin) * (1 + Math.cos((t / this.state.cycle) * Math.PI));
+    const lr = lrWrMin + 0.5 * (lrMax - lrWrMin) * (1 + Math.cos((t / this.state.cycle) * Math.PI));
     if (this.state.epochInCycle > 0 && this.state.epochInCycle % this.state.cycle === 0) {
-      this.state = { epochInCycle: 0, cycle: this.state.cycle * this.options.multiplier };
+      this.state = { epochInCycle: 0, cycle: this.state.cycle * this.options.lrWrMul };
     }
     return lr;
   }

@@ -31,7 +31,7 @@ function piece(
 /**
  * One optimiser step on a batch, in micro-batches of `microBatch` images when the whole batch
  * does not fit: each piece's loss is scaled by pieceSize / batchSize before its backward pass, so
- * the accumulated gradient is the full batch's (SPEC.md section 4). As in the reference the scale
+ * the accumulated gradient is the full batch's (docs/method.md §4). As in the reference the scale
  * uses the nominal batch size, also for the last, smaller batch of an epoch.
  * `bnTraining` false keeps batch norm (and dropout) in evaluation mode, for exactness checks.
  */

@@ -1,53 +1,26 @@
-import { existsSync } from 'node:fs';
-import { zeros, tensor, tidy, ops } from '../engine/index.js';
+import { tensor, tidy, ops, zeros } from '../engine/index.js';
 import { manualSeed } from '../engine/runtime.js';
 import { mix32 } from '../data/random.js';
-import { UsageError } from '../errors.js';
 import type { Batch } from '../data/loader.js';
-import { loadCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
-import type { InitScheme } from '../models/init.js';
 import { Vgg } from '../models/vgg.js';
 import { measurePeakBytes, planMicroBatch, type MicroBatchChoice } from './memory.js';
+import type { TrainingRecipe } from './recipe.js';
 import { Sgd } from './sgd.js';
-import { WarmRestartSchedule, type WarmRestartState } from './schedule.js';
+import { WarmRestartSchedule } from './schedule.js';
 import { evalStep, trainStep } from './step.js';
+import { restoreTraining, saveTraining, type EpochStats, type Progress } from './training-state.js';
 
-/** Everything that decides a training run's numbers (the reference's defaults in the CLI). */
-export interface TrainingConfig {
-  epochs: number;
-  batchSize: number;
+export type { EpochStats } from './training-state.js';
+
+/** The recipe with what one architecture's training needs besides (docs/method.md §1, §3). */
+export interface TrainingConfig extends TrainingRecipe {
   /** The micro-batch of every step: a divisor of the batch size (the batch size: no split). */
   microBatch: number;
-  /** Split further when the micro-batch does not fit the memory budget (always on a GPU). */
-  allowSplit: boolean;
-  lr: number;
-  momentum: number;
-  nesterov: boolean;
-  weightDecay: number;
-  /** Batch-norm epsilon; 0 trains without batch norm (the reference's --batch-norm 0). */
-  batchNormEps: number;
-  lrCycle: number;
-  lrMultiplier: number;
-  lrMin: number;
-  init: InitScheme;
-  seed: number;
   classes: number;
   /** Input channels of the network (3; 1 for KMNIST). */
   colors: number;
   patchSize: number;
   device: string;
-  channelsLast: boolean;
-}
-
-export interface EpochStats {
-  epoch: number;
-  trainAcc: number;
-  valAcc: number;
-  trainLoss: number;
-  valLoss: number;
-  /** The rate of the epoch's last step. */
-  lr: number;
-  seconds: number;
 }
 
 export interface TrainingOutcome {
@@ -63,7 +36,7 @@ export interface TrainingOutcome {
   memory: MicroBatchChoice | undefined;
 }
 
-/** A source of training batches (BatchLoader or ParallelBatchLoader). */
+/** A source of batches (BatchLoader, ParallelBatchLoader, ImageFolderLoader). */
 export interface BatchSource {
   readonly batchesPerEpoch: number;
   batches(epoch: number, start?: number): Iterable<Batch> | AsyncIterable<Batch>;
@@ -79,17 +52,31 @@ export interface StepProgress {
   lr: number;
 }
 
-export interface TrainHooks {
+/** What training tells whoever follows it; the sweep's reporter implements the same interface. */
+export interface TrainingEvents {
+  /** The micro-batch was settled by measurement (a new architecture, not a resumed one). */
+  memory?(choice: MicroBatchChoice): void;
+  /** Training continues from a checkpoint at this epoch and batch. */
+  resumed?(epoch: number, batch: number): void;
+  step?(progress: StepProgress): void;
+  epoch?(stats: EpochStats): void;
+}
+
+/** One architecture to train, with its data and how to stop and resume it. */
+export interface TrainOptions {
+  id: number;
+  widths: readonly number[];
+  config: TrainingConfig;
+  train: BatchSource;
+  test: BatchSource;
+  /** Images per training epoch, for the schedule's steps per epoch. */
+  trainImages: number;
   /** Where the per-epoch checkpoint lives; a present one is resumed from. */
   checkpointPath?: string;
+  /** Memory budget in bytes that the micro-batch must fit (CPU). */
+  memoryLimit?: number;
   /** Asked after every step; true saves a checkpoint at that step and throws {@link TrainingStopped}. */
   shouldStop?: () => boolean;
-  /** Memory budget in bytes for choosing the micro-batch (CPU). */
-  memoryLimit?: number;
-  onMemory?: (choice: MicroBatchChoice) => void;
-  onStep?: (progress: StepProgress) => void;
-  onEpoch?: (stats: EpochStats) => void;
-  onResume?: (epoch: number, batch: number) => void;
 }
 
 /** Training was interrupted on request; its checkpoint holds everything to continue. */
@@ -100,95 +87,15 @@ export class TrainingStopped extends Error {
   }
 }
 
-interface Progress {
-  epoch: number;
-  batch: number;
-  schedule: WarmRestartState;
-  epochs: EpochStats[];
-  running: { lossSum: number; correct: number; seen: number; seconds: number; lr: number };
-  microBatch: number;
-  diverged: boolean;
-}
-
 const SEED_INIT = 0x1417;
-
-/**
- * A checkpoint's training state, every value checked against the study: an edited or damaged
- * checkpoint is refused with its path and key, never trained on or recorded as a result.
- */
-function parseProgress(
-  meta: string,
-  path: string,
-  config: TrainingConfig,
-  batchesPerEpoch: number,
-): Progress {
-  const refuse = (key: string, expected: string): never => {
-    throw new UsageError(
-      `${path}: ${key} is not ${expected} (edited or damaged): delete the checkpoint to train this architecture again from its start`,
-      'resume',
-    );
-  };
-  type Loose = Record<string, unknown>;
-  const isObject = (v: unknown): v is Loose =>
-    typeof v === 'object' && v !== null && !Array.isArray(v);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(meta);
-  } catch {
-    return refuse('the training state', 'JSON');
-  }
-  const int = (v: unknown, least: number, most: number): v is number =>
-    Number.isInteger(v) && (v as number) >= least && (v as number) <= most;
-  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-  const percent = (v: unknown): boolean => finite(v) && v >= 0 && v <= 100;
-  const loss = (v: unknown): boolean => v === null || typeof v === 'number';
-  if (!isObject(raw)) return refuse('the training state', 'an object');
-  const { epoch, batch, schedule, epochs, running, microBatch, diverged } = raw;
-  if (!int(epoch, 0, config.epochs - 1)) refuse('epoch', `an epoch below ${config.epochs}`);
-  if (!int(batch, 0, batchesPerEpoch)) refuse('batch', `a batch of the ${batchesPerEpoch}`);
-  if (
-    !isObject(schedule) ||
-    !int(schedule.epochInCycle, 0, Number.MAX_SAFE_INTEGER) ||
-    !int(schedule.cycle, 1, Number.MAX_SAFE_INTEGER)
-  )
-    refuse('schedule', 'a warm-restart state');
-  if (!Array.isArray(epochs) || epochs.length !== epoch)
-    refuse('epochs', `a list of ${String(epoch)} finished epochs`);
-  (epochs as unknown[]).forEach((e, i) => {
-    const ok =
-      isObject(e) &&
-      e.epoch === i &&
-      percent(e.trainAcc) &&
-      percent(e.valAcc) &&
-      finite(e.lr) &&
-      e.lr > 0 &&
-      finite(e.seconds) &&
-      loss(e.trainLoss) &&
-      loss(e.valLoss);
-    if (!ok) refuse(`epochs[${i}]`, "an epoch's statistics");
-  });
-  if (
-    !isObject(running) ||
-    !int(running.seen, 0, Number.MAX_SAFE_INTEGER) ||
-    !int(running.correct, 0, running.seen) ||
-    !finite(running.lossSum) ||
-    !finite(running.seconds) ||
-    !finite(running.lr)
-  )
-    refuse('running', "an epoch's running statistics");
-  if (!int(microBatch, 1, config.batchSize) || config.batchSize % microBatch !== 0)
-    refuse('microBatch', `a divisor of the batch size ${config.batchSize}`);
-  if (diverged !== false) refuse('diverged', 'false (a diverged run has no checkpoint)');
-  return raw as unknown as Progress;
-}
 
 function buildModel(widths: readonly number[], config: TrainingConfig): Vgg {
   return new Vgg(widths, {
     classes: config.classes,
     colors: config.colors,
     patchSize: config.patchSize,
-    batchNormEps: config.batchNormEps,
-    init: config.init,
+    batchNorm: config.batchNorm,
+    weightInit: config.weightInit,
     device: config.device,
     channelsLast: config.channelsLast,
   });
@@ -253,49 +160,65 @@ const yieldToEventLoop = (): Promise<void> =>
     setImmediate(resolve);
   });
 
-async function saveState(path: string, model: Vgg, sgd: Sgd, progress: Progress): Promise<void> {
-  await saveCheckpoint(path, [...model.state(), ...sgd.state()], {
-    featshift: JSON.stringify(progress),
-  });
+/** An architecture being trained: its model, optimiser, schedule and progress. */
+interface Run {
+  model: Vgg;
+  sgd: Sgd;
+  schedule: WarmRestartSchedule;
+  progress: Progress;
+  memory: MicroBatchChoice | undefined;
 }
 
 /**
- * Trains one architecture with the reference's recipe (SPEC.md section 3): SGD with the
- * warm-restart rate set before every step, running training accuracy over the epoch, evaluation
- * on the test split after every epoch, the abandon rule at the end of the first cycle, best and
- * last statistics. A NaN or infinite loss ends it as diverged. Every random draw is seeded from
- * (seed, architecture id, epoch, step), and a checkpoint is written after every epoch, so that a
- * resumed run ends with exactly the numbers of an uninterrupted one.
+ * Trains one architecture with the original code's recipe (docs/method.md §3): an epoch of SGD
+ * steps, then the test split, until the epochs are done, the loss diverges, or the abandon rule
+ * stops it at the end of the first cycle. Checkpoints after every epoch (and at a requested stop)
+ * let a resumed run end with exactly the numbers of an uninterrupted one.
  */
-export async function trainArchitecture(
-  id: number,
-  widths: readonly number[],
-  config: TrainingConfig,
-  train: BatchSource,
-  test: BatchSource,
-  datasetSize: number,
-  hooks: TrainHooks = {},
+export async function trainModel(
+  options: TrainOptions,
+  events: TrainingEvents = {},
 ): Promise<TrainingOutcome> {
-  let memory: MicroBatchChoice | undefined;
-  let restored:
-    | { progress: Progress; tensors: Awaited<ReturnType<typeof loadCheckpoint>>['tensors'] }
-    | undefined;
-  if (hooks.checkpointPath && existsSync(hooks.checkpointPath)) {
-    const ckpt = await loadCheckpoint(hooks.checkpointPath, config.device);
-    const meta = ckpt.metadata.featshift;
-    if (!meta) throw new Error(`${hooks.checkpointPath} is not a featshift training checkpoint`);
-    restored = {
-      progress: parseProgress(meta, hooks.checkpointPath, config, train.batchesPerEpoch),
-      tensors: ckpt.tensors,
-    };
+  const { config } = options;
+  const run = await setupModel(options, events);
+  let abandoned = false;
+  try {
+    while (run.progress.epoch < config.epochs) {
+      const training = await trainEpoch(run, options, events);
+      // A diverged epoch is recorded as it stands, without a test.
+      const test = training.diverged ? NOT_TESTED : await testEpoch(run, options.test);
+      const stats = finishEpoch(run, training, test, events);
+      if (training.diverged) break;
+      abandoned = isAbandoned(config, stats);
+      if (abandoned || run.progress.epoch === config.epochs) break;
+      await checkpoint(run, options);
+      if (options.shouldStop?.()) throw new TrainingStopped();
+    }
+  } finally {
+    run.sgd.dispose();
+    run.model.dispose();
   }
-  let microBatch = restored?.progress.microBatch ?? config.microBatch;
-  if (!restored && hooks.memoryLimit !== undefined) {
-    memory = fitMemory(widths, config, hooks.memoryLimit);
-    microBatch = memory.microBatch;
-    hooks.onMemory?.(memory);
-  }
+  return outcome(run, abandoned);
+}
 
+/**
+ * The model, optimiser and schedule of an architecture: from its checkpoint when there is one,
+ * else new, seeded from (seed, id), with the micro-batch settled by measurement first.
+ */
+async function setupModel(options: TrainOptions, events: TrainingEvents): Promise<Run> {
+  const { config, id, widths } = options;
+  const restored = await restoreTraining(options.checkpointPath, config.device, {
+    epochs: config.epochs,
+    batchSize: config.batchSize,
+    batchesPerEpoch: options.train.batchesPerEpoch,
+  });
+  let memory: MicroBatchChoice | undefined;
+  let microBatch = restored?.progress.microBatch ?? config.microBatch;
+  if (!restored && options.memoryLimit !== undefined) {
+    memory = fitMemory(widths, config, options.memoryLimit);
+    microBatch = memory.microBatch;
+    events.memory?.(memory);
+  }
   manualSeed(mix32(config.seed, id, SEED_INIT));
   const model = buildModel(widths, config);
   const sgd = new Sgd(model.parameters(), {
@@ -307,135 +230,152 @@ export async function trainArchitecture(
   const progress: Progress = restored?.progress ?? {
     epoch: 0,
     batch: 0,
-    schedule: { epochInCycle: 0, cycle: config.lrCycle },
+    schedule: { epochInCycle: 0, cycle: config.lrWrEpochs },
     epochs: [],
     running: { lossSum: 0, correct: 0, seen: 0, seconds: 0, lr: config.lr },
     microBatch,
     diverged: false,
   };
   if (restored) {
-    const tensors = restored.tensors;
-    model.loadState(new Map([...tensors].filter(([k]) => !k.startsWith('momentum_buffer.'))));
-    sgd.loadState(new Map([...tensors].filter(([k]) => k.startsWith('momentum_buffer.'))));
-    for (const t of tensors.values()) t.dispose();
-    hooks.onResume?.(progress.epoch, progress.batch);
+    model.loadState(restored.model);
+    sgd.loadState(restored.optimiser);
+    for (const t of [...restored.model.values(), ...restored.optimiser.values()]) t.dispose();
+    events.resumed?.(progress.epoch, progress.batch);
   }
   const schedule = new WarmRestartSchedule(
     {
-      lrMax: config.lr,
-      lrMin: config.lrMin,
-      firstCycle: config.lrCycle,
-      multiplier: config.lrMultiplier,
-      datasetSize,
+      lr: config.lr,
+      lrWrMin: config.lrWrMin,
+      lrWrEpochs: config.lrWrEpochs,
+      lrWrMul: config.lrWrMul,
+      datasetSize: options.trainImages,
       batchSize: config.batchSize,
     },
     progress.schedule,
   );
+  return { model, sgd, schedule, progress, memory };
+}
 
-  let abandoned = false;
-  try {
-    while (progress.epoch < config.epochs && !progress.diverged && !abandoned) {
-      const epoch = progress.epoch;
-      const started = performance.now() - progress.running.seconds * 1000;
-      for await (const batch of train.batches(epoch, progress.batch)) {
-        const lr = schedule.rate(batch.index + 1);
-        sgd.lr = lr;
-        manualSeed(mix32(config.seed, id, epoch, batch.index)); // dropout masks
-        const stats = trainStep(model, sgd, batch.x, batch.y, config.batchSize, microBatch);
-        if (!stats.finite) {
-          progress.diverged = true;
-          break;
-        }
-        const r = progress.running;
-        r.lossSum += stats.lossSum;
-        r.correct += stats.correct;
-        r.seen += stats.count;
-        r.lr = lr;
-        progress.batch = batch.index + 1;
-        progress.schedule = schedule.snapshot();
-        hooks.onStep?.({
-          epoch,
-          batch: batch.index,
-          batches: train.batchesPerEpoch,
-          images: r.seen,
-          loss: r.lossSum / r.seen,
-          accuracy: (100 * r.correct) / r.seen,
-          lr,
-        });
-        await yieldToEventLoop();
-        if (hooks.shouldStop?.()) {
-          r.seconds = (performance.now() - started) / 1000;
-          if (hooks.checkpointPath) await saveState(hooks.checkpointPath, model, sgd, progress);
-          throw new TrainingStopped();
-        }
-      }
-      const r = progress.running;
-      let val = { lossSum: 0, correct: 0, count: 0, finite: true };
-      if (!progress.diverged) {
-        for await (const batch of test.batches(0)) {
-          await yieldToEventLoop(); // a second Ctrl-C quits at once, also while evaluating
-          const s = evalStep(model, batch.x, batch.y, microBatch);
-          val = {
-            lossSum: val.lossSum + s.lossSum,
-            correct: val.correct + s.correct,
-            count: val.count + s.count,
-            finite: val.finite && s.finite,
-          };
-        }
-      }
-      const stats: EpochStats = {
-        epoch,
-        trainAcc: r.seen ? (100 * r.correct) / r.seen : 0,
-        valAcc: val.count ? (100 * val.correct) / val.count : 0,
-        trainLoss: r.seen ? r.lossSum / r.seen : NaN,
-        valLoss: val.count ? val.lossSum / val.count : NaN,
-        lr: r.lr,
-        seconds: (performance.now() - started) / 1000,
-      };
-      progress.epochs.push(stats);
-      hooks.onEpoch?.(stats);
-      // The reference abandons an architecture whose training accuracy is below twice chance at
-      // the end of the first warm-restart cycle.
-      if (epoch === config.lrCycle - 1 && stats.trainAcc < (2 * 100) / config.classes)
-        abandoned = true;
-      schedule.endEpoch();
-      progress.epoch = epoch + 1;
-      progress.batch = 0;
-      progress.schedule = schedule.snapshot();
-      progress.running = { lossSum: 0, correct: 0, seen: 0, seconds: 0, lr: r.lr };
-      const more = progress.epoch < config.epochs && !progress.diverged && !abandoned;
-      if (more && hooks.checkpointPath) await saveState(hooks.checkpointPath, model, sgd, progress);
-      // A stop asked for during the evaluation keeps the finished epoch: the checkpoint above
-      // holds it, and a finished architecture is returned to be recorded.
-      if (more && hooks.shouldStop?.()) throw new TrainingStopped();
+/**
+ * One epoch of SGD steps, from the batch where the progress stands: the rate set before every
+ * step, dropout seeded from (seed, id, epoch, step), the running accuracy and loss. A requested
+ * stop saves a checkpoint at the step and throws; a NaN or infinite loss marks it diverged.
+ */
+async function trainEpoch(
+  run: Run,
+  options: TrainOptions,
+  events: TrainingEvents,
+): Promise<{ diverged: boolean; started: number }> {
+  const { config, id, train } = options;
+  const { progress, schedule, model, sgd } = run;
+  const epoch = progress.epoch;
+  const r = progress.running;
+  const started = performance.now() - r.seconds * 1000;
+  for await (const batch of train.batches(epoch, progress.batch)) {
+    const lr = schedule.rate(batch.index + 1);
+    sgd.lr = lr;
+    manualSeed(mix32(config.seed, id, epoch, batch.index)); // dropout masks
+    const stats = trainStep(model, sgd, batch.x, batch.y, config.batchSize, progress.microBatch);
+    if (!stats.finite) {
+      progress.diverged = true;
+      return { diverged: true, started };
     }
-  } finally {
-    sgd.dispose();
-    model.dispose();
-  }
-
-  // Best: the first epoch with the highest validation accuracy (strictly greater, from 0).
-  let bestVal = 0;
-  let bestValTrain = 0;
-  let bestEpoch = 0;
-  for (const e of progress.epochs) {
-    if (e.valAcc > bestVal) {
-      bestVal = e.valAcc;
-      bestValTrain = e.trainAcc;
-      bestEpoch = e.epoch;
+    r.lossSum += stats.lossSum;
+    r.correct += stats.correct;
+    r.seen += stats.count;
+    r.lr = lr;
+    progress.batch = batch.index + 1;
+    progress.schedule = schedule.snapshot();
+    events.step?.({
+      epoch,
+      batch: batch.index,
+      batches: train.batchesPerEpoch,
+      images: r.seen,
+      loss: r.lossSum / r.seen,
+      accuracy: (100 * r.correct) / r.seen,
+      lr,
+    });
+    await yieldToEventLoop();
+    if (options.shouldStop?.()) {
+      r.seconds = (performance.now() - started) / 1000;
+      await checkpoint(run, options);
+      throw new TrainingStopped();
     }
   }
-  const last = progress.epochs[progress.epochs.length - 1];
+  return { diverged: false, started };
+}
+
+const NOT_TESTED = { correct: 0, count: 0, lossSum: 0 };
+
+/** Validation accuracy and loss on the test split, in evaluation mode. */
+async function testEpoch(
+  run: Run,
+  test: BatchSource,
+): Promise<{ correct: number; count: number; lossSum: number }> {
+  const total = { correct: 0, count: 0, lossSum: 0 };
+  for await (const batch of test.batches(0)) {
+    await yieldToEventLoop(); // a second Ctrl-C quits at once, also while evaluating
+    const s = evalStep(run.model, batch.x, batch.y, run.progress.microBatch);
+    total.correct += s.correct;
+    total.count += s.count;
+    total.lossSum += s.lossSum;
+  }
+  return total;
+}
+
+/** Records the epoch's statistics and moves the progress and the schedule to the next epoch. */
+function finishEpoch(
+  run: Run,
+  training: { started: number },
+  test: { correct: number; count: number; lossSum: number },
+  events: TrainingEvents,
+): EpochStats {
+  const { progress, schedule } = run;
+  const r = progress.running;
+  const stats: EpochStats = {
+    epoch: progress.epoch,
+    trainAcc: r.seen ? (100 * r.correct) / r.seen : 0,
+    valAcc: test.count ? (100 * test.correct) / test.count : 0,
+    trainLoss: r.seen ? r.lossSum / r.seen : NaN,
+    valLoss: test.count ? test.lossSum / test.count : NaN,
+    lr: r.lr,
+    seconds: (performance.now() - training.started) / 1000,
+  };
+  progress.epochs.push(stats);
+  events.epoch?.(stats);
+  schedule.endEpoch();
+  progress.epoch += 1;
+  progress.batch = 0;
+  progress.schedule = schedule.snapshot();
+  progress.running = { lossSum: 0, correct: 0, seen: 0, seconds: 0, lr: r.lr };
+  return stats;
+}
+
+/** The original's abandon rule: below twice chance at the end of the first warm-restart cycle. */
+const isAbandoned = (config: TrainingConfig, stats: EpochStats): boolean =>
+  stats.epoch === config.lrWrEpochs - 1 && stats.trainAcc < (2 * 100) / config.classes;
+
+async function checkpoint(run: Run, options: TrainOptions): Promise<void> {
+  if (!options.checkpointPath) return;
+  await saveTraining(options.checkpointPath, run.model.state(), run.sgd.state(), run.progress);
+}
+
+/** Best (the first epoch with the highest validation accuracy) and last statistics. */
+function outcome(run: Run, abandoned: boolean): TrainingOutcome {
+  const { epochs } = run.progress;
+  let best: EpochStats | undefined;
+  for (const e of epochs) if (e.valAcc > (best?.valAcc ?? 0)) best = e;
+  const last = epochs[epochs.length - 1];
   return {
-    epochs: progress.epochs,
-    bestVal,
-    bestValTrain,
-    bestEpoch,
+    epochs,
+    bestVal: best?.valAcc ?? 0,
+    bestValTrain: best?.trainAcc ?? 0,
+    bestEpoch: best?.epoch ?? 0,
     lastVal: last?.valAcc ?? 0,
     lastTrain: last?.trainAcc ?? 0,
     abandoned,
-    diverged: progress.diverged,
-    microBatch,
-    memory,
+    diverged: run.progress.diverged,
+    microBatch: run.progress.microBatch,
+    memory: run.memory,
   };
 }

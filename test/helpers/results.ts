@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ResultRecord } from '../../src/sweep/results.js';
+import type { ResultRecord } from '../../src/run/results.js';
 
 /** The records of a run folder's results.jsonl. */
 export function results(dir: string): ResultRecord[] {

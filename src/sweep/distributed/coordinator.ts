@@ -1,35 +1,34 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { UsageError } from '../../errors.js';
 import type { Architecture } from '../../family/skew-normal.js';
-import { writeFileAtomic } from '../../util/atomic-file.js';
-import { checkStudy } from '../config.js';
-import { readResults, RESULTS_FILE, writeReferenceCsvs, type ResultRecord } from '../results.js';
-import { studyDataShape } from '../study-data.js';
-import { summaryTable } from '../summary.js';
+import { FAILED_FILE, RESULTS_FILE } from '../../run/files.js';
 import {
   discardRefusedStart,
   openRunFolder,
   packageVersion,
-  recordResult,
-  selectArchitectures,
+  readRunId,
+  writeEnvironment,
+  writeFailed,
   writeRunConfig,
   type RunFolder,
-  type SweepOutcome,
-  type SweepRequest,
-  ENVIRONMENT_FILE,
-  CONFIG_FILE,
-} from '../sweep.js';
-import { jobId, longestFirst, type ArchitectureJob, type JobProgress } from './jobs.js';
+} from '../../run/folder.js';
 import {
-  probeRedis,
-  QueueUnreachableError,
-  redactRedisUrl,
-  type RedisConnection,
-} from './redis-url.js';
+  readResults,
+  recordResult,
+  writeReferenceCsvs,
+  type ResultRecord,
+} from '../../run/results.js';
+import { checkStudy, selectArchitectures } from '../../run/study.js';
+import { studyDataShape } from '../study-data.js';
+import { summaryTable } from '../summary.js';
+import type { SweepOutcome, SweepRequest } from '../sweep.js';
+import { jobId, longestFirst, type ArchitectureJob, type JobProgress } from './jobs.js';
+import { probeRedis, QueueUnreachableError } from './redis-probe.js';
+import { redactRedisUrl, type RedisConnection } from './redis-url.js';
 
 export interface QueueOptions {
   url: string;
@@ -78,21 +77,21 @@ async function followQueue(
   const architectures = selectArchitectures(study, await studyDataShape(study));
   const selection = architectures.map((a) => a.id);
   // A run's jobs are named after an id stored in its config.json, not after how its path is spelt.
-  let runId: string = randomUUID();
-  if (resumed) {
-    const stored = JSON.parse(readFileSync(join(dir, CONFIG_FILE), 'utf8')) as { runId?: string };
-    runId = stored.runId ?? resolve(dir);
-  }
+  const runId = resumed ? (readRunId(dir) ?? resolve(dir)) : randomUUID();
   if (!resumed) {
     await writeRunConfig(dir, study, architectures, {
       runId,
       queue: redactRedisUrl(options.url),
       queueName: options.name,
     });
-    await writeFileAtomic(
-      join(dir, ENVIRONMENT_FILE),
-      `${JSON.stringify({ featshift: packageVersion(), queue: redactRedisUrl(options.url), queueName: options.name, seed: study.seed, started: new Date().toISOString(), note: 'trained by featshift workers: see each result' }, null, 2)}\n`,
-    );
+    await writeEnvironment(dir, {
+      featshift: packageVersion(),
+      queue: redactRedisUrl(options.url),
+      queueName: options.name,
+      seed: study.seed,
+      started: new Date().toISOString(),
+      note: 'trained by featshift workers: see each result',
+    });
   }
   const queue = new Queue<ArchitectureJob, ResultRecord>(options.name, {
     connection: options.connection,
@@ -184,7 +183,7 @@ async function followQueue(
           pending.delete(id);
           failedIds.add(id);
           failures.push({ id, reason: job.failedReason, attempts: job.attemptsMade });
-          writeFileSync(join(dir, 'failed.json'), `${JSON.stringify(failures, null, 2)}\n`);
+          await writeFailed(dir, failures);
           options.log(
             `id ${arch.id} FAILED after ${job.attemptsMade} attempts: ${job.failedReason}; the sweep goes on`,
           );
@@ -202,7 +201,7 @@ async function followQueue(
       if (pending.size > 0) await new Promise((r) => setTimeout(r, options.pollMs ?? 1000));
     }
     process.stdout.write(
-      `\n${summaryTable(records)}\n\nresults: ${dir}/results.jsonl${failedIds.size ? `; failed: ${[...failedIds].join(', ')} (see failed.json)` : ''}\n`,
+      `\n${summaryTable(records)}\n\nresults: ${join(dir, RESULTS_FILE)}${failedIds.size ? `; failed: ${[...failedIds].join(', ')} (see ${FAILED_FILE})` : ''}\n`,
     );
     return { dir, records, stopped: false, failed: [...failedIds] };
   } finally {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Architecture } from '../../family/skew-normal.js';
-import type { StudyConfig } from '../config.js';
+import type { StudyConfig } from '../../run/study.js';
 
 export const DEFAULT_QUEUE_NAME = 'featshift';
 

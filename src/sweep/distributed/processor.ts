@@ -3,8 +3,9 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SandboxedJob } from 'bullmq';
 import { defaultMemoryLimit } from '../../train/memory.js';
-import { trainArchitecture } from '../../train/trainer.js';
-import { toRecord, type ResultRecord } from '../results.js';
+import { trainModel } from '../../train/trainer.js';
+import { checkpointName } from '../../run/files.js';
+import { toRecord, type ResultRecord } from '../../run/results.js';
 import { trainingConfig } from '../sweep.js';
 import { buildLoaders, loadStudyData, type StudyData } from '../study-data.js';
 import { runKey, type ArchitectureJob, type JobProgress } from './jobs.js';
@@ -38,11 +39,7 @@ export default async function trainJob(
   const { train, test, trainCount } = buildLoaders(study, dataset);
   // On storage that every worker reaches, a job taken over after a crash resumes from here.
   const checkpointDir = process.env.FEATSHIFT_CHECKPOINT_DIR ?? join(tmpdir(), 'featshift-worker');
-  const checkpointPath = join(
-    checkpointDir,
-    runKey(runId),
-    `arch_${String(arch.id).padStart(3, '0')}.safetensors`,
-  );
+  const checkpointPath = join(checkpointDir, runKey(runId), checkpointName(arch.id));
   const worker = process.env.FEATSHIFT_WORKER_NAME ?? `${hostname()}:${process.pid}`;
   const memory = Number(process.env.FEATSHIFT_MEMORY_LIMIT);
   let lastReport = 0;
@@ -61,20 +58,22 @@ export default async function trainJob(
     } satisfies JobProgress);
   };
   try {
-    const outcome = await trainArchitecture(
-      arch.id,
-      arch.widths,
-      trainingConfig(study, dataset, device),
-      train,
-      test,
-      trainCount,
+    const outcome = await trainModel(
       {
+        id: arch.id,
+        widths: arch.widths,
+        config: trainingConfig(study, dataset, device),
+        train,
+        test,
+        trainImages: trainCount,
         checkpointPath,
         memoryLimit: Number.isFinite(memory) && memory > 0 ? memory : defaultMemoryLimit(),
-        onStep: (s) => {
+      },
+      {
+        step: (s) => {
           report({ epoch: s.epoch, images: s.images, accuracy: s.accuracy });
         },
-        onEpoch: (s) => {
+        epoch: (s) => {
           report({ epoch: s.epoch + 1, images: 0, accuracy: s.trainAcc }, true);
         },
       },

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { ResultRecord } from '../results.js';
+import type { ResultRecord } from '../../run/results.js';
 import type { ArchitectureJob, JobProgress } from './jobs.js';
 import type { RedisConnection } from './redis-url.js';
 

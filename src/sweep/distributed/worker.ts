@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
 import { checkDevice } from '../../engine/runtime.js';
-import type { ResultRecord } from '../results.js';
+import type { ResultRecord } from '../../run/results.js';
 import type { ArchitectureJob } from './jobs.js';
 import { redactRedisUrl, type RedisConnection } from './redis-url.js';
 

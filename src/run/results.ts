@@ -2,15 +2,41 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Architecture } from '../family/skew-normal.js';
-import type { EpochStats, TrainingOutcome } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { csvName, RESULTS_FILE } from './files.js';
+
+/** What a run records of one architecture's training (docs/method.md §3 and §5). */
+export interface TrainingSummary {
+  /** Best validation accuracy (%), the training accuracy of that epoch, that epoch (from 0). */
+  bestVal: number;
+  bestValTrain: number;
+  bestEpoch: number;
+  lastVal: number;
+  lastTrain: number;
+  /** Stopped at the end of the first cycle below twice chance. */
+  abandoned: boolean;
+  /** Stopped by a NaN or infinite loss. */
+  diverged: boolean;
+  /** Images per forward and backward pass. */
+  microBatch: number;
+}
+
+/** Per-epoch statistics, as they become the columns of a record. */
+export interface EpochRow {
+  epoch: number;
+  trainAcc: number;
+  valAcc: number;
+  trainLoss: number;
+  valLoss: number;
+  lr: number;
+  seconds: number;
+}
 
 /**
- * One finished architecture: a line of results.jsonl. The architecture, the outcome's best and
- * last statistics, and the per-epoch statistics as one array each.
+ * One finished architecture: a line of results.jsonl. The architecture, its best and last
+ * statistics, and the per-epoch statistics as one array each.
  */
-export interface ResultRecord
-  extends Omit<Architecture, 'totalFeatures'>, Omit<TrainingOutcome, 'epochs' | 'memory'> {
+export interface ResultRecord extends Omit<Architecture, 'totalFeatures'>, TrainingSummary {
   trainAcc: number[];
   valAcc: number[];
   trainLoss: number[];
@@ -20,10 +46,11 @@ export interface ResultRecord
   finishedAt: string;
 }
 
-export const RESULTS_FILE = 'results.jsonl';
-
-export function toRecord(arch: Architecture, outcome: TrainingOutcome): ResultRecord {
-  const col = (key: keyof EpochStats): number[] => outcome.epochs.map((e) => e[key]);
+export function toRecord(
+  arch: Architecture,
+  outcome: TrainingSummary & { epochs: readonly EpochRow[] },
+): ResultRecord {
+  const col = (key: keyof EpochRow): number[] => outcome.epochs.map((e) => e[key]);
   return {
     id: arch.id,
     xi: arch.xi,
@@ -121,7 +148,7 @@ function csvField(value: string): string {
   return /[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-/** The reference's columns (SPEC.md section 5), after pandas' unnamed index column. */
+/** The original code's columns (docs/method.md §5), after pandas' unnamed index column. */
 export const REFERENCE_COLUMNS = [
   'Filters',
   'Parameters',
@@ -166,8 +193,6 @@ export function referenceCsv(records: readonly ResultRecord[]): string {
   return `${[header, ...rows].join('\n')}\n`;
 }
 
-export const csvName = (id: number): string => `model_${String(id).padStart(3, '0')}.csv`;
-
 /**
  * Writes the reference's CSVs as an uninterrupted run of the original code leaves them, whatever
  * order the architectures finished in (a resumed run, a queue's longest-first order):
@@ -190,4 +215,16 @@ export async function writeReferenceCsvs(
     const path = join(dir, csvName(id));
     if (all || !existsSync(path)) await writeFileAtomic(path, referenceCsv(prefix));
   }
+}
+
+/** Records a finished architecture: results.jsonl and the reference CSVs, both atomically. */
+export async function recordResult(
+  dir: string,
+  records: ResultRecord[],
+  record: ResultRecord,
+  selection: readonly number[],
+): Promise<void> {
+  records.push(record);
+  await writeResults(dir, records);
+  await writeReferenceCsvs(dir, records, selection);
 }

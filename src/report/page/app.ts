@@ -1,0 +1,546 @@
+/// <reference lib="dom" />
+/**
+ * The report page's script. It runs in the browser, inlined into the HTML file beside Plotly and
+ * the data (src/report/html.ts), so it imports nothing at run time. Every string that comes from a
+ * run folder (its name, its dataset, a warning) reaches the page as text through DOM methods,
+ * never as markup; Plotly only ever gets numbers and featshift's own words.
+ */
+import type { ReportData } from '../html.js';
+import type { ReportArchitecture, ReportRun } from '../load.js';
+
+/** The part of Plotly's API the page uses. */
+interface PlotlyApi {
+  react(target: HTMLElement, data: object[], layout: object, config: object): Promise<unknown>;
+}
+interface PlotElement extends HTMLElement {
+  on(
+    event: 'plotly_click',
+    handler: (event: { points?: { customdata?: unknown }[] }) => void,
+  ): void;
+  featshiftBound?: boolean;
+}
+declare const Plotly: PlotlyApi;
+
+interface PageState {
+  selected: number[];
+  sort: { key: ColumnKey; desc: boolean }[];
+  filter: string[];
+  topK: number[];
+}
+
+type ColumnKey =
+  | 'id'
+  | 'xi'
+  | 'omega'
+  | 'alpha'
+  | 'bestVal'
+  | 'bestValTrain'
+  | 'gap'
+  | 'params'
+  | 'macs'
+  | 'epochs'
+  | 'status';
+
+const COLUMNS: readonly [ColumnKey, string][] = [
+  ['id', 'id'],
+  ['xi', 'xi'],
+  ['omega', 'omega'],
+  ['alpha', 'alpha'],
+  ['bestVal', 'best val %'],
+  ['bestValTrain', 'train %'],
+  ['gap', 'gap'],
+  ['params', 'params'],
+  ['macs', 'MACs'],
+  ['epochs', 'epochs'],
+  ['status', 'status'],
+];
+
+const PLOT_IDS = ['scatter-val', 'scatter-train', 'acc-params', 'acc-macs', 'gap-xi', 'acc-xi'];
+const PLOT_CONFIG = { displaylogo: false, responsive: true };
+
+function byId(id: string): HTMLElement {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`the page has no element #${id}`);
+  return node;
+}
+
+let data = JSON.parse(byId('featshift-data').textContent) as ReportData;
+const state: PageState = { selected: [], sort: [], filter: [], topK: [] };
+
+function fmt(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}G`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
+  return String(n);
+}
+
+const pct = (n: unknown): string =>
+  typeof n === 'number' && Number.isFinite(n) ? n.toFixed(2) : '-';
+
+const members = (run: ReportRun): ReportArchitecture[] =>
+  run.architectures.filter((a) => a.xi !== null && a.omega !== null && a.alpha !== null);
+
+const ranked = (run: ReportRun): ReportArchitecture[] =>
+  run.architectures.slice().sort((a, b) => b.bestVal - a.bestVal || a.id - b.id);
+
+const topIds = (run: ReportRun, k: number): number[] =>
+  ranked(run)
+    .slice(0, k)
+    .map((a) => a.id);
+
+/** Plotly's hover text: numbers and featshift's words only. */
+function hoverText(a: ReportArchitecture): string {
+  return [
+    `id ${a.id}${a.id === 0 ? ' (baseline VGG)' : ''}`,
+    `widths ${a.widths.join(' ')}`,
+    `best val ${pct(a.bestVal)} % (train ${pct(a.bestValTrain)} %)`,
+    `last val ${pct(a.lastVal)} %, last train ${pct(a.lastTrain)} %`,
+    `params ${fmt(a.params)}, MACs ${fmt(a.macs)}`,
+    ...(a.abandoned ? ['abandoned'] : []),
+    ...(a.diverged ? ['diverged'] : []),
+  ].join('<br>');
+}
+
+function bindClick(target: PlotElement, r: number): void {
+  if (target.featshiftBound) return;
+  target.featshiftBound = true;
+  target.on('plotly_click', (event) => {
+    const point = event.points?.[0];
+    if (point?.customdata !== undefined) select(r, Number(point.customdata));
+  });
+}
+
+function scatter3d(run: ReportRun, r: number, key: string, title: string): void {
+  const list = members(run);
+  const top = topIds(run, state.topK[r] ?? 5);
+  const target = byId(`${key}-${r}`) as PlotElement;
+  void Plotly.react(
+    target,
+    [
+      {
+        type: 'scatter3d',
+        mode: 'markers',
+        name: title,
+        x: list.map((a) => a.xi),
+        y: list.map((a) => a.omega),
+        z: list.map((a) => a.alpha),
+        customdata: list.map((a) => a.id),
+        text: list.map(hoverText),
+        hoverinfo: 'text',
+        marker: {
+          size: list.map((a) => (top.includes(a.id) ? 9 : 4)),
+          color: list.map((a) => (key === 'scatter-val' ? a.bestVal : a.bestValTrain)),
+          colorscale: 'Viridis',
+          colorbar: { title: { text: key === 'scatter-val' ? 'best val %' : 'train %' } },
+          symbol: list.map((a) => (top.includes(a.id) ? 'diamond' : 'circle')),
+        },
+      },
+    ],
+    {
+      title: { text: title },
+      margin: { l: 0, r: 0, t: 40, b: 0 },
+      scene: {
+        xaxis: { title: { text: 'xi (location)' } },
+        yaxis: { title: { text: 'omega (scale)' } },
+        zaxis: { title: { text: 'alpha (skew)' } },
+      },
+    },
+    PLOT_CONFIG,
+  );
+  bindClick(target, r);
+}
+
+interface Scatter2d {
+  key: string;
+  title: string;
+  x: (a: ReportArchitecture) => number | null;
+  y: (a: ReportArchitecture) => number;
+  xTitle: string;
+  yTitle: string;
+  logX: boolean;
+}
+
+function scatter2d(run: ReportRun, r: number, plot: Scatter2d): void {
+  const top = topIds(run, state.topK[r] ?? 5);
+  const list = run.architectures.filter((a) => a.id !== 0);
+  const base = run.architectures.filter((a) => a.id === 0);
+  const traces: object[] = [
+    {
+      type: 'scatter',
+      mode: 'markers',
+      name: 'family',
+      x: list.map(plot.x),
+      y: list.map(plot.y),
+      customdata: list.map((a) => a.id),
+      text: list.map(hoverText),
+      hoverinfo: 'text',
+      marker: {
+        size: list.map((a) => (top.includes(a.id) ? 12 : 7)),
+        color: list.map((a) => a.xi),
+        colorscale: 'Viridis',
+        line: { width: list.map((a) => (top.includes(a.id) ? 2 : 0)), color: '#d62728' },
+      },
+    },
+  ];
+  const [baseline] = base;
+  if (baseline && plot.x(baseline) !== null) {
+    traces.push({
+      type: 'scatter',
+      mode: 'markers',
+      name: 'baseline VGG',
+      x: base.map(plot.x),
+      y: base.map(plot.y),
+      customdata: [0],
+      text: base.map(hoverText),
+      hoverinfo: 'text',
+      marker: { size: 14, symbol: 'star', color: '#d62728' },
+    });
+  }
+  const target = byId(`${plot.key}-${r}`) as PlotElement;
+  void Plotly.react(
+    target,
+    traces,
+    {
+      title: { text: plot.title },
+      hovermode: 'closest',
+      margin: { l: 60, r: 10, t: 40, b: 50 },
+      xaxis: { title: { text: plot.xTitle }, type: plot.logX ? 'log' : 'linear' },
+      yaxis: { title: { text: plot.yTitle } },
+      showlegend: false,
+    },
+    PLOT_CONFIG,
+  );
+  bindClick(target, r);
+}
+
+function detail(run: ReportRun, r: number): void {
+  const id = state.selected[r];
+  const a = run.architectures.find((x) => x.id === id) ?? ranked(run)[0];
+  if (!a) return;
+  const layers = (widths: readonly number[]): number[] => widths.map((_, i) => i + 1);
+  void Plotly.react(
+    byId(`widths-${r}`),
+    [
+      {
+        type: 'bar',
+        name: `id ${a.id}`,
+        x: layers(a.widths),
+        y: a.widths,
+        marker: { color: '#1f77b4' },
+      },
+      {
+        type: 'bar',
+        name: 'baseline VGG',
+        x: layers(run.baselineWidths),
+        y: run.baselineWidths,
+        marker: { color: '#bbbbbb' },
+      },
+    ],
+    {
+      title: { text: `features per layer: id ${a.id} and the baseline` },
+      barmode: 'group',
+      margin: { l: 50, r: 10, t: 40, b: 40 },
+      xaxis: { title: { text: 'layer' }, dtick: 1 },
+      yaxis: { title: { text: 'features' } },
+    },
+    PLOT_CONFIG,
+  );
+  const epochs = a.valAcc.map((_, i) => i + 1);
+  void Plotly.react(
+    byId(`curves-${r}`),
+    [
+      { type: 'scatter', mode: 'lines+markers', name: 'train', x: epochs, y: a.trainAcc },
+      { type: 'scatter', mode: 'lines+markers', name: 'validation', x: epochs, y: a.valAcc },
+    ],
+    {
+      title: { text: `learning curves: id ${a.id}` },
+      margin: { l: 50, r: 10, t: 40, b: 40 },
+      xaxis: { title: { text: 'epoch' } },
+      yaxis: { title: { text: 'accuracy %' } },
+    },
+    PLOT_CONFIG,
+  );
+  const text = byId(`detail-text-${r}`);
+  text.dataset.id = String(a.id);
+  text.textContent = [
+    `id ${a.id}${a.id === 0 ? ' (baseline VGG)' : `  xi ${a.xi}  omega ${a.omega}  alpha ${a.alpha}`}`,
+    `widths ${a.widths.join(' ')}`,
+    `best val ${pct(a.bestVal)} % at epoch ${a.bestEpoch + 1} (train ${pct(a.bestValTrain)} %)`,
+    `params ${fmt(a.params)}  MACs ${fmt(a.macs)}`,
+    ...(a.abandoned ? ['abandoned: training accuracy below twice chance'] : []),
+    ...(a.diverged ? ['diverged: NaN loss'] : []),
+  ].join('\n');
+}
+
+function rowValue(a: ReportArchitecture, key: ColumnKey): number | string | null {
+  switch (key) {
+    case 'gap':
+      return a.bestValTrain - a.bestVal;
+    case 'epochs':
+      return a.valAcc.length;
+    case 'status':
+      return a.diverged ? 'diverged' : a.abandoned ? 'abandoned' : a.id === 0 ? 'baseline' : '';
+    default:
+      return a[key];
+  }
+}
+
+/** An element with attributes and children; strings become text nodes, never markup. */
+function el(
+  tag: string,
+  attrs: Record<string, string | number> = {},
+  children: (Node | string)[] = [],
+): HTMLElement {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  for (const c of children)
+    node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+  return node;
+}
+
+function cellText(a: ReportArchitecture, key: ColumnKey): string {
+  const v = rowValue(a, key);
+  if (v === null) return '-';
+  if (key === 'bestVal' || key === 'bestValTrain' || key === 'gap') return pct(v);
+  if ((key === 'params' || key === 'macs') && typeof v === 'number') return fmt(v);
+  return String(v);
+}
+
+const COMPARE: Record<string, (v: number, n: number) => boolean> = {
+  '<': (v, n) => v < n,
+  '>': (v, n) => v > n,
+  '<=': (v, n) => v <= n,
+  '>=': (v, n) => v >= n,
+  '=': (v, n) => v === n,
+};
+
+/** A filter is words: 'key<number', 'key>number', 'key=number', or text any cell contains. */
+function matches(a: ReportArchitecture, query: string): boolean {
+  return query
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .every((word) => {
+      const m = /^(\w+)(<=|>=|<|>|=)(-?[\d.eE+-]+)$/.exec(word);
+      if (m) {
+        // A column, or any numeric field of the architecture (lastVal>80).
+        const column = COLUMNS.find((c) => c[0] === m[1]);
+        const v = column
+          ? rowValue(a, column[0])
+          : (a as unknown as Record<string, unknown>)[m[1] ?? ''];
+        const compare = COMPARE[m[2] ?? '='];
+        return typeof v === 'number' && compare !== undefined && compare(v, Number(m[3]));
+      }
+      return COLUMNS.some((c) => cellText(a, c[0]).toLowerCase().includes(word.toLowerCase()));
+    });
+}
+
+function table(run: ReportRun, r: number): void {
+  const sort = state.sort[r] ?? { key: 'bestVal', desc: true };
+  const rows = run.architectures.filter((a) => matches(a, state.filter[r] ?? ''));
+  rows.sort((a, b) => {
+    const x = rowValue(a, sort.key);
+    const y = rowValue(b, sort.key);
+    let c =
+      typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+    if (x === null) c = -1;
+    if (y === null) c = 1;
+    return (sort.desc ? -c : c) || a.id - b.id;
+  });
+  const top = topIds(run, state.topK[r] ?? 5);
+  const head = el('thead', {}, [
+    el(
+      'tr',
+      {},
+      COLUMNS.map(([key, label]) => {
+        const mark = sort.key === key ? (sort.desc ? ' ▼' : ' ▲') : '';
+        return el('th', { 'data-key': key }, [label + mark]);
+      }),
+    ),
+  ]);
+  const body = el(
+    'tbody',
+    {},
+    rows.map((a) => {
+      const cls =
+        (top.includes(a.id) ? 'top' : '') + (a.id === state.selected[r] ? ' selected' : '');
+      return el(
+        'tr',
+        { 'data-id': a.id, class: cls },
+        COLUMNS.map(([key]) => el('td', {}, [cellText(a, key)])),
+      );
+    }),
+  );
+  byId(`table-${r}`).replaceChildren(head, body);
+  byId(`count-${r}`).textContent = `${rows.length} of ${run.architectures.length} shown`;
+}
+
+function renderRun(r: number): void {
+  const run = data.runs[r];
+  if (!run) return;
+  scatter3d(run, r, 'scatter-val', 'best validation accuracy');
+  scatter3d(run, r, 'scatter-train', 'training accuracy (at the best epoch)');
+  const plots: Scatter2d[] = [
+    {
+      key: 'acc-params',
+      title: 'accuracy against parameters',
+      x: (a) => a.params,
+      y: (a) => a.bestVal,
+      xTitle: 'parameters',
+      yTitle: 'best val %',
+      logX: true,
+    },
+    {
+      key: 'acc-macs',
+      title: 'accuracy against MACs per image',
+      x: (a) => a.macs,
+      y: (a) => a.bestVal,
+      xTitle: 'MACs',
+      yTitle: 'best val %',
+      logX: true,
+    },
+    {
+      key: 'gap-xi',
+      title: 'generalisation gap (train - val) against xi',
+      x: (a) => a.xi,
+      y: (a) => a.bestValTrain - a.bestVal,
+      xTitle: 'xi (where the features sit)',
+      yTitle: 'gap, points',
+      logX: false,
+    },
+    {
+      key: 'acc-xi',
+      title: 'accuracy against xi',
+      x: (a) => a.xi,
+      y: (a) => a.bestVal,
+      xTitle: 'xi (where the features sit)',
+      yTitle: 'best val %',
+      logX: false,
+    },
+  ];
+  for (const plot of plots) scatter2d(run, r, plot);
+  detail(run, r);
+  table(run, r);
+}
+
+function select(r: number, id: number): void {
+  state.selected[r] = id;
+  const run = data.runs[r];
+  if (!run) return;
+  detail(run, r);
+  table(run, r);
+}
+
+/** One section per run, side by side: heading, warnings, plots, detail, controls, table. */
+function runSection(run: ReportRun, r: number): HTMLElement {
+  const planned = run.planned ? ` of ${run.planned}` : '';
+  const children: HTMLElement[] = [
+    el('h2', {}, [run.name]),
+    el('p', { class: 'meta' }, [
+      `${run.dataset}, VGG-${run.depth}, ${run.architectures.length}${planned} architectures (${run.source})`,
+    ]),
+  ];
+  if (run.warnings.length > 0) {
+    children.push(
+      el('details', { class: 'warnings' }, [
+        el('summary', {}, [`${run.warnings.length} warning(s)`]),
+        el(
+          'ul',
+          {},
+          run.warnings.map((w) => el('li', {}, [w])),
+        ),
+      ]),
+    );
+  }
+  children.push(
+    el(
+      'div',
+      { class: 'plots' },
+      PLOT_IDS.map((p) => el('div', { class: 'plot', id: `${p}-${r}` })),
+    ),
+    el('div', { class: 'detail' }, [
+      el('div', { class: 'plot', id: `widths-${r}` }),
+      el('div', { class: 'plot', id: `curves-${r}` }),
+      el('pre', { id: `detail-text-${r}` }),
+    ]),
+    el('div', { class: 'controls' }, [
+      el('label', {}, [
+        'filter ',
+        el('input', { id: `filter-${r}`, placeholder: 'xi<5 bestVal>90 abandoned' }),
+      ]),
+      el('label', {}, [
+        'highlight top ',
+        el('input', { id: `topk-${r}`, type: 'number', min: 0, value: state.topK[r] ?? 5 }),
+      ]),
+      el('span', { id: `count-${r}` }),
+    ]),
+    el('table', { id: `table-${r}` }),
+  );
+  return el('section', { class: 'run', id: `run-${r}` }, children);
+}
+
+function layout(): void {
+  const root = byId('runs');
+  root.style.gridTemplateColumns = `repeat(${data.runs.length}, minmax(0, 1fr))`;
+  root.replaceChildren(...data.runs.map(runSection));
+  data.runs.forEach((_, r) => {
+    byId(`filter-${r}`).addEventListener('input', (e) => {
+      state.filter[r] = (e.target as HTMLInputElement).value;
+      const run = data.runs[r];
+      if (run) table(run, r);
+    });
+    byId(`topk-${r}`).addEventListener('input', (e) => {
+      state.topK[r] = Math.max(0, Number((e.target as HTMLInputElement).value) || 0);
+      renderRun(r);
+    });
+    byId(`table-${r}`).addEventListener('click', (e) => {
+      const target = e.target as HTMLElement;
+      const th = target.closest('th');
+      if (th) {
+        const key = th.getAttribute('data-key') as ColumnKey;
+        const s = state.sort[r];
+        state.sort[r] = { key, desc: s?.key === key ? !s.desc : key !== 'id' };
+        const run = data.runs[r];
+        if (run) table(run, r);
+        return;
+      }
+      const tr = target.closest('tr[data-id]');
+      if (tr) select(r, Number(tr.getAttribute('data-id')));
+    });
+  });
+}
+
+function init(): void {
+  data.runs.forEach((run, r) => {
+    state.selected[r] ??= ranked(run)[0]?.id ?? 0;
+    state.sort[r] ??= { key: 'bestVal', desc: true };
+    state.filter[r] ??= '';
+    state.topK[r] ??= Math.min(5, run.architectures.length);
+  });
+  layout();
+  data.runs.forEach((_, r) => {
+    renderRun(r);
+  });
+  byId('generated').textContent = data.generated;
+}
+
+/** featshift view: poll the server and redraw when a running sweep has finished more. */
+function poll(): void {
+  fetch('data.json', { cache: 'no-store' })
+    .then((res) => (res.ok ? (res.json() as Promise<ReportData>) : null))
+    .then((next) => {
+      if (!next || JSON.stringify(next.runs) === JSON.stringify(data.runs)) return;
+      data = next;
+      page.data = data;
+      init();
+    })
+    .catch(() => {
+      // The server may be restarting: try again next time.
+    });
+}
+
+/** What tests and scripts reach on the page: the data, the state, selection, the plot ids. */
+const page = { data, state, select, plotIds: PLOT_IDS };
+(window as unknown as { featshiftReport: typeof page }).featshiftReport = page;
+init();
+if (data.live) setInterval(poll, data.pollMs ?? 3000);

@@ -1,0 +1,31 @@
+import { join } from 'node:path';
+
+/**
+ * The files of a run folder, named here once for every reader and writer: the local sweep, the
+ * queue's coordinator and workers, the report and the analysis.
+ */
+
+/** The study, the selected ids, and the numerics a run trains with. */
+export const CONFIG_FILE = 'config.json';
+/** Versions, device, CPU, data sources: where and with what a run was made. */
+export const ENVIRONMENT_FILE = 'environment.json';
+/** One JSON line per finished architecture. */
+export const RESULTS_FILE = 'results.jsonl';
+/** The architectures a queued sweep gave up on, with their errors. */
+export const FAILED_FILE = 'failed.json';
+/** The checkpoint of each architecture in training. */
+export const CHECKPOINTS_DIR = 'checkpoints';
+
+const id3 = (id: number): string => String(id).padStart(3, '0');
+
+/** The original code's CSV after architecture `id` (docs/method.md §5). */
+export const csvName = (id: number): string => `model_${id3(id)}.csv`;
+
+/** Matches a CSV name of the original code's, capturing its id. */
+export const CSV_NAME = /^model_(\d+)\.csv$/;
+
+/** The checkpoint file of one architecture, in a run folder or a worker's checkpoint folder. */
+export const checkpointName = (id: number): string => `arch_${id3(id)}.safetensors`;
+
+export const checkpointPath = (dir: string, id: number): string =>
+  join(dir, CHECKPOINTS_DIR, checkpointName(id));

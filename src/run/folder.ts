@@ -1,0 +1,224 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
+import type { Architecture } from '../family/skew-normal.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { CHECKPOINTS_DIR, CONFIG_FILE, ENVIRONMENT_FILE, FAILED_FILE } from './files.js';
+import { changedKeys, parseStoredStudy, type StudyConfig } from './study.js';
+
+/**
+ * A run folder as a whole: opening a new one or a resumed one, its config.json and
+ * environment.json, the write check and the clean-up of a refused start. Its results and CSVs are
+ * in results.ts, its file names in files.ts.
+ */
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(
+    readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+  ) as { version: string };
+  return pkg.version;
+}
+
+function stamp(date: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${date.getUTCFullYear()}-${p(date.getUTCMonth() + 1)}-${p(date.getUTCDate())}_${p(date.getUTCHours())}-${p(date.getUTCMinutes())}-${p(date.getUTCSeconds())}`;
+}
+
+/**
+ * The settings of the machine a run trains on that change its numbers although they are not part
+ * of the method: the thread count (oneDNN and ATen split their sums by thread) and the kind of
+ * device. Recorded in config.json and held on resume.
+ */
+export interface Numerics {
+  threads: number;
+  deviceKind: string;
+}
+
+interface StoredRun {
+  study: StudyConfig;
+  numerics: Numerics | undefined;
+}
+
+function readStoredRun(dir: string): StoredRun {
+  const path = join(dir, CONFIG_FILE);
+  let parsed: { featshift?: unknown; study?: unknown; numerics?: Numerics } | undefined;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8')) as typeof parsed;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed?.featshift || parsed.study === undefined) {
+    throw new UsageError(
+      `${dir} is not a featshift run folder (no readable ${CONFIG_FILE}): give the folder that 'featshift sweep' wrote`,
+      'resume',
+    );
+  }
+  const numerics = parsed.numerics;
+  if (
+    numerics !== undefined &&
+    (!Number.isInteger(numerics.threads) ||
+      numerics.threads < 1 ||
+      typeof numerics.deviceKind !== 'string')
+  ) {
+    throw new UsageError(
+      `${path}: numerics is ${JSON.stringify(numerics)}, expected a thread count and a device kind: the file was edited or damaged`,
+      'resume',
+    );
+  }
+  return { study: parseStoredStudy(parsed.study, path), numerics };
+}
+
+const deviceKind = (device: string): string => device.split(':')[0] ?? device;
+
+/**
+ * The numerics a run trains with: a new run's from this machine (its --threads or every core), a
+ * resumed run's as recorded, refusing a --threads or device kind that would change its numbers.
+ */
+export function settleNumerics(
+  runtime: { threads: number | null; device: string },
+  stored: Numerics | undefined,
+  defaultThreads: number,
+): Numerics {
+  const asked = {
+    threads: runtime.threads ?? defaultThreads,
+    deviceKind: deviceKind(runtime.device),
+  };
+  if (!stored) return asked;
+  if (runtime.threads !== null && runtime.threads !== stored.threads) {
+    throw new UsageError(
+      `this run trained with ${stored.threads} threads; resuming with --threads ${runtime.threads} would change its numbers (sums are split by thread): drop --threads to resume with ${stored.threads}, or start a new run`,
+      'threads',
+    );
+  }
+  if (asked.deviceKind !== stored.deviceKind) {
+    throw new UsageError(
+      `this run trained on ${stored.deviceKind}; resuming on ${runtime.device} would change its numbers: give a --device of that kind, or start a new run`,
+      'device',
+    );
+  }
+  return stored;
+}
+
+/** What opens a run folder: a new study with its output, or a folder to resume. */
+export interface RunRequest {
+  study: StudyConfig;
+  /** The study options the user gave explicitly (checked against a resumed run's). */
+  explicit: Partial<StudyConfig>;
+  out?: string;
+  resume?: string;
+}
+
+/** A run folder, new or resumed, with its study settled. */
+export interface RunFolder {
+  dir: string;
+  study: StudyConfig;
+  resumed: boolean;
+  /** What a resumed run recorded of its machine's numerics (none for a new run, or an old one). */
+  numerics: Numerics | undefined;
+}
+
+/**
+ * Settles the run folder of a request: a new one (refused when it already holds files) or a
+ * resumed one, whose stored study wins and may not be changed by options that would change its
+ * results.
+ */
+export function openRunFolder(request: RunRequest): RunFolder {
+  if (request.resume !== undefined) {
+    const dir = request.resume;
+    const { study: stored, numerics } = readStoredRun(dir);
+    const changed = changedKeys(stored, request.explicit);
+    if (changed.length > 0) {
+      throw new UsageError(
+        `resuming ${dir} with other ${changed.join(', ')} than it was started with would change its results: drop those options, or start a new run`,
+        changed[0],
+      );
+    }
+    return { dir, study: stored, resumed: true, numerics };
+  }
+  const study = request.study;
+  const dir =
+    request.out ?? join('runs', `${stamp(new Date())};${study.dataset};VGG${study.depth}`);
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    throw new UsageError(
+      `${dir} already holds files: give a new --out folder, or --resume ${dir}`,
+      'out',
+    );
+  }
+  return { dir, study, resumed: false, numerics: undefined };
+}
+
+/**
+ * Makes sure the run folder can be written before anything trains: a read-only folder is refused
+ * at once with one line, not after an epoch with a raw EACCES.
+ */
+export async function checkWritable(dir: string): Promise<void> {
+  const probe = join(dir, `.featshift-write-check-${process.pid}`);
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(probe, '');
+    await rm(probe, { force: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== undefined && code !== 'ENOSPC') {
+      throw new UsageError(
+        `cannot write to the run folder ${dir} (${code}): give a folder you may write to with --out, or fix its permissions`,
+        'out',
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * Undoes a start that was refused before any result existed (a micro-batch that does not fit, an
+ * unreachable queue), so that the same --out can be given again: the files this run wrote go,
+ * and the folder too when the run created it.
+ */
+export async function discardRefusedStart(dir: string, existedBefore: boolean): Promise<void> {
+  for (const name of [CONFIG_FILE, ENVIRONMENT_FILE, CHECKPOINTS_DIR]) {
+    await rm(join(dir, name), { recursive: true, force: true });
+  }
+  if (!existedBefore) {
+    try {
+      await rmdir(dir);
+    } catch {
+      // Not empty: something else was put there meanwhile; leave it.
+    }
+  }
+}
+
+/** Writes config.json of a new run. */
+export async function writeRunConfig(
+  dir: string,
+  study: StudyConfig,
+  architectures: readonly Architecture[],
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  await writeFileAtomic(
+    join(dir, CONFIG_FILE),
+    `${JSON.stringify({ featshift: packageVersion(), study, architectures: architectures.map((a) => a.id), ...extra }, null, 2)}\n`,
+  );
+}
+
+/** Writes environment.json of a new run: where and with what it was made. */
+export async function writeEnvironment(
+  dir: string,
+  environment: Record<string, unknown>,
+): Promise<void> {
+  await writeFileAtomic(join(dir, ENVIRONMENT_FILE), `${JSON.stringify(environment, null, 2)}\n`);
+}
+
+/** What a queued sweep's config.json adds: the id its jobs are named after. */
+export function readRunId(dir: string): string | undefined {
+  const stored = JSON.parse(readFileSync(join(dir, CONFIG_FILE), 'utf8')) as { runId?: unknown };
+  return typeof stored.runId === 'string' ? stored.runId : undefined;
+}
+
+/** Writes failed.json: the architectures a queued sweep gave up on, with their errors. */
+export async function writeFailed(
+  dir: string,
+  failures: readonly { id: number; reason: string; attempts: number }[],
+): Promise<void> {
+  await writeFileAtomic(join(dir, FAILED_FILE), `${JSON.stringify(failures, null, 2)}\n`);
+}

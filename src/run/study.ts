@@ -1,0 +1,375 @@
+import { UsageError } from '../errors.js';
+import {
+  baselineArchitecture,
+  skewNormalFamily,
+  type Architecture,
+  type FamilyOptions,
+  type GridRange,
+} from '../family/skew-normal.js';
+import { INIT_SCHEMES } from '../models/init.js';
+import { REFERENCE_RECIPE, type TrainingRecipe } from '../train/recipe.js';
+
+/**
+ * A study: everything that decides a sweep's results, stored in the run folder's config.json.
+ * The training recipe (docs/method.md §3) under the original code's option names, the family
+ * (§2), the data (§4), and the selection.
+ */
+export interface StudyConfig extends TrainingRecipe {
+  dataset: string;
+  /** Image folders (the original's --train-data / --val-data), for the dataset ImageFolder. */
+  trainData: string | null;
+  valData: string | null;
+  depth: number;
+  patchSize: number;
+  xi: GridRange | null;
+  omega: GridRange;
+  alpha: GridRange;
+  minFeatures: number;
+  areaTolerance: number;
+  totalFeatures: number | null;
+  widthMultiplier: number | null;
+  /** The selection, as given (such as '1-10,17'); null for every member. */
+  ids: string | null;
+  includeBaseline: boolean;
+  /** Images per forward and backward pass (a divisor of the batch size); null: the whole batch. */
+  microBatch: number | null;
+  /** Per-channel normalisation with the dataset's statistics (the original's --normalize-data). */
+  normalizeData: boolean;
+  /** Global contrast normalisation of each image (an extra). */
+  gcn: boolean;
+  trainSubset: number | null;
+  valSubset: number | null;
+}
+
+/** The original code's defaults (its lib/cmdparser.py). */
+export const REFERENCE_DEFAULTS: StudyConfig = {
+  ...REFERENCE_RECIPE,
+  dataset: 'CIFAR10',
+  trainData: null,
+  valData: null,
+  depth: 16,
+  patchSize: 32,
+  xi: null,
+  omega: { min: 0, max: 5.5, step: 0.5 },
+  alpha: { min: -40, max: 40, step: 4 },
+  minFeatures: 2,
+  areaTolerance: 0.05,
+  totalFeatures: null,
+  widthMultiplier: null,
+  ids: null,
+  includeBaseline: false,
+  microBatch: null,
+  normalizeData: false,
+  gcn: false,
+  trainSubset: null,
+  valSubset: null,
+};
+
+/**
+ * The embedded default, `featshift sweep` with no study option: Fashion-MNIST from Debian's
+ * package (offline), the VGG-16 family at 1/8 of its features, one member for each of five
+ * locations spread over the layers plus the baseline, 4 epochs (one warm-restart cycle) on the
+ * first 6000 training and 2000 test images.
+ */
+export function embeddedDefaultStudy(): StudyConfig {
+  const study: StudyConfig = {
+    ...REFERENCE_DEFAULTS,
+    dataset: 'FashionMNIST',
+    widthMultiplier: 0.125,
+    includeBaseline: true,
+    epochs: 4,
+    lrWrEpochs: 4,
+    trainSubset: 6000,
+    valSubset: 2000,
+  };
+  const members = spreadOverXi(skewNormalFamily(familyOptions(study, 10)), 5);
+  return { ...study, ids: members.join(',') };
+}
+
+/** The largest id --ids accepts: far above any family's size, small enough to list. */
+const MAX_ID = 100_000;
+
+/** Sorted ids written back as ranges: [1, 2, 3, 7] as '1-3, 7'. */
+export function formatIds(ids: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const start = ids[i] as number;
+    while (i + 1 < ids.length && ids[i + 1] === (ids[i] as number) + 1) i++;
+    parts.push(start === ids[i] ? String(start) : `${start}-${ids[i] as number}`);
+  }
+  return parts.join(', ');
+}
+
+/** Parses '1-10,17' into sorted unique ids; refuses malformed ranges. */
+export function parseIds(text: string): number[] {
+  const ids = new Set<number>();
+  for (const part of text.split(',')) {
+    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    if (!m)
+      throw new UsageError(
+        `'${part}' is not an id or a range such as 1-10 (use --ids 1-10,17)`,
+        'ids',
+      );
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (to < from) throw new UsageError(`the range '${part.trim()}' runs backwards`, 'ids');
+    if (to > MAX_ID) {
+      throw new UsageError(
+        `'${part.trim()}' goes past ${MAX_ID}: no family has that many members (VGG-16's has 193)`,
+        'ids',
+      );
+    }
+    for (let i = from; i <= to; i++) ids.add(i);
+  }
+  return [...ids].sort((a, b) => a - b);
+}
+
+/** The keys whose values differ between a stored study and a requested one. */
+export function changedKeys(stored: StudyConfig, requested: Partial<StudyConfig>): string[] {
+  return (Object.keys(requested) as (keyof StudyConfig)[]).filter(
+    (k) => requested[k] !== undefined && JSON.stringify(requested[k]) !== JSON.stringify(stored[k]),
+  );
+}
+
+/** The CLI option of each study key: the key in kebab case (channelsLast is --no-channels-last). */
+export const studyFlag = (key: keyof StudyConfig): string =>
+  key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/**
+ * The range of every numeric study value: [least, most, integer]. The upper bounds keep a study
+ * within what a machine and the method allow (a patch of 100,000 px or a width multiplier of 1e9
+ * would only end in an allocation failure); the seed is a 32-bit unsigned integer, the size of
+ * every generator featshift seeds, so that two recorded seeds never train alike.
+ */
+const NUMBER_RANGES: Partial<Record<keyof StudyConfig, [number, number, boolean]>> = {
+  depth: [10, 100, true],
+  patchSize: [32, 1024, true],
+  minFeatures: [1, 1_000_000, true],
+  areaTolerance: [0, 0.999, false],
+  totalFeatures: [1, 10_000_000, true],
+  widthMultiplier: [1e-6, 64, false],
+  epochs: [1, 100_000, true],
+  batchSize: [1, 65_536, true],
+  microBatch: [1, 65_536, true],
+  lr: [Number.MIN_VALUE, Number.MAX_VALUE, false],
+  momentum: [0, 1e6, false],
+  weightDecay: [0, 1e6, false],
+  batchNorm: [0, 1e6, false],
+  lrWrEpochs: [1, 100_000, true],
+  lrWrMul: [1, 1000, true],
+  lrWrMin: [0, 1e6, false],
+  seed: [0, 2 ** 32 - 1, true],
+  trainSubset: [1, 2 ** 31 - 1, true],
+  valSubset: [1, 2 ** 31 - 1, true],
+};
+
+/**
+ * Refuses a study whose values are out of range or contradict each other, before anything is
+ * written: a negative momentum, a seed beyond 32 bits, a micro-batch that does not divide the
+ * batch, an image-folder study without both folders. `where` names a stored file's values.
+ */
+export function checkStudy(study: StudyConfig, where?: string): void {
+  const fail = (key: keyof StudyConfig, message: string): never => {
+    const flag = studyFlag(key);
+    throw new UsageError(
+      where ? `${where}: study.${key} ${message}` : `--${flag} ${message}`,
+      where ? 'resume' : flag,
+    );
+  };
+  for (const [key, [least, most, integer]] of Object.entries(NUMBER_RANGES) as [
+    keyof StudyConfig,
+    [number, number, boolean],
+  ][]) {
+    const value = study[key];
+    if (value === null) continue;
+    if (
+      typeof value !== 'number' ||
+      !Number.isFinite(value) ||
+      (integer && !Number.isInteger(value))
+    )
+      fail(key, `must be ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(value)}`);
+    else if (value < least || value > most) {
+      const range =
+        most === Number.MAX_VALUE
+          ? `above ${least === Number.MIN_VALUE ? 0 : least}`
+          : `between ${least === Number.MIN_VALUE ? 'above 0' : least} and ${most}`;
+      fail(key, `must be ${range}, got ${value}`);
+    }
+  }
+  if (study.nesterov && study.momentum <= 0) fail('nesterov', 'needs a --momentum above 0');
+  if (study.microBatch !== null && study.batchSize % study.microBatch !== 0) {
+    throw new UsageError(
+      `${where ? `${where}: ` : ''}a micro-batch of ${study.microBatch} does not divide the batch size ${study.batchSize}: give a divisor of it`,
+      'micro-batch',
+    );
+  }
+  const folders = study.trainData !== null || study.valData !== null;
+  if (study.dataset === 'ImageFolder' || folders) {
+    if (study.trainData === null || study.valData === null) {
+      throw new UsageError(
+        'an image-folder study needs both --train-data DIR and --val-data DIR',
+        study.trainData === null ? 'train-data' : 'val-data',
+      );
+    }
+    if (study.dataset !== 'ImageFolder') {
+      throw new UsageError(
+        `--train-data and --val-data train on image folders, not on ${study.dataset}: drop --dataset`,
+        'dataset',
+      );
+    }
+    if (study.gcn) {
+      throw new UsageError(
+        'global contrast normalisation (--gcn) is not offered for image folders',
+        'gcn',
+      );
+    }
+  }
+}
+
+type Kind = 'number' | 'string' | 'boolean' | 'grid';
+
+/** The JSON kind of every stored study value, and whether it may be null. */
+function kindOf(key: keyof StudyConfig): { kind: Kind; nullable: boolean } {
+  const sample = REFERENCE_DEFAULTS[key];
+  const nullable = sample === null;
+  if (['xi', 'omega', 'alpha'].includes(key)) return { kind: 'grid', nullable: key === 'xi' };
+  if (['totalFeatures', 'widthMultiplier', 'trainSubset', 'valSubset', 'microBatch'].includes(key))
+    return { kind: 'number', nullable: true };
+  if (['ids', 'trainData', 'valData'].includes(key)) return { kind: 'string', nullable: true };
+  return { kind: typeof sample as Kind, nullable };
+}
+
+/** Keys that older featshift versions did not store, with the value their runs used. */
+const ADDED_LATER: Partial<StudyConfig> = {
+  trainData: null,
+  valData: null,
+  microBatch: null,
+  allowSplit: false,
+};
+
+/** Keys that older featshift versions stored under other names. */
+const RENAMED: Record<string, keyof StudyConfig> = {
+  batchNormEps: 'batchNorm',
+  lrCycle: 'lrWrEpochs',
+  lrMultiplier: 'lrWrMul',
+  lrMin: 'lrWrMin',
+  init: 'weightInit',
+  normalize: 'normalizeData',
+};
+
+/** A stored study's keys under today's names (a run folder of an older featshift). */
+export function upgradeStudy(raw: object): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(raw).map(([key, value]) => [RENAMED[key] ?? key, value] as const),
+  );
+}
+
+/**
+ * A study read back from a run folder's config.json, every value checked: a file edited by hand
+ * or damaged is refused with the file and the key, never trained with.
+ */
+export function parseStoredStudy(raw: unknown, path: string): StudyConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new UsageError(
+      `${path}: 'study' is not an object: restore the file or start a new run`,
+      'resume',
+    );
+  const given: Record<string, unknown> = { ...ADDED_LATER, ...upgradeStudy(raw) };
+  const study: Record<string, unknown> = {};
+  for (const key of Object.keys(REFERENCE_DEFAULTS) as (keyof StudyConfig)[]) {
+    const value = given[key];
+    const { kind, nullable } = kindOf(key);
+    const ok =
+      (value === null && nullable) ||
+      (kind === 'grid'
+        ? value !== null &&
+          typeof value === 'object' &&
+          ['min', 'max', 'step'].every((k) =>
+            Number.isFinite((value as Record<string, unknown>)[k]),
+          )
+        : typeof value === kind);
+    if (!ok) {
+      throw new UsageError(
+        `${path}: study.${key} is ${value === undefined ? 'missing' : JSON.stringify(value)}, expected ${nullable ? `${kind} or null` : kind}: the file was edited or damaged; restore it or start a new run`,
+        'resume',
+      );
+    }
+    study[key] = value;
+  }
+  const parsed = study as unknown as StudyConfig;
+  if (!(INIT_SCHEMES as readonly string[]).includes(parsed.weightInit))
+    throw new UsageError(
+      `${path}: study.weightInit '${parsed.weightInit}' is no weight initialisation`,
+      'resume',
+    );
+  checkStudy(parsed, path);
+  return parsed;
+}
+
+/** The family options of a study's architectures (docs/method.md §2). */
+export function familyOptions(study: StudyConfig, classes: number, colors = 3): FamilyOptions {
+  return {
+    depth: study.depth,
+    classes,
+    colors,
+    batchNorm: study.batchNorm > 0,
+    patchSize: study.patchSize,
+    ...(study.xi ? { xi: study.xi } : {}),
+    omega: study.omega,
+    alpha: study.alpha,
+    minFeatures: study.minFeatures,
+    areaTolerance: study.areaTolerance,
+    ...(study.totalFeatures !== null ? { totalFeatures: study.totalFeatures } : {}),
+    ...(study.widthMultiplier !== null ? { widthMultiplier: study.widthMultiplier } : {}),
+  };
+}
+
+/** The architectures a study trains, in order: the baseline first (when asked), then the members. */
+export function selectArchitectures(
+  study: StudyConfig,
+  data: { classes: number; inputChannels: number },
+): Architecture[] {
+  const options = familyOptions(study, data.classes, data.inputChannels);
+  const family = skewNormalFamily(options);
+  if (family.length === 0) {
+    throw new UsageError(
+      'this family has no member: at this feature budget every distribution leaves a layer under --min-features; give a larger --width-multiplier or --total-features',
+      study.widthMultiplier !== null ? 'width-multiplier' : 'total-features',
+    );
+  }
+  let members = family;
+  if (study.ids !== null) {
+    const ids = parseIds(study.ids);
+    const bad = ids.filter((id) => id > family.length || (id === 0 && !study.includeBaseline));
+    if (bad.length > 0) {
+      throw new UsageError(
+        `no architecture with id ${formatIds(bad)}: this family has ids 1-${family.length}${study.includeBaseline ? ', and 0 for the baseline' : ' (0, the baseline, needs --include-baseline)'}`,
+        'ids',
+      );
+    }
+    members = family.filter((a) => ids.includes(a.id));
+  }
+  return study.includeBaseline ? [baselineArchitecture(options), ...members] : members;
+}
+
+/** One member per location spread evenly over the family's xi values (the embedded default). */
+export function spreadOverXi(family: readonly Architecture[], count: number): number[] {
+  const xis = [...new Set(family.map((a) => a.xi as number))].sort((a, b) => a - b);
+  const picks = Array.from(
+    { length: Math.min(count, xis.length) },
+    (_, i) =>
+      xis[
+        Math.round((i * (xis.length - 1)) / Math.max(1, Math.min(count, xis.length) - 1))
+      ] as number,
+  );
+  return [...new Set(picks)].map((xi) => {
+    const at = family.filter((a) => a.xi === xi);
+    at.sort(
+      (a, b) =>
+        Math.abs(a.alpha ?? 0) - Math.abs(b.alpha ?? 0) ||
+        Math.abs((a.omega ?? 0) - 2.5) - Math.abs((b.omega ?? 0) - 2.5) ||
+        a.id - b.id,
+    );
+    return (at[0] as Architecture).id;
+  });
+}

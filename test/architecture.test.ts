@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { repoRoot } from './helpers/paths.js';
+
+/**
+ * The layering the README promises, checked on the sources: which module may load which at run
+ * time (type-only imports are erased and do not count; dynamic imports load on demand).
+ */
+const SRC = join(repoRoot, 'src');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory()
+      ? sources(join(dir, e.name))
+      : e.name.endsWith('.ts')
+        ? [join(dir, e.name)]
+        : [],
+  );
+}
+
+const files = sources(SRC);
+const rel = (path: string): string => relative(SRC, path).replace(/\\/g, '/');
+
+/** The modules a file loads when it loads: static imports that are not `import type`. */
+function staticImports(file: string): { local: string[]; packages: string[] } {
+  const text = readFileSync(file, 'utf8');
+  const local: string[] = [];
+  const packages: string[] = [];
+  for (const m of text.matchAll(/^import\s+(?!type\b)[^;]*?from\s+'([^']+)';/gms)) {
+    const spec = m[1] ?? '';
+    if (spec.startsWith('.')) local.push(rel(resolve(dirname(file), spec.replace(/\.js$/, '.ts'))));
+    else packages.push(spec);
+  }
+  for (const m of text.matchAll(/^export\s+(?!type\b)[^;]*?from\s+'([^']+)';/gms)) {
+    const spec = m[1] ?? '';
+    if (spec.startsWith('.')) local.push(rel(resolve(dirname(file), spec.replace(/\.js$/, '.ts'))));
+  }
+  return { local, packages };
+}
+
+const graph = new Map(files.map((f) => [rel(f), staticImports(f)]));
+
+/** Every module (and package) loaded, transitively, when `start` loads. */
+function closure(start: string): { modules: Set<string>; packages: Set<string> } {
+  const modules = new Set<string>();
+  const packages = new Set<string>();
+  const todo = [start];
+  while (todo.length > 0) {
+    const next = todo.pop() as string;
+    if (modules.has(next)) continue;
+    modules.add(next);
+    const node = graph.get(next);
+    assert.ok(node, `${next} is imported but does not exist`);
+    for (const p of node.packages) packages.add(p);
+    todo.push(...node.local);
+  }
+  return { modules, packages };
+}
+
+describe('the architecture, as the README states it', () => {
+  it('the run folder and the report load neither the engine nor the trainer nor the sweep runner', () => {
+    const starts = [...graph.keys()].filter((f) => f.startsWith('run/') || f.startsWith('report/'));
+    assert.ok(starts.length > 5);
+    for (const start of starts) {
+      const { modules } = closure(start);
+      const bad = [...modules].filter(
+        (m) =>
+          m.startsWith('engine/') ||
+          m === 'train/trainer.ts' ||
+          m === 'sweep/sweep.ts' ||
+          m.startsWith('sweep/distributed/'),
+      );
+      assert.deepEqual(bad, [], `${start} loads ${bad.join(', ')}`);
+    }
+  });
+
+  it('only the sweep and the command line use the sweep runner', () => {
+    for (const [file, { local }] of graph) {
+      if (file.startsWith('sweep/') || file.startsWith('cli/') || file === 'index.ts') continue;
+      assert.ok(!local.includes('sweep/sweep.ts'), `${file} imports the sweep runner`);
+    }
+  });
+
+  it('spells the run folder file names once, in src/run/files.ts', () => {
+    for (const file of files) {
+      if (rel(file) === 'run/files.ts') continue;
+      const text = readFileSync(file, 'utf8');
+      for (const name of ['config.json', 'results.jsonl', 'environment.json', 'failed.json']) {
+        assert.ok(!text.includes(`'${name}'`), `${rel(file)} spells '${name}'`);
+      }
+      assert.ok(!/`arch_\$\{/.test(text), `${rel(file)} spells a checkpoint name`);
+    }
+  });
+
+  it('loads no heavy library before a command needs it', () => {
+    const { packages } = closure('cli/main.ts');
+    for (const heavy of ['bullmq', 'ioredis', 'playwright-core']) {
+      assert.ok(!packages.has(heavy), `featshift's CLI loads ${heavy} at start`);
+    }
+  });
+
+  it('builds the report page from TypeScript, without markup strings', () => {
+    const page = readFileSync(join(SRC, 'report', 'page', 'app.ts'), 'utf8');
+    assert.ok(!/innerHTML|outerHTML|insertAdjacentHTML|document\.write/.test(page));
+  });
+});
