@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cheapestIds, tinyStudy } from './helpers/tiny-study.js';
+import { withTmpfs } from './helpers/tmpfs.js';
 import { runCli } from './helpers/cli.js';
 import { cliPath } from './helpers/paths.js';
 import { resultNumbers, results } from './helpers/results.js';
@@ -229,24 +230,32 @@ describe('hardening: Ctrl-C', () => {
   });
 });
 
+describe('hardening: one writer per run folder', () => {
+  it('refuses a second sweep on a folder in use, and takes over the lock of a killed one', async () => {
+    const dir = tmp();
+    const { child, exited } = startCli([...study(1, 8192), '--out', dir, '--json-log'], (out) =>
+      out.includes('"event":"memory"'),
+    );
+    const running = await child;
+    const second = runCli(['sweep', '--resume', dir]);
+    assert.equal(second.status, 2, second.stderr);
+    assert.match(second.stderr, /is in use by another featshift \(pid \d+ on /);
+    running.kill('SIGKILL');
+    await exited;
+    assert.ok(existsSync(join(dir, 'run.lock')), 'a killed sweep leaves its lock');
+    const resumed = runCli(['sweep', '--resume', dir, '--quiet']);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.equal(existsSync(join(dir, 'run.lock')), false, 'the lock is released at the end');
+  });
+});
+
 describe('hardening: a read-only run folder', () => {
   it('is refused before anything trains, in one line', (t) => {
-    const mountPoint = tmp();
-    const mounted =
-      process.getuid?.() === 0 &&
-      spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', mountPoint]).status === 0;
-    if (!mounted) {
-      t.skip('mounting a read-only tmpfs needs root');
-      return;
-    }
-    try {
+    withTmpfs(t, 'size=1m,ro', (mountPoint) => {
       const r = runCli([...study(1), '--out', join(mountPoint, 'run')]);
       assert.equal(r.status, 2, r.stdout + r.stderr);
       assert.match(r.stderr, /cannot write to the run folder .*run \((EROFS|ENOENT)\)/);
       assert.equal(r.stderr.trim().split('\n').length, 1);
-    } finally {
-      spawnSync('umount', [mountPoint]);
-      rmSync(mountPoint, { recursive: true, force: true });
-    }
+    });
   });
 });

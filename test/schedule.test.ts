@@ -4,6 +4,8 @@ import { EngineError, OutOfMemoryError } from '../src/engine/errors.js';
 import { WarmRestartSchedule } from '../src/train/schedule.js';
 import {
   chooseMicroBatch,
+  MemoryBudgetError,
+  planMicroBatch,
   divisorsDescending,
   referenceMemoryEstimate,
 } from '../src/train/memory.js';
@@ -105,6 +107,48 @@ describe('choosing the micro-batch', () => {
         ),
       EngineError,
     );
+  });
+
+  it("keeps the study's micro-batch when it fits, whatever the free memory: the same numbers on every host", () => {
+    const probe = (m: number): number => 1000 * m;
+    for (const budget of [200_000, 1e9]) {
+      const plan = planMicroBatch(
+        128,
+        { requested: 128, allowSplit: true, budgetBytes: budget },
+        probe,
+        layout,
+      );
+      assert.deepEqual([plan.microBatch, plan.split], [128, false]);
+    }
+  });
+
+  it('refuses a micro-batch that does not fit, or splits it where allowed (a GPU out of memory, simulated)', () => {
+    const gpu = (m: number): undefined => {
+      if (m > 32) throw new OutOfMemoryError('CUDA out of memory. Tried to allocate 1.50 GiB');
+      return undefined;
+    };
+    assert.throws(
+      () =>
+        planMicroBatch(128, { requested: 128, allowSplit: false, budgetBytes: 1e12 }, gpu, layout),
+      (e: unknown) =>
+        e instanceof MemoryBudgetError &&
+        /a micro-batch of 128 images runs out of memory.*--allow-split/.test(e.message),
+    );
+    const split = planMicroBatch(
+      128,
+      { requested: 128, allowSplit: true, budgetBytes: 1e12 },
+      gpu,
+      layout,
+    );
+    assert.deepEqual([split.microBatch, split.split], [32, true]);
+    // A study's own smaller micro-batch that fits is not a split.
+    const own = planMicroBatch(
+      128,
+      { requested: 16, allowSplit: false, budgetBytes: 1e12 },
+      gpu,
+      layout,
+    );
+    assert.deepEqual([own.microBatch, own.split], [16, false]);
   });
 
   it('refuses when not even the smallest micro-batch fits', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
   existsSync,
   mkdtempSync,
@@ -17,6 +17,7 @@ import { REFERENCE_COLUMNS, writeReferenceCsvs, type ResultRecord } from '../src
 import { runCli } from './helpers/cli.js';
 import { resultNumbers, results } from './helpers/results.js';
 import { cliPath } from './helpers/paths.js';
+import { withTmpfs } from './helpers/tmpfs.js';
 import { PNG } from 'pngjs';
 import { countParams, vggLayout } from '../src/models/vgg-layout.js';
 
@@ -415,16 +416,8 @@ describe('featshift sweep, end to end on tiny architectures', () => {
   });
 
   it('stops with a clear message on a full disk, leaving every written file whole', (t) => {
-    // A 96 KiB tmpfs holds the configuration but not the first checkpoint. Needs root (CI is).
-    const mountPoint = tmp();
-    const mounted =
-      process.getuid?.() === 0 &&
-      spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=96k', 'tmpfs', mountPoint]).status === 0;
-    if (!mounted) {
-      t.skip('mounting a small tmpfs needs root');
-      return;
-    }
-    try {
+    // A 96 KiB tmpfs holds the configuration but not the first checkpoint.
+    withTmpfs(t, 'size=96k', (mountPoint) => {
       const dir = join(mountPoint, 'run');
       const r = runCli([...tiny(3, 256), '--out', dir]);
       assert.equal(r.status, 1, r.stdout + r.stderr);
@@ -437,8 +430,6 @@ describe('featshift sweep, end to end on tiny architectures', () => {
         .map(String)
         .filter((f) => f.endsWith('.tmp'));
       assert.deepEqual(leftovers, []);
-    } finally {
-      spawnSync('umount', [mountPoint]);
-    }
+    });
   });
 });

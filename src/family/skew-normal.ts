@@ -69,18 +69,19 @@ function cdfFactor(alpha: number, q: number, erfFn: (v: number) => number): numb
   return 0.5 * (1 + erfFn((alpha * q) / Math.SQRT2));
 }
 
-/**
- * Integrates the density over L unit-wide bins, as the reference does: samples every 0.01 from 0
- * below L, each bin's samples integrated by the trapezoid rule on i, i + dx, ... so that the last
- * sub-interval of each bin is left out. The sample positions, bin bounds and abscissa steps depend
- * only on L and are computed once.
- */
+/** One layer's samples [lower, upper) and the abscissa steps of its trapezoids. */
 interface BinBounds {
   lower: number;
   upper: number;
   steps: Float64Array;
 }
 
+/**
+ * Integrates the density over L unit-wide bins, as the original does (docs/method.md §2):
+ * samples every 0.01 from 0 below L, each bin's samples integrated by the trapezoid rule on i,
+ * i + dx, ... so that the last sub-interval of each bin is left out. The sample positions, bin
+ * bounds and abscissa steps depend only on L and are computed once.
+ */
 class BinIntegrator {
   readonly layers: number;
   private readonly x: Float64Array;

@@ -13,6 +13,8 @@ export const ENVIRONMENT_FILE = 'environment.json';
 export const RESULTS_FILE = 'results.jsonl';
 /** The architectures a queued sweep gave up on, with their errors. */
 export const FAILED_FILE = 'failed.json';
+/** Held by the process that writes the run folder: two at once would mix their results. */
+export const LOCK_FILE = 'run.lock';
 /** The checkpoint of each architecture in training. */
 export const CHECKPOINTS_DIR = 'checkpoints';
 

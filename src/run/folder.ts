@@ -1,10 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Architecture } from '../family/skew-normal.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { CHECKPOINTS_DIR, CONFIG_FILE, ENVIRONMENT_FILE, FAILED_FILE } from './files.js';
+import { CHECKPOINTS_DIR, CONFIG_FILE, ENVIRONMENT_FILE, FAILED_FILE, LOCK_FILE } from './files.js';
 import { changedKeys, parseStoredStudy, type StudyConfig } from './study.js';
 
 /**
@@ -176,7 +177,7 @@ export async function checkWritable(dir: string): Promise<void> {
  * and the folder too when the run created it.
  */
 export async function discardRefusedStart(dir: string, existedBefore: boolean): Promise<void> {
-  for (const name of [CONFIG_FILE, ENVIRONMENT_FILE, CHECKPOINTS_DIR]) {
+  for (const name of [CONFIG_FILE, ENVIRONMENT_FILE, CHECKPOINTS_DIR, LOCK_FILE]) {
     await rm(join(dir, name), { recursive: true, force: true });
   }
   if (!existedBefore) {
@@ -221,4 +222,56 @@ export async function writeFailed(
   failures: readonly { id: number; reason: string; attempts: number }[],
 ): Promise<void> {
   await writeFileAtomic(join(dir, FAILED_FILE), `${JSON.stringify(failures, null, 2)}\n`);
+}
+
+interface LockOwner {
+  pid: number;
+  host: string;
+  since: string;
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Takes the run folder for this process (run.lock, created exclusively), so that two sweeps
+ * never write one folder at once. A lock left by a process of this host that is gone (killed)
+ * is taken over; one held by a live process, or by another host, is refused with its owner.
+ * Returns the release.
+ */
+export async function lockRunFolder(dir: string): Promise<() => Promise<void>> {
+  const path = join(dir, LOCK_FILE);
+  const me: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(path, `${JSON.stringify(me)}\n`, { flag: 'wx' });
+      return async () => {
+        await rm(path, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let owner: Partial<LockOwner> = {};
+    try {
+      owner = JSON.parse(await readFile(path, 'utf8')) as Partial<LockOwner>;
+    } catch {
+      // Unreadable: written by a process killed mid-write; treated as gone below.
+    }
+    const here = owner.host === undefined || owner.host === me.host;
+    if (here && (typeof owner.pid !== 'number' || !alive(owner.pid))) {
+      await rm(path, { force: true });
+      continue;
+    }
+    throw new UsageError(
+      `${dir} is in use by another featshift (pid ${String(owner.pid)} on ${String(owner.host)} since ${String(owner.since)}): wait for it to end, or remove ${path} if that process is gone`,
+      'resume',
+    );
+  }
+  throw new UsageError(`could not take ${path}: another featshift keeps taking it`, 'resume');
 }

@@ -9,6 +9,7 @@ import { CHECKPOINTS_DIR, checkpointPath, RESULTS_FILE } from '../run/files.js';
 import {
   checkWritable,
   discardRefusedStart,
+  lockRunFolder,
   openRunFolder,
   packageVersion,
   settleNumerics,
@@ -96,13 +97,18 @@ export async function runSweep(
 ): Promise<SweepOutcome> {
   const folder = openRunFolder(request);
   const existed = existsSync(folder.dir);
+  await checkWritable(folder.dir);
+  let release: (() => Promise<void>) | undefined;
   try {
+    release = await lockRunFolder(folder.dir);
     return await sweepFolder(folder, request, reporter);
   } catch (error) {
     const refused = error instanceof UsageError;
-    if (refused && !folder.resumed && !existsSync(join(folder.dir, RESULTS_FILE)))
+    if (release && refused && !folder.resumed && !existsSync(join(folder.dir, RESULTS_FILE)))
       await discardRefusedStart(folder.dir, existed);
     throw error;
+  } finally {
+    await release?.();
   }
 }
 
@@ -142,7 +148,6 @@ async function sweepFolder(
   checkRuntime(runtime);
   const numerics = settleNumerics(runtime, folder.numerics, threadCount());
   setThreads(numerics.threads);
-  await checkWritable(dir);
   const data = await loadStudyData(study, runtime.dataDir);
   checkTrainingSetSize(study, Math.min(study.trainSubset ?? Infinity, data.load.train.count));
   const architectures = selectArchitectures(study, data);

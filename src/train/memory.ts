@@ -141,8 +141,12 @@ export function chooseMicroBatch(
       `not even a micro-batch of ${small} fits the memory budget (${gib(budgetBytes)}; measured ${a === 'oom' ? 'out of memory' : gib(a)}): raise --memory-limit or use a smaller model`,
     );
   }
-  if (a === undefined)
-    return { microBatch: largest, split, measuredBytes: undefined, budgetBytes, reference };
+  if (a === undefined) {
+    // Not measurable (a GPU, where a pass either fits or runs out of memory): the largest size
+    // whose pass runs.
+    const fits = candidates.find((m) => m === small || measure(probe, m) !== 'oom') ?? small;
+    return { microBatch: fits, split, measuredBytes: undefined, budgetBytes, reference };
+  }
   const b = second === small ? a : measure(probe, second);
   const slope =
     b === 'oom' || b === undefined || second === small

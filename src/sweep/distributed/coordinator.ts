@@ -7,7 +7,9 @@ import { UsageError } from '../../errors.js';
 import type { Architecture } from '../../family/skew-normal.js';
 import { FAILED_FILE, RESULTS_FILE } from '../../run/files.js';
 import {
+  checkWritable,
   discardRefusedStart,
+  lockRunFolder,
   openRunFolder,
   packageVersion,
   readRunId,
@@ -56,13 +58,18 @@ export async function runDistributedSweep(
 ): Promise<SweepOutcome> {
   const folder = openRunFolder(request);
   const existed = existsSync(folder.dir);
+  await checkWritable(folder.dir);
+  let release: (() => Promise<void>) | undefined;
   try {
+    release = await lockRunFolder(folder.dir);
     return await followQueue(folder, request, options);
   } catch (error) {
     const refused = error instanceof UsageError || error instanceof QueueUnreachableError;
-    if (refused && !folder.resumed && !existsSync(join(folder.dir, RESULTS_FILE)))
+    if (release && refused && !folder.resumed && !existsSync(join(folder.dir, RESULTS_FILE)))
       await discardRefusedStart(folder.dir, existed);
     throw error;
+  } finally {
+    await release?.();
   }
 }
 
