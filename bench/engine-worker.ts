@@ -4,15 +4,7 @@
  * Prints {"img_s": ..., "rss_mb": ...}: training throughput (median step after warm-up) and
  * peak resident memory.
  */
-import {
-  manualSeed,
-  ops,
-  releaseHostMemory,
-  setThreads,
-  tensor,
-  tidy,
-  zeros,
-} from '../src/engine/index.js';
+import { manualSeed, ops, setThreads, tensor, tidy, zeros } from '../src/engine/index.js';
 import { Vgg } from '../src/models/vgg.js';
 import { Sgd } from '../src/train/sgd.js';
 import { median } from './common.js';
@@ -38,7 +30,6 @@ const step = (): number => {
     ops.crossEntropy(model.forward(x, true), y).backward();
   });
   sgd.step();
-  releaseHostMemory();
   return performance.now() - start;
 };
 

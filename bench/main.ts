@@ -2,6 +2,7 @@ import { benchData } from './data.js';
 import { benchEngine } from './engine.js';
 import { benchFamily } from './family.js';
 import { benchSchedule } from './schedule.js';
+import { benchStudy } from './study.js';
 import { printTable, type BenchRow } from './common.js';
 
 const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
@@ -9,6 +10,7 @@ const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   engine: benchEngine,
   data: benchData,
   schedule: benchSchedule,
+  study: benchStudy,
 };
 
 const args = process.argv.slice(2);

@@ -21,6 +21,15 @@ export interface TrainingSummary {
   microBatch: number;
 }
 
+/** Where the training time went, in seconds (see the trainer's PhaseSeconds). */
+export interface PhaseRecord {
+  setup: number;
+  data: number;
+  step: number;
+  evaluation: number;
+  checkpoint: number;
+}
+
 /** Per-epoch statistics, as they become the columns of a record. */
 export interface EpochRow {
   epoch: number;
@@ -43,12 +52,14 @@ export interface ResultRecord extends Omit<Architecture, 'totalFeatures'>, Train
   valLoss: number[];
   lr: number[];
   seconds: number[];
+  /** Where this process's training time went (absent in older records). */
+  phaseSeconds?: PhaseRecord;
   finishedAt: string;
 }
 
 export function toRecord(
   arch: Architecture,
-  outcome: TrainingSummary & { epochs: readonly EpochRow[] },
+  outcome: TrainingSummary & { epochs: readonly EpochRow[]; phases?: PhaseRecord },
 ): ResultRecord {
   const col = (key: keyof EpochRow): number[] => outcome.epochs.map((e) => e[key]);
   return {
@@ -74,6 +85,7 @@ export function toRecord(
     lr: col('lr'),
     seconds: col('seconds'),
     microBatch: outcome.microBatch,
+    ...(outcome.phases ? { phaseSeconds: outcome.phases } : {}),
     finishedAt: new Date().toISOString(),
   };
 }

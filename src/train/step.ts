@@ -1,5 +1,5 @@
 import { ops, tensor, tidy, type Tensor } from '../engine/index.js';
-import { noGrad, releaseHostMemory } from '../engine/runtime.js';
+import { noGrad } from '../engine/runtime.js';
 import type { Vgg } from '../models/vgg.js';
 import type { Sgd } from './sgd.js';
 
@@ -62,7 +62,6 @@ export function trainStep(
     if (!stats.finite) break;
   }
   if (stats.finite) sgd.step();
-  releaseHostMemory();
   return stats;
 }
 

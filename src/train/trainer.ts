@@ -1,5 +1,5 @@
 import { tensor, tidy, ops, zeros } from '../engine/index.js';
-import { manualSeed } from '../engine/runtime.js';
+import { manualSeed, releaseHostMemory } from '../engine/runtime.js';
 import { mix32 } from '../data/random.js';
 import type { Batch } from '../data/loader.js';
 import { Vgg } from '../models/vgg.js';
@@ -23,8 +23,22 @@ export interface TrainingConfig extends TrainingRecipe {
   device: string;
 }
 
+/**
+ * Where an architecture's training time went, in seconds (this process's share, after a resume):
+ * building the model and measuring its memory, waiting for batches, the training steps
+ * (forward, backward, optimiser), evaluation on the test split, and checkpoints.
+ */
+export interface PhaseSeconds {
+  setup: number;
+  data: number;
+  step: number;
+  evaluation: number;
+  checkpoint: number;
+}
+
 export interface TrainingOutcome {
   epochs: EpochStats[];
+  phases: PhaseSeconds;
   bestVal: number;
   bestValTrain: number;
   bestEpoch: number;
@@ -162,6 +176,7 @@ const yieldToEventLoop = (): Promise<void> =>
 
 /** An architecture being trained: its model, optimiser, schedule and progress. */
 interface Run {
+  phases: PhaseSeconds;
   model: Vgg;
   sgd: Sgd;
   schedule: WarmRestartSchedule;
@@ -180,7 +195,9 @@ export async function trainModel(
   events: TrainingEvents = {},
 ): Promise<TrainingOutcome> {
   const { config } = options;
+  const started = performance.now();
   const run = await setupModel(options, events);
+  run.phases.setup = seconds(started);
   let abandoned = false;
   try {
     while (run.progress.epoch < config.epochs) {
@@ -253,7 +270,8 @@ async function setupModel(options: TrainOptions, events: TrainingEvents): Promis
     },
     progress.schedule,
   );
-  return { model, sgd, schedule, progress, memory };
+  const phases = { setup: 0, data: 0, step: 0, evaluation: 0, checkpoint: 0 };
+  return { phases, model, sgd, schedule, progress, memory };
 }
 
 /**
@@ -271,11 +289,15 @@ async function trainEpoch(
   const epoch = progress.epoch;
   const r = progress.running;
   const started = performance.now() - r.seconds * 1000;
+  let waited = performance.now();
   for await (const batch of train.batches(epoch, progress.batch)) {
+    const stepStarted = performance.now();
+    run.phases.data += seconds(waited);
     const lr = schedule.rate(batch.index + 1);
     sgd.lr = lr;
     manualSeed(mix32(config.seed, id, epoch, batch.index)); // dropout masks
     const stats = trainStep(model, sgd, batch.x, batch.y, config.batchSize, progress.microBatch);
+    run.phases.step += seconds(stepStarted);
     if (!stats.finite) {
       progress.diverged = true;
       return { diverged: true, started };
@@ -301,6 +323,7 @@ async function trainEpoch(
       await checkpoint(run, options);
       throw new TrainingStopped();
     }
+    waited = performance.now();
   }
   return { diverged: false, started };
 }
@@ -312,6 +335,7 @@ async function testEpoch(
   run: Run,
   test: BatchSource,
 ): Promise<{ correct: number; count: number; lossSum: number }> {
+  const started = performance.now();
   const total = { correct: 0, count: 0, lossSum: 0 };
   for await (const batch of test.batches(0)) {
     await yieldToEventLoop(); // a second Ctrl-C quits at once, also while evaluating
@@ -320,6 +344,10 @@ async function testEpoch(
     total.count += s.count;
     total.lossSum += s.lossSum;
   }
+  run.phases.evaluation += seconds(started);
+  // Once an epoch, not after every step: glibc keeps the memory a step frees for the next one,
+  // and handing it back each step cost a third of the step time in page faults.
+  releaseHostMemory();
   return total;
 }
 
@@ -357,8 +385,12 @@ const isAbandoned = (config: TrainingConfig, stats: EpochStats): boolean =>
 
 async function checkpoint(run: Run, options: TrainOptions): Promise<void> {
   if (!options.checkpointPath) return;
+  const started = performance.now();
   await saveTraining(options.checkpointPath, run.model.state(), run.sgd.state(), run.progress);
+  run.phases.checkpoint += seconds(started);
 }
+
+const seconds = (since: number): number => (performance.now() - since) / 1000;
 
 /** Best (the first epoch with the highest validation accuracy) and last statistics. */
 function outcome(run: Run, abandoned: boolean): TrainingOutcome {
@@ -368,6 +400,7 @@ function outcome(run: Run, abandoned: boolean): TrainingOutcome {
   const last = epochs[epochs.length - 1];
   return {
     epochs,
+    phases: run.phases,
     bestVal: best?.valAcc ?? 0,
     bestValTrain: best?.trainAcc ?? 0,
     bestEpoch: best?.epoch ?? 0,

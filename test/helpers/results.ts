@@ -15,6 +15,10 @@ export function resultNumbers(list: readonly ResultRecord[]): Record<string, unk
   return [...list]
     .sort((a, b) => a.id - b.id)
     .map((r) =>
-      Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'seconds' && k !== 'finishedAt')),
+      Object.fromEntries(
+        Object.entries(r).filter(
+          ([k]) => k !== 'seconds' && k !== 'finishedAt' && k !== 'phaseSeconds',
+        ),
+      ),
     );
 }
