@@ -309,6 +309,25 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     assert.match(bad.stderr, /a micro-batch of 24 does not divide the batch size 64/);
   });
 
+  it('times both layouts with --layout auto and trains each architecture in the faster', () => {
+    const dir = tmp();
+    const r = runCli([...tiny(1, 256), '--layout', 'auto', '--out', dir]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /layout: (nchw|channels-last) \(a training step: nchw \d+ ms, channels-last \d+ ms\)/,
+    );
+    for (const rec of results(dir)) {
+      const times = rec.layoutMsPerStep ?? {};
+      assert.ok((times.nchw ?? 0) > 0 && (times['channels-last'] ?? 0) > 0, JSON.stringify(times));
+      const faster = (times['channels-last'] ?? 0) < (times.nchw ?? 0) ? 'channels-last' : 'nchw';
+      assert.equal(rec.layout, faster);
+    }
+    const bad = runCli([...tiny(1, 256), '--layout', 'nhwc', '--out', tmp()]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /Allowed choices are auto, nchw, channels-last/);
+  });
+
   it("trains without batch norm with --batch-norm 0, as the reference's option does", () => {
     const dir = tmp();
     const r = runCli([...tiny(1, 256), '--batch-norm', '0', '--out', dir, '--quiet']);

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { DATASETS } from '../data/registry.js';
 import { requireDatasetSpec } from '../data/dataset.js';
 import { INIT_SCHEMES } from '../models/init.js';
+import { LAYOUTS } from '../train/recipe.js';
 import { embeddedDefaultStudy, REFERENCE_DEFAULTS, type StudyConfig } from '../run/study.js';
 import type { RuntimeConfig } from '../sweep/config.js';
 import { ConsoleReporter, type ReportMode } from '../sweep/reporter.js';
@@ -85,9 +86,11 @@ export function sweepCommand(): Command {
     )
     .option('--train-subset <N>', 'train on the first N training images', parse.positiveInteger)
     .option('--val-subset <N>', 'validate on the first N test images', parse.positiveInteger)
-    .option(
-      '--no-channels-last',
-      "keep activations NCHW (PyTorch's layout) instead of channels-last",
+    .addOption(
+      new Option(
+        '--layout <LAYOUT>',
+        'activation layout: auto times a few steps of each and trains in the faster (default auto)',
+      ).choices(LAYOUTS),
     )
     .option('--device <DEVICE>', 'cpu or cuda:N', 'cpu')
     .option('--threads <N>', 'intra-op threads (default: all cores)', parse.positiveInteger)

@@ -54,12 +54,19 @@ export interface ResultRecord extends Omit<Architecture, 'totalFeatures'>, Train
   seconds: number[];
   /** Where this process's training time went (absent in older records). */
   phaseSeconds?: PhaseRecord;
+  /** The layout the architecture trained in, and the step times that chose it (absent in older records). */
+  layout?: string;
+  layoutMsPerStep?: Record<string, number>;
   finishedAt: string;
 }
 
 export function toRecord(
   arch: Architecture,
-  outcome: TrainingSummary & { epochs: readonly EpochRow[]; phases?: PhaseRecord },
+  outcome: TrainingSummary & {
+    epochs: readonly EpochRow[];
+    phases?: PhaseRecord;
+    layout?: { layout: string; msPerStep: Record<string, number> };
+  },
 ): ResultRecord {
   const col = (key: keyof EpochRow): number[] => outcome.epochs.map((e) => e[key]);
   return {
@@ -86,6 +93,9 @@ export function toRecord(
     seconds: col('seconds'),
     microBatch: outcome.microBatch,
     ...(outcome.phases ? { phaseSeconds: outcome.phases } : {}),
+    ...(outcome.layout
+      ? { layout: outcome.layout.layout, layoutMsPerStep: outcome.layout.msPerStep }
+      : {}),
     finishedAt: new Date().toISOString(),
   };
 }

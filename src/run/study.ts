@@ -7,7 +7,7 @@ import {
   type GridRange,
 } from '../family/skew-normal.js';
 import { INIT_SCHEMES } from '../models/init.js';
-import { REFERENCE_RECIPE, type TrainingRecipe } from '../train/recipe.js';
+import { LAYOUTS, REFERENCE_RECIPE, type TrainingRecipe } from '../train/recipe.js';
 
 /**
  * A study: everything that decides a sweep's results, stored in the run folder's config.json.
@@ -131,7 +131,7 @@ export function changedKeys(stored: StudyConfig, requested: Partial<StudyConfig>
   );
 }
 
-/** The CLI option of each study key: the key in kebab case (channelsLast is --no-channels-last). */
+/** The CLI option of each study key: the key in kebab case. */
 export const studyFlag = (key: keyof StudyConfig): string =>
   key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
@@ -260,7 +260,12 @@ const RENAMED: Record<string, keyof StudyConfig> = {
 /** A stored study's keys under today's names (a run folder of an older featshift). */
 export function upgradeStudy(raw: object): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(raw).map(([key, value]) => [RENAMED[key] ?? key, value] as const),
+    Object.entries(raw).map(([key, value]) =>
+      // channelsLast (a boolean) became layout; those runs trained in the layout they named.
+      key === 'channelsLast'
+        ? (['layout', value === false ? 'nchw' : 'channels-last'] as const)
+        : ([RENAMED[key] ?? key, value] as const),
+    ),
   );
 }
 
@@ -297,6 +302,8 @@ export function parseStoredStudy(raw: unknown, path: string): StudyConfig {
     study[key] = value;
   }
   const parsed = study as unknown as StudyConfig;
+  if (!(LAYOUTS as readonly string[]).includes(parsed.layout))
+    throw new UsageError(`${path}: study.layout '${parsed.layout}' is no layout`, 'resume');
   if (!(INIT_SCHEMES as readonly string[]).includes(parsed.weightInit))
     throw new UsageError(
       `${path}: study.weightInit '${parsed.weightInit}' is no weight initialisation`,

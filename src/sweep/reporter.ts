@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { Architecture } from '../family/skew-normal.js';
 import type { MicroBatchChoice } from '../train/memory.js';
+import type { LayoutChoice } from '../train/trainer.js';
 import type { EpochStats, StepProgress } from '../train/trainer.js';
 import type { ResultRecord } from '../run/results.js';
 import { summaryTable } from './summary.js';
@@ -117,6 +118,16 @@ export class ConsoleReporter implements SweepReporter {
       this.line(
         `${this.archLabel}: widths ${a.widths.join(' ')}, ${(a.params / 1e6).toFixed(2)}M params, ${(a.macs / 1e6).toFixed(1)}M MACs/image`,
       );
+  }
+
+  layout(c: LayoutChoice): void {
+    if (this.mode === 'json') this.json('layout', { ...c });
+    else {
+      const times = Object.entries(c.msPerStep)
+        .map(([layout, ms]) => `${layout} ${ms.toFixed(0)} ms`)
+        .join(', ');
+      this.line(`  layout: ${c.layout}${times ? ` (a training step: ${times})` : ''}`);
+    }
   }
 
   memory(c: MicroBatchChoice): void {

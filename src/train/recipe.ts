@@ -1,5 +1,9 @@
 import type { InitScheme } from '../models/init.js';
 
+/** NCHW is PyTorch's default; channels-last (NHWC) suits oneDNN's convolutions of wide layers. */
+export type Layout = 'auto' | 'nchw' | 'channels-last';
+export const LAYOUTS: readonly Layout[] = ['auto', 'nchw', 'channels-last'];
+
 /**
  * The training recipe (docs/method.md §3), named as the original code's options are: `--lr`,
  * `--lr-wr-epochs`, `--batch-norm`, `--weight-init` become `lr`, `lrWrEpochs`, `batchNorm`,
@@ -26,8 +30,11 @@ export interface TrainingRecipe {
   seed: number;
   /** Split further where the micro-batch does not fit this host's memory (numbers then vary). */
   allowSplit: boolean;
-  /** Keep activations channels-last (NHWC) instead of NCHW: the same numbers within rounding. */
-  channelsLast: boolean;
+  /**
+   * The memory layout of activations: 'auto' times a few steps in each and trains in the faster
+   * (recorded per architecture); the same numbers within float32's reordering either way.
+   */
+  layout: Layout;
 }
 
 /** The original code's defaults (its lib/cmdparser.py). */
@@ -45,5 +52,5 @@ export const REFERENCE_RECIPE: TrainingRecipe = {
   weightInit: 'kaiming-normal',
   seed: 0,
   allowSplit: false,
-  channelsLast: true,
+  layout: 'auto',
 };

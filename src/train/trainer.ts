@@ -1,10 +1,11 @@
 import { tensor, tidy, ops, zeros } from '../engine/index.js';
+import { OutOfMemoryError } from '../engine/errors.js';
 import { manualSeed, releaseHostMemory } from '../engine/runtime.js';
 import { mix32 } from '../data/random.js';
 import type { Batch } from '../data/loader.js';
 import { Vgg } from '../models/vgg.js';
 import { measurePeakBytes, planMicroBatch, type MicroBatchChoice } from './memory.js';
-import type { TrainingRecipe } from './recipe.js';
+import type { Layout, TrainingRecipe } from './recipe.js';
 import { Sgd } from './sgd.js';
 import { WarmRestartSchedule } from './schedule.js';
 import { evalStep, trainStep } from './step.js';
@@ -39,6 +40,7 @@ export interface PhaseSeconds {
 export interface TrainingOutcome {
   epochs: EpochStats[];
   phases: PhaseSeconds;
+  layout: LayoutChoice;
   bestVal: number;
   bestValTrain: number;
   bestEpoch: number;
@@ -68,6 +70,8 @@ export interface StepProgress {
 
 /** What training tells whoever follows it; the sweep's reporter implements the same interface. */
 export interface TrainingEvents {
+  /** The layout was settled (a new architecture, not a resumed one). */
+  layout?(choice: LayoutChoice): void;
   /** The micro-batch was settled by measurement (a new architecture, not a resumed one). */
   memory?(choice: MicroBatchChoice): void;
   /** Training continues from a checkpoint at this epoch and batch. */
@@ -103,7 +107,17 @@ export class TrainingStopped extends Error {
 
 const SEED_INIT = 0x1417;
 
-function buildModel(widths: readonly number[], config: TrainingConfig): Vgg {
+/** A layout a model is built in (the recipe's 'auto' is settled into one of these). */
+export type ModelLayout = Exclude<Layout, 'auto'>;
+
+/** The layout an architecture trains in, and the step times that chose it ('auto'). */
+export interface LayoutChoice {
+  layout: ModelLayout;
+  /** Median milliseconds of a training step in each layout, when measured. */
+  msPerStep: Partial<Record<ModelLayout, number>>;
+}
+
+function buildModel(widths: readonly number[], config: TrainingConfig, layout: ModelLayout): Vgg {
   return new Vgg(widths, {
     classes: config.classes,
     colors: config.colors,
@@ -111,17 +125,80 @@ function buildModel(widths: readonly number[], config: TrainingConfig): Vgg {
     batchNorm: config.batchNorm,
     weightInit: config.weightInit,
     device: config.device,
-    channelsLast: config.channelsLast,
+    channelsLast: layout === 'channels-last',
   });
+}
+
+/**
+ * The layout to train in: the recipe's, or with 'auto' the faster of NCHW and channels-last,
+ * timed on a few real training steps of throwaway models (one warm-up, then three alternating
+ * rounds; the median). oneDNN's channels-last kernels win on wide layers and lose on slim ones,
+ * and the family spans both. Either layout computes the same numbers within float32 rounding.
+ */
+function chooseLayout(widths: readonly number[], config: TrainingConfig): LayoutChoice {
+  if (config.layout !== 'auto') return { layout: config.layout, msPerStep: {} };
+  const m = Math.min(config.microBatch, config.batchSize);
+  const P = config.patchSize;
+  const layouts: ModelLayout[] = ['nchw', 'channels-last'];
+  const models = layouts.map((layout) => {
+    const model = buildModel(widths, config, layout);
+    return { layout, model, sgd: new Sgd(model.parameters(), { lr: 0 }), times: [] as number[] };
+  });
+  try {
+    const x = zeros([m, config.colors, P, P], 'float32', config.device).uniform_(0, 1);
+    const y = tensor(
+      BigInt64Array.from({ length: m }, (_, i) => BigInt(i % config.classes)),
+      [m],
+      config.device,
+    );
+    const step = (c: (typeof models)[number]): number => {
+      const started = performance.now();
+      c.sgd.zeroGrad();
+      tidy(() => {
+        const loss = ops.crossEntropy(c.model.forward(x, true), y);
+        loss.backward();
+        loss.item(); // waits for a GPU
+      });
+      c.sgd.step();
+      return performance.now() - started;
+    };
+    for (let round = 0; round < 4; round++) {
+      for (const c of round % 2 === 0 ? models : [...models].reverse()) {
+        const ms = step(c);
+        if (round > 0) c.times.push(ms);
+      }
+    }
+    x.dispose();
+    y.dispose();
+  } catch (error) {
+    // A layout that cannot even run a step here: train in PyTorch's default.
+    if (error instanceof OutOfMemoryError) return { layout: 'nchw', msPerStep: {} };
+    throw error;
+  } finally {
+    for (const c of models) {
+      c.sgd.dispose();
+      c.model.dispose();
+    }
+  }
+  const median = (t: number[]): number => [...t].sort((a, b) => a - b)[t.length >> 1] ?? Infinity;
+  const msPerStep = Object.fromEntries(models.map((c) => [c.layout, median(c.times)])) as Record<
+    ModelLayout,
+    number
+  >;
+  return {
+    layout: msPerStep['channels-last'] < msPerStep.nchw ? 'channels-last' : 'nchw',
+    msPerStep,
+  };
 }
 
 /** Settles the micro-batch by measuring real passes of a throwaway copy of the model. */
 function fitMemory(
   widths: readonly number[],
   config: TrainingConfig,
+  layout: ModelLayout,
   limit: number,
 ): MicroBatchChoice {
-  const probeModel = buildModel(widths, config);
+  const probeModel = buildModel(widths, config, layout);
   const sgd = new Sgd(probeModel.parameters(), { lr: 0 });
   const P = config.patchSize;
   let warm = false;
@@ -177,6 +254,7 @@ const yieldToEventLoop = (): Promise<void> =>
 /** An architecture being trained: its model, optimiser, schedule and progress. */
 interface Run {
   phases: PhaseSeconds;
+  layout: LayoutChoice;
   model: Vgg;
   sgd: Sgd;
   schedule: WarmRestartSchedule;
@@ -231,13 +309,18 @@ async function setupModel(options: TrainOptions, events: TrainingEvents): Promis
   });
   let memory: MicroBatchChoice | undefined;
   let microBatch = restored?.progress.microBatch ?? config.microBatch;
+  // A resumed architecture keeps the layout it started in (an older checkpoint: channels-last).
+  const layout: LayoutChoice = restored
+    ? { layout: restored.progress.layout ?? 'channels-last', msPerStep: {} }
+    : chooseLayout(widths, config);
+  if (!restored) events.layout?.(layout);
   if (!restored && options.memoryLimit !== undefined) {
-    memory = fitMemory(widths, config, options.memoryLimit);
+    memory = fitMemory(widths, config, layout.layout, options.memoryLimit);
     microBatch = memory.microBatch;
     events.memory?.(memory);
   }
   manualSeed(mix32(config.seed, id, SEED_INIT));
-  const model = buildModel(widths, config);
+  const model = buildModel(widths, config, layout.layout);
   const sgd = new Sgd(model.parameters(), {
     lr: config.lr,
     momentum: config.momentum,
@@ -251,6 +334,7 @@ async function setupModel(options: TrainOptions, events: TrainingEvents): Promis
     epochs: [],
     running: { lossSum: 0, correct: 0, seen: 0, seconds: 0, lr: config.lr },
     microBatch,
+    layout: layout.layout,
     diverged: false,
   };
   if (restored) {
@@ -271,7 +355,7 @@ async function setupModel(options: TrainOptions, events: TrainingEvents): Promis
     progress.schedule,
   );
   const phases = { setup: 0, data: 0, step: 0, evaluation: 0, checkpoint: 0 };
-  return { phases, model, sgd, schedule, progress, memory };
+  return { phases, model, sgd, schedule, progress, memory, layout };
 }
 
 /**
@@ -401,6 +485,7 @@ function outcome(run: Run, abandoned: boolean): TrainingOutcome {
   return {
     epochs,
     phases: run.phases,
+    layout: run.layout,
     bestVal: best?.valAcc ?? 0,
     bestValTrain: best?.trainAcc ?? 0,
     bestEpoch: best?.epoch ?? 0,

@@ -18,6 +18,8 @@ export interface Progress {
   /** The epoch's running training statistics so far. */
   running: { lossSum: number; correct: number; seen: number; seconds: number; lr: number };
   microBatch: number;
+  /** The layout the architecture trains in (absent in checkpoints of older versions). */
+  layout?: 'nchw' | 'channels-last';
   diverged: boolean;
 }
 
@@ -98,7 +100,9 @@ export function parseProgress(
   const percent = (v: unknown): boolean => finite(v) && v >= 0 && v <= 100;
   const loss = (v: unknown): boolean => v === null || typeof v === 'number';
   if (!isObject(raw)) return refuse('the training state', 'an object');
-  const { epoch, batch, schedule, epochs, running, microBatch, diverged } = raw;
+  const { epoch, batch, schedule, epochs, running, microBatch, layout, diverged } = raw;
+  if (layout !== undefined && layout !== 'nchw' && layout !== 'channels-last')
+    refuse('layout', "'nchw' or 'channels-last'");
   if (!int(epoch, 0, limits.epochs - 1)) refuse('epoch', `an epoch below ${limits.epochs}`);
   if (!int(batch, 0, limits.batchesPerEpoch))
     refuse('batch', `a batch of the ${limits.batchesPerEpoch}`);

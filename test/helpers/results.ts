@@ -17,7 +17,11 @@ export function resultNumbers(list: readonly ResultRecord[]): Record<string, unk
     .map((r) =>
       Object.fromEntries(
         Object.entries(r).filter(
-          ([k]) => k !== 'seconds' && k !== 'finishedAt' && k !== 'phaseSeconds',
+          ([k]) =>
+            k !== 'seconds' &&
+            k !== 'finishedAt' &&
+            k !== 'phaseSeconds' &&
+            k !== 'layoutMsPerStep',
         ),
       ),
     );

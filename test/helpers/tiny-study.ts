@@ -12,7 +12,10 @@ export function cheapestIds(n: number): number[] {
     .sort((a, b) => a - b);
 }
 
-/** Study options of a tiny sweep of `ids` on Fashion-MNIST (batch 64). */
+/**
+ * Study options of a tiny sweep of `ids` on Fashion-MNIST (batch 64), in a fixed layout: tests
+ * compare separate runs bit for bit, and a timed choice (--layout auto) could differ between them.
+ */
 export function tinyStudy(ids: readonly number[]): string[] {
   return [
     '--dataset',
@@ -25,5 +28,7 @@ export function tinyStudy(ids: readonly number[]): string[] {
     ids.join(','),
     '--batch-size',
     '64',
+    '--layout',
+    'nchw',
   ];
 }
