@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Architecture } from '../family/skew-normal.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { CHECKPOINTS_DIR, CONFIG_FILE, ENVIRONMENT_FILE, FAILED_FILE, LOCK_FILE } from './files.js';
+import {
+  CHECKPOINTS_DIR,
+  CONFIG_FILE,
+  ENVIRONMENT_FILE,
+  FAILED_FILE,
+  LOCK_FILE,
+  RESULTS_FILE,
+} from './files.js';
 import { changedKeys, parseStoredStudy, type StudyConfig } from './study.js';
 
 /**
@@ -274,4 +281,29 @@ export async function lockRunFolder(dir: string): Promise<() => Promise<void>> {
     );
   }
   throw new UsageError(`could not take ${path}: another featshift keeps taking it`, 'resume');
+}
+
+/**
+ * Opens the run folder of a request, holds its lock while `work` runs, and undoes a start that
+ * `refused` recognises as refused before any result, so that the same --out can be given again.
+ */
+export async function withRunFolder<T>(
+  request: RunRequest,
+  refused: (error: unknown) => boolean,
+  work: (folder: RunFolder) => Promise<T>,
+): Promise<T> {
+  const folder = openRunFolder(request);
+  const existed = existsSync(folder.dir);
+  await checkWritable(folder.dir);
+  let release: (() => Promise<void>) | undefined;
+  try {
+    release = await lockRunFolder(folder.dir);
+    return await work(folder);
+  } catch (error) {
+    const untouched = !folder.resumed && !existsSync(join(folder.dir, RESULTS_FILE));
+    if (release && untouched && refused(error)) await discardRefusedStart(folder.dir, existed);
+    throw error;
+  } finally {
+    await release?.();
+  }
 }

@@ -1,17 +1,13 @@
-import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { availableParallelism, cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Architecture } from '../family/skew-normal.js';
 import { buildInfo, checkDevice, setThreads, threads as threadCount } from '../engine/runtime.js';
-import { CHECKPOINTS_DIR, checkpointPath, RESULTS_FILE } from '../run/files.js';
+import { CHECKPOINTS_DIR, checkpointPath } from '../run/files.js';
 import {
-  checkWritable,
-  discardRefusedStart,
-  lockRunFolder,
-  openRunFolder,
   packageVersion,
+  withRunFolder,
   settleNumerics,
   writeEnvironment,
   writeRunConfig,
@@ -91,25 +87,12 @@ export function trainingConfig(
  * (results.jsonl and the original's CSV, both written atomically), resumable at any moment. A
  * start refused before any result leaves no run folder behind.
  */
-export async function runSweep(
-  request: SweepRequest,
-  reporter: SweepReporter,
-): Promise<SweepOutcome> {
-  const folder = openRunFolder(request);
-  const existed = existsSync(folder.dir);
-  await checkWritable(folder.dir);
-  let release: (() => Promise<void>) | undefined;
-  try {
-    release = await lockRunFolder(folder.dir);
-    return await sweepFolder(folder, request, reporter);
-  } catch (error) {
-    const refused = error instanceof UsageError;
-    if (release && refused && !folder.resumed && !existsSync(join(folder.dir, RESULTS_FILE)))
-      await discardRefusedStart(folder.dir, existed);
-    throw error;
-  } finally {
-    await release?.();
-  }
+export function runSweep(request: SweepRequest, reporter: SweepReporter): Promise<SweepOutcome> {
+  return withRunFolder(
+    request,
+    (error) => error instanceof UsageError,
+    (folder) => sweepFolder(folder, request, reporter),
+  );
 }
 
 /** What environment.json records of the machine a run starts on. */

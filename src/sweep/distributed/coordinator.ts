@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -7,11 +6,8 @@ import { UsageError } from '../../errors.js';
 import type { Architecture } from '../../family/skew-normal.js';
 import { FAILED_FILE, RESULTS_FILE } from '../../run/files.js';
 import {
-  checkWritable,
-  discardRefusedStart,
-  lockRunFolder,
-  openRunFolder,
   packageVersion,
+  withRunFolder,
   readRunId,
   writeEnvironment,
   writeFailed,
@@ -52,25 +48,15 @@ const ownerKey = (name: string): string => `featshift:${name}:run`;
  * architecture however often a job was delivered. Stopping the coordinator leaves the jobs to the
  * workers; `--resume` re-attaches to the queue's state.
  */
-export async function runDistributedSweep(
+export function runDistributedSweep(
   request: SweepRequest,
   options: QueueOptions,
 ): Promise<SweepOutcome> {
-  const folder = openRunFolder(request);
-  const existed = existsSync(folder.dir);
-  await checkWritable(folder.dir);
-  let release: (() => Promise<void>) | undefined;
-  try {
-    release = await lockRunFolder(folder.dir);
-    return await followQueue(folder, request, options);
-  } catch (error) {
-    const refused = error instanceof UsageError || error instanceof QueueUnreachableError;
-    if (release && refused && !folder.resumed && !existsSync(join(folder.dir, RESULTS_FILE)))
-      await discardRefusedStart(folder.dir, existed);
-    throw error;
-  } finally {
-    await release?.();
-  }
+  return withRunFolder(
+    request,
+    (error) => error instanceof UsageError || error instanceof QueueUnreachableError,
+    (folder) => followQueue(folder, request, options),
+  );
 }
 
 async function followQueue(
