@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cheapestIds, tinyStudy } from './helpers/tiny-study.js';
+import { cheapestIds, tinySweep } from './helpers/tiny-study.js';
 import { withTmpfs } from './helpers/tmpfs.js';
 import { runCli } from './helpers/cli.js';
 import { cliPath } from './helpers/paths.js';
@@ -13,20 +13,7 @@ import { loadCheckpoint, saveCheckpoint } from '../src/models/checkpoint.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-hard-'));
 const ID = cheapestIds(1);
-const study = (epochs: number, train = 256): string[] => [
-  'sweep',
-  ...tinyStudy(ID),
-  '--threads',
-  '1',
-  '--epochs',
-  String(epochs),
-  '--lr-wr-epochs',
-  String(epochs),
-  '--train-subset',
-  String(train),
-  '--val-subset',
-  '128',
-];
+const study = (epochs: number, train = 256): string[] => tinySweep(ID, epochs, train);
 
 /** A refused command: exit code 2, one line naming the problem, and no run folder left behind. */
 function assertRefused(args: string[], message: RegExp): void {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Architecture } from '../src/family/skew-normal.js';
-import { cheapestIds, tinyFamily, tinyStudy } from './helpers/tiny-study.js';
+import { cheapestIds, tinyFamily, tinyStudy, tinySweep } from './helpers/tiny-study.js';
 import { REFERENCE_COLUMNS, writeReferenceCsvs, type ResultRecord } from '../src/run/results.js';
 import { runCli } from './helpers/cli.js';
 import { resultNumbers, results } from './helpers/results.js';
@@ -25,17 +25,12 @@ import { countParams, vggLayout } from '../src/models/vgg-layout.js';
 const family = tinyFamily;
 const cheap = cheapestIds(2).map((id) => family.find((a) => a.id === id) as Architecture);
 const BASE = ['sweep', ...tinyStudy(cheap.map((a) => a.id)), '--threads', '1'];
-const tiny = (epochs: number, train: number): string[] => [
-  ...BASE,
-  '--epochs',
-  String(epochs),
-  '--lr-wr-epochs',
-  String(epochs),
-  '--train-subset',
-  String(train),
-  '--val-subset',
-  '128',
-];
+const tiny = (epochs: number, train: number): string[] =>
+  tinySweep(
+    cheap.map((a) => a.id),
+    epochs,
+    train,
+  );
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-sweep-'));
 
 const REQUIRED_KEYS = [

@@ -32,3 +32,21 @@ export function tinyStudy(ids: readonly number[]): string[] {
     'nchw',
   ];
 }
+
+/** A whole tiny sweep command: `epochs` epochs (one warm-restart cycle) on subsets, one thread. */
+export function tinySweep(ids: readonly number[], epochs: number, train: number): string[] {
+  return [
+    'sweep',
+    ...tinyStudy(ids),
+    '--threads',
+    '1',
+    '--epochs',
+    String(epochs),
+    '--lr-wr-epochs',
+    String(epochs),
+    '--train-subset',
+    String(train),
+    '--val-subset',
+    '128',
+  ];
+}
