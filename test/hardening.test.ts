@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cheapestIds, tinySweep } from './helpers/tiny-study.js';
 import { withTmpfs } from './helpers/tmpfs.js';
-import { runCli } from './helpers/cli.js';
-import { cliPath } from './helpers/paths.js';
+import { runCli, startCli } from './helpers/cli.js';
 import { resultNumbers, results } from './helpers/results.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/models/checkpoint.js';
 
@@ -116,10 +114,10 @@ describe('hardening: values read back from disk are checked, with the file and k
 
   it('refuses a checkpoint whose training state was edited', async () => {
     const dir = tmp();
-    const { child, exited } = startCli([...study(2, 1024), '--out', dir, '--json-log'], (out) =>
-      out.includes('"event":"epoch"'),
+    const { child: running, exited } = await startCli(
+      [...study(2, 1024), '--out', dir, '--json-log'],
+      (out) => out.includes('"event":"epoch"'),
     );
-    const running = await child;
     running.kill('SIGINT');
     assert.equal(await exited, 130);
     const [file] = readdirSync(join(dir, 'checkpoints'));
@@ -142,39 +140,16 @@ describe('hardening: values read back from disk are checked, with the file and k
   });
 });
 
-/** Starts the CLI and resolves, with the child, when `until` sees its output. */
-function startCli(
-  args: string[],
-  until: (stdout: string) => boolean,
-): { child: Promise<ReturnType<typeof spawn>>; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => {
-      resolve(code);
-    });
-  });
-  const ready = new Promise<ReturnType<typeof spawn>>((resolve) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (until(out)) resolve(child);
-    });
-    void exited.then(() => {
-      resolve(child);
-    });
-  });
-  return { child: ready, exited };
-}
-
 describe('hardening: result-changing runtime settings are held on resume', () => {
   it('refuses another --threads on resume, and resumes with the recorded one by default', async () => {
     const whole = tmp();
     assert.equal(runCli([...study(2, 1024), '--out', whole, '--quiet']).status, 0);
     const dir = tmp();
-    const { child, exited } = startCli([...study(2, 1024), '--out', dir, '--json-log'], (out) =>
-      out.includes('"event":"epoch"'),
+    const { child: running, exited } = await startCli(
+      [...study(2, 1024), '--out', dir, '--json-log'],
+      (out) => out.includes('"event":"epoch"'),
     );
-    (await child).kill('SIGINT');
+    running.kill('SIGINT');
     assert.equal(await exited, 130);
     const other = runCli(['sweep', '--resume', dir, '--threads', '2']);
     assert.equal(other.status, 2);
@@ -194,10 +169,10 @@ describe('hardening: Ctrl-C', () => {
     const whole = tmp();
     assert.equal(runCli([...study(1, 8192), '--out', whole, '--quiet']).status, 0);
     const dir = tmp();
-    const { child, exited } = startCli([...study(1, 8192), '--out', dir, '--json-log'], (out) =>
-      out.includes('"event":"memory"'),
+    const { child: running, exited } = await startCli(
+      [...study(1, 8192), '--out', dir, '--json-log'],
+      (out) => out.includes('"event":"memory"'),
     );
-    const running = await child;
     await new Promise((r) => setTimeout(r, 1500));
     const asked = Date.now();
     running.kill('SIGINT');
@@ -220,10 +195,10 @@ describe('hardening: Ctrl-C', () => {
 describe('hardening: one writer per run folder', () => {
   it('refuses a second sweep on a folder in use, and takes over the lock of a killed one', async () => {
     const dir = tmp();
-    const { child, exited } = startCli([...study(1, 8192), '--out', dir, '--json-log'], (out) =>
-      out.includes('"event":"memory"'),
+    const { child: running, exited } = await startCli(
+      [...study(1, 8192), '--out', dir, '--json-log'],
+      (out) => out.includes('"event":"memory"'),
     );
-    const running = await child;
     const second = runCli(['sweep', '--resume', dir]);
     assert.equal(second.status, 2, second.stderr);
     assert.match(second.stderr, /is in use by another featshift \(pid \d+ on /);

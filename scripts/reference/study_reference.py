@@ -28,6 +28,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import torchvision.datasets as datasets  # noqa: E402
 import torchvision.transforms as transforms  # noqa: E402
+from engine_bench import vgg as engine_vgg  # noqa: E402  (beside this script)
 
 DEBIAN = "/usr/share/datasets/fashion-mnist"
 FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
@@ -43,20 +44,9 @@ def torchvision_root():
     return root
 
 
-def vgg(widths, classes=10, eps=1e-4):
-    k = (len(widths) - 6) // 3
-    layers, channels, i = [], 3, 0
-    for count in [2, 2, k, k, k]:
-        for _ in range(count):
-            layers += [nn.Conv2d(channels, widths[i], 3, padding=1, bias=False),
-                       nn.BatchNorm2d(widths[i], eps=eps), nn.ReLU()]
-            channels, i = widths[i], i + 1
-        layers.append(nn.MaxPool2d(2, 2))
-    h1, h2 = widths[i], widths[i + 1]
-    model = nn.Sequential(*layers, nn.Flatten(),
-                          nn.Linear(channels, h1, bias=False), nn.BatchNorm1d(h1, eps=eps), nn.ReLU(),
-                          nn.Linear(h1, h2, bias=False), nn.BatchNorm1d(h2, eps=eps), nn.ReLU(),
-                          nn.Dropout(0.5), nn.Linear(h2, classes))
+def vgg(widths):
+    """The VGG of docs/method.md §1 (engine_bench's), with the original's Kaiming-normal init."""
+    model = engine_vgg(widths)
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_normal_(m.weight)

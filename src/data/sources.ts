@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { bytesDigest, fileDigest } from './checksum.js';
 import { downloadVerified, type DownloadOptions } from './download.js';
 import { DataError } from './errors.js';
 import { gunzipFile } from './idx.js';
+import { isDirectory } from '../util/is-directory.js';
 import type { DatasetSpec, PublishedFile } from './registry.js';
 
 /** Where featshift keeps downloaded datasets: FEATSHIFT_CACHE_DIR, else XDG's cache folder. */
@@ -44,13 +45,7 @@ export function candidates(
   const list: { dir: string; origin: Origin }[] = [];
   if (options.dataDir) {
     // A folder the user named must exist: silently looking elsewhere would train on other files.
-    let folder = false;
-    try {
-      folder = statSync(options.dataDir).isDirectory();
-    } catch {
-      folder = false;
-    }
-    if (!folder)
+    if (!isDirectory(options.dataDir))
       throw new DataError(
         'no such folder: --data-dir must name the folder that holds the dataset files',
         options.dataDir,

@@ -3,43 +3,14 @@ import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Architecture } from '../family/skew-normal.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import type {
+  EpochStats,
+  LayoutChoice,
+  ModelLayout,
+  PhaseSeconds,
+  TrainingSummary,
+} from '../train/outcome.js';
 import { csvName, RESULTS_FILE } from './files.js';
-
-/** What a run records of one architecture's training (docs/method.md §3 and §5). */
-export interface TrainingSummary {
-  /** Best validation accuracy (%), the training accuracy of that epoch, that epoch (from 0). */
-  bestVal: number;
-  bestValTrain: number;
-  bestEpoch: number;
-  lastVal: number;
-  lastTrain: number;
-  /** Stopped at the end of the first cycle below twice chance. */
-  abandoned: boolean;
-  /** Stopped by a NaN or infinite loss. */
-  diverged: boolean;
-  /** Images per forward and backward pass. */
-  microBatch: number;
-}
-
-/** Where the training time went, in seconds (see the trainer's PhaseSeconds). */
-export interface PhaseRecord {
-  setup: number;
-  data: number;
-  step: number;
-  evaluation: number;
-  checkpoint: number;
-}
-
-/** Per-epoch statistics, as they become the columns of a record. */
-export interface EpochRow {
-  epoch: number;
-  trainAcc: number;
-  valAcc: number;
-  trainLoss: number;
-  valLoss: number;
-  lr: number;
-  seconds: number;
-}
 
 /**
  * One finished architecture: a line of results.jsonl. The architecture, its best and last
@@ -53,22 +24,22 @@ export interface ResultRecord extends Omit<Architecture, 'totalFeatures'>, Train
   lr: number[];
   seconds: number[];
   /** Where this process's training time went (absent in older records). */
-  phaseSeconds?: PhaseRecord;
+  phaseSeconds?: PhaseSeconds;
   /** The layout the architecture trained in, and the step times that chose it (absent in older records). */
-  layout?: string;
-  layoutMsPerStep?: Record<string, number>;
+  layout?: ModelLayout;
+  layoutMsPerStep?: LayoutChoice['msPerStep'];
   finishedAt: string;
 }
 
 export function toRecord(
   arch: Architecture,
   outcome: TrainingSummary & {
-    epochs: readonly EpochRow[];
-    phases?: PhaseRecord;
-    layout?: { layout: string; msPerStep: Record<string, number> };
+    epochs: readonly EpochStats[];
+    phases?: PhaseSeconds;
+    layout?: LayoutChoice;
   },
 ): ResultRecord {
-  const col = (key: keyof EpochRow): number[] => outcome.epochs.map((e) => e[key]);
+  const col = (key: keyof EpochStats): number[] => outcome.epochs.map((e) => e[key]);
   return {
     id: arch.id,
     xi: arch.xi,

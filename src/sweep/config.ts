@@ -1,6 +1,6 @@
-import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { UsageError } from '../errors.js';
+import { isDirectory } from '../util/is-directory.js';
 import type { StudyConfig } from '../run/study.js';
 
 /** How a sweep runs on this machine; may change between a run and its resume. */
@@ -40,18 +40,10 @@ export function checkRuntime(
   if (runtime.memoryLimit !== null && runtime.memoryLimit < 1) {
     throw new UsageError('--memory-limit must be above 0, such as 4G', 'memory-limit');
   }
-  if (runtime.dataDir !== null) {
-    let folder = false;
-    try {
-      folder = statSync(runtime.dataDir).isDirectory();
-    } catch {
-      folder = false;
-    }
-    if (!folder) {
-      throw new UsageError(
-        `--data-dir ${runtime.dataDir} is not a folder: give the folder that holds the dataset files`,
-        'data-dir',
-      );
-    }
+  if (runtime.dataDir !== null && !isDirectory(runtime.dataDir)) {
+    throw new UsageError(
+      `--data-dir ${runtime.dataDir} is not a folder: give the folder that holds the dataset files`,
+      'data-dir',
+    );
   }
 }

@@ -1,17 +1,24 @@
-import { tensor, tidy, ops, zeros } from '../engine/index.js';
+import { tensor, tidy, ops, zeros, type Tensor } from '../engine/index.js';
 import { OutOfMemoryError } from '../engine/errors.js';
 import { manualSeed, releaseHostMemory } from '../engine/runtime.js';
 import { mix32 } from '../data/random.js';
 import type { Batch } from '../data/loader.js';
 import { Vgg } from '../models/vgg.js';
 import { measurePeakBytes, planMicroBatch, type MicroBatchChoice } from './memory.js';
-import type { Layout, TrainingRecipe } from './recipe.js';
+import type { TrainingRecipe } from './recipe.js';
 import { Sgd } from './sgd.js';
 import { WarmRestartSchedule } from './schedule.js';
 import { evalStep, trainStep } from './step.js';
-import { restoreTraining, saveTraining, type EpochStats, type Progress } from './training-state.js';
+import type {
+  EpochStats,
+  LayoutChoice,
+  ModelLayout,
+  PhaseSeconds,
+  TrainingSummary,
+} from './outcome.js';
+import { restoreTraining, saveTraining, type Progress } from './training-state.js';
 
-export type { EpochStats } from './training-state.js';
+export type { EpochStats, LayoutChoice, ModelLayout, PhaseSeconds } from './outcome.js';
 
 /** The recipe with what one architecture's training needs besides (docs/method.md §1, §3). */
 export interface TrainingConfig extends TrainingRecipe {
@@ -24,31 +31,10 @@ export interface TrainingConfig extends TrainingRecipe {
   device: string;
 }
 
-/**
- * Where an architecture's training time went, in seconds (this process's share, after a resume):
- * building the model and measuring its memory, waiting for batches, the training steps
- * (forward, backward, optimiser), evaluation on the test split, and checkpoints.
- */
-export interface PhaseSeconds {
-  setup: number;
-  data: number;
-  step: number;
-  evaluation: number;
-  checkpoint: number;
-}
-
-export interface TrainingOutcome {
+export interface TrainingOutcome extends TrainingSummary {
   epochs: EpochStats[];
   phases: PhaseSeconds;
   layout: LayoutChoice;
-  bestVal: number;
-  bestValTrain: number;
-  bestEpoch: number;
-  lastVal: number;
-  lastTrain: number;
-  abandoned: boolean;
-  diverged: boolean;
-  microBatch: number;
   memory: MicroBatchChoice | undefined;
 }
 
@@ -107,14 +93,17 @@ export class TrainingStopped extends Error {
 
 const SEED_INIT = 0x1417;
 
-/** A layout a model is built in (the recipe's 'auto' is settled into one of these). */
-export type ModelLayout = Exclude<Layout, 'auto'>;
-
-/** The layout an architecture trains in, and the step times that chose it ('auto'). */
-export interface LayoutChoice {
-  layout: ModelLayout;
-  /** Median milliseconds of a training step in each layout, when measured. */
-  msPerStep: Partial<Record<ModelLayout, number>>;
+/** A batch of `m` random images and labels for the probes that measure a model before it trains. */
+function probeBatch(config: TrainingConfig, m: number): { x: Tensor; y: Tensor } {
+  const P = config.patchSize;
+  return {
+    x: zeros([m, config.colors, P, P], 'float32', config.device).uniform_(0, 1),
+    y: tensor(
+      BigInt64Array.from({ length: m }, (_, i) => BigInt(i % config.classes)),
+      [m],
+      config.device,
+    ),
+  };
 }
 
 function buildModel(widths: readonly number[], config: TrainingConfig, layout: ModelLayout): Vgg {
@@ -138,19 +127,13 @@ function buildModel(widths: readonly number[], config: TrainingConfig, layout: M
 function chooseLayout(widths: readonly number[], config: TrainingConfig): LayoutChoice {
   if (config.layout !== 'auto') return { layout: config.layout, msPerStep: {} };
   const m = Math.min(config.microBatch, config.batchSize);
-  const P = config.patchSize;
   const layouts: ModelLayout[] = ['nchw', 'channels-last'];
   const models = layouts.map((layout) => {
     const model = buildModel(widths, config, layout);
     return { layout, model, sgd: new Sgd(model.parameters(), { lr: 0 }), times: [] as number[] };
   });
   try {
-    const x = zeros([m, config.colors, P, P], 'float32', config.device).uniform_(0, 1);
-    const y = tensor(
-      BigInt64Array.from({ length: m }, (_, i) => BigInt(i % config.classes)),
-      [m],
-      config.device,
-    );
+    const { x, y } = probeBatch(config, m);
     const step = (c: (typeof models)[number]): number => {
       const started = performance.now();
       c.sgd.zeroGrad();
@@ -200,7 +183,6 @@ function fitMemory(
 ): MicroBatchChoice {
   const probeModel = buildModel(widths, config, layout);
   const sgd = new Sgd(probeModel.parameters(), { lr: 0 });
-  const P = config.patchSize;
   let warm = false;
   try {
     return planMicroBatch(
@@ -214,12 +196,7 @@ function fitMemory(
         const probeOnCpu = config.device === 'cpu';
         const run = (): void => {
           tidy(() => {
-            const x = zeros([m, config.colors, P, P], 'float32', config.device).uniform_(0, 1);
-            const y = tensor(
-              BigInt64Array.from({ length: m }, (_, i) => BigInt(i % config.classes)),
-              [m],
-              config.device,
-            );
+            const { x, y } = probeBatch(config, m);
             ops.crossEntropy(probeModel.forward(x, true), y).backward();
           });
           sgd.zeroGrad();

@@ -3,6 +3,7 @@ import type { Tensor } from '../engine/index.js';
 import { UsageError } from '../errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
 import type { NamedTensor } from '../models/vgg.js';
+import type { EpochStats, ModelLayout } from './outcome.js';
 import type { WarmRestartState } from './schedule.js';
 
 /**
@@ -19,20 +20,8 @@ export interface Progress {
   running: { lossSum: number; correct: number; seen: number; seconds: number; lr: number };
   microBatch: number;
   /** The layout the architecture trains in (absent in checkpoints of older versions). */
-  layout?: 'nchw' | 'channels-last';
+  layout?: ModelLayout;
   diverged: boolean;
-}
-
-/** One finished epoch. */
-export interface EpochStats {
-  epoch: number;
-  trainAcc: number;
-  valAcc: number;
-  trainLoss: number;
-  valLoss: number;
-  /** The rate of the epoch's last step. */
-  lr: number;
-  seconds: number;
 }
 
 /** The momentum buffers are stored beside the model's tensors under this prefix. */
