@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import {
   existsSync,
   mkdtempSync,
@@ -14,9 +13,8 @@ import { describe, it } from 'node:test';
 import type { Architecture } from '../src/family/skew-normal.js';
 import { cheapestIds, tinyFamily, tinyStudy, tinySweep } from './helpers/tiny-study.js';
 import { REFERENCE_COLUMNS, writeReferenceCsvs, type ResultRecord } from '../src/run/results.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, startCli } from './helpers/cli.js';
 import { resultNumbers, results } from './helpers/results.js';
-import { cliPath } from './helpers/paths.js';
 import { withTmpfs } from './helpers/tmpfs.js';
 import { PNG } from 'pngjs';
 import { countParams, vggLayout } from '../src/models/vgg-layout.js';
@@ -55,29 +53,6 @@ const REQUIRED_KEYS = [
   'lr',
   'seconds',
 ];
-
-/** Starts the CLI and resolves when `until` sees its output, with the child process. */
-function startCli(
-  args: string[],
-  until: (stdout: string) => boolean,
-): Promise<{ child: ReturnType<typeof spawn>; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code, signal) => {
-      resolve(signal === 'SIGKILL' ? -9 : code);
-    });
-  });
-  return new Promise((resolve) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (until(out)) resolve({ child, exited });
-    });
-    void exited.then(() => {
-      resolve({ child, exited });
-    });
-  });
-}
 
 describe("the reference's CSVs, whatever order the architectures finish in", () => {
   const record = (id: number): ResultRecord =>
@@ -176,6 +151,7 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     );
     assert.equal(existsSync(join(reference, 'checkpoints')), false);
     assert.match(r.stdout, /rank\s+id\s+xi\s+omega\s+alpha\s+best val %/);
+    assert.match(r.stdout, /One run \(one seed\) per architecture: .* no interval/s);
   });
 
   it('abandons an architecture below twice chance at the end of the first cycle', () => {

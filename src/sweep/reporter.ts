@@ -1,9 +1,10 @@
+import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Architecture } from '../family/skew-normal.js';
-import type { MicroBatchChoice } from '../train/memory.js';
-import type { LayoutChoice } from '../train/trainer.js';
-import type { EpochStats, StepProgress } from '../train/trainer.js';
+import { RESULTS_FILE } from '../run/files.js';
 import type { ResultRecord } from '../run/results.js';
+import type { MicroBatchChoice } from '../train/memory.js';
+import type { EpochStats, LayoutChoice, StepProgress } from '../train/trainer.js';
 import { summaryTable } from './summary.js';
 import type { SweepReporter } from './sweep.js';
 
@@ -232,6 +233,6 @@ export class ConsoleReporter implements SweepReporter {
       this.json('done', { dir, architectures: records.length });
       return;
     }
-    this.out.write(`\n${summaryTable(records)}\n\nresults: ${dir}/results.jsonl\n`);
+    this.out.write(`\n${summaryTable(records)}\n\nresults: ${join(dir, RESULTS_FILE)}\n`);
   }
 }

@@ -17,7 +17,10 @@ const human = (n: number): string =>
         ? `${(n / 1e3).toFixed(1)}k`
         : String(n);
 
-/** The ranked summary table: best validation accuracy first. */
+/**
+ * The ranked summary table: best validation accuracy first, with the caution its numbers need:
+ * each is one training run (one seed), and another seed moves short runs by a point or more.
+ */
 export function summaryTable(records: readonly ResultRecord[]): string {
   const ranked = [...records].sort((a, b) => b.bestVal - a.bestVal || a.id - b.id);
   const rows = ranked.map((r, i) => [
@@ -47,5 +50,11 @@ export function summaryTable(records: readonly ResultRecord[]): string {
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
   const line = (cells: string[]): string =>
     cells.map((v, c) => (c === cells.length - 1 ? v : v.padStart(widths[c] ?? 0))).join('  ');
-  return [line(head), ...rows.map(line)].join('\n');
+  return [
+    line(head),
+    ...rows.map(line),
+    '',
+    'One run (one seed) per architecture: another seed moves such numbers by a point or more, so this',
+    'ranking cannot tell apart architectures a few points apart; it carries no interval.',
+  ].join('\n');
 }
