@@ -52,6 +52,26 @@ describe('hardening: every numeric option bounded, every refusal one line that l
       /--data-dir \/nonexistent\/featshift is not a folder/,
     ],
     [
+      'Nesterov without momentum',
+      ['--nesterov', '--momentum', '0'],
+      /--nesterov needs a --momentum above 0/,
+    ],
+    [
+      'a training set smaller than a batch',
+      ['--train-subset', '32'],
+      /the training set has 32 images, fewer than one batch of 64/,
+    ],
+    [
+      'image folders beside a published dataset',
+      ['--train-data', tmpdir(), '--val-data', tmpdir()],
+      /--train-data and --val-data train on image folders, not on FashionMNIST: drop --dataset/,
+    ],
+    [
+      'a training folder without a validation one',
+      ['--train-data', tmpdir()],
+      /an image-folder study needs both --train-data DIR and --val-data DIR/,
+    ],
+    [
       'a micro-batch that does not fit',
       ['--memory-limit', '3M'],
       /a micro-batch of 64 images needs .*--allow-split/,
