@@ -320,7 +320,7 @@ describe('distributed sweeps on a real redis-server', () => {
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.match(
       r.stderr,
-      new RegExp(`failed on every attempt \\(ids ${ids[0]}; see failed\\.json\\)`),
+      new RegExp(`failed on every attempt \\(id ${ids[0]}; see failed\\.json\\)`),
     );
     assert.ok(existsSync(join(out, 'failed.json')));
     worker.child.kill('SIGINT');

@@ -36,6 +36,7 @@ function fakeRecord(a: Architecture, k: number): ResultRecord {
   const best = 60 + ((k * 37) % 30) + 0.25;
   return {
     id: a.id,
+    seed: 0,
     xi: a.xi,
     omega: a.omega,
     alpha: a.alpha,

@@ -55,9 +55,10 @@ const REQUIRED_KEYS = [
 ];
 
 describe("the reference's CSVs, whatever order the architectures finish in", () => {
-  const record = (id: number): ResultRecord =>
+  const record = (id: number, seed = 0): ResultRecord =>
     ({
       id,
+      seed,
       xi: id,
       omega: 1,
       alpha: 0,
@@ -83,7 +84,7 @@ describe("the reference's CSVs, whatever order the architectures finish in", () 
 
   it('writes model_NNN.csv once every selected id up to NNN has finished, rows in id order', async () => {
     const dir = tmp();
-    const selection = [2, 5, 9];
+    const selection = { ids: [2, 5, 9], seeds: [0] };
     const finished: ResultRecord[] = [];
     // Longest first on a queue, or a resume: 5 finishes before 2, and 9 last.
     finished.push(record(5));
@@ -97,6 +98,19 @@ describe("the reference's CSVs, whatever order the architectures finish in", () 
     await writeReferenceCsvs(dir, finished, selection);
     assert.deepEqual(rows(dir, 2), ['0:2']);
     assert.deepEqual(rows(dir, 9), ['0:2', '1:5', '2:9']);
+  });
+
+  it('writes one set of reference CSVs per seed, each in its seed-S folder, when a run has several', async () => {
+    const dir = tmp();
+    const selection = { ids: [2, 5], seeds: [3, 8] };
+    const finished = [record(2, 8), record(5, 8), record(2, 3)];
+    await writeReferenceCsvs(dir, finished, selection);
+    assert.deepEqual(readdirSync(dir).sort(), ['seed-3', 'seed-8']);
+    assert.deepEqual(readdirSync(join(dir, 'seed-3')), ['model_002.csv']);
+    assert.deepEqual(rows(join(dir, 'seed-8'), 5), ['0:2', '1:5']);
+    finished.push(record(5, 3));
+    await writeReferenceCsvs(dir, finished, selection);
+    assert.deepEqual(rows(join(dir, 'seed-3'), 5), ['0:2', '1:5']);
   });
 });
 

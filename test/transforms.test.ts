@@ -57,7 +57,7 @@ function validationBatch(
     },
     test: set,
   };
-  const { train, test } = buildLoaders({ ...REFERENCE_DEFAULTS, ...study }, data);
+  const { train, test } = buildLoaders({ ...REFERENCE_DEFAULTS, ...study }, data, study.seed ?? 0);
   void train.close();
   const [batch] = [...test.batches(0)];
   assert.ok(batch);

@@ -4,7 +4,13 @@ import { DATASETS } from '../data/registry.js';
 import { requireDatasetSpec } from '../data/dataset.js';
 import { INIT_SCHEMES } from '../models/init.js';
 import { LAYOUTS } from '../train/recipe.js';
-import { embeddedDefaultStudy, REFERENCE_DEFAULTS, type StudyConfig } from '../run/study.js';
+import { readStoredRun } from '../run/folder.js';
+import {
+  embeddedDefaultStudy,
+  REFERENCE_DEFAULTS,
+  resolveSeeds,
+  type StudyConfig,
+} from '../run/study.js';
 import type { RuntimeConfig } from '../sweep/config.js';
 import { ConsoleReporter, type ReportMode } from '../sweep/reporter.js';
 import { runSweep } from '../sweep/sweep.js';
@@ -16,6 +22,11 @@ import * as parse from './parse.js';
 
 /** The options that decide results: each is named as its StudyConfig key (--lr-wr-epochs is lrWrEpochs). */
 const STUDY_KEYS = Object.keys(REFERENCE_DEFAULTS) as (keyof StudyConfig)[];
+
+/** The seed a run folder was started with (a run of an older featshift: its only seed). */
+function storedSeed(dir: string): number {
+  return readStoredRun(dir).study.seed;
+}
 
 export function sweepCommand(): Command {
   const command = new Command('sweep')
@@ -84,6 +95,10 @@ export function sweepCommand(): Command {
       'seed of initialisation, data order, augmentation and dropout (default 0)',
       parse.integer,
     )
+    .option(
+      '--seeds <N|LIST>',
+      'train every architecture with N seeds (--seed, --seed + 1, ...) or with the seeds listed, such as 3,7,11 (default: --seed alone)',
+    )
     .option('--train-subset <N>', 'train on the first N training images', parse.positiveInteger)
     .option('--val-subset <N>', 'validate on the first N test images', parse.positiveInteger)
     .addOption(
@@ -118,10 +133,16 @@ export function sweepCommand(): Command {
     .option('-q, --quiet', 'print only the summary')
     .option('--json-log', 'one JSON object per event on standard output')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
+      const resume = o.resume as string | undefined;
       const explicit: Partial<StudyConfig> = {};
       for (const key of STUDY_KEYS) {
         if (cmd.getOptionValueSource(key) === 'cli')
           (explicit as Record<string, unknown>)[key] = o[key];
+      }
+      if (explicit.seeds !== undefined) {
+        // A count counts from --seed, or on resume from the seed the run was started with.
+        const base = explicit.seed ?? (resume !== undefined ? storedSeed(resume) : 0);
+        explicit.seeds = resolveSeeds(String(o.seeds), base);
       }
       if (typeof explicit.trainData === 'string') explicit.trainData = resolve(explicit.trainData);
       if (typeof explicit.valData === 'string') explicit.valData = resolve(explicit.valData);
@@ -129,7 +150,6 @@ export function sweepCommand(): Command {
       if (folders && explicit.dataset === undefined) explicit.dataset = IMAGE_FOLDER;
       if (explicit.dataset !== undefined && explicit.dataset !== IMAGE_FOLDER)
         explicit.dataset = requireDatasetSpec(explicit.dataset).name;
-      const resume = o.resume as string | undefined;
       const embedded = resume === undefined && Object.keys(explicit).length === 0;
       const study: StudyConfig = embedded
         ? embeddedDefaultStudy()
@@ -186,7 +206,7 @@ export function sweepCommand(): Command {
           if (outcome.stopped) process.exitCode = 130;
           else if (outcome.failed && outcome.failed.length > 0) {
             process.stderr.write(
-              `featshift: ${outcome.failed.length} of ${outcome.failed.length + outcome.records.length} architectures failed on every attempt (ids ${outcome.failed.join(', ')}; see failed.json)\n`,
+              `featshift: ${outcome.failed.length} of ${outcome.failed.length + outcome.records.length} runs failed on every attempt (${outcome.failed.join('; ')}; see failed.json)\n`,
             );
             process.exitCode = 1;
           }

@@ -26,8 +26,22 @@ export const csvName = (id: number): string => `model_${id3(id)}.csv`;
 /** Matches a CSV name of the original code's, capturing its id. */
 export const CSV_NAME = /^model_(\d+)\.csv$/;
 
-/** The checkpoint file of one architecture, in a run folder or a worker's checkpoint folder. */
-export const checkpointName = (id: number): string => `arch_${id3(id)}.safetensors`;
+/** The folder of one seed's CSVs in a run of several seeds. */
+export const seedFolderName = (seed: number): string => `seed-${seed}`;
 
-export const checkpointPath = (dir: string, id: number): string =>
-  join(dir, CHECKPOINTS_DIR, checkpointName(id));
+/** Matches a seed's CSV folder, capturing the seed. */
+export const SEED_FOLDER = /^seed-(\d+)$/;
+
+/** Where a seed's reference CSVs go: the run folder itself when the run has one seed. */
+export const referenceCsvDir = (dir: string, seeds: readonly number[], seed: number): string =>
+  seeds.length === 1 ? dir : join(dir, seedFolderName(seed));
+
+/** The checkpoint file of one (architecture, seed), in a run folder or a worker's folder. */
+export const checkpointName = (id: number, seed: number): string =>
+  `arch_${id3(id)}_seed_${seed}.safetensors`;
+
+/** The checkpoint name of a featshift older than seeds (one seed per run). */
+export const singleSeedCheckpointName = (id: number): string => `arch_${id3(id)}.safetensors`;
+
+export const checkpointPath = (dir: string, id: number, seed: number): string =>
+  join(dir, CHECKPOINTS_DIR, checkpointName(id, seed));

@@ -13,7 +13,7 @@ import {
   LOCK_FILE,
   RESULTS_FILE,
 } from './files.js';
-import { changedKeys, parseStoredStudy, type StudyConfig } from './study.js';
+import { changedKeys, parseStoredStudy, studySeeds, type StudyConfig } from './study.js';
 
 /**
  * A run folder as a whole: opening a new one or a resumed one, its config.json and
@@ -48,7 +48,7 @@ interface StoredRun {
   numerics: Numerics | undefined;
 }
 
-function readStoredRun(dir: string): StoredRun {
+export function readStoredRun(dir: string): StoredRun {
   const path = join(dir, CONFIG_FILE);
   let parsed: { featshift?: unknown; study?: unknown; numerics?: Numerics } | undefined;
   try {
@@ -124,6 +124,8 @@ export interface RunFolder {
   resumed: boolean;
   /** What a resumed run recorded of its machine's numerics (none for a new run, or an old one). */
   numerics: Numerics | undefined;
+  /** A resumed run given more seeds than it was started with (config.json to be updated). */
+  seedsAdded?: boolean;
 }
 
 /**
@@ -135,13 +137,36 @@ export function openRunFolder(request: RunRequest): RunFolder {
   if (request.resume !== undefined) {
     const dir = request.resume;
     const { study: stored, numerics } = readStoredRun(dir);
-    const changed = changedKeys(stored, request.explicit);
+    const changed = changedKeys(stored, request.explicit).filter(
+      (key) => key !== 'seeds' && key !== 'seed',
+    );
+    const asked = request.explicit.seeds;
+    // More seeds extend a run: every (architecture, seed) already trained keeps its numbers.
+    const seedsAdded =
+      asked !== undefined &&
+      asked !== null &&
+      JSON.stringify(asked) !== JSON.stringify(studySeeds(stored));
+    const kept = studySeeds(stored);
+    if (seedsAdded && !kept.every((seed) => asked.includes(seed))) {
+      throw new UsageError(
+        `resuming ${dir} with seeds ${asked.join(', ')} would drop seeds ${kept.filter((x) => !asked.includes(x)).join(', ')} it was started with: give a list that holds them (more seeds are welcome)`,
+        'seeds',
+      );
+    }
+    if (
+      request.explicit.seed !== undefined &&
+      request.explicit.seed !== stored.seed &&
+      request.explicit.seeds === undefined
+    )
+      changed.push('seed');
     if (changed.length > 0) {
       throw new UsageError(
         `resuming ${dir} with other ${changed.join(', ')} than it was started with would change its results: drop those options, or start a new run`,
         changed[0],
       );
     }
+    if (seedsAdded)
+      return { dir, study: { ...stored, seeds: asked }, resumed: true, numerics, seedsAdded };
     return { dir, study: stored, resumed: true, numerics };
   }
   const study = request.study;
@@ -209,6 +234,14 @@ export async function writeRunConfig(
   );
 }
 
+/** Records in config.json the seeds a resumed run was extended to. */
+export async function writeStoredSeeds(dir: string, seeds: readonly number[]): Promise<void> {
+  const path = join(dir, CONFIG_FILE);
+  const stored = JSON.parse(readFileSync(path, 'utf8')) as { study: Record<string, unknown> };
+  stored.study.seeds = seeds;
+  await writeFileAtomic(path, `${JSON.stringify(stored, null, 2)}\n`);
+}
+
 /** Writes environment.json of a new run: where and with what it was made. */
 export async function writeEnvironment(
   dir: string,
@@ -226,7 +259,7 @@ export function readRunId(dir: string): string | undefined {
 /** Writes failed.json: the architectures a queued sweep gave up on, with their errors. */
 export async function writeFailed(
   dir: string,
-  failures: readonly { id: number; reason: string; attempts: number }[],
+  failures: readonly { id: number; seed: number; reason: string; attempts: number }[],
 ): Promise<void> {
   await writeFileAtomic(join(dir, FAILED_FILE), `${JSON.stringify(failures, null, 2)}\n`);
 }

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Architecture } from '../family/skew-normal.js';
@@ -10,13 +11,15 @@ import type {
   PhaseSeconds,
   TrainingSummary,
 } from '../train/outcome.js';
-import { csvName, RESULTS_FILE } from './files.js';
+import { csvName, referenceCsvDir, RESULTS_FILE } from './files.js';
 
 /**
  * One finished architecture: a line of results.jsonl. The architecture, its best and last
  * statistics, and the per-epoch statistics as one array each.
  */
 export interface ResultRecord extends Omit<Architecture, 'totalFeatures'>, TrainingSummary {
+  /** The seed of this run: (id, seed) is the unit of work, one line each. */
+  seed: number;
   trainAcc: number[];
   valAcc: number[];
   trainLoss: number[];
@@ -31,8 +34,12 @@ export interface ResultRecord extends Omit<Architecture, 'totalFeatures'>, Train
   finishedAt: string;
 }
 
+/** The key of one unit of work, (architecture, seed). */
+export const unitKey = (id: number, seed: number): string => `${id}/${seed}`;
+
 export function toRecord(
   arch: Architecture,
+  seed: number,
   outcome: TrainingSummary & {
     epochs: readonly EpochStats[];
     phases?: PhaseSeconds;
@@ -42,6 +49,7 @@ export function toRecord(
   const col = (key: keyof EpochStats): number[] => outcome.epochs.map((e) => e[key]);
   return {
     id: arch.id,
+    seed,
     xi: arch.xi,
     omega: arch.omega,
     alpha: arch.alpha,
@@ -72,11 +80,11 @@ export function toRecord(
 }
 
 /**
- * The finished architectures of a run folder, in the order they finished. A line that is not a
- * result (edited, or damaged) is refused with the file and line: resuming past it would train or
- * record that architecture wrongly.
+ * The finished runs of a run folder, in the order they finished. A line that is not a result
+ * (edited, or damaged) is refused with the file and line: resuming past it would train or record
+ * that architecture wrongly. Lines of a featshift older than seeds get `seed` (the study's).
  */
-export function readResults(dir: string): ResultRecord[] {
+export function readResults(dir: string, seed: number): ResultRecord[] {
   const path = join(dir, RESULTS_FILE);
   if (!existsSync(path)) return [];
   const records: ResultRecord[] = [];
@@ -105,7 +113,16 @@ export function readResults(dir: string): ResultRecord[] {
           'resume',
         );
       }
-      records.push(r as unknown as ResultRecord);
+      if (r.seed !== undefined && !(Number.isInteger(r.seed) && (r.seed as number) >= 0)) {
+        throw new UsageError(
+          `${path}:${i + 1}: seed ${JSON.stringify(r.seed)} is not a seed (edited or damaged): restore the file, or delete the line to train that run again`,
+          'resume',
+        );
+      }
+      records.push({
+        ...(r as unknown as ResultRecord),
+        seed: (r.seed as number | undefined) ?? seed,
+      });
     });
   return records;
 }
@@ -186,27 +203,41 @@ export function referenceCsv(records: readonly ResultRecord[]): string {
   return `${[header, ...rows].join('\n')}\n`;
 }
 
+/** What a run trains: its architectures (in order) and its seeds. */
+export interface RunSelection {
+  ids: readonly number[];
+  seeds: readonly number[];
+}
+
 /**
  * Writes the reference's CSVs as an uninterrupted run of the original code leaves them, whatever
  * order the architectures finished in (a resumed run, a queue's longest-first order):
  * `model_NNN.csv` holds every selected architecture with id <= NNN, one row each in id order, and
- * exists once all of them have finished. The last one holds the whole selection. Files already
- * written are kept, since their content cannot change (`all` rewrites them, as a resume does).
+ * exists once all of them have finished. The last one holds the whole selection. A run of several
+ * seeds writes one such set per seed, each in its folder `seed-S` (the original code ran one seed
+ * per run). Files already written are kept, since their content cannot change (`all` rewrites
+ * them, as a resume does).
  */
 export async function writeReferenceCsvs(
   dir: string,
   records: readonly ResultRecord[],
-  selection: readonly number[],
+  selection: RunSelection,
   all = false,
 ): Promise<void> {
-  const byId = new Map(records.map((r) => [r.id, r]));
-  const prefix: ResultRecord[] = [];
-  for (const id of [...selection].sort((a, b) => a - b)) {
-    const record = byId.get(id);
-    if (!record) return;
-    prefix.push(record);
-    const path = join(dir, csvName(id));
-    if (all || !existsSync(path)) await writeFileAtomic(path, referenceCsv(prefix));
+  for (const seed of selection.seeds) {
+    const byId = new Map(records.filter((r) => r.seed === seed).map((r) => [r.id, r]));
+    const folder = referenceCsvDir(dir, selection.seeds, seed);
+    const prefix: ResultRecord[] = [];
+    for (const id of [...selection.ids].sort((a, b) => a - b)) {
+      const record = byId.get(id);
+      if (!record) break;
+      prefix.push(record);
+      const path = join(folder, csvName(id));
+      if (all || !existsSync(path)) {
+        if (prefix.length === 1) await mkdir(folder, { recursive: true });
+        await writeFileAtomic(path, referenceCsv(prefix));
+      }
+    }
   }
 }
 
@@ -215,7 +246,7 @@ export async function recordResult(
   dir: string,
   records: ResultRecord[],
   record: ResultRecord,
-  selection: readonly number[],
+  selection: RunSelection,
 ): Promise<void> {
   records.push(record);
   await writeResults(dir, records);

@@ -39,6 +39,11 @@ export interface StudyConfig extends TrainingRecipe {
   gcn: boolean;
   trainSubset: number | null;
   valSubset: number | null;
+  /**
+   * The seeds every architecture trains with, one run each (--seeds); null: --seed alone. The
+   * unit of work is (architecture, seed): each gives the same numbers whatever else runs.
+   */
+  seeds: number[] | null;
 }
 
 /** The original code's defaults (its lib/cmdparser.py). */
@@ -63,6 +68,7 @@ export const REFERENCE_DEFAULTS: StudyConfig = {
   gcn: false,
   trainSubset: null,
   valSubset: null,
+  seeds: null,
 };
 
 /**
@@ -84,6 +90,38 @@ export function embeddedDefaultStudy(): StudyConfig {
   };
   const members = spreadOverXi(skewNormalFamily(familyOptions(study, 10)), 5);
   return { ...study, ids: members.join(',') };
+}
+
+/** The seeds a study trains every architecture with, in order. */
+export function studySeeds(study: Pick<StudyConfig, 'seed' | 'seeds'>): number[] {
+  return study.seeds ?? [study.seed];
+}
+
+/** The most seeds one study takes: far more than any interval needs, few enough to list. */
+export const MAX_SEEDS = 1000;
+
+/**
+ * --seeds as given: a count N (seeds --seed, --seed + 1, ..., --seed + N - 1) or a list such as
+ * 3,7,11. A single number is a count; one given seed is --seed.
+ */
+export function resolveSeeds(text: string, base: number): number[] {
+  const fail = (why: string): never => {
+    throw new UsageError(
+      `--seeds ${why}: give a count such as 3 (seeds ${base}, ${base + 1}, ${base + 2}) or a list such as 3,7,11`,
+      'seeds',
+    );
+  };
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) {
+    const count = Number(trimmed);
+    if (count < 1 || count > MAX_SEEDS) fail(`takes 1 to ${MAX_SEEDS} seeds, got ${count}`);
+    return Array.from({ length: count }, (_, i) => base + i);
+  }
+  const parts = trimmed.split(',');
+  if (!parts.every((p) => /^\s*\d+\s*$/.test(p))) fail(`'${text}' is neither a count nor a list`);
+  const seeds = parts.map(Number);
+  if (new Set(seeds).size !== seeds.length) fail(`'${text}' names a seed twice`);
+  return seeds;
 }
 
 /** The largest id --ids accepts: far above any family's size, small enough to list. */
@@ -197,6 +235,15 @@ export function checkStudy(study: StudyConfig, where?: string): void {
     }
   }
   if (study.nesterov && study.momentum <= 0) fail('nesterov', 'needs a --momentum above 0');
+  if (study.seeds !== null) {
+    const seeds = study.seeds;
+    if (seeds.length === 0 || seeds.length > MAX_SEEDS)
+      fail('seeds', `must hold 1 to ${MAX_SEEDS} seeds, got ${seeds.length}`);
+    const bad = seeds.find((x) => !Number.isInteger(x) || x < 0 || x > 2 ** 32 - 1);
+    if (bad !== undefined)
+      fail('seeds', `must be integers between 0 and ${2 ** 32 - 1}, got ${JSON.stringify(bad)}`);
+    if (new Set(seeds).size !== seeds.length) fail('seeds', 'names a seed twice');
+  }
   if (study.microBatch !== null && study.batchSize % study.microBatch !== 0) {
     throw new UsageError(
       `${where ? `${where}: ` : ''}a micro-batch of ${study.microBatch} does not divide the batch size ${study.batchSize}: give a divisor of it`,
@@ -226,13 +273,14 @@ export function checkStudy(study: StudyConfig, where?: string): void {
   }
 }
 
-type Kind = 'number' | 'string' | 'boolean' | 'grid';
+type Kind = 'number' | 'string' | 'boolean' | 'grid' | 'numbers';
 
 /** The JSON kind of every stored study value, and whether it may be null. */
 function kindOf(key: keyof StudyConfig): { kind: Kind; nullable: boolean } {
   const sample = REFERENCE_DEFAULTS[key];
   const nullable = sample === null;
   if (['xi', 'omega', 'alpha'].includes(key)) return { kind: 'grid', nullable: key === 'xi' };
+  if (key === 'seeds') return { kind: 'numbers', nullable: true };
   if (['totalFeatures', 'widthMultiplier', 'trainSubset', 'valSubset', 'microBatch'].includes(key))
     return { kind: 'number', nullable: true };
   if (['ids', 'trainData', 'valData'].includes(key)) return { kind: 'string', nullable: true };
@@ -245,6 +293,7 @@ const ADDED_LATER: Partial<StudyConfig> = {
   valData: null,
   microBatch: null,
   allowSplit: false,
+  seeds: null,
 };
 
 /** Keys that older featshift versions stored under other names. */
@@ -292,7 +341,9 @@ export function parseStoredStudy(raw: unknown, path: string): StudyConfig {
           ['min', 'max', 'step'].every((k) =>
             Number.isFinite((value as Record<string, unknown>)[k]),
           )
-        : typeof value === kind);
+        : kind === 'numbers'
+          ? Array.isArray(value) && value.every((x) => typeof x === 'number')
+          : typeof value === kind);
     if (!ok) {
       throw new UsageError(
         `${path}: study.${key} is ${value === undefined ? 'missing' : JSON.stringify(value)}, expected ${nullable ? `${kind} or null` : kind}: the file was edited or damaged; restore it or start a new run`,

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Architecture } from '../family/skew-normal.js';
 import { RESULTS_FILE } from '../run/files.js';
+import { unitLabel, type RunUnit } from '../run/units.js';
 import type { ResultRecord } from '../run/results.js';
 import type { MicroBatchChoice } from '../train/memory.js';
 import type { EpochStats, LayoutChoice, StepProgress } from '../train/trainer.js';
@@ -42,7 +43,9 @@ export class ConsoleReporter implements SweepReporter {
   private work = 0;
   private workSeconds = 0;
   private stepMark = { time: 0, images: 0 };
-  private remaining: Architecture[] = [];
+  private remaining: RunUnit[] = [];
+  private seeds = 1;
+  private seed = 0;
   dir = '';
 
   constructor(mode: ReportMode, out: NodeJS.WriteStream = process.stdout) {
@@ -61,7 +64,7 @@ export class ConsoleReporter implements SweepReporter {
   private sweepEta(): string {
     if (this.workSeconds <= 0 || !this.arch) return '?';
     const rate = this.work / this.workSeconds;
-    const left = [this.arch, ...this.remaining].reduce(
+    const left = [this.arch, ...this.remaining.map((u) => u.arch)].reduce(
       (n, a) => n + a.macs * this.imagesPerEpoch * this.epochs,
       0,
     );
@@ -72,42 +75,55 @@ export class ConsoleReporter implements SweepReporter {
     dir: string;
     total: number;
     done: number;
+    seeds: number;
     resumed: boolean;
-    todo: Architecture[];
+    todo: RunUnit[];
   }): void {
     this.dir = info.dir;
     this.total = info.total;
+    this.seeds = info.seeds;
     this.remaining = info.todo;
     if (this.mode === 'json')
       this.json('start', {
         dir: info.dir,
         total: info.total,
         done: info.done,
+        seeds: info.seeds,
         resumed: info.resumed,
       });
-    else
+    else {
+      const what =
+        info.seeds > 1
+          ? `${info.total / info.seeds} architectures x ${info.seeds} seeds = ${info.total} runs`
+          : `${info.total} architectures`;
       this.line(
-        `${info.resumed ? 'resuming' : 'run'} ${info.dir}: ${info.total} architectures, ${info.done} already done`,
+        `${info.resumed ? 'resuming' : 'run'} ${info.dir}: ${what}, ${info.done} already done`,
       );
+    }
   }
 
   architectureStart(info: {
     index: number;
     total: number;
-    arch: Architecture;
+    unit: RunUnit;
     epochs: number;
     imagesPerEpoch: number;
   }): void {
-    this.arch = info.arch;
-    this.remaining = this.remaining.filter((a) => a.id !== info.arch.id);
+    const { unit } = info;
+    this.arch = unit.arch;
+    this.seed = unit.seed;
+    this.remaining = this.remaining.filter(
+      (u) => u.arch.id !== unit.arch.id || u.seed !== unit.seed,
+    );
     this.index = info.index;
     this.epochs = info.epochs;
     this.imagesPerEpoch = info.imagesPerEpoch;
-    const a = info.arch;
-    this.archLabel = `arch ${info.index + 1}/${info.total} (id ${a.id})`;
+    const a = unit.arch;
+    this.archLabel = `${this.seeds > 1 ? 'run' : 'arch'} ${info.index + 1}/${info.total} (${unitLabel(unit, this.seeds)})`;
     if (this.mode === 'json')
       this.json('architecture', {
         id: a.id,
+        seed: unit.seed,
         xi: a.xi,
         omega: a.omega,
         alpha: a.alpha,
@@ -148,7 +164,8 @@ export class ConsoleReporter implements SweepReporter {
   }
 
   resumed(epoch: number, batch: number): void {
-    if (this.mode === 'json') this.json('resume', { id: this.arch?.id, epoch, batch });
+    if (this.mode === 'json')
+      this.json('resume', { id: this.arch?.id, seed: this.seed, epoch, batch });
     else this.line(`  resuming at epoch ${epoch + 1}, batch ${batch + 1}`);
   }
 
@@ -199,7 +216,7 @@ export class ConsoleReporter implements SweepReporter {
     this.bar?.stop();
     this.bar = undefined;
     this.epochStarted = 0;
-    if (this.mode === 'json') this.json('epoch', { id: this.arch?.id, ...s });
+    if (this.mode === 'json') this.json('epoch', { id: this.arch?.id, seed: this.seed, ...s });
     else {
       this.line(
         `  epoch ${s.epoch + 1}/${this.epochs}: train ${s.trainAcc.toFixed(2)}% (loss ${s.trainLoss.toFixed(3)}), val ${s.valAcc.toFixed(2)}% (loss ${s.valLoss.toFixed(3)}), lr ${s.lr.toPrecision(3)}, ${(this.imagesPerEpoch / s.seconds).toFixed(0)} img/s, ${duration(s.seconds)}; sweep ETA ${this.sweepEta()}`,
@@ -207,7 +224,7 @@ export class ConsoleReporter implements SweepReporter {
     }
   }
 
-  architectureDone(r: ResultRecord, remaining: Architecture[]): void {
+  architectureDone(r: ResultRecord, remaining: RunUnit[]): void {
     this.remaining = remaining;
     if (this.mode === 'json') this.json('result', { ...r });
     else {
@@ -217,7 +234,7 @@ export class ConsoleReporter implements SweepReporter {
           ? ' (abandoned: training accuracy below twice chance)'
           : '';
       this.line(
-        `  done: best val ${r.bestVal.toFixed(2)}% at epoch ${r.bestEpoch + 1}${flag}; ${remaining.length} architectures left`,
+        `  done: best val ${r.bestVal.toFixed(2)}% at epoch ${r.bestEpoch + 1}${flag}; ${remaining.length} ${this.seeds > 1 ? 'runs' : 'architectures'} left`,
       );
     }
   }

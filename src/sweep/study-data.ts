@@ -102,10 +102,14 @@ export interface TrainBatches {
   close(): Promise<void>;
 }
 
-/** The loaders of a study: the same batches wherever it runs (locally or on a queue's worker). */
+/**
+ * The loaders of a study for one seed: the same batches wherever it runs (locally or on a queue's
+ * worker), the training order and augmentation drawn from the seed.
+ */
 export function buildLoaders(
   study: StudyConfig,
   data: StudyData,
+  seed: number,
 ): { train: TrainBatches; test: BatchLoader; trainCount: number } {
   const testSet = firstImages(data.test, study.valSubset ?? undefined);
   if (data.load.kind === 'folder') {
@@ -114,7 +118,7 @@ export function buildLoaders(
     const loader = new ImageFolderLoader(trainSet, {
       batchSize: study.batchSize,
       patchSize: study.patchSize,
-      seed: study.seed,
+      seed,
       normalize,
     });
     return {
@@ -137,7 +141,7 @@ export function buildLoaders(
   return {
     train: new ParallelBatchLoader(
       trainSet,
-      { ...loaderOptions, shuffle: true, seed: study.seed, augment: spec.augment },
+      { ...loaderOptions, shuffle: true, seed, augment: spec.augment },
       1,
     ),
     test: new BatchLoader(testSet, loaderOptions),

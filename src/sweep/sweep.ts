@@ -1,16 +1,17 @@
-import { rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
-import type { Architecture } from '../family/skew-normal.js';
 import { buildInfo, checkDevice, setThreads, threads as threadCount } from '../engine/runtime.js';
-import { CHECKPOINTS_DIR, checkpointPath } from '../run/files.js';
+import { CHECKPOINTS_DIR, checkpointPath, singleSeedCheckpointName } from '../run/files.js';
 import {
   packageVersion,
   withRunFolder,
   settleNumerics,
   writeEnvironment,
   writeRunConfig,
+  writeStoredSeeds,
   type RunFolder,
   type RunRequest,
 } from '../run/folder.js';
@@ -18,10 +19,13 @@ import {
   readResults,
   recordResult,
   toRecord,
+  unitKey,
   writeReferenceCsvs,
   type ResultRecord,
+  type RunSelection,
 } from '../run/results.js';
-import { checkStudy, selectArchitectures, type StudyConfig } from '../run/study.js';
+import { checkStudy, selectArchitectures, studySeeds, type StudyConfig } from '../run/study.js';
+import { runUnits, type RunUnit } from '../run/units.js';
 import { defaultMemoryLimit } from '../train/memory.js';
 import {
   trainModel,
@@ -36,19 +40,21 @@ import { buildLoaders, loadStudyData, type StudyData } from './study-data.js';
 export interface SweepReporter extends Required<TrainingEvents> {
   start(info: {
     dir: string;
+    /** Units of work, (architecture, seed), in the study and already done. */
     total: number;
     done: number;
+    seeds: number;
     resumed: boolean;
-    todo: Architecture[];
+    todo: RunUnit[];
   }): void;
   architectureStart(info: {
     index: number;
     total: number;
-    arch: Architecture;
+    unit: RunUnit;
     epochs: number;
     imagesPerEpoch: number;
   }): void;
-  architectureDone(record: ResultRecord, remaining: Architecture[]): void;
+  architectureDone(record: ResultRecord, remaining: RunUnit[]): void;
   stopped(dir: string): void;
   done(records: ResultRecord[], dir: string): void;
 }
@@ -63,18 +69,20 @@ export interface SweepOutcome {
   dir: string;
   records: ResultRecord[];
   stopped: boolean;
-  /** Architectures that failed for good (a queue's attempts all spent). */
-  failed?: number[];
+  /** Runs that failed for good (a queue's attempts all spent), named as 'id 3' or 'id 3, seed 1'. */
+  failed?: string[];
 }
 
-/** The trainer's configuration: the study's recipe, and what the data and device add. */
+/** The trainer's configuration for one seed: the study's recipe, and what the data and device add. */
 export function trainingConfig(
   study: StudyConfig,
+  seed: number,
   data: Pick<StudyData, 'classes' | 'inputChannels'>,
   device: string,
 ): TrainingConfig {
   return {
     ...study,
+    seed,
     microBatch: study.microBatch ?? study.batchSize,
     classes: data.classes,
     colors: data.inputChannels,
@@ -108,7 +116,7 @@ function environmentRecord(
     cuda: info.cudaAvailable,
     device,
     threads: threadCount(),
-    seed: study.seed,
+    seeds: studySeeds(study),
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
     cpu: cpus()[0]?.model ?? 'unknown',
@@ -117,6 +125,21 @@ function environmentRecord(
     dataset: data.sources,
     started: new Date().toISOString(),
   };
+}
+
+/**
+ * A run folder of a featshift older than seeds, stopped mid-architecture, holds its checkpoint
+ * under the old name: resumed, it continues from there rather than from scratch.
+ */
+async function adoptSingleSeedCheckpoint(
+  dir: string,
+  id: number,
+  seed: number,
+  seeds: readonly number[],
+): Promise<void> {
+  const old = join(dir, CHECKPOINTS_DIR, singleSeedCheckpointName(id));
+  const current = checkpointPath(dir, id, seed);
+  if (seeds.length === 1 && existsSync(old) && !existsSync(current)) await rename(old, current);
 }
 
 async function sweepFolder(
@@ -134,52 +157,62 @@ async function sweepFolder(
   const data = await loadStudyData(study, runtime.dataDir);
   checkTrainingSetSize(study, Math.min(study.trainSubset ?? Infinity, data.load.train.count));
   const architectures = selectArchitectures(study, data);
-  const selection = architectures.map((a) => a.id);
+  const seeds = studySeeds(study);
+  const selection: RunSelection = { ids: architectures.map((a) => a.id), seeds };
   if (architectures.length === 0)
     throw new UsageError('the selection holds no architecture', 'ids');
   if (!resumed) {
     await writeRunConfig(dir, study, architectures, { numerics });
     await writeEnvironment(dir, environmentRecord(study, data, device));
-  }
+  } else if (folder.seedsAdded) await writeStoredSeeds(dir, seeds);
 
-  const records = readResults(dir);
+  const records = readResults(dir, study.seed);
   // A kill between the two writes left a CSV missing; an older featshift wrote other CSVs.
   await writeReferenceCsvs(dir, records, selection, resumed);
-  const done = new Set(records.map((r) => r.id));
-  const todo = architectures.filter((a) => !done.has(a.id));
+  const done = new Set(records.map((r) => unitKey(r.id, r.seed)));
+  const units = runUnits(architectures, seeds);
+  const todo = units.filter((u) => !done.has(unitKey(u.arch.id, u.seed)));
   reporter.start({
     dir,
-    total: architectures.length,
-    done: architectures.length - todo.length,
+    total: units.length,
+    done: units.length - todo.length,
+    seeds: seeds.length,
     resumed,
     todo,
   });
 
-  const { train, test, trainCount } = buildLoaders(study, data);
-  const config = trainingConfig(study, data, device);
   const memoryLimit = runtime.memoryLimit ?? defaultMemoryLimit();
   let stopped = false;
+  // One loader per seed, built when its first unit comes: its data order derives from the seed.
+  let loaders: (ReturnType<typeof buildLoaders> & { seed: number }) | undefined;
   try {
-    for (const [k, arch] of todo.entries()) {
+    for (const [k, unit] of todo.entries()) {
       if (request.shouldStop()) {
         stopped = true;
         break;
       }
+      const { arch, seed } = unit;
+      if (loaders?.seed !== seed) {
+        await loaders?.train.close();
+        loaders = { ...buildLoaders(study, data, seed), seed };
+      }
+      const { train, test, trainCount } = loaders;
       reporter.architectureStart({
-        index: architectures.length - todo.length + k,
-        total: architectures.length,
-        arch,
+        index: units.length - todo.length + k,
+        total: units.length,
+        unit,
         epochs: study.epochs,
         imagesPerEpoch: trainCount,
       });
-      const checkpoint = checkpointPath(dir, arch.id);
+      const checkpoint = checkpointPath(dir, arch.id, seed);
+      await adoptSingleSeedCheckpoint(dir, arch.id, seed, seeds);
       let outcome;
       try {
         outcome = await trainModel(
           {
             id: arch.id,
             widths: arch.widths,
-            config,
+            config: trainingConfig(study, seed, data, device),
             train,
             test,
             trainImages: trainCount,
@@ -196,13 +229,13 @@ async function sweepFolder(
         }
         throw error;
       }
-      const record = toRecord(arch, outcome);
+      const record = toRecord(arch, seed, outcome);
       await recordResult(dir, records, record, selection);
       if (!runtime.keepCheckpoints) await rm(checkpoint, { force: true });
       reporter.architectureDone(record, todo.slice(k + 1));
     }
   } finally {
-    await train.close();
+    await loaders?.train.close();
   }
   if (stopped) reporter.stopped(dir);
   else {

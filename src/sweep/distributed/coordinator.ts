@@ -3,7 +3,6 @@ import { join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { UsageError } from '../../errors.js';
-import type { Architecture } from '../../family/skew-normal.js';
 import { FAILED_FILE, RESULTS_FILE } from '../../run/files.js';
 import {
   packageVersion,
@@ -12,19 +11,23 @@ import {
   writeEnvironment,
   writeFailed,
   writeRunConfig,
+  writeStoredSeeds,
   type RunFolder,
 } from '../../run/folder.js';
 import {
   readResults,
   recordResult,
+  unitKey,
   writeReferenceCsvs,
   type ResultRecord,
+  type RunSelection,
 } from '../../run/results.js';
-import { checkStudy, selectArchitectures } from '../../run/study.js';
+import { checkStudy, selectArchitectures, studySeeds } from '../../run/study.js';
+import { runUnits, unitLabel, type RunUnit } from '../../run/units.js';
 import { studyDataShape } from '../study-data.js';
 import { summaryTable } from '../summary.js';
 import type { SweepOutcome, SweepRequest } from '../sweep.js';
-import { jobId, longestFirst, type ArchitectureJob, type JobProgress } from './jobs.js';
+import { jobId, longestUnitsFirst, type ArchitectureJob, type JobProgress } from './jobs.js';
 import { probeRedis, QueueUnreachableError } from './redis-probe.js';
 import { redactRedisUrl, type RedisConnection } from './redis-url.js';
 
@@ -68,7 +71,8 @@ async function followQueue(
   checkStudy(study);
   await probeRedis(options.connection, options.url);
   const architectures = selectArchitectures(study, await studyDataShape(study));
-  const selection = architectures.map((a) => a.id);
+  const seeds = studySeeds(study);
+  const selection: RunSelection = { ids: architectures.map((a) => a.id), seeds };
   // A run's jobs are named after an id stored in its config.json, not after how its path is spelt.
   const runId = resumed ? (readRunId(dir) ?? resolve(dir)) : randomUUID();
   if (!resumed) {
@@ -81,11 +85,11 @@ async function followQueue(
       featshift: packageVersion(),
       queue: redactRedisUrl(options.url),
       queueName: options.name,
-      seed: study.seed,
+      seeds,
       started: new Date().toISOString(),
       note: 'trained by featshift workers: see each result',
     });
-  }
+  } else if (folder.seedsAdded) await writeStoredSeeds(dir, seeds);
   const queue = new Queue<ArchitectureJob, ResultRecord>(options.name, {
     connection: options.connection,
   });
@@ -117,34 +121,37 @@ async function followQueue(
     }
     await client.set(ownerKey(options.name), runId);
 
-    const records = readResults(dir);
+    const records = readResults(dir, study.seed);
     await writeReferenceCsvs(dir, records, selection, resumed);
-    const done = new Set(records.map((r) => r.id));
-    const todo = longestFirst(architectures.filter((a) => !done.has(a.id)));
-    const failedIds = new Set<number>();
+    const done = new Set(records.map((r) => unitKey(r.id, r.seed)));
+    const todo = longestUnitsFirst(
+      runUnits(architectures, seeds).filter((u) => !done.has(unitKey(u.arch.id, u.seed))),
+    );
+    const failedUnits = new Set<string>();
     // A job that failed for good in an earlier attempt of the sweep gets a new chance on resume.
-    for (const arch of todo) {
-      const existing = await queue.getJob(jobId(runId, arch.id));
+    for (const { arch, seed } of todo) {
+      const existing = await queue.getJob(jobId(runId, arch.id, seed));
       if (existing && (await existing.getState()) === 'failed') await existing.retry('failed');
     }
-    const jobOf = (arch: Architecture, priority: number) => ({
-      name: `arch-${arch.id}`,
-      data: { runId, study, arch },
+    const jobOf = ({ arch, seed }: RunUnit, priority: number) => ({
+      name: `arch-${arch.id}-seed-${seed}`,
+      data: { runId, study, arch, seed },
       opts: {
-        jobId: jobId(runId, arch.id),
+        jobId: jobId(runId, arch.id, seed),
         priority,
         attempts: options.attempts,
         backoff: { type: 'exponential' as const, delay: 2000 },
       },
     });
-    await queue.addBulk(todo.map((arch, i) => jobOf(arch, i + 1)));
+    await queue.addBulk(todo.map((unit, i) => jobOf(unit, i + 1)));
     options.log(
-      `${redactRedisUrl(options.url)} queue '${options.name}': ${todo.length} jobs for ${dir} (${done.size} architectures already done), longest first`,
+      `${redactRedisUrl(options.url)} queue '${options.name}': ${todo.length} jobs for ${dir} (${done.size} ${seeds.length > 1 ? 'runs' : 'architectures'} already done), longest first`,
     );
 
-    const pending = new Map<number, Architecture>(todo.map((a) => [a.id, a]));
-    const lastSeen = new Map<number, string>();
-    const failures: { id: number; reason: string; attempts: number }[] = [];
+    const pending = new Map<string, RunUnit>(todo.map((u) => [unitKey(u.arch.id, u.seed), u]));
+    const lastSeen = new Map<string, string>();
+    const failures: { id: number; seed: number; reason: string; attempts: number }[] = [];
+    const label = (unit: RunUnit): string => unitLabel(unit, seeds.length);
     while (pending.size > 0) {
       if (request.shouldStop()) {
         options.log(
@@ -152,33 +159,41 @@ async function followQueue(
         );
         return { dir, records, stopped: true };
       }
-      for (const [id, arch] of [...pending]) {
-        const job = await queue.getJob(jobId(runId, id));
+      for (const [key, unit] of [...pending]) {
+        const job = await queue.getJob(jobId(runId, unit.arch.id, unit.seed));
         if (!job) {
           // Redis lost it (restarted without persistence, flushed): enqueue it again, first.
-          options.log(`id ${id}: its job is gone from the queue (Redis lost it); enqueued again`);
-          await queue.add(jobOf(arch, 1).name, jobOf(arch, 1).data, jobOf(arch, 1).opts);
+          options.log(
+            `${label(unit)}: its job is gone from the queue (Redis lost it); enqueued again`,
+          );
+          const again = jobOf(unit, 1);
+          await queue.add(again.name, again.data, again.opts);
           continue;
         }
         const state = await job.getState();
         if (state === 'completed') {
           const result = job.returnvalue;
-          if (!done.has(id)) {
-            done.add(id);
+          if (!done.has(key)) {
+            done.add(key);
             await recordResult(dir, records, result, selection);
             const by = job.processedBy ? ` on ${job.processedBy}` : '';
             options.log(
-              `id ${id} done${by}: best val ${result.bestVal.toFixed(2)}%; ${pending.size - 1} left`,
+              `${label(unit)} done${by}: best val ${result.bestVal.toFixed(2)}%; ${pending.size - 1} left`,
             );
           }
-          pending.delete(id);
+          pending.delete(key);
         } else if (state === 'failed' && job.attemptsMade >= options.attempts) {
-          pending.delete(id);
-          failedIds.add(id);
-          failures.push({ id, reason: job.failedReason, attempts: job.attemptsMade });
+          pending.delete(key);
+          failedUnits.add(label(unit));
+          failures.push({
+            id: unit.arch.id,
+            seed: unit.seed,
+            reason: job.failedReason,
+            attempts: job.attemptsMade,
+          });
           await writeFailed(dir, failures);
           options.log(
-            `id ${arch.id} FAILED after ${job.attemptsMade} attempts: ${job.failedReason}; the sweep goes on`,
+            `${label(unit)} FAILED after ${job.attemptsMade} attempts: ${job.failedReason}; the sweep goes on`,
           );
         } else {
           const p = job.progress as Partial<JobProgress> | number;
@@ -187,16 +202,17 @@ async function followQueue(
               ? ` on ${p.worker}, epoch ${(p.epoch ?? 0) + 0}/${p.epochs ?? '?'}`
               : '';
           const line = `${state}${where}`;
-          if (lastSeen.get(id) !== line && state === 'active') options.log(`id ${id} ${line}`);
-          lastSeen.set(id, line);
+          if (lastSeen.get(key) !== line && state === 'active')
+            options.log(`${label(unit)} ${line}`);
+          lastSeen.set(key, line);
         }
       }
       if (pending.size > 0) await new Promise((r) => setTimeout(r, options.pollMs ?? 1000));
     }
     process.stdout.write(
-      `\n${summaryTable(records)}\n\nresults: ${join(dir, RESULTS_FILE)}${failedIds.size ? `; failed: ${[...failedIds].join(', ')} (see ${FAILED_FILE})` : ''}\n`,
+      `\n${summaryTable(records)}\n\nresults: ${join(dir, RESULTS_FILE)}${failedUnits.size ? `; failed: ${[...failedUnits].join('; ')} (see ${FAILED_FILE})` : ''}\n`,
     );
-    return { dir, records, stopped: false, failed: [...failedIds] };
+    return { dir, records, stopped: false, failed: [...failedUnits] };
   } finally {
     client.disconnect();
     await queue.close();

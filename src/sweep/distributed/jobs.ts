@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { Architecture } from '../../family/skew-normal.js';
 import type { StudyConfig } from '../../run/study.js';
+import type { RunUnit } from '../../run/units.js';
 
 export const DEFAULT_QUEUE_NAME = 'featshift';
 
-/** What a worker needs to train one architecture of a sweep. */
+/** What a worker needs to train one architecture of a sweep with one seed. */
 export interface ArchitectureJob {
   runId: string;
   study: StudyConfig;
   arch: Architecture;
+  seed: number;
 }
 
 /** Progress a worker reports while training (job.updateProgress). */
@@ -26,9 +28,12 @@ export function runKey(runId: string): string {
   return createHash('sha256').update(runId).digest('hex').slice(0, 12);
 }
 
-/** One job id per (run, architecture): adding it twice is a no-op, so nothing is trained twice. */
-export function jobId(runId: string, archId: number): string {
-  return `r${runKey(runId)}-a${archId}`;
+/**
+ * One job id per (run, architecture, seed): adding it twice is a no-op, so nothing is trained
+ * twice.
+ */
+export function jobId(runId: string, archId: number, seed: number): string {
+  return `r${runKey(runId)}-a${archId}-s${seed}`;
 }
 
 /**
@@ -38,6 +43,13 @@ export function jobId(runId: string, archId: number): string {
  */
 export function longestFirst<T extends { macs: number; id: number }>(list: readonly T[]): T[] {
   return [...list].sort((a, b) => b.macs - a.macs || a.id - b.id);
+}
+
+/** Units of work longest first: the seeds of one architecture cost the same. */
+export function longestUnitsFirst(units: readonly RunUnit[]): RunUnit[] {
+  return [...units].sort(
+    (a, b) => b.arch.macs - a.arch.macs || a.arch.id - b.arch.id || a.seed - b.seed,
+  );
 }
 
 /** Makespan of a job order on `workers` identical workers taking the next job when free. */

@@ -11,7 +11,7 @@ import { buildLoaders, loadStudyData, type StudyData } from '../study-data.js';
 import { runKey, type ArchitectureJob, type JobProgress } from './jobs.js';
 
 /**
- * BullMQ's sandboxed processor: trains one architecture in a child process of `featshift
+ * BullMQ's sandboxed processor: trains one (architecture, seed) in a child process of `featshift
  * worker`, so that training never blocks the worker's lock renewal. Its settings come through
  * the environment the worker forks it with.
  */
@@ -20,7 +20,7 @@ const cache = new Map<string, Promise<StudyData>>();
 export default async function trainJob(
   job: SandboxedJob<ArchitectureJob, ResultRecord>,
 ): Promise<ResultRecord> {
-  const { runId, study, arch } = job.data;
+  const { runId, study, arch, seed } = job.data;
   const device = process.env.FEATSHIFT_WORKER_DEVICE ?? 'cpu';
   const dataDir = process.env.FEATSHIFT_DATA_DIR;
   const key = JSON.stringify([
@@ -36,10 +36,10 @@ export default async function trainJob(
     cache.set(key, data);
   }
   const dataset = await data;
-  const { train, test, trainCount } = buildLoaders(study, dataset);
+  const { train, test, trainCount } = buildLoaders(study, dataset, seed);
   // On storage that every worker reaches, a job taken over after a crash resumes from here.
   const checkpointDir = process.env.FEATSHIFT_CHECKPOINT_DIR ?? join(tmpdir(), 'featshift-worker');
-  const checkpointPath = join(checkpointDir, runKey(runId), checkpointName(arch.id));
+  const checkpointPath = join(checkpointDir, runKey(runId), checkpointName(arch.id, seed));
   const worker = process.env.FEATSHIFT_WORKER_NAME ?? `${hostname()}:${process.pid}`;
   const memory = Number(process.env.FEATSHIFT_MEMORY_LIMIT);
   let lastReport = 0;
@@ -62,7 +62,7 @@ export default async function trainJob(
       {
         id: arch.id,
         widths: arch.widths,
-        config: trainingConfig(study, dataset, device),
+        config: trainingConfig(study, seed, dataset, device),
         train,
         test,
         trainImages: trainCount,
@@ -79,7 +79,7 @@ export default async function trainJob(
       },
     );
     await rm(checkpointPath, { force: true });
-    return toRecord(arch, outcome);
+    return toRecord(arch, seed, outcome);
   } finally {
     await train.close();
   }

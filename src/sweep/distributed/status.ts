@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import type { ResultRecord } from '../../run/results.js';
+import { unitLabel } from '../../run/units.js';
 import type { ArchitectureJob, JobProgress } from './jobs.js';
 import type { RedisConnection } from './redis-url.js';
 
@@ -11,6 +12,10 @@ const duration = (s: number): string =>
       : s >= 60
         ? `${Math.round(s / 60)} min`
         : `${Math.round(s)} s`;
+
+/** A job's unit as people read it; jobs of an older featshift carry no seed. */
+const unitName = (data: ArchitectureJob): string =>
+  unitLabel({ arch: data.arch, seed: data.seed }, (data.study.seeds?.length ?? 1) > 1 ? 2 : 1);
 
 /**
  * The state of a distributed sweep: jobs done, running (where, which epoch), failed and waiting,
@@ -64,7 +69,7 @@ export async function queueStatus(connection: RedisConnection, name: string): Pr
           : 1;
       remaining += cost(job, Math.max(0, fraction));
       lines.push(
-        `  id ${job.data.arch.id} on ${job.processedBy ?? (typeof p === 'object' ? p.worker : undefined) ?? '?'}: ${epoch}`,
+        `  ${unitName(job.data)} on ${job.processedBy ?? (typeof p === 'object' ? p.worker : undefined) ?? '?'}: ${epoch}`,
       );
     }
     for (const job of [
@@ -76,9 +81,7 @@ export async function queueStatus(connection: RedisConnection, name: string): Pr
     const failed = await queue.getFailed(0, 99);
     if (failed.length > 0) lines.push('failed:');
     for (const job of failed)
-      lines.push(
-        `  id ${job.data.arch.id} after ${job.attemptsMade} attempts: ${job.failedReason}`,
-      );
+      lines.push(`  ${unitName(job.data)} after ${job.attemptsMade} attempts: ${job.failedReason}`);
     let rate = 0;
     if (throughput.size > 0) lines.push('workers:');
     for (const [who, t] of throughput) {

@@ -1,0 +1,26 @@
+import type { Architecture } from '../family/skew-normal.js';
+
+/**
+ * The unit of work of a study: one architecture trained with one seed. It gives the same numbers
+ * whatever else runs with it, in whatever order, on whichever worker of the same device kind and
+ * threads (its initialisation, data order, augmentation and dropout derive from (seed, id) only).
+ */
+export interface RunUnit {
+  arch: Architecture;
+  seed: number;
+}
+
+/**
+ * Every (architecture, seed) of a study, seed by seed: each round over the selection gives every
+ * architecture one more run, so a stopped study has its architectures evenly covered.
+ */
+export function runUnits(
+  architectures: readonly Architecture[],
+  seeds: readonly number[],
+): RunUnit[] {
+  return seeds.flatMap((seed) => architectures.map((arch) => ({ arch, seed })));
+}
+
+/** How a unit is named to people: 'id 61, seed 1' (the seed only where a study has several). */
+export const unitLabel = (unit: { arch: { id: number }; seed: number }, seeds: number): string =>
+  seeds > 1 ? `id ${unit.arch.id}, seed ${unit.seed}` : `id ${unit.arch.id}`;
