@@ -81,7 +81,7 @@ export {
 } from './run/study.js';
 export { readResults, referenceCsv, type ResultRecord } from './run/results.js';
 export * as runFiles from './run/files.js';
-export { loadRun, type ReportRun, type ReportArchitecture } from './report/load.js';
+export { loadRun, type LoadedRun, type RunResult } from './run/load.js';
 export { reportHtml, reportData, type ReportData } from './report/html.js';
 export { serveReport, type ViewServer } from './report/server.js';
 export { exportFigures } from './report/export.js';

@@ -3,6 +3,7 @@ import { DataError } from '../data/errors.js';
 import { EngineError } from '../engine/errors.js';
 import { UsageError } from '../errors.js';
 import { packageVersion } from '../run/folder.js';
+import { analyzeCommand } from './analyze-command.js';
 import { dataCommand } from './data-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { familyCommand } from './family-command.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
     });
   program.addCommand(familyCommand());
   program.addCommand(sweepCommand());
+  program.addCommand(analyzeCommand());
   program.addCommand(reportCommand());
   program.addCommand(viewCommand());
   program.addCommand(workerCommand());

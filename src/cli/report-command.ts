@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { reportData, reportHtml } from '../report/html.js';
-import { loadRun } from '../report/load.js';
+import { loadRun } from '../run/load.js';
 import { serveReport } from '../report/server.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import * as parse from './parse.js';

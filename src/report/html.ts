@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { ReportRun } from './load.js';
+import type { LoadedRun } from '../run/load.js';
 
 const require = createRequire(import.meta.url);
 let plotly: string | undefined;
@@ -28,13 +28,13 @@ function scriptJson(value: unknown): string {
 }
 
 export interface ReportData {
-  runs: ReportRun[];
+  runs: LoadedRun[];
   generated: string;
   live: boolean;
   pollMs?: number;
 }
 
-export function reportData(runs: ReportRun[], live = false): ReportData {
+export function reportData(runs: LoadedRun[], live = false): ReportData {
   return { runs, generated: `featshift report, ${new Date().toISOString()}`, live, pollMs: 3000 };
 }
 

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadRun, type ReportRun } from './load.js';
+import { loadRun, type LoadedRun } from '../run/load.js';
 import { reportData, reportHtml } from './html.js';
 import { RESULTS_FILE } from '../run/files.js';
 
@@ -24,8 +24,8 @@ export async function serveReport(
   host = '127.0.0.1',
   port = 0,
 ): Promise<ViewServer> {
-  const last = new Map<string, ReportRun>();
-  const current = (): ReportRun[] =>
+  const last = new Map<string, LoadedRun>();
+  const current = (): LoadedRun[] =>
     dirs.map((dir) => {
       try {
         const run = loadRun(dir);
@@ -48,6 +48,7 @@ export async function serveReport(
           architectures: [],
           baselineWidths: [],
           planned: null,
+          seeds: [],
           warnings: [reason],
         };
       }

@@ -1,39 +1,35 @@
+import {
+  architectureStats,
+  plusMinus,
+  rankArchitectures,
+  topVerdict,
+} from '../analysis/architectures.js';
 import type { ResultRecord } from '../run/results.js';
-
-const BARS = '▁▂▃▄▅▆▇█';
-
-/** Widths as a small bar chart in one line, each layer scaled to the widest. */
-export function sparkline(widths: readonly number[]): string {
-  const max = Math.max(...widths, 1);
-  return widths.map((w) => BARS[Math.min(7, Math.floor((w / max) * 7.999))] ?? '').join('');
-}
-
-const human = (n: number): string =>
-  n >= 1e9
-    ? `${(n / 1e9).toFixed(2)}G`
-    : n >= 1e6
-      ? `${(n / 1e6).toFixed(2)}M`
-      : n >= 1e3
-        ? `${(n / 1e3).toFixed(1)}k`
-        : String(n);
+import { humanCount, sparkline, textTable } from '../util/text-table.js';
 
 /**
- * The ranked summary table: best validation accuracy first, with the caution its numbers need:
- * each is one training run (one seed), and another seed moves short runs by a point or more.
+ * The ranked summary of a sweep: one row per architecture, its best validation accuracy as the
+ * mean over seeds ± the half-width of its 95 % interval, and what the data can tell about the
+ * top of the ranking: which architectures cannot be told apart from the best, or that single runs
+ * (one seed) cannot rank at all.
  */
 export function summaryTable(records: readonly ResultRecord[]): string {
-  const ranked = [...records].sort((a, b) => b.bestVal - a.bestVal || a.id - b.id);
-  const rows = ranked.map((r, i) => [
+  const stats = architectureStats(records);
+  const ranked = rankArchitectures(stats);
+  const top = topVerdict(stats);
+  const tied = new Set(top.tiedWithBest);
+  const rows = ranked.map((a, i) => [
     String(i + 1),
-    r.id === 0 ? '0 (VGG)' : String(r.id),
-    r.xi === null ? '-' : String(r.xi),
-    r.omega === null ? '-' : String(r.omega),
-    r.alpha === null ? '-' : String(r.alpha),
-    r.bestVal.toFixed(2),
-    r.bestValTrain.toFixed(2),
-    human(r.params),
-    human(r.macs),
-    `${sparkline(r.widths)}${r.abandoned ? ' abandoned' : ''}${r.diverged ? ' DIVERGED' : ''}`,
+    a.id === 0 ? '0 (VGG)' : String(a.id),
+    a.xi === null ? '-' : String(a.xi),
+    a.omega === null ? '-' : String(a.omega),
+    a.alpha === null ? '-' : String(a.alpha),
+    String(a.seeds.length),
+    plusMinus(a.bestVal),
+    plusMinus(a.bestValTrain),
+    humanCount(a.params),
+    humanCount(a.macs),
+    `${sparkline(a.widths)}${a.id === top.best && top.undecidable === null ? ' best' : ''}${tied.has(a.id) ? ' =best' : ''}${a.abandoned ? ` abandoned ${a.abandoned}/${a.seeds.length}` : ''}${a.diverged ? ` DIVERGED ${a.diverged}/${a.seeds.length}` : ''}`,
   ]);
   const head = [
     'rank',
@@ -41,20 +37,24 @@ export function summaryTable(records: readonly ResultRecord[]): string {
     'xi',
     'omega',
     'alpha',
+    'seeds',
     'best val %',
     'train %',
     'params',
     'MACs',
     'widths',
   ];
-  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (cells: string[]): string =>
-    cells.map((v, c) => (c === cells.length - 1 ? v : v.padStart(widths[c] ?? 0))).join('  ');
-  return [
-    line(head),
-    ...rows.map(line),
-    '',
-    'One run (one seed) per architecture: another seed moves such numbers by a point or more, so this',
-    'ranking cannot tell apart architectures a few points apart; it carries no interval.',
-  ].join('\n');
+  const verdict =
+    top.undecidable !== null
+      ? [
+          'One run (one seed) per architecture: another seed moves such numbers by a point or more, so this',
+          'ranking cannot tell apart architectures a few points apart; it carries no interval (train with --seeds 3).',
+        ]
+      : [
+          'best val %: mean over seeds ± half-width of its 95 % interval (Student t).',
+          top.tiedWithBest.length === 0
+            ? `id ${top.best ?? '?'} is better than every other architecture at 95 %.`
+            : `=best: cannot be told apart from the best (id ${top.best ?? '?'}) at 95 % (Welch): ids ${top.tiedWithBest.join(', ')}.`,
+        ];
+  return [textTable(head, rows), '', ...verdict].join('\n');
 }

@@ -6,7 +6,7 @@
  * never as markup; Plotly only ever gets numbers and featshift's own words.
  */
 import type { ReportData } from '../html.js';
-import type { ReportArchitecture, ReportRun } from '../load.js';
+import type { RunResult, LoadedRun } from '../../run/load.js';
 
 /** The part of Plotly's API the page uses. */
 interface PlotlyApi {
@@ -77,19 +77,19 @@ function fmt(n: number): string {
 const pct = (n: unknown): string =>
   typeof n === 'number' && Number.isFinite(n) ? n.toFixed(2) : '-';
 
-const members = (run: ReportRun): ReportArchitecture[] =>
+const members = (run: LoadedRun): RunResult[] =>
   run.architectures.filter((a) => a.xi !== null && a.omega !== null && a.alpha !== null);
 
-const ranked = (run: ReportRun): ReportArchitecture[] =>
+const ranked = (run: LoadedRun): RunResult[] =>
   run.architectures.slice().sort((a, b) => b.bestVal - a.bestVal || a.id - b.id);
 
-const topIds = (run: ReportRun, k: number): number[] =>
+const topIds = (run: LoadedRun, k: number): number[] =>
   ranked(run)
     .slice(0, k)
     .map((a) => a.id);
 
 /** Plotly's hover text: numbers and featshift's words only. */
-function hoverText(a: ReportArchitecture): string {
+function hoverText(a: RunResult): string {
   return [
     `id ${a.id}${a.id === 0 ? ' (baseline VGG)' : ''}`,
     `widths ${a.widths.join(' ')}`,
@@ -110,7 +110,7 @@ function bindClick(target: PlotElement, r: number): void {
   });
 }
 
-function scatter3d(run: ReportRun, r: number, key: string, title: string): void {
+function scatter3d(run: LoadedRun, r: number, key: string, title: string): void {
   const list = members(run);
   const top = topIds(run, state.topK[r] ?? 5);
   const target = byId(`${key}-${r}`) as PlotElement;
@@ -153,14 +153,14 @@ function scatter3d(run: ReportRun, r: number, key: string, title: string): void 
 interface Scatter2d {
   key: string;
   title: string;
-  x: (a: ReportArchitecture) => number | null;
-  y: (a: ReportArchitecture) => number;
+  x: (a: RunResult) => number | null;
+  y: (a: RunResult) => number;
   xTitle: string;
   yTitle: string;
   logX: boolean;
 }
 
-function scatter2d(run: ReportRun, r: number, plot: Scatter2d): void {
+function scatter2d(run: LoadedRun, r: number, plot: Scatter2d): void {
   const top = topIds(run, state.topK[r] ?? 5);
   const list = run.architectures.filter((a) => a.id !== 0);
   const base = run.architectures.filter((a) => a.id === 0);
@@ -213,7 +213,7 @@ function scatter2d(run: ReportRun, r: number, plot: Scatter2d): void {
   bindClick(target, r);
 }
 
-function detail(run: ReportRun, r: number): void {
+function detail(run: LoadedRun, r: number): void {
   const id = state.selected[r];
   const a = run.architectures.find((x) => x.id === id) ?? ranked(run)[0];
   if (!a) return;
@@ -272,7 +272,7 @@ function detail(run: ReportRun, r: number): void {
   ].join('\n');
 }
 
-function rowValue(a: ReportArchitecture, key: ColumnKey): number | string | null {
+function rowValue(a: RunResult, key: ColumnKey): number | string | null {
   switch (key) {
     case 'gap':
       return a.bestValTrain - a.bestVal;
@@ -298,7 +298,7 @@ function el(
   return node;
 }
 
-function cellText(a: ReportArchitecture, key: ColumnKey): string {
+function cellText(a: RunResult, key: ColumnKey): string {
   const v = rowValue(a, key);
   if (v === null) return '-';
   if (key === 'bestVal' || key === 'bestValTrain' || key === 'gap') return pct(v);
@@ -315,7 +315,7 @@ const COMPARE: Record<string, (v: number, n: number) => boolean> = {
 };
 
 /** A filter is words: 'key<number', 'key>number', 'key=number', or text any cell contains. */
-function matches(a: ReportArchitecture, query: string): boolean {
+function matches(a: RunResult, query: string): boolean {
   return query
     .trim()
     .split(/\s+/)
@@ -335,7 +335,7 @@ function matches(a: ReportArchitecture, query: string): boolean {
     });
 }
 
-function table(run: ReportRun, r: number): void {
+function table(run: LoadedRun, r: number): void {
   const sort = state.sort[r] ?? { key: 'bestVal', desc: true };
   const rows = run.architectures.filter((a) => matches(a, state.filter[r] ?? ''));
   rows.sort((a, b) => {
@@ -432,7 +432,7 @@ function select(r: number, id: number): void {
 }
 
 /** One section per run, side by side: heading, warnings, plots, detail, controls, table. */
-function runSection(run: ReportRun, r: number): HTMLElement {
+function runSection(run: LoadedRun, r: number): HTMLElement {
   const planned = run.planned ? ` of ${run.planned}` : '';
   const children: HTMLElement[] = [
     el('h2', {}, [run.name]),

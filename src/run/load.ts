@@ -6,14 +6,15 @@ import { baselineArchitecture } from '../family/skew-normal.js';
 import { vggBaseWidths } from '../family/vgg-base.js';
 import { countMacs, countParams, vggLayout } from '../models/vgg-layout.js';
 import { datasetSpec } from '../data/registry.js';
-import { CONFIG_FILE, CSV_NAME, RESULTS_FILE } from '../run/files.js';
-import type { ResultRecord } from '../run/results.js';
-import { familyOptions, upgradeStudy, type StudyConfig } from '../run/study.js';
+import { CONFIG_FILE, CSV_NAME, RESULTS_FILE, SEED_FOLDER } from './files.js';
+import { unitKey, type ResultRecord } from './results.js';
+import { familyOptions, upgradeStudy, type StudyConfig } from './study.js';
 
-/** One architecture as the report shows it: the fields of a result that the page uses. */
-export type ReportArchitecture = Pick<
+/** One run, (architecture, seed), as the report and the analysis read it. */
+export type RunResult = Pick<
   ResultRecord,
   | 'id'
+  | 'seed'
   | 'xi'
   | 'omega'
   | 'alpha'
@@ -31,13 +32,16 @@ export type ReportArchitecture = Pick<
   | 'valAcc'
 >;
 
-export interface ReportRun {
+export interface LoadedRun {
   name: string;
   dir: string;
   dataset: string;
   depth: number;
   source: typeof RESULTS_FILE | 'reference CSV';
-  architectures: ReportArchitecture[];
+  /** Every finished run, (architecture, seed), in id then seed order. */
+  architectures: RunResult[];
+  /** The seeds the run trains (planned), or those found in its files. */
+  seeds: number[];
   /** The standard VGG's widths at the run's budget, for comparison. */
   baselineWidths: number[];
   /** How many architectures the run selected (more than finished while it runs). */
@@ -47,7 +51,7 @@ export interface ReportRun {
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
-function fromJsonLine(value: unknown): ReportArchitecture | undefined {
+function fromJsonLine(value: unknown, seed: number): RunResult | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const r = value as Record<string, unknown>;
   const id = num(r.id);
@@ -58,6 +62,7 @@ function fromJsonLine(value: unknown): ReportArchitecture | undefined {
     Array.isArray(v) ? v.map((x) => (typeof x === 'number' ? x : NaN)) : [];
   return {
     id,
+    seed: num(r.seed) ?? seed,
     xi: num(r.xi),
     omega: num(r.omega),
     alpha: num(r.alpha),
@@ -86,8 +91,8 @@ function pyList(text: string | undefined): number[] | undefined {
   return values.every((v) => Number.isFinite(v)) ? values : undefined;
 }
 
-function readResultsJsonl(path: string, warnings: string[]): ReportArchitecture[] {
-  const out = new Map<number, ReportArchitecture>();
+function readResultsJsonl(path: string, seed: number, warnings: string[]): RunResult[] {
+  const out = new Map<string, RunResult>();
   readFileSync(path, 'utf8')
     .split('\n')
     .forEach((line, i) => {
@@ -99,22 +104,43 @@ function readResultsJsonl(path: string, warnings: string[]): ReportArchitecture[
         warnings.push(`${path}:${i + 1}: skipped a malformed line (not JSON)`);
         return;
       }
-      const arch = fromJsonLine(parsed);
-      if (arch) out.set(arch.id, arch);
+      const arch = fromJsonLine(parsed, seed);
+      if (arch) out.set(unitKey(arch.id, arch.seed), arch);
       else warnings.push(`${path}:${i + 1}: skipped a line without id and widths`);
     });
   return [...out.values()];
 }
 
+/** The seed-S folders of a featshift run of several seeds, as [folder, seed]. */
+function seedFolders(dir: string): [string, number][] {
+  return readdirSync(dir)
+    .map((f) => [f, SEED_FOLDER.exec(f)] as const)
+    .filter(([f, m]) => m !== null && statSync(join(dir, f)).isDirectory())
+    .map(([f, m]) => [join(dir, f), Number(m?.[1])]);
+}
+
 /**
  * The original code's CSVs: model_NNN.csv holds every architecture finished before it, so its
- * last row is architecture NNN. Parameters and MACs are recomputed from the widths.
+ * last row is architecture NNN. Parameters and MACs are recomputed from the widths. The CSVs of
+ * a featshift run of several seeds lie in its seed-S folders, one set each.
  */
-function readReferenceCsvs(dir: string, classes: number, warnings: string[]): ReportArchitecture[] {
+function readReferenceCsvs(dir: string, classes: number, warnings: string[]): RunResult[] {
+  const folders = seedFolders(dir);
+  if (folders.length > 0)
+    return folders.flatMap(([folder, seed]) => readCsvSet(folder, seed, classes, warnings));
+  return readCsvSet(dir, 0, classes, warnings);
+}
+
+function readCsvSet(
+  dir: string,
+  seed: number,
+  classes: number,
+  warnings: string[],
+): RunResult[] {
   const files = readdirSync(dir)
     .filter((f) => CSV_NAME.test(f))
     .sort();
-  const out: ReportArchitecture[] = [];
+  const out: RunResult[] = [];
   for (const f of files) {
     const path = join(dir, f);
     const id = Number(/\d+/.exec(f)?.[0]);
@@ -157,6 +183,7 @@ function readReferenceCsvs(dir: string, classes: number, warnings: string[]): Re
       row[k] === undefined || row[k] === '' ? null : Number(row[k]);
     out.push({
       id,
+      seed,
       xi: opt('Mean'),
       omega: opt('Variance'),
       alpha: opt('Skew'),
@@ -182,7 +209,7 @@ function readReferenceCsvs(dir: string, classes: number, warnings: string[]): Re
  * A malformed line or row is skipped with a warning naming the file and line; a run still being
  * written shows what has finished.
  */
-export function loadRun(dir: string): ReportRun {
+export function loadRun(dir: string): LoadedRun {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new UsageError(
       `${dir} is not a folder: give a run folder written by featshift sweep or the original code`,
@@ -193,6 +220,7 @@ export function loadRun(dir: string): ReportRun {
   const parts = basename(dir).split(';');
   let study: StudyConfig | undefined;
   let planned: number | null = null;
+  let plannedSeeds: number[] | undefined;
   const configPath = join(dir, CONFIG_FILE);
   if (existsSync(configPath)) {
     try {
@@ -202,7 +230,11 @@ export function loadRun(dir: string): ReportRun {
       };
       // An older featshift stored some keys under other names.
       study = config.study ? { ...config.study, ...upgradeStudy(config.study) } : undefined;
-      planned = config.architectures?.length ?? null;
+      plannedSeeds = study ? (study.seeds ?? [study.seed]) : undefined;
+      planned =
+        config.architectures === undefined
+          ? null
+          : config.architectures.length * (plannedSeeds?.length ?? 1);
     } catch {
       warnings.push(`${configPath}: not readable JSON; using the folder's name`);
     }
@@ -210,10 +242,10 @@ export function loadRun(dir: string): ReportRun {
   const dataset = study?.dataset ?? parts[1] ?? 'unknown';
   const spec = datasetSpec(dataset);
   const classes = spec?.classes ?? 10;
-  let architectures: ReportArchitecture[];
-  let source: ReportRun['source'];
+  let architectures: RunResult[];
+  let source: LoadedRun['source'];
   if (existsSync(join(dir, RESULTS_FILE))) {
-    architectures = readResultsJsonl(join(dir, RESULTS_FILE), warnings);
+    architectures = readResultsJsonl(join(dir, RESULTS_FILE), study?.seed ?? 0, warnings);
     source = RESULTS_FILE;
   } else {
     architectures = readReferenceCsvs(dir, classes, warnings);
@@ -224,7 +256,7 @@ export function loadRun(dir: string): ReportRun {
     const found =
       source === RESULTS_FILE
         ? 'its results.jsonl has no valid line'
-        : readdirSync(dir).some((f) => CSV_NAME.test(f))
+        : readdirSync(dir).some((f) => CSV_NAME.test(f)) || seedFolders(dir).length > 0
           ? 'its model_NNN.csv files have no valid row'
           : 'it has no results.jsonl nor model_NNN.csv files';
     const why =
@@ -235,7 +267,7 @@ export function loadRun(dir: string): ReportRun {
       `${dir} holds no results: ${found}${why}; give a run folder with at least one finished architecture`,
     );
   }
-  architectures.sort((a, b) => a.id - b.id);
+  architectures.sort((a, b) => a.id - b.id || a.seed - b.seed);
   const depth = study?.depth ?? (architectures[0]?.widths.length ?? 15) + 1;
   let baselineWidths = architectures.find((a) => a.id === 0)?.widths;
   if (!baselineWidths) {
@@ -254,6 +286,7 @@ export function loadRun(dir: string): ReportRun {
     depth,
     source,
     architectures,
+    seeds: plannedSeeds ?? [...new Set(architectures.map((a) => a.seed))].sort((a, b) => a - b),
     baselineWidths,
     planned,
     warnings,

@@ -1,0 +1,127 @@
+import type { RunResult } from '../run/load.js';
+import { LEVEL, tInterval, welchInterval, excludesZero, type Interval } from './stats.js';
+
+/** A learning curve over seeds: per epoch, the mean and its Student t interval. */
+export interface CurveBand {
+  mean: number[];
+  low: (number | null)[];
+  high: (number | null)[];
+}
+
+/**
+ * One architecture over its seeds: its place in the family, its cost, and the mean and 95 %
+ * interval of every number the study compares architectures by.
+ */
+export interface ArchitectureStats {
+  id: number;
+  xi: number | null;
+  omega: number | null;
+  alpha: number | null;
+  widths: number[];
+  params: number;
+  macs: number;
+  seeds: number[];
+  /** Runs abandoned by the reference's rule, and runs whose loss diverged. */
+  abandoned: number;
+  diverged: number;
+  bestVal: Interval;
+  lastVal: Interval;
+  /** Training accuracy at the epoch of the best validation accuracy. */
+  bestValTrain: Interval;
+  /** Generalisation gap: training accuracy minus validation accuracy at the best epoch. */
+  gap: Interval;
+  valAcc: CurveBand;
+  trainAcc: CurveBand;
+  /** Best validation accuracy of each run, in seed order (what the group statistics resample). */
+  runs: number[];
+}
+
+/** Per epoch over the runs that reached it: mean and t interval (a run abandoned early ends). */
+function band(curves: readonly (readonly number[])[]): CurveBand {
+  const epochs = Math.max(0, ...curves.map((c) => c.length));
+  const out: CurveBand = { mean: [], low: [], high: [] };
+  for (let e = 0; e < epochs; e++) {
+    const at = curves
+      .map((c) => c[e])
+      .filter((v): v is number => v !== undefined && Number.isFinite(v));
+    if (at.length === 0) break;
+    const t = tInterval(at);
+    out.mean.push(t.mean);
+    out.low.push(t.low);
+    out.high.push(t.high);
+  }
+  return out;
+}
+
+/** The runs of a study grouped by architecture, with their statistics, in id order. */
+export function architectureStats(results: readonly RunResult[]): ArchitectureStats[] {
+  const byId = new Map<number, RunResult[]>();
+  for (const r of results) byId.set(r.id, [...(byId.get(r.id) ?? []), r]);
+  return [...byId.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([id, list]) => {
+      const runs = [...list].sort((a, b) => a.seed - b.seed);
+      const first = runs[0] as RunResult;
+      return {
+        id,
+        xi: first.xi,
+        omega: first.omega,
+        alpha: first.alpha,
+        widths: first.widths,
+        params: first.params,
+        macs: first.macs,
+        seeds: runs.map((r) => r.seed),
+        abandoned: runs.filter((r) => r.abandoned).length,
+        diverged: runs.filter((r) => r.diverged).length,
+        bestVal: tInterval(runs.map((r) => r.bestVal)),
+        lastVal: tInterval(runs.map((r) => r.lastVal)),
+        bestValTrain: tInterval(runs.map((r) => r.bestValTrain)),
+        gap: tInterval(runs.map((r) => r.bestValTrain - r.bestVal)),
+        valAcc: band(runs.map((r) => r.valAcc)),
+        trainAcc: band(runs.map((r) => r.trainAcc)),
+        runs: runs.map((r) => r.bestVal),
+      };
+    });
+}
+
+/** Architectures by mean best validation accuracy, best first (ties by id). */
+export const rankArchitectures = (list: readonly ArchitectureStats[]): ArchitectureStats[] =>
+  [...list].sort((a, b) => b.bestVal.mean - a.bestVal.mean || a.id - b.id);
+
+/**
+ * What the data say about the top of a ranking: the ids that cannot be told apart from the best
+ * at 95 % (Welch's interval of the difference holds zero), or why that cannot be said.
+ */
+export interface TopVerdict {
+  best: number | null;
+  /** Ids whose difference to the best is not decided at the level (the best not included). */
+  tiedWithBest: number[];
+  /** Why no verdict is possible (fewer than two seeds), or null. */
+  undecidable: string | null;
+}
+
+export function topVerdict(list: readonly ArchitectureStats[]): TopVerdict {
+  const ranked = rankArchitectures(list);
+  const best = ranked[0];
+  if (!best) return { best: null, tiedWithBest: [], undecidable: 'no architecture has finished' };
+  if (ranked.some((a) => a.runs.length < 2)) {
+    return {
+      best: best.id,
+      tiedWithBest: [],
+      undecidable:
+        'some architectures have a single run (one seed): no interval, so no ranking can be trusted; train with --seeds 3 or more',
+    };
+  }
+  const tied = ranked
+    .slice(1)
+    .filter((a) => !excludesZero(welchInterval(best.runs, a.runs, LEVEL)))
+    .map((a) => a.id);
+  return { best: best.id, tiedWithBest: tied, undecidable: null };
+}
+
+/** mean ± half-width, or the mean alone with 'n=1' when one run leaves no interval. */
+export function plusMinus(t: Interval, digits = 2): string {
+  return t.halfWidth === null
+    ? `${t.mean.toFixed(digits)} (n=1)`
+    : `${t.mean.toFixed(digits)} ± ${t.halfWidth.toFixed(digits)}`;
+}

@@ -1,0 +1,102 @@
+import { humanCount, sparkline, textTable } from '../util/text-table.js';
+import { plusMinus } from './architectures.js';
+import type { Estimate } from './stats.js';
+import { describeEstimate, type StudyAnalysis } from './study-analysis.js';
+
+const ci = (e: Estimate): string =>
+  e.low === null || e.high === null
+    ? `${e.value.toFixed(2)} (n=1)`
+    : `${e.value.toFixed(2)} [${e.low.toFixed(2)}, ${e.high.toFixed(2)}]`;
+
+/** The analysis as text: architectures, groups, differences, matched cost, Pareto, finding. */
+export function formatAnalysis(a: StudyAnalysis): string {
+  const tied = new Set(a.top.tiedWithBest);
+  const out: string[] = [];
+  out.push(
+    `${a.dirs.join(', ')}: ${a.dataset}, VGG-${a.depth}, ${a.finished}${a.planned !== null ? ` of ${a.planned}` : ''} runs, seeds ${a.seeds.join(', ')}; intervals at ${a.level * 100} %, bootstrap of ${a.resamples} resamples`,
+    '',
+    'Architectures (mean over seeds ± half-width of the 95 % Student t interval):',
+    textTable(
+      [
+        'rank',
+        'id',
+        'xi',
+        'omega',
+        'alpha',
+        'seeds',
+        'best val %',
+        'last val %',
+        'train at best %',
+        'gap',
+        'params',
+        'MACs',
+        'widths',
+      ],
+      a.architectures.map((s, i) => [
+        String(i + 1),
+        s.id === 0 ? '0 (VGG)' : String(s.id),
+        s.xi === null ? '-' : String(s.xi),
+        s.omega === null ? '-' : String(s.omega),
+        s.alpha === null ? '-' : String(s.alpha),
+        String(s.seeds.length),
+        plusMinus(s.bestVal),
+        plusMinus(s.lastVal),
+        plusMinus(s.bestValTrain),
+        plusMinus(s.gap),
+        humanCount(s.params),
+        humanCount(s.macs),
+        `${sparkline(s.widths)}${tied.has(s.id) ? ' =best' : ''}`,
+      ]),
+    ),
+    '',
+    'Groups (best validation accuracy of every run; [95 % bootstrap interval], architectures and seeds resampled):',
+    textTable(
+      ['grouped by', 'group', 'architectures', 'runs', 'median %', 'mean %', 'members'],
+      a.groups.map((g) => [
+        g.scheme,
+        g.name,
+        String(g.ids.length),
+        String(g.runs),
+        ci(g.median),
+        ci(g.mean),
+        g.description,
+      ]),
+    ),
+    '',
+    'Differences of groups (points of best validation accuracy):',
+    textTable(
+      ['grouped by', 'difference', 'median', 'mean', 'decided at 95 %'],
+      a.differences.map((d) => [
+        d.scheme,
+        `${d.minuend} − ${d.subtrahend}`,
+        ci(d.median),
+        ci(d.mean),
+        d.decided ? 'yes' : 'no',
+      ]),
+    ),
+  );
+  if (a.matched.length > 0) {
+    out.push(
+      '',
+      'At similar cost to the baseline (within 1.25x; Welch 95 % interval of the difference in points):',
+      textTable(
+        ['id', 'cost', 'ratio', 'id − VGG', 'decided'],
+        a.matched.map((m) => [
+          String(m.id),
+          m.measure,
+          m.ratio.toFixed(2),
+          m.difference ? describeEstimate(m.difference, '') : 'needs 2+ seeds on both',
+          m.decided ? 'yes' : 'no',
+        ]),
+      ),
+    );
+  }
+  out.push(
+    '',
+    `Pareto front (no other architecture more accurate at lower or equal cost): by parameters ids ${a.pareto.params.join(', ')}; by MACs ids ${a.pareto.macs.join(', ')}`,
+    '',
+    'Finding:',
+    ...a.finding.map((line) => `  ${line}`),
+  );
+  return `${out.join('\n')}\n`;
+}

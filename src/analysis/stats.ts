@@ -1,0 +1,159 @@
+import jStat from 'jstat';
+import { mix32, Rng } from '../data/random.js';
+
+/**
+ * The statistics featshift puts on its numbers: Student t intervals over seeds, Welch's interval
+ * for a difference of two architectures, and a two-stage bootstrap for groups of architectures
+ * (architectures drawn with replacement, then each one's seeds), as a study of design spaces
+ * compares them. Every resampling is seeded, so an analysis prints the same numbers each time.
+ */
+
+/** The confidence level of every interval featshift prints. */
+export const LEVEL = 0.95;
+
+export interface Interval {
+  n: number;
+  mean: number;
+  /** Sample standard deviation (n - 1); null for a single value. */
+  sd: number | null;
+  /** The interval's ends and half-width; null where one value leaves the spread unknown. */
+  low: number | null;
+  high: number | null;
+  halfWidth: number | null;
+}
+
+/** An estimate with its bootstrap interval (null ends when there is nothing to resample). */
+export interface Estimate {
+  value: number;
+  low: number | null;
+  high: number | null;
+}
+
+export const mean = (values: readonly number[]): number =>
+  values.reduce((a, b) => a + b, 0) / values.length;
+
+export function sampleSd(values: readonly number[]): number | null {
+  if (values.length < 2) return null;
+  const m = mean(values);
+  return Math.sqrt(values.reduce((a, v) => a + (v - m) ** 2, 0) / (values.length - 1));
+}
+
+/** The q-quantile by linear interpolation between order statistics (NumPy's default). */
+export function quantile(sorted: readonly number[], q: number): number {
+  const at = (sorted.length - 1) * q;
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  const a = sorted[lo] as number;
+  return a + ((sorted[hi] as number) - a) * (at - lo);
+}
+
+export const median = (values: readonly number[]): number =>
+  quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
+
+/** Student's t quantile for a two-sided interval at `level`. */
+const tCritical = (dof: number, level: number): number =>
+  jStat.studentt.inv(1 - (1 - level) / 2, dof);
+
+/** Mean and Student t interval of values (one per seed). */
+export function tInterval(values: readonly number[], level = LEVEL): Interval {
+  const n = values.length;
+  const m = mean(values);
+  const sd = sampleSd(values);
+  if (sd === null) return { n, mean: m, sd: null, low: null, high: null, halfWidth: null };
+  const halfWidth = (tCritical(n - 1, level) * sd) / Math.sqrt(n);
+  return { n, mean: m, sd, low: m - halfWidth, high: m + halfWidth, halfWidth };
+}
+
+/**
+ * Welch's interval for mean(a) - mean(b): the seeds of two architectures, variances not assumed
+ * equal. Null when either has fewer than two values. Two sets without any spread differ exactly.
+ */
+export function welchInterval(
+  a: readonly number[],
+  b: readonly number[],
+  level = LEVEL,
+): Estimate | null {
+  const sa = sampleSd(a);
+  const sb = sampleSd(b);
+  if (sa === null || sb === null) return null;
+  const value = mean(a) - mean(b);
+  const va = sa ** 2 / a.length;
+  const vb = sb ** 2 / b.length;
+  if (va + vb === 0) return { value, low: value, high: value };
+  const dof = (va + vb) ** 2 / (va ** 2 / (a.length - 1) + vb ** 2 / (b.length - 1));
+  const half = tCritical(dof, level) * Math.sqrt(va + vb);
+  return { value, low: value - half, high: value + half };
+}
+
+/** Whether an interval leaves zero out: the data decide the sign of a difference. */
+export const excludesZero = (e: Estimate | null): boolean =>
+  e !== null && e.low !== null && e.high !== null && (e.low > 0 || e.high < 0);
+
+/** A group's runs: one list of values (one per seed) for each architecture of the group. */
+export type GroupRuns = readonly (readonly number[])[];
+
+/** One two-stage bootstrap draw of a group: architectures with replacement, then their seeds. */
+function resampleGroup(group: GroupRuns, rng: Rng): number[] {
+  const out: number[] = [];
+  for (let k = 0; k < group.length; k++) {
+    const seeds = group[rng.below(group.length)] as readonly number[];
+    for (let s = 0; s < seeds.length; s++) out.push(seeds[rng.below(seeds.length)] as number);
+  }
+  return out;
+}
+
+export interface BootstrapOptions {
+  resamples: number;
+  /** Seeds the resampling: the same analysis prints the same intervals. */
+  seed: number;
+  level?: number;
+}
+
+function percentileInterval(draws: number[], value: number, level: number): Estimate {
+  draws.sort((a, b) => a - b);
+  return {
+    value,
+    low: quantile(draws, (1 - level) / 2),
+    high: quantile(draws, 1 - (1 - level) / 2),
+  };
+}
+
+const runCount = (group: GroupRuns): number => group.reduce((n, g) => n + g.length, 0);
+
+/**
+ * A statistic of a group's runs (mean, median) with its two-stage bootstrap percentile interval.
+ * One run leaves nothing to resample: the interval is null.
+ */
+export function bootstrapGroup(
+  group: GroupRuns,
+  statistic: (values: readonly number[]) => number,
+  options: BootstrapOptions,
+): Estimate {
+  const value = statistic(group.flat());
+  if (runCount(group) < 2) return { value, low: null, high: null };
+  const rng = new Rng(mix32(options.seed, 0xb0075));
+  const draws = Array.from({ length: options.resamples }, () =>
+    statistic(resampleGroup(group, rng)),
+  );
+  return percentileInterval(draws, value, options.level ?? LEVEL);
+}
+
+/** statistic(a) - statistic(b) with a bootstrap interval, the two groups resampled apart. */
+export function bootstrapDifference(
+  a: GroupRuns,
+  b: GroupRuns,
+  statistic: (values: readonly number[]) => number,
+  options: BootstrapOptions,
+): Estimate {
+  const value = statistic(a.flat()) - statistic(b.flat());
+  if (runCount(a) < 2 && runCount(b) < 2) return { value, low: null, high: null };
+  const rng = new Rng(mix32(options.seed, 0xd1ff));
+  const draws = Array.from(
+    { length: options.resamples },
+    () => statistic(resampleGroup(a, rng)) - statistic(resampleGroup(b, rng)),
+  );
+  return percentileInterval(draws, value, options.level ?? LEVEL);
+}

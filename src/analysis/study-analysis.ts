@@ -1,0 +1,421 @@
+import type { LoadedRun, RunResult } from '../run/load.js';
+import { humanCount } from '../util/text-table.js';
+import { unitKey } from '../run/results.js';
+import {
+  architectureStats,
+  plusMinus,
+  rankArchitectures,
+  topVerdict,
+  type ArchitectureStats,
+  type TopVerdict,
+} from './architectures.js';
+import {
+  bootstrapDifference,
+  bootstrapGroup,
+  excludesZero,
+  LEVEL,
+  mean,
+  median,
+  welchInterval,
+  type Estimate,
+  type GroupRuns,
+} from './stats.js';
+
+/**
+ * The study's question asked of its results: do features belong early, in the middle, late, or
+ * where VGG puts them? Architectures are grouped by where their features sit and by cost; each
+ * group's runs (architectures x seeds) give a median and a mean with bootstrap intervals, the
+ * groups are compared pairwise and against the baseline, each architecture is set against the
+ * baseline at similar cost, and a short finding says what the data decide and what they do not.
+ */
+
+export type Scheme = 'location' | 'skew' | 'spread' | 'params' | 'macs';
+
+export interface GroupSummary {
+  scheme: Scheme;
+  name: string;
+  /** What puts an architecture in the group, in words with its bounds. */
+  description: string;
+  ids: number[];
+  runs: number;
+  mean: Estimate;
+  median: Estimate;
+  /** Best validation error (100 - accuracy) of every run, ascending: the group's EDF. */
+  errors: number[];
+}
+
+export interface GroupDifference {
+  scheme: Scheme | 'baseline';
+  /** minuend - subtrahend, of best validation accuracy in points. */
+  minuend: string;
+  subtrahend: string;
+  mean: Estimate;
+  median: Estimate;
+  /** The interval of the mean difference leaves zero out. */
+  decided: boolean;
+}
+
+/** An architecture against the baseline at similar cost (within MATCH of its parameters or MACs). */
+export interface MatchedComparison {
+  id: number;
+  measure: 'params' | 'macs';
+  /** The architecture's cost over the baseline's. */
+  ratio: number;
+  difference: Estimate | null;
+  decided: boolean;
+}
+
+export interface StudyAnalysis {
+  dirs: string[];
+  dataset: string;
+  depth: number;
+  seeds: number[];
+  /** Finished runs, and the runs the studies planned (null when unknown: the original's CSVs). */
+  finished: number;
+  planned: number | null;
+  level: number;
+  resamples: number;
+  architectures: ArchitectureStats[];
+  top: TopVerdict;
+  groups: GroupSummary[];
+  differences: GroupDifference[];
+  matched: MatchedComparison[];
+  /** Architectures no other beats at lower or equal cost, cheapest first. */
+  pareto: { params: number[]; macs: number[] };
+  finding: string[];
+  warnings: string[];
+}
+
+export interface AnalysisOptions {
+  resamples: number;
+  /** Seeds the bootstrap. */
+  seed: number;
+}
+
+/** The baseline VGG's group name. */
+export const BASELINE = 'VGG';
+
+/** "Similar cost": within this factor of the baseline's parameters or MACs, either way. */
+const MATCH = 1.25;
+
+const isMember = (a: ArchitectureStats): boolean => a.xi !== null && a.id !== 0;
+
+interface Bin {
+  name: string;
+  description: string;
+  holds: (a: ArchitectureStats) => boolean;
+}
+
+/** Where the features sit: the location xi over the layers, in thirds. */
+function locationBins(layers: number): Bin[] {
+  const third = layers / 3;
+  const at = (a: ArchitectureStats): number => a.xi as number;
+  return [
+    { name: 'early', description: `xi < ${fmt(third)}`, holds: (a) => at(a) < third },
+    {
+      name: 'middle',
+      description: `${fmt(third)} <= xi <= ${fmt(2 * third)}`,
+      holds: (a) => at(a) >= third && at(a) <= 2 * third,
+    },
+    { name: 'late', description: `xi > ${fmt(2 * third)}`, holds: (a) => at(a) > 2 * third },
+  ];
+}
+
+const fmt = (n: number): string => String(Math.round(n * 100) / 100);
+
+const SKEW_BINS: Bin[] = [
+  {
+    name: 'alpha < 0',
+    description: 'skewed with the long tail early',
+    holds: (a) => (a.alpha ?? 0) < 0,
+  },
+  { name: 'alpha = 0', description: 'symmetric (normal)', holds: (a) => a.alpha === 0 },
+  {
+    name: 'alpha > 0',
+    description: 'skewed with the long tail late',
+    holds: (a) => (a.alpha ?? 0) > 0,
+  },
+];
+
+const SPREAD_BINS: Bin[] = [
+  { name: 'narrow', description: 'omega <= 2', holds: (a) => (a.omega ?? 0) <= 2 },
+  {
+    name: 'medium',
+    description: '2 < omega <= 4',
+    holds: (a) => (a.omega ?? 0) > 2 && (a.omega ?? 0) <= 4,
+  },
+  { name: 'broad', description: 'omega > 4', holds: (a) => (a.omega ?? 0) > 4 },
+];
+
+/** Cost in thirds of the members present, by parameters or MACs. */
+function costBins(members: readonly ArchitectureStats[], measure: 'params' | 'macs'): Bin[] {
+  const values = members.map((a) => a[measure]).sort((a, b) => a - b);
+  if (values.length < 3) return [];
+  const q1 = values[Math.floor(values.length / 3)] as number;
+  const q2 = values[Math.floor((2 * values.length) / 3)] as number;
+  const unit = measure === 'params' ? 'parameters' : 'MACs per image';
+  return [
+    {
+      name: `low ${measure}`,
+      description: `${unit} < ${humanCount(q1)}`,
+      holds: (a) => a[measure] < q1,
+    },
+    {
+      name: `mid ${measure}`,
+      description: `${humanCount(q1)} <= ${unit} < ${humanCount(q2)}`,
+      holds: (a) => a[measure] >= q1 && a[measure] < q2,
+    },
+    {
+      name: `high ${measure}`,
+      description: `${unit} >= ${humanCount(q2)}`,
+      holds: (a) => a[measure] >= q2,
+    },
+  ];
+}
+
+const groupRuns = (list: readonly ArchitectureStats[]): GroupRuns => list.map((a) => a.runs);
+
+function summarize(
+  scheme: Scheme,
+  bin: { name: string; description: string },
+  list: readonly ArchitectureStats[],
+  options: AnalysisOptions,
+): GroupSummary {
+  const runs = groupRuns(list);
+  return {
+    scheme,
+    name: bin.name,
+    description: bin.description,
+    ids: list.map((a) => a.id),
+    runs: runs.flat().length,
+    mean: bootstrapGroup(runs, mean, options),
+    median: bootstrapGroup(runs, median, options),
+    errors: runs
+      .flat()
+      .map((v) => 100 - v)
+      .sort((a, b) => a - b),
+  };
+}
+
+function difference(
+  scheme: GroupDifference['scheme'],
+  a: { name: string; list: readonly ArchitectureStats[] },
+  b: { name: string; list: readonly ArchitectureStats[] },
+  options: AnalysisOptions,
+): GroupDifference {
+  const ra = groupRuns(a.list);
+  const rb = groupRuns(b.list);
+  const meanDiff = bootstrapDifference(ra, rb, mean, options);
+  return {
+    scheme,
+    minuend: a.name,
+    subtrahend: b.name,
+    mean: meanDiff,
+    median: bootstrapDifference(ra, rb, median, options),
+    decided: excludesZero(meanDiff),
+  };
+}
+
+/** Pareto front: no other architecture has both lower-or-equal cost and higher mean accuracy. */
+function paretoFront(list: readonly ArchitectureStats[], measure: 'params' | 'macs'): number[] {
+  const sorted = [...list].sort(
+    (a, b) => a[measure] - b[measure] || b.bestVal.mean - a.bestVal.mean,
+  );
+  const front: number[] = [];
+  let best = -Infinity;
+  for (const a of sorted) {
+    if (a.bestVal.mean > best) {
+      front.push(a.id);
+      best = a.bestVal.mean;
+    }
+  }
+  return front;
+}
+
+/** Pools the runs of folders of one study; a unit found twice is counted once. */
+function poolRuns(runs: readonly LoadedRun[], warnings: string[]): RunResult[] {
+  const seen = new Map<string, RunResult>();
+  for (const run of runs) {
+    for (const r of run.architectures) {
+      const key = unitKey(r.id, r.seed);
+      const other = seen.get(key);
+      if (other) {
+        if (JSON.stringify(other.widths) !== JSON.stringify(r.widths))
+          warnings.push(
+            `${run.dir}: id ${r.id} has other widths than in an earlier folder: these folders are not one study; analyse them apart`,
+          );
+        else
+          warnings.push(
+            `${run.dir}: id ${r.id}, seed ${r.seed} also in an earlier folder; counted once`,
+          );
+        continue;
+      }
+      seen.set(key, r);
+    }
+  }
+  return [...seen.values()];
+}
+
+const signed = (n: number): string => `${n >= 0 ? '+' : '−'}${Math.abs(n).toFixed(2)}`;
+
+/** "+2.10 points (95 % CI +0.40 to +3.90)", or without interval when there is none. */
+export function describeEstimate(e: Estimate, unit = ' points'): string {
+  return e.low === null || e.high === null
+    ? `${signed(e.value)}${unit} (no interval: one run)`
+    : `${signed(e.value)}${unit} (95 % CI ${signed(e.low)} to ${signed(e.high)})`;
+}
+
+function verdict(d: GroupDifference): string {
+  if (d.mean.low === null) return 'a single run on each side: the data cannot decide';
+  if (!d.decided) return 'the data cannot decide';
+  return d.mean.value > 0 ? `${d.minuend} is better` : `${d.subtrahend} is better`;
+}
+
+function findings(analysis: Omit<StudyAnalysis, 'finding'>): string[] {
+  const lines: string[] = [];
+  const location = analysis.groups.filter((g) => g.scheme === 'location');
+  const present = location.filter((g) => g.runs > 0).map((g) => g.name);
+  lines.push(
+    `Question: do features belong early, in the middle, late, or as in ${BASELINE}? ${analysis.finished} runs of ${analysis.architectures.length} architectures, ${analysis.seeds.length} seed${analysis.seeds.length === 1 ? '' : 's'} each${analysis.planned !== null && analysis.planned > analysis.finished ? ` (${analysis.finished} of ${analysis.planned} planned runs finished: a partial answer)` : ''}.`,
+  );
+  const pick = (m: string, s: string): GroupDifference | undefined =>
+    analysis.differences.find((d) => d.minuend === m && d.subtrahend === s);
+  for (const [m, s] of [
+    ['early', 'late'],
+    ['early', 'middle'],
+    ['middle', 'late'],
+  ] as const) {
+    const d = pick(m, s);
+    if (d) lines.push(`${m} − ${s}: ${describeEstimate(d.mean)}: ${verdict(d)}.`);
+  }
+  for (const name of present) {
+    const d = pick(name, BASELINE);
+    if (d) lines.push(`${name} − ${BASELINE}: ${describeEstimate(d.mean)}: ${verdict(d)}.`);
+  }
+  if (present.length < 2 && !present.some((name) => pick(name, BASELINE)))
+    lines.push('Too few locations have results to compare them.');
+  const { top } = analysis;
+  const best = analysis.architectures.find((a) => a.id === top.best);
+  if (best) {
+    const tie =
+      top.undecidable ??
+      (top.tiedWithBest.length === 0
+        ? 'every other architecture is worse at 95 %'
+        : `ids ${top.tiedWithBest.join(', ')} cannot be told apart from it at 95 %`);
+    lines.push(
+      `Best architecture: id ${best.id}${best.id === 0 ? ` (${BASELINE})` : ''}, ${plusMinus(best.bestVal)} %; ${tie}.`,
+    );
+  }
+  const thin = location.filter((g) => g.ids.length === 1).map((g) => g.name);
+  if (thin.length > 0)
+    lines.push(
+      `Caution: ${thin.join(', ')} ${thin.length === 1 ? 'holds' : 'hold'} one architecture: ${thin.length === 1 ? 'its' : 'their'} interval reflects seeds only, not the group's other members.`,
+    );
+  if (analysis.seeds.length === 1)
+    lines.push(
+      'Caution: one seed per architecture: the intervals hold the spread between architectures, not the seed-to-seed spread of each; train with --seeds 3 or more.',
+    );
+  const abandoned = analysis.architectures.filter((a) => a.abandoned > 0 || a.diverged > 0);
+  if (abandoned.length > 0)
+    lines.push(
+      `Note: ${abandoned.map((a) => `id ${a.id} (${a.abandoned + a.diverged} of ${a.seeds.length} runs abandoned or diverged)`).join(', ')}: counted with the accuracy they reached.`,
+    );
+  return lines;
+}
+
+/** Analyses the runs of one study (one or several folders of it). */
+export function analyzeStudy(runs: readonly LoadedRun[], options: AnalysisOptions): StudyAnalysis {
+  const warnings = runs.flatMap((r) => r.warnings);
+  const first = runs[0];
+  if (!first) throw new Error('analyzeStudy needs at least one run');
+  const results = poolRuns(runs, warnings);
+  const architectures = architectureStats(results);
+  const members = architectures.filter(isMember);
+  const baseline = architectures.filter((a) => !isMember(a));
+  const layers = first.depth - 1;
+  const schemes: [Scheme, Bin[]][] = [
+    ['location', locationBins(layers)],
+    ['skew', SKEW_BINS],
+    ['spread', SPREAD_BINS],
+    ['params', costBins(members, 'params')],
+    ['macs', costBins(members, 'macs')],
+  ];
+  const groups: GroupSummary[] = [];
+  const differences: GroupDifference[] = [];
+  for (const [scheme, bins] of schemes) {
+    const filled = bins
+      .map((bin) => ({ bin, list: members.filter(bin.holds) }))
+      .filter((g) => g.list.length > 0);
+    for (const g of filled) groups.push(summarize(scheme, g.bin, g.list, options));
+    for (let i = 0; i < filled.length; i++) {
+      for (let j = i + 1; j < filled.length; j++) {
+        const a = filled[i] as (typeof filled)[number];
+        const b = filled[j] as (typeof filled)[number];
+        differences.push(
+          difference(
+            scheme,
+            { name: a.bin.name, list: a.list },
+            { name: b.bin.name, list: b.list },
+            options,
+          ),
+        );
+      }
+    }
+    if (baseline.length > 0 && scheme === 'location') {
+      for (const g of filled)
+        differences.push(
+          difference(
+            'baseline',
+            { name: g.bin.name, list: g.list },
+            { name: BASELINE, list: baseline },
+            options,
+          ),
+        );
+    }
+  }
+  if (baseline.length > 0)
+    groups.push(
+      summarize(
+        'location',
+        { name: BASELINE, description: 'the standard VGG widths at the same budget' },
+        baseline,
+        options,
+      ),
+    );
+  const base = baseline[0];
+  const matched: MatchedComparison[] = [];
+  if (base) {
+    for (const measure of ['params', 'macs'] as const) {
+      for (const a of members) {
+        const ratio = a[measure] / base[measure];
+        if (ratio > MATCH || ratio < 1 / MATCH) continue;
+        const d = welchInterval(a.runs, base.runs);
+        matched.push({ id: a.id, measure, ratio, difference: d, decided: excludesZero(d) });
+      }
+    }
+  }
+  const seeds = [...new Set(runs.flatMap((r) => r.seeds))].sort((a, b) => a - b);
+  // Folders pooled from one study may overlap: their plans only add up for a single folder.
+  const planned = runs.length === 1 ? first.planned : null;
+  const partial: Omit<StudyAnalysis, 'finding'> = {
+    dirs: runs.map((r) => r.dir),
+    dataset: first.dataset,
+    depth: first.depth,
+    seeds,
+    finished: results.length,
+    planned,
+    level: LEVEL,
+    resamples: options.resamples,
+    architectures: rankArchitectures(architectures),
+    top: topVerdict(architectures),
+    groups,
+    differences,
+    matched,
+    pareto: {
+      params: paretoFront(architectures, 'params'),
+      macs: paretoFront(architectures, 'macs'),
+    },
+    warnings,
+  };
+  return { ...partial, finding: findings(partial) };
+}
