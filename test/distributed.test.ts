@@ -146,11 +146,13 @@ describe('distributed sweeps on a real redis-server', () => {
     await survivor.exited;
   });
 
-  it('re-attaches to the queue with --resume after the coordinator was stopped', async () => {
+  it('re-attaches to the queue with --resume after the coordinator was stopped, one job per (architecture, seed)', async () => {
     const out = join(tmp(), 'run');
-    const ids = cheapestIds(3);
+    const ids = cheapestIds(2);
     const study = [
       ...tinyStudy(ids),
+      '--seeds',
+      '4,9',
       '--epochs',
       '2',
       '--lr-wr-epochs',
@@ -198,10 +200,11 @@ describe('distributed sweeps on a real redis-server', () => {
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.deepEqual(
       results(out)
-        .map((x) => x.id)
-        .sort((a, b) => a - b),
-      ids,
+        .map((x) => `${x.id}/${x.seed}`)
+        .sort(),
+      ids.flatMap((id) => [`${id}/4`, `${id}/9`]).sort(),
     );
+    assert.match(worker.output(), /training id \d+, seed [49] /);
     process.kill(-(worker.child.pid ?? 0), 'SIGTERM');
     await worker.exited;
   });

@@ -69,14 +69,37 @@ const records = [
   ...members.map(fakeRecord),
 ];
 
+/** Three seeds of every record, 0.5 points either side of seed 0: the same means. */
+const seeded = (list: ResultRecord[]): ResultRecord[] =>
+  list.flatMap((r) => [
+    r,
+    ...[1, 2].map((seed) => {
+      const shift = seed === 1 ? 0.5 : -0.5;
+      return {
+        ...r,
+        seed,
+        bestVal: r.bestVal + shift,
+        bestValTrain: r.bestValTrain + shift,
+        valAcc: r.valAcc.map((v) => v + shift),
+        trainAcc: r.trainAcc.map((v) => v + shift),
+      };
+    }),
+  ]);
+
 function jsonlRun(dir: string, list: ResultRecord[]): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'config.json'),
     JSON.stringify({
       featshift: '0.1.0',
-      study: { dataset: 'FashionMNIST', depth: 16, widthMultiplier: 0.125 },
-      architectures: list.map((r) => r.id),
+      study: {
+        dataset: 'FashionMNIST',
+        depth: 16,
+        widthMultiplier: 0.125,
+        seed: 0,
+        seeds: [...new Set(list.map((r) => r.seed))],
+      },
+      architectures: [...new Set(list.map((r) => r.id))],
     }),
   );
   writeFileSync(join(dir, 'results.jsonl'), list.map((r) => `${JSON.stringify(r)}\n`).join(''));
@@ -105,7 +128,7 @@ describe('featshift report in a real browser (Debian chromium)', () => {
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    jsonlRun(runA, records);
+    jsonlRun(runA, seeded(records));
     csvRun(runB, records.filter((r) => r.id !== 0).slice(0, 8));
     const r = runCli(['report', runA, runB, '-o', html]);
     assert.equal(r.status, 0, r.stderr);
@@ -237,6 +260,44 @@ describe('featshift report in a real browser (Debian chromium)', () => {
       top.sort((a, b) => a - b),
       byBest.slice(0, 3).sort((a, b) => a - b),
     );
+  });
+
+  it('draws intervals over seeds: error bars, learning-curve bands, the EDF of each location group, the finding', async () => {
+    const got = await page.evaluate(() => {
+      type Trace = {
+        name?: string;
+        x: number[];
+        y: number[];
+        fill?: string;
+        error_y?: { visible: boolean; array?: number[] };
+      };
+      const traces = (id: string): Trace[] =>
+        (document.getElementById(id) as unknown as { data: Trace[] }).data;
+      return {
+        bars: traces('acc-params-0')[0]?.error_y,
+        singleRun: traces('acc-params-1')[0]?.error_y?.visible,
+        bands: traces('curves-0').filter((t) => t.fill === 'tonexty').length,
+        edf: traces('edf-0').map((t) => [t.name, t.y[t.y.length - 1]]),
+        finding: document.getElementById('finding-0')?.textContent ?? '',
+        meta: document.querySelector('#run-0 .meta')?.textContent ?? '',
+      };
+    });
+    assert.equal(got.bars?.visible, true);
+    // Seeds 0.5 either side of the mean: t(0.975, 2) * 0.5 = 1.242 points.
+    assert.ok(
+      got.bars.array?.every((v) => Math.abs(v - 1.242) < 0.01),
+      JSON.stringify(got.bars),
+    );
+    assert.equal(got.singleRun, false, 'no error bars for single runs');
+    assert.equal(got.bands, 2, 'a band around the training and the validation curve');
+    // Every group's EDF climbs to 1; this family's sample has early and late members, and VGG.
+    const names = got.edf.map(([name]) => String(name).split(' ')[0]);
+    for (const name of ['early', 'late', 'VGG']) assert.ok(names.includes(name), names.join(' '));
+    assert.ok(got.edf.every(([, last]) => last === 1));
+    assert.match(got.finding, /^Question: do features belong early, in the middle, late/);
+    assert.match(got.finding, /early − late: /);
+    assert.match(got.meta, /42 of 42 runs of 14 architectures, seeds 0, 1, 2/);
+    await page.locator('#edf-0').screenshot({ path: join(ARTIFACTS, 'report-edf.png') });
   });
 
   it('exports the main figures as PNG files', () => {

@@ -197,7 +197,7 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     const whole = tmp();
     assert.equal(runCli([...tiny(4, 1024), '--out', whole, '--quiet']).status, 0);
     const killed = tmp();
-    const second = `arch_${String(cheap.map((a) => a.id).sort((a, b) => a - b)[1]).padStart(3, '0')}.safetensors`;
+    const second = `arch_${String(cheap.map((a) => a.id).sort((a, b) => a - b)[1]).padStart(3, '0')}_seed_0.safetensors`;
     const { child, exited } = await startCli(
       [...tiny(4, 1024), '--out', killed, '--json-log'],
       () => existsSync(join(killed, 'checkpoints', second)),
@@ -225,6 +225,63 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     const r = runCli(['sweep', '--resume', dir, '--threads', '1', '--quiet']);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(resultNumbers(results(dir)), resultNumbers(results(whole)));
+  });
+
+  it('trains every (architecture, seed) once with --seeds, each as a separate run of that seed would', () => {
+    const ids = cheap.map((a) => a.id).sort((a, b) => a - b);
+    const dir = tmp();
+    const r = runCli([...tiny(1, 256), '--seeds', '3', '--out', dir, '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    const got = results(dir);
+    assert.deepEqual(
+      got.map((x) => `${x.id}/${x.seed}`),
+      [0, 1, 2].flatMap((seed) => ids.map((id) => `${id}/${seed}`)),
+      'seed by seed, one line each',
+    );
+    assert.match(r.stdout, /=best|better than every other|cannot/);
+    assert.match(r.stdout, /± \d/);
+    const alone = tmp();
+    const one = runCli([
+      ...tiny(1, 256),
+      '--ids',
+      String(ids[1]),
+      '--seed',
+      '1',
+      '--out',
+      alone,
+      '--quiet',
+    ]);
+    assert.equal(one.status, 0, one.stderr);
+    assert.deepEqual(
+      resultNumbers(got.filter((x) => x.id === ids[1] && x.seed === 1)),
+      resultNumbers(results(alone)),
+    );
+    assert.deepEqual(readdirSync(join(dir, 'seed-2')).sort(), [
+      `model_${String(ids[0]).padStart(3, '0')}.csv`,
+      `model_${String(ids[1]).padStart(3, '0')}.csv`,
+    ]);
+    // More seeds on resume train only the new ones; fewer are refused.
+    const more = runCli([
+      'sweep',
+      '--resume',
+      dir,
+      '--seeds',
+      '0,1,2,5',
+      '--threads',
+      '1',
+      '--quiet',
+    ]);
+    assert.equal(more.status, 0, more.stderr);
+    const extended = results(dir);
+    assert.equal(extended.length, 8);
+    assert.deepEqual(resultNumbers(extended.slice(0, 6)), resultNumbers(got));
+    assert.deepEqual(
+      extended.slice(6).map((x) => x.seed),
+      [5, 5],
+    );
+    const fewer = runCli(['sweep', '--resume', dir, '--seeds', '2']);
+    assert.equal(fewer.status, 2);
+    assert.match(fewer.stderr, /would drop seeds 2, 5 it was started with/);
   });
 
   it('refuses to resume with options that would change the results, and folders that are not runs', () => {
@@ -400,6 +457,9 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     ['impossible ids', [...BASE, '--ids', '9999', '--epochs', '1'], /no architecture with id 9999/],
     ['a malformed id list', [...BASE, '--ids', '3-1'], /runs backwards/],
     ['id 0 without the baseline', [...BASE, '--ids', '0'], /needs --include-baseline/],
+    ['no seeds', [...BASE, '--seeds', '0'], /--seeds takes 1 to 1000 seeds, got 0/],
+    ['a seed named twice', [...BASE, '--seeds', '3,7,3'], /names a seed twice/],
+    ['seeds that are no list', [...BASE, '--seeds', 'a,b'], /is neither a count nor a list/],
   ];
   for (const [what, args, message] of bad) {
     it(`refuses ${what} with one line and exit code 2`, () => {

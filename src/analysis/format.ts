@@ -49,7 +49,7 @@ export function formatAnalysis(a: StudyAnalysis): string {
       ]),
     ),
     '',
-    'Groups (best validation accuracy of every run; [95 % bootstrap interval], architectures and seeds resampled):',
+    'Groups (best validation accuracy; median of every run [95 % bootstrap interval], mean over architectures [95 % t interval]):',
     textTable(
       ['grouped by', 'group', 'architectures', 'runs', 'median %', 'mean %', 'members'],
       a.groups.map((g) => [
@@ -63,7 +63,7 @@ export function formatAnalysis(a: StudyAnalysis): string {
       ]),
     ),
     '',
-    'Differences of groups (points of best validation accuracy):',
+    'Differences of groups (points of best validation accuracy; medians: bootstrap, means: Welch over architectures):',
     textTable(
       ['grouped by', 'difference', 'median', 'mean', 'decided at 95 %'],
       a.differences.map((d) => [

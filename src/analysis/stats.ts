@@ -3,9 +3,16 @@ import { mix32, Rng } from '../data/random.js';
 
 /**
  * The statistics featshift puts on its numbers: Student t intervals over seeds, Welch's interval
- * for a difference of two architectures, and a two-stage bootstrap for groups of architectures
- * (architectures drawn with replacement, then each one's seeds), as a study of design spaces
- * compares them. Every resampling is seeded, so an analysis prints the same numbers each time.
+ * for a difference of two architectures or groups, and a two-stage bootstrap for the medians of
+ * groups of architectures (architectures drawn with replacement, then each one's seeds), as a
+ * study of design spaces compares them. Every resampling is seeded, so an analysis prints the
+ * same numbers each time.
+ *
+ * A group is sampled in units: its architectures, or, where it holds a single architecture, that
+ * architecture's seeds. Means of groups use Student t and Welch over those units. A percentile
+ * bootstrap cannot leave the range of its data and is too narrow with the few units a study's
+ * groups hold, so the medians' bootstrap intervals are expanded for the sample size (Hesterberg's
+ * expanded percentile interval).
  */
 
 /** The confidence level of every interval featshift prints. */
@@ -112,20 +119,41 @@ export interface BootstrapOptions {
   level?: number;
 }
 
-function percentileInterval(draws: number[], value: number, level: number): Estimate {
-  draws.sort((a, b) => a - b);
-  return {
-    value,
-    low: quantile(draws, (1 - level) / 2),
-    high: quantile(draws, 1 - (1 - level) / 2),
-  };
+/**
+ * The units a group is sampled in: the mean of each architecture, or the seeds of its single
+ * architecture.
+ */
+export function groupUnits(group: GroupRuns): number[] {
+  return group.length >= 2 ? group.map((seeds) => mean(seeds)) : [...(group[0] ?? [])];
 }
 
-const runCount = (group: GroupRuns): number => group.reduce((n, g) => n + g.length, 0);
+/** A group's mean over its units with the Student t interval; none for a single unit. */
+export function groupMean(group: GroupRuns, level = LEVEL): Estimate {
+  const t = tInterval(groupUnits(group), level);
+  return { value: t.mean, low: t.low, high: t.high };
+}
+
+/** Welch's interval of the difference of two groups' means over their units. */
+export function groupMeanDifference(a: GroupRuns, b: GroupRuns, level = LEVEL): Estimate {
+  const ua = groupUnits(a);
+  const ub = groupUnits(b);
+  return welchInterval(ua, ub, level) ?? { value: mean(ua) - mean(ub), low: null, high: null };
+}
 
 /**
- * A statistic of a group's runs (mean, median) with its two-stage bootstrap percentile interval.
- * One run leaves nothing to resample: the interval is null.
+ * The percentile interval of bootstrap draws, expanded for n units: the tail probability whose
+ * normal quantile is sqrt(n / (n - 1)) times Student's t quantile at n - 1 degrees of freedom.
+ */
+function expandedPercentile(draws: number[], value: number, level: number, n: number): Estimate {
+  draws.sort((a, b) => a - b);
+  const z = Math.sqrt(n / (n - 1)) * tCritical(n - 1, level);
+  const tail = jStat.normal.cdf(-z, 0, 1);
+  return { value, low: quantile(draws, tail), high: quantile(draws, 1 - tail) };
+}
+
+/**
+ * A statistic of a group's runs (the median) with its two-stage bootstrap interval, expanded for
+ * the group's units. A single unit leaves nothing to resample: the interval is null.
  */
 export function bootstrapGroup(
   group: GroupRuns,
@@ -133,15 +161,19 @@ export function bootstrapGroup(
   options: BootstrapOptions,
 ): Estimate {
   const value = statistic(group.flat());
-  if (runCount(group) < 2) return { value, low: null, high: null };
+  const n = groupUnits(group).length;
+  if (n < 2) return { value, low: null, high: null };
   const rng = new Rng(mix32(options.seed, 0xb0075));
   const draws = Array.from({ length: options.resamples }, () =>
     statistic(resampleGroup(group, rng)),
   );
-  return percentileInterval(draws, value, options.level ?? LEVEL);
+  return expandedPercentile(draws, value, options.level ?? LEVEL, n);
 }
 
-/** statistic(a) - statistic(b) with a bootstrap interval, the two groups resampled apart. */
+/**
+ * statistic(a) - statistic(b) with a bootstrap interval, the two groups resampled apart and the
+ * interval expanded for the smaller group's units; none when either has a single unit.
+ */
 export function bootstrapDifference(
   a: GroupRuns,
   b: GroupRuns,
@@ -149,11 +181,12 @@ export function bootstrapDifference(
   options: BootstrapOptions,
 ): Estimate {
   const value = statistic(a.flat()) - statistic(b.flat());
-  if (runCount(a) < 2 && runCount(b) < 2) return { value, low: null, high: null };
+  const n = Math.min(groupUnits(a).length, groupUnits(b).length);
+  if (n < 2) return { value, low: null, high: null };
   const rng = new Rng(mix32(options.seed, 0xd1ff));
   const draws = Array.from(
     { length: options.resamples },
     () => statistic(resampleGroup(a, rng)) - statistic(resampleGroup(b, rng)),
   );
-  return percentileInterval(draws, value, options.level ?? LEVEL);
+  return expandedPercentile(draws, value, options.level ?? LEVEL, n);
 }

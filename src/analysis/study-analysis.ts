@@ -13,8 +13,9 @@ import {
   bootstrapDifference,
   bootstrapGroup,
   excludesZero,
+  groupMean,
+  groupMeanDifference,
   LEVEL,
-  mean,
   median,
   welchInterval,
   type Estimate,
@@ -24,9 +25,10 @@ import {
 /**
  * The study's question asked of its results: do features belong early, in the middle, late, or
  * where VGG puts them? Architectures are grouped by where their features sit and by cost; each
- * group's runs (architectures x seeds) give a median and a mean with bootstrap intervals, the
- * groups are compared pairwise and against the baseline, each architecture is set against the
- * baseline at similar cost, and a short finding says what the data decide and what they do not.
+ * group's runs (architectures x seeds) give a median (two-stage bootstrap interval) and a mean
+ * over its architectures (Student t interval; see stats.ts for why not the bootstrap), the groups
+ * are compared pairwise and against the baseline, each architecture is set against the baseline
+ * at similar cost, and a short finding says what the data decide and what they do not.
  */
 
 export type Scheme = 'location' | 'skew' | 'spread' | 'params' | 'macs';
@@ -38,7 +40,9 @@ export interface GroupSummary {
   description: string;
   ids: number[];
   runs: number;
+  /** Mean over the group's units (architectures; seeds where it holds one), Student t interval. */
   mean: Estimate;
+  /** Median of every run, two-stage bootstrap interval. */
   median: Estimate;
   /** Best validation error (100 - accuracy) of every run, ascending: the group's EDF. */
   errors: number[];
@@ -51,7 +55,7 @@ export interface GroupDifference {
   subtrahend: string;
   mean: Estimate;
   median: Estimate;
-  /** The interval of the mean difference leaves zero out. */
+  /** Welch's interval of the mean difference (over units) leaves zero out. */
   decided: boolean;
 }
 
@@ -188,7 +192,7 @@ function summarize(
     description: bin.description,
     ids: list.map((a) => a.id),
     runs: runs.flat().length,
-    mean: bootstrapGroup(runs, mean, options),
+    mean: groupMean(runs),
     median: bootstrapGroup(runs, median, options),
     errors: runs
       .flat()
@@ -205,7 +209,7 @@ function difference(
 ): GroupDifference {
   const ra = groupRuns(a.list);
   const rb = groupRuns(b.list);
-  const meanDiff = bootstrapDifference(ra, rb, mean, options);
+  const meanDiff = groupMeanDifference(ra, rb);
   return {
     scheme,
     minuend: a.name,
@@ -301,12 +305,12 @@ function findings(analysis: Omit<StudyAnalysis, 'finding'>): string[] {
       top.undecidable ??
       (top.tiedWithBest.length === 0
         ? 'every other architecture is worse at 95 %'
-        : `ids ${top.tiedWithBest.join(', ')} cannot be told apart from it at 95 %`);
+        : `${top.tiedWithBest.length === 1 ? 'id' : 'ids'} ${top.tiedWithBest.join(', ')} cannot be told apart from it at 95 %`);
     lines.push(
       `Best architecture: id ${best.id}${best.id === 0 ? ` (${BASELINE})` : ''}, ${plusMinus(best.bestVal)} %; ${tie}.`,
     );
   }
-  const thin = location.filter((g) => g.ids.length === 1).map((g) => g.name);
+  const thin = location.filter((g) => g.ids.length === 1 && g.name !== BASELINE).map((g) => g.name);
   if (thin.length > 0)
     lines.push(
       `Caution: ${thin.join(', ')} ${thin.length === 1 ? 'holds' : 'hold'} one architecture: ${thin.length === 1 ? 'its' : 'their'} interval reflects seeds only, not the group's other members.`,

@@ -13,8 +13,8 @@ export function analyzeCommand(): Command {
     .summary("answer the study's question from run folders, with intervals")
     .description(
       "answer the study's question from run folders: features early, in the middle, late, or as in VGG?\n" +
-        'Per architecture: mean and 95 % Student t interval over seeds. Groups by location (xi), skew, spread and cost,\n' +
-        'with bootstrap 95 % intervals (architectures and seeds resampled), their differences, the baseline at matched\n' +
+        'Per architecture: mean and 95 % Student t interval over seeds. Groups by location (xi), skew, spread and cost:\n' +
+        'medians with two-stage bootstrap intervals, means over architectures with t intervals, their differences, the baseline at matched\n' +
         'cost, the Pareto front, and a finding in words. Reads featshift run folders (partial ones too) and the original\n' +
         "code's CSV folders; several folders of one study are pooled.",
     )

@@ -33,7 +33,8 @@ export function sweepCommand(): Command {
     .summary("train every architecture of a family with the paper's recipe, record, resume")
     .description(
       "train every architecture of a family with the paper's recipe, record, resume\n" +
-        'With no study option: the embedded default (Fashion-MNIST, VGG-16 at 1/8 width, 5 members + baseline, 4 epochs on subsets, ~10 min on 2 cores).\n' +
+        'With no study option: the embedded default, which asks whether features belong early, in the middle, late or as in VGG\n' +
+        '(Fashion-MNIST, VGG-16 at 1/8 width, 2 members per location + baseline, 3 seeds each, 3 epochs on subsets, ~9 min on 2 cores).\n' +
         "With any study option: the reference's defaults for the rest (CIFAR10, VGG-16, 150 epochs, ...).",
     )
     .option(
@@ -171,6 +172,15 @@ export function sweepCommand(): Command {
             ? 'tty'
             : 'plain';
       const reporter = new ConsoleReporter(mode);
+      if (embedded && (mode === 'tty' || mode === 'plain')) {
+        process.stdout.write(
+          `The embedded default study: do features belong early, in the middle, late, or as in VGG?\n` +
+            `  Fashion-MNIST, VGG-16 at 1/8 of its features, ids ${study.ids ?? ''} (two per location, none at the minimum width) and the baseline,\n` +
+            `  seeds ${(study.seeds ?? []).join(', ')}, ${study.epochs} epochs on the first ${study.trainSubset ?? ''} training and ${study.valSubset ?? ''} test images.\n` +
+            `  The paper: every member at full width, 150 epochs on all images, one seed. At this budget the answer is about\n` +
+            `  short training; give study options (such as --epochs, --ids) for another question.\n`,
+        );
+      }
       let stopRequested = false;
       const onSigint = (): void => {
         if (stopRequested) process.exit(130);

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { LoadedRun } from '../run/load.js';
+import { architectureStats, topVerdict } from '../analysis/architectures.js';
+import { analyzeStudy, type GroupSummary } from '../analysis/study-analysis.js';
+import type { LoadedRun, RunResult } from '../run/load.js';
 
 const require = createRequire(import.meta.url);
 let plotly: string | undefined;
@@ -27,15 +29,98 @@ function scriptJson(value: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
+/**
+ * One architecture on the page: its numbers as means over its seeds (learning curves too), with
+ * the half-widths of their 95 % intervals (null for a single run) and the band of each curve.
+ */
+export interface ReportArchitecture extends RunResult {
+  seeds: number;
+  bestValHalf: number | null;
+  bestValTrainHalf: number | null;
+  gapHalf: number | null;
+  valBand: { low: (number | null)[]; high: (number | null)[] };
+  trainBand: { low: (number | null)[]; high: (number | null)[] };
+  /** Cannot be told apart from the best at 95 % (Welch over seeds). */
+  tiedWithBest: boolean;
+}
+
+/** A run on the page: its architectures over seeds, the groups' EDFs and the finding. */
+export interface ReportRun extends Omit<LoadedRun, 'architectures'> {
+  architectures: ReportArchitecture[];
+  /** Finished runs, (architecture, seed). */
+  runCount: number;
+  /** The location groups (early, middle, late, VGG) with each run's best validation error. */
+  groups: Pick<GroupSummary, 'name' | 'description' | 'ids' | 'runs' | 'errors' | 'mean'>[];
+  finding: string[];
+}
+
 export interface ReportData {
-  runs: LoadedRun[];
+  runs: ReportRun[];
   generated: string;
   live: boolean;
   pollMs?: number;
 }
 
+/** Bootstrap resamples of the page's analysis: the page redraws live, so fewer than analyze's. */
+const PAGE_RESAMPLES = 1000;
+
+function reportRun(run: LoadedRun): ReportRun {
+  const stats = architectureStats(run.architectures);
+  const top = topVerdict(stats);
+  const architectures = stats.map((a): ReportArchitecture => {
+    const runs = run.architectures.filter((r) => r.id === a.id);
+    const first = runs[0] as RunResult;
+    const meanOf = (pick: (r: RunResult) => number): number =>
+      runs.reduce((n, r) => n + pick(r), 0) / runs.length;
+    return {
+      ...first,
+      bestVal: a.bestVal.mean,
+      bestValTrain: a.bestValTrain.mean,
+      lastVal: a.lastVal.mean,
+      lastTrain: meanOf((r) => r.lastTrain),
+      bestEpoch: Math.round(meanOf((r) => r.bestEpoch)),
+      abandoned: a.abandoned > 0,
+      diverged: a.diverged > 0,
+      trainAcc: a.trainAcc.mean,
+      valAcc: a.valAcc.mean,
+      seeds: runs.length,
+      bestValHalf: a.bestVal.halfWidth,
+      bestValTrainHalf: a.bestValTrain.halfWidth,
+      gapHalf: a.gap.halfWidth,
+      valBand: { low: a.valAcc.low, high: a.valAcc.high },
+      trainBand: { low: a.trainAcc.low, high: a.trainAcc.high },
+      tiedWithBest: top.tiedWithBest.includes(a.id),
+    };
+  });
+  const analysis =
+    run.architectures.length > 0
+      ? analyzeStudy([run], { resamples: PAGE_RESAMPLES, seed: 0 })
+      : undefined;
+  return {
+    ...run,
+    architectures,
+    runCount: run.architectures.length,
+    groups: (analysis?.groups ?? [])
+      .filter((g) => g.scheme === 'location')
+      .map(({ name, description, ids, runs, errors, mean }) => ({
+        name,
+        description,
+        ids,
+        runs,
+        errors,
+        mean,
+      })),
+    finding: analysis?.finding ?? [],
+  };
+}
+
 export function reportData(runs: LoadedRun[], live = false): ReportData {
-  return { runs, generated: `featshift report, ${new Date().toISOString()}`, live, pollMs: 3000 };
+  return {
+    runs: runs.map(reportRun),
+    generated: `featshift report, ${new Date().toISOString()}`,
+    live,
+    pollMs: 3000,
+  };
 }
 
 const STYLE = `
@@ -58,6 +143,7 @@ tr[data-id] { cursor: pointer; }
 tr.top td { background: #fff3e0; }
 tr.selected td { background: #cfe8ff; }
 .warnings { color: #a15c00; }
+.finding { background: #f3f7ee; padding: 0.5rem 0.75rem; white-space: pre-wrap; }
 `;
 
 /** The whole report as one self-contained HTML page. */

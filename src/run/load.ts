@@ -131,12 +131,7 @@ function readReferenceCsvs(dir: string, classes: number, warnings: string[]): Ru
   return readCsvSet(dir, 0, classes, warnings);
 }
 
-function readCsvSet(
-  dir: string,
-  seed: number,
-  classes: number,
-  warnings: string[],
-): RunResult[] {
+function readCsvSet(dir: string, seed: number, classes: number, warnings: string[]): RunResult[] {
   const files = readdirSync(dir)
     .filter((f) => CSV_NAME.test(f))
     .sort();
@@ -230,7 +225,12 @@ export function loadRun(dir: string): LoadedRun {
       };
       // An older featshift stored some keys under other names.
       study = config.study ? { ...config.study, ...upgradeStudy(config.study) } : undefined;
-      plannedSeeds = study ? (study.seeds ?? [study.seed]) : undefined;
+      // Old runs store one seed; a loose or partial config.json leaves the seeds to the results.
+      plannedSeeds = Array.isArray(study?.seeds)
+        ? study.seeds
+        : typeof study?.seed === 'number'
+          ? [study.seed]
+          : undefined;
       planned =
         config.architectures === undefined
           ? null

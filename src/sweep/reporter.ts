@@ -6,7 +6,7 @@ import { unitLabel, type RunUnit } from '../run/units.js';
 import type { ResultRecord } from '../run/results.js';
 import type { MicroBatchChoice } from '../train/memory.js';
 import type { EpochStats, LayoutChoice, StepProgress } from '../train/trainer.js';
-import { summaryTable } from './summary.js';
+import { sweepConclusion } from './summary.js';
 import type { SweepReporter } from './sweep.js';
 
 export type ReportMode = 'tty' | 'plain' | 'json' | 'quiet';
@@ -250,6 +250,6 @@ export class ConsoleReporter implements SweepReporter {
       this.json('done', { dir, architectures: records.length });
       return;
     }
-    this.out.write(`\n${summaryTable(records)}\n\nresults: ${join(dir, RESULTS_FILE)}\n`);
+    this.out.write(`\n${sweepConclusion(records, dir)}\n\nresults: ${join(dir, RESULTS_FILE)}\n`);
   }
 }

@@ -4,6 +4,8 @@ import {
   rankArchitectures,
   topVerdict,
 } from '../analysis/architectures.js';
+import { analyzeStudy } from '../analysis/study-analysis.js';
+import { loadRun } from '../run/load.js';
 import type { ResultRecord } from '../run/results.js';
 import { humanCount, sparkline, textTable } from '../util/text-table.js';
 
@@ -54,7 +56,23 @@ export function summaryTable(records: readonly ResultRecord[]): string {
           'best val %: mean over seeds ± half-width of its 95 % interval (Student t).',
           top.tiedWithBest.length === 0
             ? `id ${top.best ?? '?'} is better than every other architecture at 95 %.`
-            : `=best: cannot be told apart from the best (id ${top.best ?? '?'}) at 95 % (Welch): ids ${top.tiedWithBest.join(', ')}.`,
+            : `=best: cannot be told apart from the best (id ${top.best ?? '?'}) at 95 % (Welch): ${top.tiedWithBest.length === 1 ? 'id' : 'ids'} ${top.tiedWithBest.join(', ')}.`,
         ];
   return [textTable(head, rows), '', ...verdict].join('\n');
+}
+
+/**
+ * What a finished sweep prints: the ranked summary, then the study's question answered by the
+ * group comparison with its intervals (the finding of `featshift analyze`), and where the rest is.
+ */
+export function sweepConclusion(records: readonly ResultRecord[], dir: string): string {
+  const parts = [summaryTable(records)];
+  const analysis = analyzeStudy([loadRun(dir)], { resamples: 4000, seed: 0 });
+  parts.push(
+    '',
+    'Finding (groups of architectures compared with 95 % intervals):',
+    ...analysis.finding.map((l) => `  ${l}`),
+  );
+  parts.push('', `The whole analysis: featshift analyze '${dir}'`);
+  return parts.join('\n');
 }

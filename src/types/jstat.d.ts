@@ -5,6 +5,9 @@ declare module 'jstat' {
       /** The quantile of Student's t distribution with `dof` degrees of freedom. */
       inv(p: number, dof: number): number;
     };
+    normal: {
+      cdf(x: number, mean: number, sd: number): number;
+    };
   };
   export default jStat;
 }

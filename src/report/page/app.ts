@@ -5,8 +5,11 @@
  * run folder (its name, its dataset, a warning) reaches the page as text through DOM methods,
  * never as markup; Plotly only ever gets numbers and featshift's own words.
  */
-import type { ReportData } from '../html.js';
-import type { RunResult, LoadedRun } from '../../run/load.js';
+import type {
+  ReportArchitecture as RunResult,
+  ReportData,
+  ReportRun as LoadedRun,
+} from '../html.js';
 
 /** The part of Plotly's API the page uses. */
 interface PlotlyApi {
@@ -33,6 +36,7 @@ type ColumnKey =
   | 'xi'
   | 'omega'
   | 'alpha'
+  | 'seeds'
   | 'bestVal'
   | 'bestValTrain'
   | 'gap'
@@ -46,6 +50,7 @@ const COLUMNS: readonly [ColumnKey, string][] = [
   ['xi', 'xi'],
   ['omega', 'omega'],
   ['alpha', 'alpha'],
+  ['seeds', 'seeds'],
   ['bestVal', 'best val %'],
   ['bestValTrain', 'train %'],
   ['gap', 'gap'],
@@ -55,7 +60,15 @@ const COLUMNS: readonly [ColumnKey, string][] = [
   ['status', 'status'],
 ];
 
-const PLOT_IDS = ['scatter-val', 'scatter-train', 'acc-params', 'acc-macs', 'gap-xi', 'acc-xi'];
+const PLOT_IDS = [
+  'scatter-val',
+  'scatter-train',
+  'acc-params',
+  'acc-macs',
+  'gap-xi',
+  'acc-xi',
+  'edf',
+];
 const PLOT_CONFIG = { displaylogo: false, responsive: true };
 
 function byId(id: string): HTMLElement {
@@ -77,6 +90,10 @@ function fmt(n: number): string {
 const pct = (n: unknown): string =>
   typeof n === 'number' && Number.isFinite(n) ? n.toFixed(2) : '-';
 
+/** A mean with the half-width of its 95 % interval, when there is one. */
+const pm = (n: number, half: number | null): string =>
+  half === null ? pct(n) : `${pct(n)} ± ${pct(half)}`;
+
 const members = (run: LoadedRun): RunResult[] =>
   run.architectures.filter((a) => a.xi !== null && a.omega !== null && a.alpha !== null);
 
@@ -93,7 +110,7 @@ function hoverText(a: RunResult): string {
   return [
     `id ${a.id}${a.id === 0 ? ' (baseline VGG)' : ''}`,
     `widths ${a.widths.join(' ')}`,
-    `best val ${pct(a.bestVal)} % (train ${pct(a.bestValTrain)} %)`,
+    `best val ${pm(a.bestVal, a.bestValHalf)} % (train ${pm(a.bestValTrain, a.bestValTrainHalf)} %)${a.seeds > 1 ? `, mean of ${a.seeds} seeds` : ''}`,
     `last val ${pct(a.lastVal)} %, last train ${pct(a.lastTrain)} %`,
     `params ${fmt(a.params)}, MACs ${fmt(a.macs)}`,
     ...(a.abandoned ? ['abandoned'] : []),
@@ -155,9 +172,77 @@ interface Scatter2d {
   title: string;
   x: (a: RunResult) => number | null;
   y: (a: RunResult) => number;
+  /** The half-width of y's 95 % interval (error bars). */
+  half: (a: RunResult) => number | null;
   xTitle: string;
   yTitle: string;
   logX: boolean;
+}
+
+/** Plotly error bars of the 95 % intervals; none where every point is a single run. */
+function errorBars(list: RunResult[], half: (a: RunResult) => number | null): object {
+  const values = list.map(half);
+  return values.some((v) => v !== null)
+    ? { type: 'data', array: values.map((v) => v ?? 0), visible: true, thickness: 1, width: 3 }
+    : { visible: false };
+}
+
+/** A curve's 95 % band as two traces, the upper filled down to the lower. */
+function bandTraces(
+  epochs: number[],
+  band: { low: (number | null)[]; high: (number | null)[] },
+  color: string,
+): object[] {
+  if (!band.low.some((v) => v !== null)) return [];
+  const line = { width: 0 };
+  return [
+    {
+      type: 'scatter',
+      mode: 'lines',
+      x: epochs,
+      y: band.low,
+      line,
+      showlegend: false,
+      hoverinfo: 'skip',
+    },
+    {
+      type: 'scatter',
+      mode: 'lines',
+      x: epochs,
+      y: band.high,
+      line,
+      fill: 'tonexty',
+      fillcolor: color,
+      name: '95 % interval',
+      hoverinfo: 'skip',
+    },
+  ];
+}
+
+/** The empirical distribution of best validation error per location group, as RegNet draws them. */
+function edf(run: LoadedRun, r: number): void {
+  const traces = run.groups
+    .filter((g) => g.errors.length > 0)
+    .map((g) => ({
+      type: 'scatter',
+      mode: 'lines',
+      line: { shape: 'hv' },
+      name: `${g.name} (${g.ids.length} arch., ${g.runs} runs)`,
+      x: [g.errors[0], ...g.errors],
+      y: [0, ...g.errors.map((_, i) => (i + 1) / g.errors.length)],
+    }));
+  void Plotly.react(
+    byId(`edf-${r}`),
+    traces,
+    {
+      title: { text: 'error distribution (EDF) by where the features sit' },
+      margin: { l: 60, r: 10, t: 40, b: 50 },
+      xaxis: { title: { text: 'best validation error %' } },
+      yaxis: { title: { text: 'cumulative fraction of runs' }, range: [0, 1.02] },
+      legend: { x: 1, xanchor: 'right', y: 0 },
+    },
+    PLOT_CONFIG,
+  );
 }
 
 function scatter2d(run: LoadedRun, r: number, plot: Scatter2d): void {
@@ -171,6 +256,7 @@ function scatter2d(run: LoadedRun, r: number, plot: Scatter2d): void {
       name: 'family',
       x: list.map(plot.x),
       y: list.map(plot.y),
+      error_y: errorBars(list, plot.half),
       customdata: list.map((a) => a.id),
       text: list.map(hoverText),
       hoverinfo: 'text',
@@ -190,6 +276,7 @@ function scatter2d(run: LoadedRun, r: number, plot: Scatter2d): void {
       name: 'baseline VGG',
       x: base.map(plot.x),
       y: base.map(plot.y),
+      error_y: errorBars(base, plot.half),
       customdata: [0],
       text: base.map(hoverText),
       hoverinfo: 'text',
@@ -249,11 +336,29 @@ function detail(run: LoadedRun, r: number): void {
   void Plotly.react(
     byId(`curves-${r}`),
     [
-      { type: 'scatter', mode: 'lines+markers', name: 'train', x: epochs, y: a.trainAcc },
-      { type: 'scatter', mode: 'lines+markers', name: 'validation', x: epochs, y: a.valAcc },
+      ...bandTraces(epochs, a.trainBand, 'rgba(31, 119, 180, 0.2)'),
+      {
+        type: 'scatter',
+        mode: 'lines+markers',
+        name: 'train',
+        x: epochs,
+        y: a.trainAcc,
+        line: { color: '#1f77b4' },
+      },
+      ...bandTraces(epochs, a.valBand, 'rgba(255, 127, 14, 0.2)'),
+      {
+        type: 'scatter',
+        mode: 'lines+markers',
+        name: 'validation',
+        x: epochs,
+        y: a.valAcc,
+        line: { color: '#ff7f0e' },
+      },
     ],
     {
-      title: { text: `learning curves: id ${a.id}` },
+      title: {
+        text: `learning curves: id ${a.id}${a.seeds > 1 ? ` (mean of ${a.seeds} seeds, 95 % band)` : ''}`,
+      },
       margin: { l: 50, r: 10, t: 40, b: 40 },
       xaxis: { title: { text: 'epoch' } },
       yaxis: { title: { text: 'accuracy %' } },
@@ -265,7 +370,9 @@ function detail(run: LoadedRun, r: number): void {
   text.textContent = [
     `id ${a.id}${a.id === 0 ? ' (baseline VGG)' : `  xi ${a.xi}  omega ${a.omega}  alpha ${a.alpha}`}`,
     `widths ${a.widths.join(' ')}`,
-    `best val ${pct(a.bestVal)} % at epoch ${a.bestEpoch + 1} (train ${pct(a.bestValTrain)} %)`,
+    a.seeds > 1
+      ? `best val ${pm(a.bestVal, a.bestValHalf)} % (train ${pm(a.bestValTrain, a.bestValTrainHalf)} %), mean ± 95 % half-width over ${a.seeds} seeds${a.tiedWithBest ? '; cannot be told apart from the best' : ''}`
+      : `best val ${pct(a.bestVal)} % at epoch ${a.bestEpoch + 1} (train ${pct(a.bestValTrain)} %)`,
     `params ${fmt(a.params)}  MACs ${fmt(a.macs)}`,
     ...(a.abandoned ? ['abandoned: training accuracy below twice chance'] : []),
     ...(a.diverged ? ['diverged: NaN loss'] : []),
@@ -301,7 +408,9 @@ function el(
 function cellText(a: RunResult, key: ColumnKey): string {
   const v = rowValue(a, key);
   if (v === null) return '-';
-  if (key === 'bestVal' || key === 'bestValTrain' || key === 'gap') return pct(v);
+  if (key === 'bestVal') return pm(a.bestVal, a.bestValHalf) + (a.tiedWithBest ? ' =' : '');
+  if (key === 'bestValTrain') return pm(a.bestValTrain, a.bestValTrainHalf);
+  if (key === 'gap') return pm(a.bestValTrain - a.bestVal, a.gapHalf);
   if ((key === 'params' || key === 'macs') && typeof v === 'number') return fmt(v);
   return String(v);
 }
@@ -386,6 +495,7 @@ function renderRun(r: number): void {
       title: 'accuracy against parameters',
       x: (a) => a.params,
       y: (a) => a.bestVal,
+      half: (a) => a.bestValHalf,
       xTitle: 'parameters',
       yTitle: 'best val %',
       logX: true,
@@ -395,6 +505,7 @@ function renderRun(r: number): void {
       title: 'accuracy against MACs per image',
       x: (a) => a.macs,
       y: (a) => a.bestVal,
+      half: (a) => a.bestValHalf,
       xTitle: 'MACs',
       yTitle: 'best val %',
       logX: true,
@@ -404,6 +515,7 @@ function renderRun(r: number): void {
       title: 'generalisation gap (train - val) against xi',
       x: (a) => a.xi,
       y: (a) => a.bestValTrain - a.bestVal,
+      half: (a) => a.gapHalf,
       xTitle: 'xi (where the features sit)',
       yTitle: 'gap, points',
       logX: false,
@@ -413,12 +525,14 @@ function renderRun(r: number): void {
       title: 'accuracy against xi',
       x: (a) => a.xi,
       y: (a) => a.bestVal,
+      half: (a) => a.bestValHalf,
       xTitle: 'xi (where the features sit)',
       yTitle: 'best val %',
       logX: false,
     },
   ];
   for (const plot of plots) scatter2d(run, r, plot);
+  edf(run, r);
   detail(run, r);
   table(run, r);
 }
@@ -437,9 +551,13 @@ function runSection(run: LoadedRun, r: number): HTMLElement {
   const children: HTMLElement[] = [
     el('h2', {}, [run.name]),
     el('p', { class: 'meta' }, [
-      `${run.dataset}, VGG-${run.depth}, ${run.architectures.length}${planned} architectures (${run.source})`,
+      run.seeds.length > 1
+        ? `${run.dataset}, VGG-${run.depth}, ${run.runCount}${planned} runs of ${run.architectures.length} architectures, seeds ${run.seeds.join(', ')} (${run.source})`
+        : `${run.dataset}, VGG-${run.depth}, ${run.architectures.length}${planned} architectures (${run.source})`,
     ]),
   ];
+  if (run.finding.length > 0)
+    children.push(el('pre', { class: 'finding', id: `finding-${r}` }, [run.finding.join('\n')]));
   if (run.warnings.length > 0) {
     children.push(
       el('details', { class: 'warnings' }, [

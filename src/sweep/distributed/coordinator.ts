@@ -25,7 +25,7 @@ import {
 import { checkStudy, selectArchitectures, studySeeds } from '../../run/study.js';
 import { runUnits, unitLabel, type RunUnit } from '../../run/units.js';
 import { studyDataShape } from '../study-data.js';
-import { summaryTable } from '../summary.js';
+import { sweepConclusion } from '../summary.js';
 import type { SweepOutcome, SweepRequest } from '../sweep.js';
 import { jobId, longestUnitsFirst, type ArchitectureJob, type JobProgress } from './jobs.js';
 import { probeRedis, QueueUnreachableError } from './redis-probe.js';
@@ -210,7 +210,7 @@ async function followQueue(
       if (pending.size > 0) await new Promise((r) => setTimeout(r, options.pollMs ?? 1000));
     }
     process.stdout.write(
-      `\n${summaryTable(records)}\n\nresults: ${join(dir, RESULTS_FILE)}${failedUnits.size ? `; failed: ${[...failedUnits].join('; ')} (see ${FAILED_FILE})` : ''}\n`,
+      `\n${sweepConclusion(records, dir)}\n\nresults: ${join(dir, RESULTS_FILE)}${failedUnits.size ? `; failed: ${[...failedUnits].join('; ')} (see ${FAILED_FILE})` : ''}\n`,
     );
     return { dir, records, stopped: false, failed: [...failedUnits] };
   } finally {

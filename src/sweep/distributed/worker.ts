@@ -81,12 +81,14 @@ export function startWorkers(options: WorkerOptions): {
     worker.on('active', (job) => {
       running++;
       options.log(
-        `${device}: training id ${job.data.arch.id} (job ${job.id ?? '?'}, attempt ${job.attemptsMade + 1})`,
+        `${device}: training id ${job.data.arch.id}, seed ${job.data.seed} (job ${job.id ?? '?'}, attempt ${job.attemptsMade + 1})`,
       );
     });
     worker.on('completed', (job, result) => {
       running--;
-      options.log(`${device}: id ${job.data.arch.id} done, best val ${result.bestVal.toFixed(2)}%`);
+      options.log(
+        `${device}: id ${job.data.arch.id}, seed ${job.data.seed} done, best val ${result.bestVal.toFixed(2)}%`,
+      );
     });
     worker.on('failed', (job, error) => {
       if (job) running--;
