@@ -75,6 +75,9 @@ export type { RuntimeConfig } from './sweep/config.js';
 export {
   REFERENCE_DEFAULTS,
   embeddedDefaultStudy,
+  locationPairs,
+  resolveSeeds,
+  studySeeds,
   selectArchitectures,
   familyOptions,
   type StudyConfig,
@@ -82,6 +85,25 @@ export {
 export { readResults, referenceCsv, type ResultRecord } from './run/results.js';
 export * as runFiles from './run/files.js';
 export { loadRun, type LoadedRun, type RunResult } from './run/load.js';
+export { runUnits, type RunUnit } from './run/units.js';
+export {
+  tInterval,
+  welchInterval,
+  bootstrapGroup,
+  bootstrapDifference,
+  groupMean,
+  groupMeanDifference,
+  type Interval,
+  type Estimate,
+} from './analysis/stats.js';
+export {
+  architectureStats,
+  topVerdict,
+  type ArchitectureStats,
+  type TopVerdict,
+} from './analysis/architectures.js';
+export { analyzeStudy, type StudyAnalysis, type GroupSummary } from './analysis/study-analysis.js';
+export { formatAnalysis } from './analysis/format.js';
 export { reportHtml, reportData, type ReportData } from './report/html.js';
 export { serveReport, type ViewServer } from './report/server.js';
 export { exportFigures } from './report/export.js';

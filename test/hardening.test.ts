@@ -156,7 +156,10 @@ describe('hardening: values read back from disk are checked, with the file and k
     for (const t of ckpt.tensors.values()) t.dispose();
     const r = runCli(['sweep', '--resume', dir]);
     assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr, /arch_\d+\.safetensors: epochs\[0\] is not an epoch's statistics/);
+    assert.match(
+      r.stderr,
+      /arch_\d+_seed_\d+\.safetensors: epochs\[0\] is not an epoch's statistics/,
+    );
   });
 });
 

@@ -33,6 +33,7 @@ const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-sweep-'));
 
 const REQUIRED_KEYS = [
   'id',
+  'seed',
   'xi',
   'omega',
   'alpha',
@@ -131,7 +132,7 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     >;
     assert.match(String(env.libtorch), /^\d+\.\d+/);
     assert.equal(env.threads, 1);
-    assert.equal(env.seed, 0);
+    assert.deepEqual(env.seeds, [0]);
     const config = JSON.parse(readFileSync(join(reference, 'config.json'), 'utf8')) as {
       study: { epochs: number; lr: number; batchNorm: number };
     };
@@ -164,7 +165,11 @@ describe('featshift sweep, end to end on tiny architectures', () => {
       2,
     );
     assert.equal(existsSync(join(reference, 'checkpoints')), false);
-    assert.match(r.stdout, /rank\s+id\s+xi\s+omega\s+alpha\s+best val %/);
+    assert.match(r.stdout, /rank\s+id\s+xi\s+omega\s+alpha\s+seeds\s+best val %/);
+    assert.match(
+      r.stdout,
+      /Finding \(groups of architectures compared with 95 % intervals\):\n  Question: /,
+    );
     assert.match(r.stdout, /One run \(one seed\) per architecture: .* no interval/s);
   });
 

@@ -67,6 +67,7 @@ export function summaryTable(records: readonly ResultRecord[]): string {
  */
 export function sweepConclusion(records: readonly ResultRecord[], dir: string): string {
   const parts = [summaryTable(records)];
+  if (records.length === 0) return parts[0] as string;
   const analysis = analyzeStudy([loadRun(dir)], { resamples: 4000, seed: 0 });
   parts.push(
     '',
