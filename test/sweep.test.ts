@@ -168,7 +168,7 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     assert.match(r.stdout, /rank\s+id\s+xi\s+omega\s+alpha\s+seeds\s+best val %/);
     assert.match(
       r.stdout,
-      /Finding \(groups of architectures compared with 95 % intervals\):\n  Question: /,
+      /Finding \(groups of architectures compared with 95 % intervals\):\n {2}Question: /,
     );
     assert.match(r.stdout, /One run \(one seed\) per architecture: .* no interval/s);
   });
