@@ -6,6 +6,7 @@ import { unitLabel, type RunUnit } from '../run/units.js';
 import type { ResultRecord } from '../run/results.js';
 import type { MicroBatchChoice } from '../train/memory.js';
 import type { EpochStats, LayoutChoice, StepProgress } from '../train/trainer.js';
+import { architectureStats, topVerdict } from '../analysis/architectures.js';
 import { sweepConclusion } from './summary.js';
 import type { SweepReporter } from './sweep.js';
 
@@ -247,7 +248,17 @@ export class ConsoleReporter implements SweepReporter {
 
   done(records: ResultRecord[], dir: string): void {
     if (this.mode === 'json') {
-      this.json('done', { dir, architectures: records.length });
+      const stats = architectureStats(records);
+      const top = topVerdict(stats);
+      // The summary's numbers with their intervals, for scripts: per architecture over its seeds.
+      this.json('done', {
+        dir,
+        runs: records.length,
+        architectures: stats.map(({ valAcc, trainAcc, runs, ...a }) => a),
+        best: top.best,
+        tiedWithBest: top.tiedWithBest,
+        undecidable: top.undecidable,
+      });
       return;
     }
     this.out.write(`\n${sweepConclusion(records, dir)}\n\nresults: ${join(dir, RESULTS_FILE)}\n`);
