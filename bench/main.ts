@@ -1,6 +1,7 @@
 import { benchData } from './data.js';
 import { benchEngine } from './engine.js';
 import { benchFamily } from './family.js';
+import { benchHalving } from './halving.js';
 import { benchSchedule } from './schedule.js';
 import { benchStudy } from './study.js';
 import { printTable, type BenchRow } from './common.js';
@@ -11,6 +12,7 @@ const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   data: benchData,
   schedule: benchSchedule,
   study: benchStudy,
+  halving: benchHalving,
 };
 
 const args = process.argv.slice(2);

@@ -208,23 +208,35 @@ describe('featshift analyze', () => {
         architectures: [...new Set(records.map((r) => r.id))],
       }),
     );
-    writeFileSync(join(dir, 'results.jsonl'), records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    writeFileSync(
+      join(dir, 'results.jsonl'),
+      records.map((r) => `${JSON.stringify(r)}\n`).join(''),
+    );
     const r = runCli(['analyze', dir, '--format', 'json']);
     assert.equal(r.status, 0, r.stderr);
     const a = JSON.parse(r.stdout) as {
       finished: number;
-      architectures: { id: number; seeds: number[]; bestVal: { mean: number; halfWidth: number } }[];
-      differences: { minuend: string; subtrahend: string; decided: boolean; mean: { low: number } }[];
+      architectures: {
+        id: number;
+        seeds: number[];
+        bestVal: { mean: number; halfWidth: number };
+      }[];
+      differences: {
+        minuend: string;
+        subtrahend: string;
+        decided: boolean;
+        mean: { low: number };
+      }[];
       finding: string[];
     };
     assert.equal(a.finished, 12);
     const first = a.architectures[0];
     assert.deepEqual(first?.seeds, [0, 1, 2]);
-    assert.equal(first?.bestVal.mean, 89);
-    assert.ok(Math.abs((first?.bestVal.halfWidth ?? 0) - 4.302652729 / Math.sqrt(3)) < 1e-6);
+    assert.equal(first.bestVal.mean, 89);
+    assert.ok(Math.abs(first.bestVal.halfWidth - 4.302652729 / Math.sqrt(3)) < 1e-6);
     const earlyLate = a.differences.find((d) => d.minuend === 'early' && d.subtrahend === 'late');
     assert.equal(earlyLate?.decided, true);
-    assert.ok((earlyLate?.mean.low ?? 0) > 0);
+    assert.ok(earlyLate.mean.low > 0);
     assert.match(a.finding.join('\n'), /early − late: \+8\.00 points .*: early is better/);
     const text = runCli(['analyze', dir]);
     assert.equal(text.status, 0, text.stderr);

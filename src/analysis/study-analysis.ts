@@ -57,6 +57,14 @@ export interface GroupDifference {
   median: Estimate;
   /** Welch's interval of the mean difference (over units) leaves zero out. */
   decided: boolean;
+  /**
+   * The same difference for these members only (every run of each side pooled, Welch over
+   * runs): what the seeds say about the architectures trained, not about the groups they sample.
+   * Null when a side has fewer than two runs.
+   */
+  members: Estimate | null;
+  /** Architectures on each side. */
+  sizes: [number, number];
 }
 
 /** An architecture against the baseline at similar cost (within MATCH of its parameters or MACs). */
@@ -217,6 +225,8 @@ function difference(
     mean: meanDiff,
     median: bootstrapDifference(ra, rb, median, options),
     decided: excludesZero(meanDiff),
+    members: welchInterval(ra.flat(), rb.flat()),
+    sizes: [ra.length, rb.length],
   };
 }
 
@@ -269,10 +279,23 @@ export function describeEstimate(e: Estimate, unit = ' points'): string {
     : `${signed(e.value)}${unit} (95 % CI ${signed(e.low)} to ${signed(e.high)})`;
 }
 
+const better = (d: GroupDifference, e: Estimate): string =>
+  e.value > 0 ? `${d.minuend} is better` : `${d.subtrahend} is better`;
+
 function verdict(d: GroupDifference): string {
-  if (d.mean.low === null) return 'a single run on each side: the data cannot decide';
-  if (!d.decided) return 'the data cannot decide';
-  return d.mean.value > 0 ? `${d.minuend} is better` : `${d.subtrahend} is better`;
+  const groups =
+    d.mean.low === null
+      ? 'too few runs for an interval: the data cannot decide'
+      : d.decided
+        ? better(d, d.mean)
+        : 'the data cannot decide';
+  // With a few architectures a side, the groups' interval is wide by nature; say what the seeds
+  // of these very members show, labelled as such.
+  if (d.decided || d.members === null || Math.max(...d.sizes) > 3) return groups;
+  const members = excludesZero(d.members)
+    ? better(d, d.members)
+    : 'they cannot be told apart either';
+  return `${groups}; these ${d.sizes[0]} and ${d.sizes[1]} architectures alone (their seeds pooled): ${describeEstimate(d.members)}, ${members}`;
 }
 
 function findings(analysis: Omit<StudyAnalysis, 'finding'>): string[] {

@@ -57,6 +57,15 @@ export function gridRange(value: string): GridRange {
   return { min, max, step };
 }
 
+/** '10,30,70': positive integers. */
+export function integerList(value: string): number[] {
+  const parts = value.split(',');
+  if (!parts.every((p) => /^\s*\d+\s*$/.test(p)) || parts.map(Number).some((n) => n < 1)) {
+    throw new InvalidArgumentError(`expected positive integers such as 10,30,70, got '${value}'.`);
+  }
+  return parts.map(Number);
+}
+
 export { InvalidArgumentError as InvalidArgument } from 'commander';
 
 /** '4G', '512M', '2.5GiB' or bytes. */

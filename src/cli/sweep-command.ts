@@ -4,6 +4,7 @@ import { DATASETS } from '../data/registry.js';
 import { requireDatasetSpec } from '../data/dataset.js';
 import { INIT_SCHEMES } from '../models/init.js';
 import { LAYOUTS } from '../train/recipe.js';
+import { UsageError } from '../errors.js';
 import { readStoredRun } from '../run/folder.js';
 import {
   embeddedDefaultStudy,
@@ -100,6 +101,20 @@ export function sweepCommand(): Command {
       '--seeds <N|LIST>',
       'train every architecture with N seeds (--seed, --seed + 1, ...) or with the seeds listed, such as 3,7,11 (default: --seed alone)',
     )
+    .option(
+      '--no-abandon',
+      "train every architecture in full: off the reference's rule that stops one below twice chance at the end of the first cycle",
+    )
+    .option(
+      '--halving',
+      'successive halving: at each rung (a warm-restart cycle end) only the best 1/eta architectures go on',
+    )
+    .option('--eta <N>', 'keep the best 1/N at each rung (default 3)', parse.positiveInteger)
+    .option(
+      '--rungs <LIST>',
+      'the rungs, cycle ends such as 10,30,70 (default: every cycle end up to --epochs)',
+      parse.integerList,
+    )
     .option('--train-subset <N>', 'train on the first N training images', parse.positiveInteger)
     .option('--val-subset <N>', 'validate on the first N test images', parse.positiveInteger)
     .addOption(
@@ -140,6 +155,11 @@ export function sweepCommand(): Command {
         if (cmd.getOptionValueSource(key) === 'cli')
           (explicit as Record<string, unknown>)[key] = o[key];
       }
+      if ((explicit.eta !== undefined || explicit.rungs !== undefined) && explicit.halving !== true)
+        throw new UsageError(
+          `--${explicit.eta !== undefined ? 'eta' : 'rungs'} sets successive halving: add --halving`,
+          explicit.eta !== undefined ? 'eta' : 'rungs',
+        );
       if (explicit.seeds !== undefined) {
         // A count counts from --seed, or on resume from the seed the run was started with.
         const base = explicit.seed ?? (resume !== undefined ? storedSeed(resume) : 0);

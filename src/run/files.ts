@@ -15,6 +15,8 @@ export const RESULTS_FILE = 'results.jsonl';
 export const FAILED_FILE = 'failed.json';
 /** Held by the process that writes the run folder: two at once would mix their results. */
 export const LOCK_FILE = 'run.lock';
+/** Successive halving's state: each rung's standings and decision, the runs paused at a rung. */
+export const HALVING_FILE = 'halving.json';
 /** The checkpoint of each architecture in training. */
 export const CHECKPOINTS_DIR = 'checkpoints';
 

@@ -31,6 +31,10 @@ export interface ResultRecord extends Omit<Architecture, 'totalFeatures'>, Train
   /** The layout the architecture trained in, and the step times that chose it (absent in older records). */
   layout?: ModelLayout;
   layoutMsPerStep?: LayoutChoice['msPerStep'];
+  /** Successive halving (absent otherwise): the epochs trained, and the rung's epoch where it
+   * stopped, or null when it trained to the end (or the recipe's abandon rule stopped it). */
+  epochsTrained?: number;
+  stoppedAtRung?: number | null;
   finishedAt: string;
 }
 

@@ -44,6 +44,12 @@ export interface StudyConfig extends TrainingRecipe {
    * unit of work is (architecture, seed): each gives the same numbers whatever else runs.
    */
   seeds: number[] | null;
+  /** Successive halving over the architectures at the rungs (src/sweep/halving.ts). */
+  halving: boolean;
+  /** The best 1/eta of a rung's architectures go on to the next. */
+  eta: number;
+  /** The rungs (ends of warm-restart cycles); null: every cycle end. */
+  rungs: number[] | null;
 }
 
 /** The original code's defaults (its lib/cmdparser.py). */
@@ -69,6 +75,9 @@ export const REFERENCE_DEFAULTS: StudyConfig = {
   trainSubset: null,
   valSubset: null,
   seeds: null,
+  halving: false,
+  eta: 3,
+  rungs: null,
 };
 
 /**
@@ -234,6 +243,7 @@ const NUMBER_RANGES: Partial<Record<keyof StudyConfig, [number, number, boolean]
   lrWrMul: [1, 1000, true],
   lrWrMin: [0, 1e6, false],
   seed: [0, 2 ** 32 - 1, true],
+  eta: [2, 1000, true],
   trainSubset: [1, 2 ** 31 - 1, true],
   valSubset: [1, 2 ** 31 - 1, true],
 };
@@ -281,6 +291,15 @@ export function checkStudy(study: StudyConfig, where?: string): void {
       fail('seeds', `must be integers between 0 and ${2 ** 32 - 1}, got ${JSON.stringify(bad)}`);
     if (new Set(seeds).size !== seeds.length) fail('seeds', 'names a seed twice');
   }
+  if (study.rungs !== null) {
+    if (!study.halving) fail('rungs', 'needs --halving');
+    const bad = study.rungs.find((r) => !Number.isInteger(r) || r < 1 || r > study.epochs);
+    if (bad !== undefined || study.rungs.length === 0)
+      fail(
+        'rungs',
+        `must be epochs between 1 and --epochs ${study.epochs}, got ${JSON.stringify(bad ?? [])}`,
+      );
+  }
   if (study.microBatch !== null && study.batchSize % study.microBatch !== 0) {
     throw new UsageError(
       `${where ? `${where}: ` : ''}a micro-batch of ${study.microBatch} does not divide the batch size ${study.batchSize}: give a divisor of it`,
@@ -317,7 +336,7 @@ function kindOf(key: keyof StudyConfig): { kind: Kind; nullable: boolean } {
   const sample = REFERENCE_DEFAULTS[key];
   const nullable = sample === null;
   if (['xi', 'omega', 'alpha'].includes(key)) return { kind: 'grid', nullable: key === 'xi' };
-  if (key === 'seeds') return { kind: 'numbers', nullable: true };
+  if (key === 'seeds' || key === 'rungs') return { kind: 'numbers', nullable: true };
   if (['totalFeatures', 'widthMultiplier', 'trainSubset', 'valSubset', 'microBatch'].includes(key))
     return { kind: 'number', nullable: true };
   if (['ids', 'trainData', 'valData'].includes(key)) return { kind: 'string', nullable: true };
@@ -330,7 +349,11 @@ const ADDED_LATER: Partial<StudyConfig> = {
   valData: null,
   microBatch: null,
   allowSplit: false,
+  abandon: true,
   seeds: null,
+  halving: false,
+  eta: 3,
+  rungs: null,
 };
 
 /** Keys that older featshift versions stored under other names. */

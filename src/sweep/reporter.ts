@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Architecture } from '../family/skew-normal.js';
 import { RESULTS_FILE } from '../run/files.js';
+import type { RungDecision } from '../run/halving-state.js';
 import { unitLabel, type RunUnit } from '../run/units.js';
 import type { ResultRecord } from '../run/results.js';
 import type { MicroBatchChoice } from '../train/memory.js';
@@ -240,6 +241,17 @@ export class ConsoleReporter implements SweepReporter {
     }
   }
 
+  rung(d: RungDecision & { rungs: number[] }): void {
+    if (this.mode === 'json') {
+      this.json('rung', { ...d });
+      return;
+    }
+    const next = d.rungs[d.rungs.indexOf(d.rung) + 1];
+    this.line(
+      `rung at epoch ${d.rung}: ${d.standings.length} architectures reached it; ${d.promoted.length} go on to epoch ${next ?? '?'} (ids ${d.promoted.join(', ')}), the others stop here`,
+    );
+  }
+
   stopped(dir: string): void {
     this.bar?.stop();
     if (this.mode === 'json') this.json('stopped', { dir });
@@ -254,7 +266,21 @@ export class ConsoleReporter implements SweepReporter {
       this.json('done', {
         dir,
         runs: records.length,
-        architectures: stats.map(({ valAcc, trainAcc, runs, ...a }) => a),
+        architectures: stats.map((a) => ({
+          id: a.id,
+          xi: a.xi,
+          omega: a.omega,
+          alpha: a.alpha,
+          seeds: a.seeds,
+          bestVal: a.bestVal,
+          lastVal: a.lastVal,
+          bestValTrain: a.bestValTrain,
+          gap: a.gap,
+          abandoned: a.abandoned,
+          diverged: a.diverged,
+          params: a.params,
+          macs: a.macs,
+        })),
         best: top.best,
         tiedWithBest: top.tiedWithBest,
         undecidable: top.undecidable,

@@ -5,7 +5,9 @@ import {
   topVerdict,
 } from '../analysis/architectures.js';
 import { analyzeStudy } from '../analysis/study-analysis.js';
+import { readStoredRun } from '../run/folder.js';
 import { loadRun } from '../run/load.js';
+import { trainingCost } from './halving.js';
 import type { ResultRecord } from '../run/results.js';
 import { humanCount, sparkline, textTable } from '../util/text-table.js';
 
@@ -58,6 +60,15 @@ export function summaryTable(records: readonly ResultRecord[]): string {
             ? `id ${top.best ?? '?'} is better than every other architecture at 95 %.`
             : `=best: cannot be told apart from the best (id ${top.best ?? '?'}) at 95 % (Welch): ${top.tiedWithBest.length === 1 ? 'id' : 'ids'} ${top.tiedWithBest.join(', ')}.`,
         ];
+  if (records.some((r) => r.epochsTrained !== undefined)) {
+    // Successive halving: how far each architecture trained, before its widths.
+    const epochsOf = (id: number): string =>
+      String(Math.max(...records.filter((r) => r.id === id).map((r) => r.valAcc.length)));
+    head.splice(head.length - 1, 0, 'epochs');
+    rows.forEach((row, i) =>
+      row.splice(row.length - 1, 0, epochsOf((ranked[i] as { id: number }).id)),
+    );
+  }
   return [textTable(head, rows), '', ...verdict].join('\n');
 }
 
@@ -68,6 +79,8 @@ export function summaryTable(records: readonly ResultRecord[]): string {
 export function sweepConclusion(records: readonly ResultRecord[], dir: string): string {
   const parts = [summaryTable(records)];
   if (records.length === 0) return parts[0] as string;
+  const halving = halvingSummary(records, readStoredRun(dir).study.epochs);
+  if (halving) parts.push('', halving);
   const analysis = analyzeStudy([loadRun(dir)], { resamples: 4000, seed: 0 });
   parts.push(
     '',
@@ -76,4 +89,39 @@ export function sweepConclusion(records: readonly ResultRecord[], dir: string): 
   );
   parts.push('', `The whole analysis: featshift analyze '${dir}'`);
   return parts.join('\n');
+}
+
+/**
+ * Where successive halving stopped the runs, and what it cost against the full sweep (MAC-images:
+ * every run's MACs per image times the epochs it trained; the images per epoch are the same for
+ * all). Undefined for a sweep without halving.
+ */
+export function halvingSummary(
+  records: readonly ResultRecord[],
+  epochs: number,
+): string | undefined {
+  const halved = records.filter((r) => r.epochsTrained !== undefined);
+  if (halved.length === 0) return undefined;
+  const stops = new Map<string, number>();
+  for (const r of halved) {
+    const where =
+      r.stoppedAtRung === null || r.stoppedAtRung === undefined
+        ? r.abandoned || r.diverged
+          ? `${r.abandoned ? 'abandoned' : 'diverged'} by the recipe`
+          : `trained all ${epochs} epochs`
+        : `stopped at the rung of epoch ${r.stoppedAtRung}`;
+    stops.set(where, (stops.get(where) ?? 0) + 1);
+  }
+  const spent = trainingCost(
+    halved.map((r) => ({ macs: r.macs, epochs: r.epochsTrained ?? 0 })),
+    1,
+  );
+  const full = trainingCost(
+    halved.map((r) => ({ macs: r.macs, epochs })),
+    1,
+  );
+  return [
+    `Successive halving: ${[...stops].map(([where, n]) => `${n} runs ${where}`).join(', ')}.`,
+    `Cost: ${((100 * spent) / full).toFixed(1)} % of the full sweep's MAC-images; architectures stopped early are ranked on fewer epochs.`,
+  ].join('\n');
 }

@@ -25,6 +25,7 @@ import {
   type RunSelection,
 } from '../run/results.js';
 import { checkStudy, selectArchitectures, studySeeds, type StudyConfig } from '../run/study.js';
+import type { RungDecision } from '../run/halving-state.js';
 import { runUnits, type RunUnit } from '../run/units.js';
 import { defaultMemoryLimit } from '../train/memory.js';
 import {
@@ -32,7 +33,10 @@ import {
   TrainingStopped,
   type TrainingConfig,
   type TrainingEvents,
+  type TrainingOutcome,
 } from '../train/trainer.js';
+import { halvingSweep } from './halving-sweep.js';
+import { halvingRungs } from './halving.js';
 import { checkRuntime, checkTrainingSetSize, type RuntimeConfig } from './config.js';
 import { buildLoaders, loadStudyData, type StudyData } from './study-data.js';
 
@@ -55,6 +59,8 @@ export interface SweepReporter extends Required<TrainingEvents> {
     imagesPerEpoch: number;
   }): void;
   architectureDone(record: ResultRecord, remaining: RunUnit[]): void;
+  /** Successive halving decided at a rung which architectures go on. */
+  rung(decision: RungDecision & { rungs: number[] }): void;
   stopped(dir: string): void;
   done(records: ResultRecord[], dir: string): void;
 }
@@ -161,6 +167,7 @@ async function sweepFolder(
   const selection: RunSelection = { ids: architectures.map((a) => a.id), seeds };
   if (architectures.length === 0)
     throw new UsageError('the selection holds no architecture', 'ids');
+  if (study.halving) halvingRungs(study); // refuses rungs that end no cycle, before anything is written
   if (!resumed) {
     await writeRunConfig(dir, study, architectures, { numerics });
     await writeEnvironment(dir, environmentRecord(study, data, device));
@@ -182,57 +189,84 @@ async function sweepFolder(
   });
 
   const memoryLimit = runtime.memoryLimit ?? defaultMemoryLimit();
-  let stopped = false;
   // One loader per seed, built when its first unit comes: its data order derives from the seed.
   let loaders: (ReturnType<typeof buildLoaders> & { seed: number }) | undefined;
+  let started = units.length - todo.length;
+  /** Trains one unit (to `untilEpoch`, or to the end); undefined when a stop was requested. */
+  const train = async (
+    unit: RunUnit,
+    untilEpoch?: number,
+  ): Promise<TrainingOutcome | undefined> => {
+    const { arch, seed } = unit;
+    if (loaders?.seed !== seed) {
+      await loaders?.train.close();
+      loaders = { ...buildLoaders(study, data, seed), seed };
+    }
+    const { train: batches, test, trainCount } = loaders;
+    reporter.architectureStart({
+      // Halving trains a unit in pieces, rung by rung: count the runs that have ended.
+      index: study.halving ? records.length : started++,
+      total: units.length,
+      unit,
+      epochs: untilEpoch ?? study.epochs,
+      imagesPerEpoch: trainCount,
+    });
+    await adoptSingleSeedCheckpoint(dir, arch.id, seed, seeds);
+    try {
+      return await trainModel(
+        {
+          id: arch.id,
+          widths: arch.widths,
+          config: trainingConfig(study, seed, data, device),
+          train: batches,
+          test,
+          trainImages: trainCount,
+          checkpointPath: checkpointPath(dir, arch.id, seed),
+          memoryLimit,
+          shouldStop: request.shouldStop,
+          ...(untilEpoch !== undefined ? { untilEpoch } : {}),
+        },
+        reporter,
+      );
+    } catch (error) {
+      if (error instanceof TrainingStopped) return undefined;
+      throw error;
+    }
+  };
+  /** Records a unit that ends here (results.jsonl and the CSVs), and drops its checkpoint. */
+  const finish = async (record: ResultRecord, remaining: RunUnit[]): Promise<void> => {
+    await recordResult(dir, records, record, selection);
+    if (!runtime.keepCheckpoints)
+      await rm(checkpointPath(dir, record.id, record.seed), { force: true });
+    reporter.architectureDone(record, remaining);
+  };
+  let stopped = false;
   try {
-    for (const [k, unit] of todo.entries()) {
-      if (request.shouldStop()) {
-        stopped = true;
-        break;
-      }
-      const { arch, seed } = unit;
-      if (loaders?.seed !== seed) {
-        await loaders?.train.close();
-        loaders = { ...buildLoaders(study, data, seed), seed };
-      }
-      const { train, test, trainCount } = loaders;
-      reporter.architectureStart({
-        index: units.length - todo.length + k,
-        total: units.length,
-        unit,
-        epochs: study.epochs,
-        imagesPerEpoch: trainCount,
+    if (study.halving) {
+      stopped = await halvingSweep({
+        dir,
+        study,
+        architectures,
+        seeds,
+        done,
+        shouldStop: request.shouldStop,
+        train,
+        finish,
+        reporter,
       });
-      const checkpoint = checkpointPath(dir, arch.id, seed);
-      await adoptSingleSeedCheckpoint(dir, arch.id, seed, seeds);
-      let outcome;
-      try {
-        outcome = await trainModel(
-          {
-            id: arch.id,
-            widths: arch.widths,
-            config: trainingConfig(study, seed, data, device),
-            train,
-            test,
-            trainImages: trainCount,
-            checkpointPath: checkpoint,
-            memoryLimit,
-            shouldStop: request.shouldStop,
-          },
-          reporter,
-        );
-      } catch (error) {
-        if (error instanceof TrainingStopped) {
+    } else {
+      for (const [k, unit] of todo.entries()) {
+        if (request.shouldStop()) {
           stopped = true;
           break;
         }
-        throw error;
+        const outcome = await train(unit);
+        if (!outcome) {
+          stopped = true;
+          break;
+        }
+        await finish(toRecord(unit.arch, unit.seed, outcome), todo.slice(k + 1));
       }
-      const record = toRecord(arch, seed, outcome);
-      await recordResult(dir, records, record, selection);
-      if (!runtime.keepCheckpoints) await rm(checkpoint, { force: true });
-      reporter.architectureDone(record, todo.slice(k + 1));
     }
   } finally {
     await loaders?.train.close();

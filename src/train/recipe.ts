@@ -35,6 +35,11 @@ export interface TrainingRecipe {
    * (recorded per architecture); the same numbers within float32's reordering either way.
    */
   layout: Layout;
+  /**
+   * The original's abandon rule: stop an architecture whose training accuracy is below twice
+   * chance at the end of the first warm-restart cycle. Off trains every architecture in full.
+   */
+  abandon: boolean;
 }
 
 /** The original code's defaults (its lib/cmdparser.py). */
@@ -53,4 +58,5 @@ export const REFERENCE_RECIPE: TrainingRecipe = {
   seed: 0,
   allowSplit: false,
   layout: 'auto',
+  abandon: true,
 };

@@ -36,6 +36,8 @@ export interface TrainingOutcome extends TrainingSummary {
   phases: PhaseSeconds;
   layout: LayoutChoice;
   memory: MicroBatchChoice | undefined;
+  /** Stopped at `untilEpoch` with its checkpoint kept, to continue later. */
+  paused: boolean;
 }
 
 /** A source of batches (BatchLoader, ParallelBatchLoader, ImageFolderLoader). */
@@ -81,6 +83,11 @@ export interface TrainOptions {
   memoryLimit?: number;
   /** Asked after every step; true saves a checkpoint at that step and throws {@link TrainingStopped}. */
   shouldStop?: () => boolean;
+  /**
+   * Pause after this many epochs (a rung of successive halving): the checkpoint is kept and the
+   * outcome says `paused`; continued later from it, every epoch equals an uninterrupted run's.
+   */
+  untilEpoch?: number;
 }
 
 /** Training was interrupted on request; its checkpoint holds everything to continue. */
@@ -254,8 +261,15 @@ export async function trainModel(
   const run = await setupModel(options, events);
   run.phases.setup = seconds(started);
   let abandoned = false;
+  let paused = false;
+  const until = Math.min(options.untilEpoch ?? config.epochs, config.epochs);
   try {
     while (run.progress.epoch < config.epochs) {
+      if (run.progress.epoch >= until) {
+        // A checkpoint already at the pause (a resumed rung): nothing more to train here.
+        paused = true;
+        break;
+      }
       const training = await trainEpoch(run, options, events);
       // A diverged epoch is recorded as it stands, without a test.
       const test = training.diverged ? NOT_TESTED : await testEpoch(run, options.test);
@@ -264,13 +278,17 @@ export async function trainModel(
       abandoned = isAbandoned(config, stats);
       if (abandoned || run.progress.epoch === config.epochs) break;
       await checkpoint(run, options);
+      if (run.progress.epoch >= until) {
+        paused = true;
+        break;
+      }
       if (options.shouldStop?.()) throw new TrainingStopped();
     }
   } finally {
     run.sgd.dispose();
     run.model.dispose();
   }
-  return outcome(run, abandoned);
+  return { ...outcome(run, abandoned), paused };
 }
 
 /**
@@ -442,7 +460,9 @@ function finishEpoch(
 
 /** The original's abandon rule: below twice chance at the end of the first warm-restart cycle. */
 const isAbandoned = (config: TrainingConfig, stats: EpochStats): boolean =>
-  stats.epoch === config.lrWrEpochs - 1 && stats.trainAcc < (2 * 100) / config.classes;
+  config.abandon &&
+  stats.epoch === config.lrWrEpochs - 1 &&
+  stats.trainAcc < (2 * 100) / config.classes;
 
 async function checkpoint(run: Run, options: TrainOptions): Promise<void> {
   if (!options.checkpointPath) return;
@@ -454,7 +474,7 @@ async function checkpoint(run: Run, options: TrainOptions): Promise<void> {
 const seconds = (since: number): number => (performance.now() - since) / 1000;
 
 /** Best (the first epoch with the highest validation accuracy) and last statistics. */
-function outcome(run: Run, abandoned: boolean): TrainingOutcome {
+function outcome(run: Run, abandoned: boolean): Omit<TrainingOutcome, 'paused'> {
   const { epochs } = run.progress;
   let best: EpochStats | undefined;
   for (const e of epochs) if (e.valAcc > (best?.valAcc ?? 0)) best = e;

@@ -69,6 +69,12 @@ async function followQueue(
 ): Promise<SweepOutcome> {
   const { dir, study, resumed } = folder;
   checkStudy(study);
+  if (study.halving) {
+    throw new UsageError(
+      'successive halving (--halving) runs on the local runner; the queue does not promote between rungs yet: drop --queue, or --halving',
+      'halving',
+    );
+  }
   await probeRedis(options.connection, options.url);
   const architectures = selectArchitectures(study, await studyDataShape(study));
   const seeds = studySeeds(study);
