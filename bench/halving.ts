@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { welchInterval, excludesZero } from '../src/analysis/stats.js';
 import { cycleEnds, promote } from '../src/sweep/halving.js';
 import type { BenchRow } from './common.js';
@@ -8,15 +9,19 @@ import type { BenchRow } from './common.js';
  * cost it spends, whether it finds the full sweep's best architecture (or one the full sweep
  * cannot tell apart from it at 95 %), its top-5 recall and its regret in accuracy points.
  *
- * The curves (bench/fixtures/halving-curves.jsonl) were recorded once with featshift itself:
+ * The curves (bench/fixtures/halving-curves.jsonl) were recorded once with featshift itself, on
+ * an AMD EPYC with 2 threads (about 14 minutes):
  *
  *   featshift sweep --dataset FashionMNIST --width-multiplier 0.125 --include-baseline \
- *     --ids <every 8th member: 1,9,17,...,113> --seeds 2 --epochs 7 --lr-wr-epochs 1 --lr-wr-mul 2 \
- *     --train-subset 1024 --val-subset 1024 --threads 2 --out runs/halving-curves
+ *     --ids 1,9,17,25,33,41,49,57,65,73,81,89,97,105,113 --seeds 2 --epochs 7 \
+ *     --lr-wr-epochs 1 --lr-wr-mul 2 --no-abandon --train-subset 1024 --val-subset 1024 \
+ *     --threads 2 --layout nchw --out runs/halving-curves
  *
- * and reduced to the fields below (scripts in the fixture's first line). Replaying a decision
- * needs only each run's validation accuracy per epoch, since a promoted architecture's epochs
- * equal its full run's (tested in test/halving.test.ts).
+ * (every 8th member of the 1/8-width family and the baseline; --no-abandon since a one-epoch
+ * first cycle on 1024 images abandons most of them) and reduced by `npm run bench -- halving
+ * --record runs/halving-curves` to a header line and {id, seed, macs, valAcc} per run. Replaying
+ * a decision needs only each run's validation accuracy per epoch, since a promoted
+ * architecture's epochs equal its full run's (tested in test/halving.test.ts).
  */
 interface Curve {
   id: number;
@@ -70,7 +75,27 @@ function replay(curves: readonly Curve[], rungs: readonly number[], eta: number)
   return { trained, ranking };
 }
 
+/** Reduces a recorded run folder to the fixture. */
+function recordFixture(dir: string): void {
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as {
+    study: { epochs: number; lrWrEpochs: number; lrWrMul: number };
+  };
+  const runs = readFileSync(join(dir, 'results.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Curve)
+    .sort((a, b) => a.id - b.id || a.seed - b.seed)
+    .map(({ id, seed, macs, valAcc }) => JSON.stringify({ id, seed, macs, valAcc }));
+  const { epochs, lrWrEpochs, lrWrMul } = config.study;
+  writeFileSync(
+    FIXTURE,
+    `${[JSON.stringify({ epochs, lrWrEpochs, lrWrMul }), ...runs].join('\n')}\n`,
+  );
+}
+
 export function benchHalving(): BenchRow[] {
+  const at = process.argv.indexOf('--record');
+  if (at >= 0 && process.argv[at + 1]) recordFixture(process.argv[at + 1] as string);
   const { curves, epochs, lrWrEpochs, lrWrMul } = readCurves();
   const rungs = cycleEnds({ epochs, lrWrEpochs, lrWrMul });
   const ids = [...new Set(curves.map((c) => c.id))];

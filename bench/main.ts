@@ -17,7 +17,7 @@ const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
-const names = args.filter((a) => !a.startsWith('--'));
+const names = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--record');
 const unknown = names.filter((n) => !(n in suites));
 if (unknown.length > 0) {
   console.error(

@@ -60,8 +60,10 @@ function closure(start: string): { modules: Set<string>; packages: Set<string> }
 }
 
 describe('the architecture, as the README states it', () => {
-  it('the run folder and the report load neither the engine nor the trainer nor the sweep runner', () => {
-    const starts = [...graph.keys()].filter((f) => f.startsWith('run/') || f.startsWith('report/'));
+  it('the run folder, the analysis and the report load neither the engine nor the trainer nor the sweep runner', () => {
+    const starts = [...graph.keys()].filter(
+      (f) => f.startsWith('run/') || f.startsWith('report/') || f.startsWith('analysis/'),
+    );
     assert.ok(starts.length > 5);
     for (const start of starts) {
       const { modules } = closure(start);
@@ -87,7 +89,13 @@ describe('the architecture, as the README states it', () => {
     for (const file of files) {
       if (rel(file) === 'run/files.ts') continue;
       const text = readFileSync(file, 'utf8');
-      for (const name of ['config.json', 'results.jsonl', 'environment.json', 'failed.json']) {
+      for (const name of [
+        'config.json',
+        'results.jsonl',
+        'environment.json',
+        'failed.json',
+        'halving.json',
+      ]) {
         assert.ok(!text.includes(`'${name}'`), `${rel(file)} spells '${name}'`);
       }
       assert.ok(!/`arch_\$\{/.test(text), `${rel(file)} spells a checkpoint name`);

@@ -278,6 +278,7 @@ describe('featshift report in a real browser (Debian chromium)', () => {
         singleRun: traces('acc-params-1')[0]?.error_y?.visible,
         bands: traces('curves-0').filter((t) => t.fill === 'tonexty').length,
         edf: traces('edf-0').map((t) => [t.name, t.y[t.y.length - 1]]),
+        curvesByRung: traces('curves-rung-0').map((t) => t.name),
         finding: document.getElementById('finding-0')?.textContent ?? '',
         meta: document.querySelector('#run-0 .meta')?.textContent ?? '',
       };
@@ -294,6 +295,8 @@ describe('featshift report in a real browser (Debian chromium)', () => {
     const names = got.edf.map(([name]) => String(name).split(' ')[0]);
     for (const name of ['early', 'late', 'VGG']) assert.ok(names.includes(name), names.join(' '));
     assert.ok(got.edf.every(([, last]) => last === 1));
+    assert.equal(got.curvesByRung.length, records.length, 'one validation curve per architecture');
+    assert.ok(got.curvesByRung.every((name) => name === 'trained in full'));
     assert.match(got.finding, /^Question: do features belong early, in the middle, late/);
     assert.match(got.finding, /early − late: /);
     assert.match(got.meta, /42 of 42 runs of 14 architectures, seeds 0, 1, 2/);

@@ -125,3 +125,16 @@ export function plusMinus(t: Interval, digits = 2): string {
     ? `${t.mean.toFixed(digits)} (n=1)`
     : `${t.mean.toFixed(digits)} ± ${t.halfWidth.toFixed(digits)}`;
 }
+
+/** The first cells of an architecture's row: rank, id (the baseline named), xi, omega, alpha, seeds. */
+export function placeCells(a: ArchitectureStats, rank: number): string[] {
+  const value = (v: number | null): string => (v === null ? '-' : String(v));
+  return [
+    String(rank),
+    a.id === 0 ? '0 (VGG)' : String(a.id),
+    value(a.xi),
+    value(a.omega),
+    value(a.alpha),
+    String(a.seeds.length),
+  ];
+}

@@ -1,5 +1,5 @@
 import { humanCount, sparkline, textTable } from '../util/text-table.js';
-import { plusMinus } from './architectures.js';
+import { placeCells, plusMinus } from './architectures.js';
 import type { Estimate } from './stats.js';
 import { describeEstimate, type StudyAnalysis } from './study-analysis.js';
 
@@ -33,12 +33,7 @@ export function formatAnalysis(a: StudyAnalysis): string {
         'widths',
       ],
       a.architectures.map((s, i) => [
-        String(i + 1),
-        s.id === 0 ? '0 (VGG)' : String(s.id),
-        s.xi === null ? '-' : String(s.xi),
-        s.omega === null ? '-' : String(s.omega),
-        s.alpha === null ? '-' : String(s.alpha),
-        String(s.seeds.length),
+        ...placeCells(s, i + 1),
         plusMinus(s.bestVal),
         plusMinus(s.lastVal),
         plusMinus(s.bestValTrain),

@@ -30,6 +30,7 @@ export type RunResult = Pick<
   | 'diverged'
   | 'trainAcc'
   | 'valAcc'
+  | 'stoppedAtRung'
 >;
 
 export interface LoadedRun {
@@ -78,6 +79,7 @@ function fromJsonLine(value: unknown, seed: number): RunResult | undefined {
     diverged: r.diverged === true,
     trainAcc: list(r.trainAcc),
     valAcc: list(r.valAcc),
+    ...(r.stoppedAtRung !== undefined ? { stoppedAtRung: num(r.stoppedAtRung) } : {}),
   };
 }
 

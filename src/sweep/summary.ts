@@ -1,5 +1,6 @@
 import {
   architectureStats,
+  placeCells,
   plusMinus,
   rankArchitectures,
   topVerdict,
@@ -23,12 +24,7 @@ export function summaryTable(records: readonly ResultRecord[]): string {
   const top = topVerdict(stats);
   const tied = new Set(top.tiedWithBest);
   const rows = ranked.map((a, i) => [
-    String(i + 1),
-    a.id === 0 ? '0 (VGG)' : String(a.id),
-    a.xi === null ? '-' : String(a.xi),
-    a.omega === null ? '-' : String(a.omega),
-    a.alpha === null ? '-' : String(a.alpha),
-    String(a.seeds.length),
+    ...placeCells(a, i + 1),
     plusMinus(a.bestVal),
     plusMinus(a.bestValTrain),
     humanCount(a.params),

@@ -68,6 +68,7 @@ const PLOT_IDS = [
   'gap-xi',
   'acc-xi',
   'edf',
+  'curves-rung',
 ];
 const PLOT_CONFIG = { displaylogo: false, responsive: true };
 
@@ -245,6 +246,48 @@ function edf(run: LoadedRun, r: number): void {
   );
 }
 
+/**
+ * Every architecture's validation curve, coloured by where successive halving stopped it (all
+ * alike in a run without halving): how the rungs cut the race.
+ */
+function curvesByRung(run: LoadedRun, r: number): void {
+  const where = (a: RunResult): string =>
+    typeof a.stoppedAtRung === 'number' ? `stopped at epoch ${a.stoppedAtRung}` : 'trained in full';
+  const groups = [...new Set(run.architectures.map(where))].sort();
+  const palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
+  const traces = run.architectures.map((a) => {
+    const k = groups.indexOf(where(a));
+    return {
+      type: 'scatter',
+      mode: 'lines',
+      name: where(a),
+      legendgroup: where(a),
+      showlegend: run.architectures.find((b) => where(b) === where(a)) === a,
+      x: a.valAcc.map((_, i) => i + 1),
+      y: a.valAcc,
+      customdata: a.valAcc.map(() => a.id),
+      text: a.valAcc.map(() => `id ${a.id}: ${where(a)}`),
+      hoverinfo: 'text+y',
+      line: { color: palette[k % palette.length], width: 1.5 },
+    };
+  });
+  const target = byId(`curves-rung-${r}`) as PlotElement;
+  void Plotly.react(
+    target,
+    traces,
+    {
+      title: { text: 'validation curves by where successive halving stopped them' },
+      margin: { l: 60, r: 10, t: 40, b: 50 },
+      xaxis: { title: { text: 'epoch' } },
+      yaxis: { title: { text: 'validation accuracy %' } },
+      legend: { x: 1, xanchor: 'right', y: 0 },
+      hovermode: 'closest',
+    },
+    PLOT_CONFIG,
+  );
+  bindClick(target, r);
+}
+
 function scatter2d(run: LoadedRun, r: number, plot: Scatter2d): void {
   const top = topIds(run, state.topK[r] ?? 5);
   const list = run.architectures.filter((a) => a.id !== 0);
@@ -386,7 +429,15 @@ function rowValue(a: RunResult, key: ColumnKey): number | string | null {
     case 'epochs':
       return a.valAcc.length;
     case 'status':
-      return a.diverged ? 'diverged' : a.abandoned ? 'abandoned' : a.id === 0 ? 'baseline' : '';
+      return a.diverged
+        ? 'diverged'
+        : a.abandoned
+          ? 'abandoned'
+          : typeof a.stoppedAtRung === 'number'
+            ? `stopped at rung ${a.stoppedAtRung}`
+            : a.id === 0
+              ? 'baseline'
+              : '';
     default:
       return a[key];
   }
@@ -533,6 +584,7 @@ function renderRun(r: number): void {
   ];
   for (const plot of plots) scatter2d(run, r, plot);
   edf(run, r);
+  curvesByRung(run, r);
   detail(run, r);
   table(run, r);
 }
