@@ -209,6 +209,91 @@ describe('distributed sweeps on a real redis-server', () => {
     await worker.exited;
   });
 
+  it('halves asynchronously (ASHA) on two workers, one SIGKILLed mid-job, each epoch as the full local sweep', async () => {
+    const ids = cheapestIds(6);
+    const study = [
+      ...tinyStudy(ids),
+      '--epochs',
+      '7',
+      '--lr-wr-epochs',
+      '1',
+      '--lr-wr-mul',
+      '2',
+      '--no-abandon',
+      '--train-subset',
+      '256',
+      '--val-subset',
+      '128',
+    ];
+    const local = tmp();
+    const l = runCli(['sweep', ...study, '--threads', '1', '--quiet', '--out', local]);
+    assert.equal(l.status, 0, l.stderr);
+    const shared = tmp();
+    const out = join(tmp(), 'run');
+    const coordinator = start([
+      'sweep',
+      ...study,
+      '--halving',
+      '--eta',
+      '2',
+      '--queue',
+      redis.url,
+      '--queue-name',
+      'asha',
+      '--out',
+      out,
+    ]);
+    spawned.push(coordinator.child);
+    const workerArgs = [
+      'worker',
+      '--queue',
+      redis.url,
+      '--queue-name',
+      'asha',
+      '--threads',
+      '1',
+      '--lock-seconds',
+      '3',
+      '--checkpoint-dir',
+      shared,
+    ];
+    const victim = start(workerArgs);
+    spawned.push(victim.child);
+    const survivor = start(workerArgs);
+    spawned.push(survivor.child);
+    await until(() => /goes on to epoch 3/.test(coordinator.output()), 90000, 'a promotion');
+    process.kill(-(victim.child.pid ?? 0), 'SIGKILL');
+    await victim.exited;
+    const code = await Promise.race([
+      coordinator.exited,
+      new Promise((r) => {
+        setTimeout(() => {
+          r('timeout');
+        }, 150000);
+      }),
+    ]);
+    assert.equal(code, 0, coordinator.output());
+    const got = results(out);
+    assert.deepEqual(
+      got.map((r) => r.id).sort((a, b) => a - b),
+      ids,
+      'one line per architecture',
+    );
+    const whole = new Map(results(local).map((r) => [r.id, r]));
+    for (const r of got) {
+      assert.deepEqual(r.valAcc, whole.get(r.id)?.valAcc.slice(0, r.valAcc.length), `id ${r.id}`);
+      assert.equal(r.stoppedAtRung, r.valAcc.length < 7 ? r.valAcc.length : null);
+    }
+    assert.ok(got.filter((r) => r.valAcc.length >= 3).length >= 3, 'the best half at least');
+    assert.ok(
+      got.some((r) => r.valAcc.length === 7),
+      'one trains to the end',
+    );
+    assert.match(coordinator.output(), /Successive halving: /);
+    process.kill(-(survivor.child.pid ?? 0), 'SIGTERM');
+    await survivor.exited;
+  });
+
   it("refuses a queue that holds another sweep's unfinished jobs, unless asked", async () => {
     const connection = parseRedisUrl(redis.url);
     const queue = new Queue('busy', { connection });

@@ -22,6 +22,8 @@ export interface HalvingState {
   eta: number;
   decisions: RungDecision[];
   paused: Record<string, ResultRecord>;
+  /** On a queue (ASHA): promoted[k], the architectures sent on to rung k. */
+  promoted?: number[][];
 }
 
 export function readHalvingState(dir: string, rungs: number[], eta: number): HalvingState {

@@ -27,6 +27,9 @@ import { runUnits, unitLabel, type RunUnit } from '../../run/units.js';
 import { studyDataShape } from '../study-data.js';
 import { sweepConclusion } from '../summary.js';
 import type { SweepOutcome, SweepRequest } from '../sweep.js';
+import { readHalvingState, writeHalvingState } from '../../run/halving-state.js';
+import { halvingRungs } from '../halving.js';
+import { ashaPromotions } from './asha.js';
 import { jobId, longestUnitsFirst, type ArchitectureJob, type JobProgress } from './jobs.js';
 import { probeRedis, QueueUnreachableError } from './redis-probe.js';
 import { redactRedisUrl, type RedisConnection } from './redis-url.js';
@@ -69,12 +72,7 @@ async function followQueue(
 ): Promise<SweepOutcome> {
   const { dir, study, resumed } = folder;
   checkStudy(study);
-  if (study.halving) {
-    throw new UsageError(
-      'successive halving (--halving) runs on the local runner; the queue does not promote between rungs yet: drop --queue, or --halving',
-      'halving',
-    );
-  }
+  if (study.halving) halvingRungs(study); // refuses rungs that end no cycle, before anything is written
   await probeRedis(options.connection, options.url);
   const architectures = selectArchitectures(study, await studyDataShape(study));
   const seeds = studySeeds(study);
@@ -130,34 +128,105 @@ async function followQueue(
     const records = readResults(dir, study.seed);
     await writeReferenceCsvs(dir, records, selection, resumed);
     const done = new Set(records.map((r) => unitKey(r.id, r.seed)));
-    const todo = longestUnitsFirst(
-      runUnits(architectures, seeds).filter((u) => !done.has(unitKey(u.arch.id, u.seed))),
+    const label = (unit: RunUnit): string => unitLabel(unit, seeds.length);
+    // Successive halving on the queue (ASHA): a job trains a unit to a rung; promotions follow.
+    const rungs = study.halving ? halvingRungs(study) : [study.epochs];
+    const halving = study.halving ? readHalvingState(dir, rungs, study.eta) : undefined;
+    const promoted = halving ? (halving.promoted ??= rungs.map(() => [])) : [];
+    /** A job: a unit trained to rung k (the last: to the end). */
+    interface Work {
+      unit: RunUnit;
+      k: number;
+    }
+    const workKey = (w: Work): string => `${unitKey(w.unit.arch.id, w.unit.seed)}@${w.k}`;
+    const jobOf = ({ unit: { arch, seed }, k }: Work, priority: number) => {
+      const last = k === rungs.length - 1;
+      return {
+        name: `arch-${arch.id}-seed-${seed}${study.halving ? `-epoch-${rungs[k]}` : ''}`,
+        data: { runId, study, arch, seed, ...(last ? {} : { untilEpoch: rungs[k] }) },
+        opts: {
+          jobId: jobId(runId, arch.id, seed, study.halving ? rungs[k] : undefined),
+          priority,
+          attempts: options.attempts,
+          backoff: { type: 'exponential' as const, delay: 2000 },
+        },
+      };
+    };
+    const byId = new Map(architectures.map((a) => [a.id, a]));
+    /** The work a rung still owes: its entrants' seeds not ended and not yet paused there. */
+    const owed = (k: number, ids: readonly number[]): Work[] =>
+      runUnits(
+        ids.map((id) => byId.get(id)).filter((x) => x !== undefined),
+        seeds,
+      )
+        .filter((u) => {
+          const key = unitKey(u.arch.id, u.seed);
+          return !done.has(key) && (halving?.paused[key]?.valAcc.length ?? 0) < (rungs[k] ?? 0);
+        })
+        .map((unit) => ({ unit, k }));
+    const pending = new Map<string, Work>();
+    const enqueue = async (work: Work[], priority: (i: number) => number): Promise<void> => {
+      // A job that failed for good in an earlier attempt of the sweep gets a new chance on resume.
+      for (const w of work) {
+        const existing = await queue.getJob(jobOf(w, 1).opts.jobId);
+        if (existing && (await existing.getState()) === 'failed') await existing.retry('failed');
+      }
+      await queue.addBulk(work.map((w, i) => jobOf(w, priority(i))));
+      for (const w of work) pending.set(workKey(w), w);
+    };
+    const initial = [
+      ...owed(
+        0,
+        architectures.map((a) => a.id),
+      ),
+      ...promoted.flatMap((ids, k) => (k === 0 ? [] : owed(k, ids))),
+    ];
+    const ordered = longestUnitsFirst(initial.map((w) => w.unit));
+    await enqueue(
+      ordered.map((u) => initial.find((w) => w.unit === u) as Work),
+      (i) => i + 1,
+    );
+    options.log(
+      `${redactRedisUrl(options.url)} queue '${options.name}': ${pending.size} jobs for ${dir} (${done.size} ${seeds.length > 1 ? 'runs' : 'architectures'} already done), longest first${study.halving ? `; successive halving at epochs ${rungs.join(', ')}, eta ${study.eta}` : ''}`,
     );
     const failedUnits = new Set<string>();
-    // A job that failed for good in an earlier attempt of the sweep gets a new chance on resume.
-    for (const { arch, seed } of todo) {
-      const existing = await queue.getJob(jobId(runId, arch.id, seed));
-      if (existing && (await existing.getState()) === 'failed') await existing.retry('failed');
-    }
-    const jobOf = ({ arch, seed }: RunUnit, priority: number) => ({
-      name: `arch-${arch.id}-seed-${seed}`,
-      data: { runId, study, arch, seed },
-      opts: {
-        jobId: jobId(runId, arch.id, seed),
-        priority,
-        attempts: options.attempts,
-        backoff: { type: 'exponential' as const, delay: 2000 },
-      },
-    });
-    await queue.addBulk(todo.map((unit, i) => jobOf(unit, i + 1)));
-    options.log(
-      `${redactRedisUrl(options.url)} queue '${options.name}': ${todo.length} jobs for ${dir} (${done.size} ${seeds.length > 1 ? 'runs' : 'architectures'} already done), longest first`,
-    );
-
-    const pending = new Map<string, RunUnit>(todo.map((u) => [unitKey(u.arch.id, u.seed), u]));
     const lastSeen = new Map<string, string>();
     const failures: { id: number; seed: number; reason: string; attempts: number }[] = [];
-    const label = (unit: RunUnit): string => unitLabel(unit, seeds.length);
+    /** ASHA: send on whoever the results so far allow; with nothing left to run, end the race. */
+    const promote = async (): Promise<void> => {
+      if (!halving) return;
+      const input = {
+        rungs,
+        eta: study.eta,
+        seeds,
+        ids: architectures.map((a) => a.id),
+        promoted,
+        paused: halving.paused,
+        ended: new Map(records.map((r) => [unitKey(r.id, r.seed), r])),
+      };
+      const next = ashaPromotions(input, pending.size === 0);
+      for (const [k, id] of next) {
+        (promoted[k] as number[]).push(id);
+        await writeHalvingState(dir, halving);
+        options.log(`id ${id} goes on to epoch ${rungs[k]}`);
+        await enqueue(owed(k, [id]), () => 1);
+      }
+      if (pending.size > 0) return;
+      // Nothing runs and no one goes on: every paused run stops at the rung it reached.
+      for (const [key, paused] of Object.entries(halving.paused)) {
+        if (done.has(key)) continue;
+        done.add(key);
+        await recordResult(
+          dir,
+          records,
+          { ...paused, stoppedAtRung: paused.valAcc.length },
+          selection,
+        );
+      }
+      halving.paused = {};
+      await writeHalvingState(dir, halving);
+    };
+    await promote();
     while (pending.size > 0) {
       if (request.shouldStop()) {
         options.log(
@@ -165,31 +234,46 @@ async function followQueue(
         );
         return { dir, records, stopped: true };
       }
-      for (const [key, unit] of [...pending]) {
-        const job = await queue.getJob(jobId(runId, unit.arch.id, unit.seed));
+      for (const [wkey, w] of [...pending]) {
+        const { unit } = w;
+        const key = unitKey(unit.arch.id, unit.seed);
+        const spec = jobOf(w, 1);
+        const job = await queue.getJob(spec.opts.jobId);
         if (!job) {
           // Redis lost it (restarted without persistence, flushed): enqueue it again, first.
           options.log(
             `${label(unit)}: its job is gone from the queue (Redis lost it); enqueued again`,
           );
-          const again = jobOf(unit, 1);
-          await queue.add(again.name, again.data, again.opts);
+          await queue.add(spec.name, spec.data, spec.opts);
           continue;
         }
         const state = await job.getState();
         if (state === 'completed') {
-          const result = job.returnvalue;
-          if (!done.has(key)) {
+          const { paused, ...result } = job.returnvalue as ResultRecord & { paused?: boolean };
+          pending.delete(wkey);
+          const by = job.processedBy ? ` on ${job.processedBy}` : '';
+          if (halving && paused === true) {
+            halving.paused[key] = result;
+            await writeHalvingState(dir, halving);
+            options.log(
+              `${label(unit)} reached epoch ${result.valAcc.length}${by}: best val ${result.bestVal.toFixed(2)}%`,
+            );
+          } else if (!done.has(key)) {
             done.add(key);
             await recordResult(dir, records, result, selection);
-            const by = job.processedBy ? ` on ${job.processedBy}` : '';
+            if (halving) {
+              halving.paused = Object.fromEntries(
+                Object.entries(halving.paused).filter(([k]) => k !== key),
+              );
+              await writeHalvingState(dir, halving);
+            }
             options.log(
-              `${label(unit)} done${by}: best val ${result.bestVal.toFixed(2)}%; ${pending.size - 1} left`,
+              `${label(unit)} done${by}: best val ${result.bestVal.toFixed(2)}%; ${pending.size} jobs left`,
             );
           }
-          pending.delete(key);
+          await promote();
         } else if (state === 'failed' && job.attemptsMade >= options.attempts) {
-          pending.delete(key);
+          pending.delete(wkey);
           failedUnits.add(label(unit));
           failures.push({
             id: unit.arch.id,
@@ -201,6 +285,7 @@ async function followQueue(
           options.log(
             `${label(unit)} FAILED after ${job.attemptsMade} attempts: ${job.failedReason}; the sweep goes on`,
           );
+          await promote();
         } else {
           const p = job.progress as Partial<JobProgress> | number;
           const where =
@@ -208,9 +293,9 @@ async function followQueue(
               ? ` on ${p.worker}, epoch ${(p.epoch ?? 0) + 0}/${p.epochs ?? '?'}`
               : '';
           const line = `${state}${where}`;
-          if (lastSeen.get(key) !== line && state === 'active')
+          if (lastSeen.get(wkey) !== line && state === 'active')
             options.log(`${label(unit)} ${line}`);
-          lastSeen.set(key, line);
+          lastSeen.set(wkey, line);
         }
       }
       if (pending.size > 0) await new Promise((r) => setTimeout(r, options.pollMs ?? 1000));

@@ -11,6 +11,8 @@ export interface ArchitectureJob {
   study: StudyConfig;
   arch: Architecture;
   seed: number;
+  /** Successive halving: train to this epoch (a rung) and pause there with the checkpoint. */
+  untilEpoch?: number;
 }
 
 /** Progress a worker reports while training (job.updateProgress). */
@@ -29,11 +31,11 @@ export function runKey(runId: string): string {
 }
 
 /**
- * One job id per (run, architecture, seed): adding it twice is a no-op, so nothing is trained
- * twice.
+ * One job id per (run, architecture, seed), and per rung under successive halving: adding it
+ * twice is a no-op, so nothing is trained twice.
  */
-export function jobId(runId: string, archId: number, seed: number): string {
-  return `r${runKey(runId)}-a${archId}-s${seed}`;
+export function jobId(runId: string, archId: number, seed: number, rung?: number): string {
+  return `r${runKey(runId)}-a${archId}-s${seed}${rung === undefined ? '' : `-e${rung}`}`;
 }
 
 /**

@@ -19,8 +19,8 @@ const cache = new Map<string, Promise<StudyData>>();
 
 export default async function trainJob(
   job: SandboxedJob<ArchitectureJob, ResultRecord>,
-): Promise<ResultRecord> {
-  const { runId, study, arch, seed } = job.data;
+): Promise<ResultRecord & { paused?: boolean }> {
+  const { runId, study, arch, seed, untilEpoch } = job.data;
   const device = process.env.FEATSHIFT_WORKER_DEVICE ?? 'cpu';
   const dataDir = process.env.FEATSHIFT_DATA_DIR;
   const key = JSON.stringify([
@@ -68,6 +68,7 @@ export default async function trainJob(
         trainImages: trainCount,
         checkpointPath,
         memoryLimit: Number.isFinite(memory) && memory > 0 ? memory : defaultMemoryLimit(),
+        ...(untilEpoch !== undefined ? { untilEpoch } : {}),
       },
       {
         step: (s) => {
@@ -78,8 +79,20 @@ export default async function trainJob(
         },
       },
     );
-    await rm(checkpointPath, { force: true });
-    return toRecord(arch, seed, outcome);
+    const record = toRecord(arch, seed, outcome);
+    if (!study.halving) {
+      await rm(checkpointPath, { force: true });
+      return record;
+    }
+    // A paused run keeps its checkpoint: its promotion continues from it (on storage every
+    // worker reaches, whichever worker takes the next rung).
+    if (!outcome.paused) await rm(checkpointPath, { force: true });
+    return {
+      ...record,
+      epochsTrained: outcome.epochs.length,
+      stoppedAtRung: null,
+      paused: outcome.paused,
+    };
   } finally {
     await train.close();
   }
