@@ -58,6 +58,7 @@ function study(results: RunResult[], planned: number | null = null): LoadedRun {
     seeds: [...new Set(results.map((r) => r.seed))],
     baselineWidths: [],
     planned,
+    epochs: null,
     warnings: [],
   };
 }

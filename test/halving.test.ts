@@ -8,6 +8,8 @@ import { ashaPromotions } from '../src/sweep/distributed/asha.js';
 import type { ResultRecord } from '../src/run/results.js';
 import { REFERENCE_DEFAULTS } from '../src/run/study.js';
 import { runCli, startCli } from './helpers/cli.js';
+import { reportData } from '../src/report/html.js';
+import { loadRun } from '../src/run/load.js';
 import { results } from './helpers/results.js';
 import { cheapestIds, tinySweep } from './helpers/tiny-study.js';
 
@@ -119,6 +121,10 @@ describe('featshift sweep --halving, end to end', () => {
     assert.match(h.stdout, /Successive halving: .*runs stopped at the rung of epoch 1/);
     assert.match(h.stdout, /Cost: \d+\.\d % of the full sweep's MAC-images/);
     assert.equal(existsSync(join(halved, 'checkpoints')), false);
+    // The report says where runs stopped and what they cost, and colours curves by it.
+    const [run] = reportData([loadRun(halved)]).runs;
+    assert.match(run?.halving ?? '', /Cost: \d+\.\d % of the full sweep's MAC-images/);
+    assert.ok(run?.architectures.some((a) => a.stoppedAtRung === 1));
   });
 
   it('resumes a halving sweep stopped mid-rung to the same results', async () => {

@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import { architectureStats, topVerdict } from '../analysis/architectures.js';
 import { analyzeStudy, type GroupSummary } from '../analysis/study-analysis.js';
 import type { LoadedRun, RunResult } from '../run/load.js';
+import type { ResultRecord } from '../run/results.js';
+import { halvingSummary } from '../sweep/halving.js';
 
 const require = createRequire(import.meta.url);
 let plotly: string | undefined;
@@ -52,6 +54,8 @@ export interface ReportRun extends Omit<LoadedRun, 'architectures'> {
   /** The location groups (early, middle, late, VGG) with each run's best validation error. */
   groups: Pick<GroupSummary, 'name' | 'description' | 'ids' | 'runs' | 'errors' | 'mean'>[];
   finding: string[];
+  /** Successive halving: where runs stopped and the cost against the full sweep. */
+  halving: string | null;
 }
 
 export interface ReportData {
@@ -111,6 +115,10 @@ function reportRun(run: LoadedRun): ReportRun {
         mean,
       })),
     finding: analysis?.finding ?? [],
+    halving:
+      run.epochs === null
+        ? null
+        : (halvingSummary(run.architectures as unknown as ResultRecord[], run.epochs) ?? null),
   };
 }
 

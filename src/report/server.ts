@@ -49,6 +49,7 @@ export async function serveReport(
           baselineWidths: [],
           planned: null,
           seeds: [],
+          epochs: null,
           warnings: [reason],
         };
       }

@@ -31,6 +31,7 @@ export type RunResult = Pick<
   | 'trainAcc'
   | 'valAcc'
   | 'stoppedAtRung'
+  | 'epochsTrained'
 >;
 
 export interface LoadedRun {
@@ -45,8 +46,10 @@ export interface LoadedRun {
   seeds: number[];
   /** The standard VGG's widths at the run's budget, for comparison. */
   baselineWidths: number[];
-  /** How many architectures the run selected (more than finished while it runs). */
+  /** How many runs, (architecture, seed), the run planned (more than finished while it runs). */
   planned: number | null;
+  /** The epochs the study trains (null: the original's CSVs, which do not say). */
+  epochs: number | null;
   warnings: string[];
 }
 
@@ -80,6 +83,7 @@ function fromJsonLine(value: unknown, seed: number): RunResult | undefined {
     trainAcc: list(r.trainAcc),
     valAcc: list(r.valAcc),
     ...(r.stoppedAtRung !== undefined ? { stoppedAtRung: num(r.stoppedAtRung) } : {}),
+    ...(typeof r.epochsTrained === 'number' ? { epochsTrained: r.epochsTrained } : {}),
   };
 }
 
@@ -289,6 +293,7 @@ export function loadRun(dir: string): LoadedRun {
     source,
     architectures,
     seeds: plannedSeeds ?? [...new Set(architectures.map((a) => a.seed))].sort((a, b) => a - b),
+    epochs: typeof study?.epochs === 'number' ? study.epochs : null,
     baselineWidths,
     planned,
     warnings,

@@ -8,7 +8,7 @@ import {
 import { analyzeStudy } from '../analysis/study-analysis.js';
 import { readStoredRun } from '../run/folder.js';
 import { loadRun } from '../run/load.js';
-import { trainingCost } from './halving.js';
+import { halvingSummary } from './halving.js';
 import type { ResultRecord } from '../run/results.js';
 import { humanCount, sparkline, textTable } from '../util/text-table.js';
 
@@ -85,39 +85,4 @@ export function sweepConclusion(records: readonly ResultRecord[], dir: string): 
   );
   parts.push('', `The whole analysis: featshift analyze '${dir}'`);
   return parts.join('\n');
-}
-
-/**
- * Where successive halving stopped the runs, and what it cost against the full sweep (MAC-images:
- * every run's MACs per image times the epochs it trained; the images per epoch are the same for
- * all). Undefined for a sweep without halving.
- */
-export function halvingSummary(
-  records: readonly ResultRecord[],
-  epochs: number,
-): string | undefined {
-  const halved = records.filter((r) => r.epochsTrained !== undefined);
-  if (halved.length === 0) return undefined;
-  const stops = new Map<string, number>();
-  for (const r of halved) {
-    const where =
-      r.stoppedAtRung === null || r.stoppedAtRung === undefined
-        ? r.abandoned || r.diverged
-          ? `${r.abandoned ? 'abandoned' : 'diverged'} by the recipe`
-          : `trained all ${epochs} epochs`
-        : `stopped at the rung of epoch ${r.stoppedAtRung}`;
-    stops.set(where, (stops.get(where) ?? 0) + 1);
-  }
-  const spent = trainingCost(
-    halved.map((r) => ({ macs: r.macs, epochs: r.epochsTrained ?? 0 })),
-    1,
-  );
-  const full = trainingCost(
-    halved.map((r) => ({ macs: r.macs, epochs })),
-    1,
-  );
-  return [
-    `Successive halving: ${[...stops].map(([where, n]) => `${n} runs ${where}`).join(', ')}.`,
-    `Cost: ${((100 * spent) / full).toFixed(1)} % of the full sweep's MAC-images; architectures stopped early are ranked on fewer epochs.`,
-  ].join('\n');
 }

@@ -608,6 +608,8 @@ function runSection(run: LoadedRun, r: number): HTMLElement {
         : `${run.dataset}, VGG-${run.depth}, ${run.architectures.length}${planned} architectures (${run.source})`,
     ]),
   ];
+  if (run.halving !== null)
+    children.push(el('p', { class: 'meta', id: `halving-${r}` }, [run.halving]));
   if (run.finding.length > 0)
     children.push(el('pre', { class: 'finding', id: `finding-${r}` }, [run.finding.join('\n')]));
   if (run.warnings.length > 0) {

@@ -42,7 +42,10 @@ export async function queueStatus(connection: RedisConnection, name: string): Pr
         typeof p === 'object' && p.imagesPerEpoch
           ? p.imagesPerEpoch
           : (job.data.study.trainSubset ?? 50000);
-      return job.data.arch.macs * images * job.data.study.epochs * fraction;
+      // A halving job trains to its rung (an estimate: it may continue from an earlier one).
+      return (
+        job.data.arch.macs * images * (job.data.untilEpoch ?? job.data.study.epochs) * fraction
+      );
     };
     // Throughput per worker from its finished jobs.
     const throughput = new Map<string, { work: number; seconds: number; jobs: number }>();
@@ -69,7 +72,7 @@ export async function queueStatus(connection: RedisConnection, name: string): Pr
           : 1;
       remaining += cost(job, Math.max(0, fraction));
       lines.push(
-        `  ${unitName(job.data)} on ${job.processedBy ?? (typeof p === 'object' ? p.worker : undefined) ?? '?'}: ${epoch}`,
+        `  ${unitName(job.data)} on ${job.processedBy ?? (typeof p === 'object' ? p.worker : undefined) ?? '?'}: ${epoch}${job.data.untilEpoch !== undefined ? ` (halving: to the rung at epoch ${job.data.untilEpoch})` : ''}`,
       );
     }
     for (const job of [
