@@ -53,6 +53,32 @@ function start(
   return { child, exited, output: () => out };
 }
 
+/** A worker of one thread on `queue`, with a short lock and its checkpoints in `shared`. */
+const sharedWorker = (url: string, queue: string, shared: string): string[] => [
+  'worker',
+  '--queue',
+  url,
+  '--queue-name',
+  queue,
+  '--threads',
+  '1',
+  '--lock-seconds',
+  '3',
+  '--checkpoint-dir',
+  shared,
+];
+
+/** A process's exit code, or 'timeout' after `ms`. */
+const exitWithin = (exited: Promise<number | null>, ms: number): Promise<unknown> =>
+  Promise.race([
+    exited,
+    new Promise((r) => {
+      setTimeout(() => {
+        r('timeout');
+      }, ms);
+    }),
+  ]);
+
 const until = async (check: () => boolean, ms: number, what: string): Promise<void> => {
   const end = Date.now() + ms;
   while (!check()) {
@@ -98,19 +124,7 @@ describe('distributed sweeps on a real redis-server', () => {
       out,
     ]);
     spawned.push(coordinator.child);
-    const workerArgs = [
-      'worker',
-      '--queue',
-      redis.url,
-      '--queue-name',
-      'kill-test',
-      '--threads',
-      '1',
-      '--lock-seconds',
-      '3',
-      '--checkpoint-dir',
-      shared,
-    ];
+    const workerArgs = sharedWorker(redis.url, 'kill-test', shared);
     const victim = start(workerArgs);
     spawned.push(victim.child);
     // Kill the first worker once a job of its has written an epoch checkpoint.
@@ -125,14 +139,7 @@ describe('distributed sweeps on a real redis-server', () => {
     spawned.push(survivor.child);
     process.kill(-(victim.child.pid ?? 0), 'SIGKILL');
     await victim.exited;
-    const code = await Promise.race([
-      coordinator.exited,
-      new Promise((r) => {
-        setTimeout(() => {
-          r('timeout');
-        }, 150000);
-      }),
-    ]);
+    const code = await exitWithin(coordinator.exited, 150000);
     assert.equal(code, 0, coordinator.output());
     const got = results(out);
     assert.deepEqual(
@@ -244,19 +251,7 @@ describe('distributed sweeps on a real redis-server', () => {
       out,
     ]);
     spawned.push(coordinator.child);
-    const workerArgs = [
-      'worker',
-      '--queue',
-      redis.url,
-      '--queue-name',
-      'asha',
-      '--threads',
-      '1',
-      '--lock-seconds',
-      '3',
-      '--checkpoint-dir',
-      shared,
-    ];
+    const workerArgs = sharedWorker(redis.url, 'asha', shared);
     const victim = start(workerArgs);
     spawned.push(victim.child);
     const survivor = start(workerArgs);
@@ -264,14 +259,7 @@ describe('distributed sweeps on a real redis-server', () => {
     await until(() => /goes on to epoch 3/.test(coordinator.output()), 90000, 'a promotion');
     process.kill(-(victim.child.pid ?? 0), 'SIGKILL');
     await victim.exited;
-    const code = await Promise.race([
-      coordinator.exited,
-      new Promise((r) => {
-        setTimeout(() => {
-          r('timeout');
-        }, 150000);
-      }),
-    ]);
+    const code = await exitWithin(coordinator.exited, 150000);
     assert.equal(code, 0, coordinator.output());
     const got = results(out);
     assert.deepEqual(

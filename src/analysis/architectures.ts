@@ -126,6 +126,9 @@ export function plusMinus(t: Interval, digits = 2): string {
     : `${t.mean.toFixed(digits)} ± ${t.halfWidth.toFixed(digits)}`;
 }
 
+/** The headings of placeCells. */
+export const PLACE_HEADINGS = ['rank', 'id', 'xi', 'omega', 'alpha', 'seeds'] as const;
+
 /** The first cells of an architecture's row: rank, id (the baseline named), xi, omega, alpha, seeds. */
 export function placeCells(a: ArchitectureStats, rank: number): string[] {
   const value = (v: number | null): string => (v === null ? '-' : String(v));

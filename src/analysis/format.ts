@@ -1,5 +1,5 @@
 import { humanCount, sparkline, textTable } from '../util/text-table.js';
-import { placeCells, plusMinus } from './architectures.js';
+import { PLACE_HEADINGS, placeCells, plusMinus } from './architectures.js';
 import type { Estimate } from './stats.js';
 import { describeEstimate, type StudyAnalysis } from './study-analysis.js';
 
@@ -18,12 +18,7 @@ export function formatAnalysis(a: StudyAnalysis): string {
     'Architectures (mean over seeds ± half-width of the 95 % Student t interval):',
     textTable(
       [
-        'rank',
-        'id',
-        'xi',
-        'omega',
-        'alpha',
-        'seeds',
+        ...PLACE_HEADINGS,
         'best val %',
         'last val %',
         'train at best %',

@@ -1,5 +1,6 @@
 import {
   architectureStats,
+  PLACE_HEADINGS,
   placeCells,
   plusMinus,
   rankArchitectures,
@@ -31,19 +32,7 @@ export function summaryTable(records: readonly ResultRecord[]): string {
     humanCount(a.macs),
     `${sparkline(a.widths)}${a.id === top.best && top.undecidable === null ? ' best' : ''}${tied.has(a.id) ? ' =best' : ''}${a.abandoned ? ` abandoned ${a.abandoned}/${a.seeds.length}` : ''}${a.diverged ? ` DIVERGED ${a.diverged}/${a.seeds.length}` : ''}`,
   ]);
-  const head = [
-    'rank',
-    'id',
-    'xi',
-    'omega',
-    'alpha',
-    'seeds',
-    'best val %',
-    'train %',
-    'params',
-    'MACs',
-    'widths',
-  ];
+  const head: string[] = [...PLACE_HEADINGS, 'best val %', 'train %', 'params', 'MACs', 'widths'];
   const verdict =
     top.undecidable !== null
       ? [
