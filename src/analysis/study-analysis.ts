@@ -16,6 +16,7 @@ import {
   groupMean,
   groupMeanDifference,
   LEVEL,
+  mean,
   median,
   welchInterval,
   type Estimate,
@@ -44,6 +45,8 @@ export interface GroupSummary {
   mean: Estimate;
   /** Median of every run, two-stage bootstrap interval. */
   median: Estimate;
+  /** The mean of every run with the same bootstrap interval, beside the t interval above. */
+  meanBootstrap: Estimate;
   /** Best validation error (100 - accuracy) of every run, ascending: the group's EDF. */
   errors: number[];
 }
@@ -55,6 +58,8 @@ export interface GroupDifference {
   subtrahend: string;
   mean: Estimate;
   median: Estimate;
+  /** The difference of the means of every run, two-stage bootstrap (expanded) interval. */
+  meanBootstrap: Estimate;
   /** Welch's interval of the mean difference (over units) leaves zero out. */
   decided: boolean;
   /**
@@ -202,6 +207,7 @@ function summarize(
     runs: runs.flat().length,
     mean: groupMean(runs),
     median: bootstrapGroup(runs, median, options),
+    meanBootstrap: bootstrapGroup(runs, mean, options),
     errors: runs
       .flat()
       .map((v) => 100 - v)
@@ -224,6 +230,7 @@ function difference(
     subtrahend: b.name,
     mean: meanDiff,
     median: bootstrapDifference(ra, rb, median, options),
+    meanBootstrap: bootstrapDifference(ra, rb, mean, options),
     decided: excludesZero(meanDiff),
     members: welchInterval(ra.flat(), rb.flat()),
     sizes: [ra.length, rb.length],
