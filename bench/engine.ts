@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { referencePython, type BenchRow } from './common.js';
 import { ENGINE_WORKLOADS } from './engine-workloads.js';
@@ -25,8 +25,12 @@ function best(a: Measure | undefined, b: Measure | undefined): Measure | undefin
 
 /**
  * Training throughput and peak memory of featshift against PyTorch (Debian's python3-torch) on the
- * same machine, same thread count, same workloads, one process per measurement. Steps per
- * measurement: FEATSHIFT_BENCH_STEPS (default 5); rounds: FEATSHIFT_BENCH_ROUNDS (default 2).
+ * same machine, same thread count, same workloads, one process per measurement: featshift in
+ * channels-last and in NCHW, and the layout `--layout auto` would choose (the faster of the two);
+ * PyTorch in NCHW (its default), in channels-last (its fastest fp32 layout on many CPUs) and in
+ * bf16 autocast. The ratio that counts is featshift's chosen layout against PyTorch's best fp32.
+ * Steps per measurement: FEATSHIFT_BENCH_STEPS (default 5); rounds: FEATSHIFT_BENCH_ROUNDS
+ * (default 2), contenders alternated, each one's best round kept.
  */
 export function benchEngine(): BenchRow[] {
   const threads = String(Number(process.env.FEATSHIFT_BENCH_THREADS ?? availableParallelism()));
@@ -35,28 +39,38 @@ export function benchEngine(): BenchRow[] {
   const python = referencePython(['torch']);
   const rows: BenchRow[] = [];
   const rounds = Number(process.env.FEATSHIFT_BENCH_ROUNDS ?? 2);
+  console.log(`cpu: ${cpus()[0]?.model ?? 'unknown'}, ${availableParallelism()} cores`);
   for (const w of ENGINE_WORKLOADS) {
     const args = [w.widths.join(','), String(w.batch), threads, steps];
     // Alternate the contenders over several rounds and keep each one's best round, so that a
     // burst of load from elsewhere on a shared machine does not decide the ratio.
-    let ours: Measure | undefined;
-    let oursNchw: Measure | undefined;
-    let ref: Measure | undefined;
+    const m: Record<string, Measure | undefined> = {};
+    const take = (name: string, command: string, argv: string[]): void => {
+      m[name] = best(m[name], run(command, argv));
+    };
     for (let round = 0; round < rounds; round++) {
-      ours = best(ours, run(process.execPath, [worker, ...args]));
-      oursNchw = best(oursNchw, run(process.execPath, [worker, ...args, 'nchw']));
-      if (python) ref = best(ref, run(python, ['scripts/reference/engine_bench.py', ...args]));
+      take('cl', process.execPath, [worker, ...args]);
+      take('nchw', process.execPath, [worker, ...args, 'nchw']);
+      if (python) {
+        for (const mode of ['nchw', 'channels-last', 'bf16'])
+          take(`pt-${mode}`, python, ['scripts/reference/engine_bench.py', ...args, mode]);
+      }
     }
+    const img = (name: string): number | undefined => m[name]?.img_s;
+    const chosen = Math.max(img('cl') ?? 0, img('nchw') ?? 0) || undefined;
+    const ptFp32 = Math.max(img('pt-nchw') ?? 0, img('pt-channels-last') ?? 0) || undefined;
     rows.push({
       workload: w.name,
       threads: Number(threads),
-      featshift_img_s: ours?.img_s,
-      pytorch_img_s: ref?.img_s,
-      ratio: ours && ref ? ours.img_s / ref.img_s : undefined,
-      featshift_rss_mb: ours?.rss_mb,
-      pytorch_rss_mb: ref?.rss_mb,
-      nchw_img_s: oursNchw?.img_s,
-      nchw_ratio: oursNchw && ref ? oursNchw.img_s / ref.img_s : undefined,
+      featshift_cl: img('cl'),
+      featshift_nchw: img('nchw'),
+      featshift_auto: chosen,
+      pytorch_nchw: img('pt-nchw'),
+      pytorch_cl: img('pt-channels-last'),
+      pytorch_bf16: img('pt-bf16'),
+      auto_vs_best_fp32: chosen && ptFp32 ? chosen / ptFp32 : undefined,
+      featshift_rss_mb: m.cl?.rss_mb,
+      pytorch_rss_mb: m['pt-nchw']?.rss_mb,
     });
   }
   return rows;

@@ -1,6 +1,9 @@
-"""PyTorch's side of `npm run bench -- engine`: the same VGG training step, PyTorch's defaults.
+"""PyTorch's side of `npm run bench -- engine`: the same VGG training step.
 
-    /usr/bin/python3 scripts/reference/engine_bench.py WIDTHS BATCH THREADS STEPS
+    /usr/bin/python3 scripts/reference/engine_bench.py WIDTHS BATCH THREADS STEPS [MODE]
+
+MODE: nchw (PyTorch's default), channels-last (model and input in torch.channels_last), or bf16
+(NCHW under CPU autocast to bfloat16, as a PyTorch user trains in mixed precision).
 
 Prints {"img_s": ..., "rss_mb": ...}: median step throughput after two warm-up steps, and peak RSS.
 """
@@ -34,6 +37,7 @@ def vgg(widths, classes=10, eps=1e-4):
 def main():
     widths = [int(w) for w in sys.argv[1].split(",")]
     batch, threads, steps = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    mode = sys.argv[5] if len(sys.argv) > 5 else "nchw"
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = vgg(widths)
@@ -44,11 +48,16 @@ def main():
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     x = torch.rand(batch, 3, 32, 32)
     y = torch.arange(batch) % 10
+    if mode == "channels-last":
+        model = model.to(memory_format=torch.channels_last)
+        x = x.to(memory_format=torch.channels_last)
 
     def step():
         start = time.perf_counter()
         opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16"):
+            loss = F.cross_entropy(model(x), y)
+        loss.backward()
         opt.step()
         return time.perf_counter() - start
 
