@@ -1,10 +1,12 @@
 /**
  * One engine measurement in a process of its own (so that its peak RSS is its own):
- *   node dist/bench/engine-worker.js WIDTHS BATCH THREADS STEPS [nchw]
+ *   node dist/bench/engine-worker.js WIDTHS BATCH THREADS STEPS [nchw|bf16]
+ * (bf16: channels-last in bf16 mixed precision)
  * Prints {"img_s": ..., "rss_mb": ...}: training throughput (median step after warm-up) and
  * peak resident memory.
  */
 import { manualSeed, ops, setThreads, tensor, tidy, zeros } from '../src/engine/index.js';
+import { withAutocast } from '../src/engine/runtime.js';
 import { Vgg } from '../src/models/vgg.js';
 import { Sgd } from '../src/train/sgd.js';
 import { median } from './common.js';
@@ -16,6 +18,7 @@ const batch = Number(batchArg);
 setThreads(Number(threadsArg));
 manualSeed(0);
 const model = new Vgg(widths, { channelsLast: layout !== 'nchw' });
+const bf16 = layout === 'bf16';
 const sgd = new Sgd(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
 const x = zeros([batch, 3, 32, 32]).uniform_(0, 1);
 const y = tensor(
@@ -27,7 +30,7 @@ const step = (): number => {
   const start = performance.now();
   sgd.zeroGrad();
   tidy(() => {
-    ops.crossEntropy(model.forward(x, true), y).backward();
+    withAutocast(bf16, 'cpu', () => ops.crossEntropy(model.forward(x, true), y)).backward();
   });
   sgd.step();
   return performance.now() - start;

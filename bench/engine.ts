@@ -51,6 +51,7 @@ export function benchEngine(): BenchRow[] {
     for (let round = 0; round < rounds; round++) {
       take('cl', process.execPath, [worker, ...args]);
       take('nchw', process.execPath, [worker, ...args, 'nchw']);
+      take('bf16', process.execPath, [worker, ...args, 'bf16']);
       if (python) {
         for (const mode of ['nchw', 'channels-last', 'bf16'])
           take(`pt-${mode}`, python, ['scripts/reference/engine_bench.py', ...args, mode]);
@@ -68,6 +69,11 @@ export function benchEngine(): BenchRow[] {
       pytorch_nchw: img('pt-nchw'),
       pytorch_cl: img('pt-channels-last'),
       pytorch_bf16: img('pt-bf16'),
+      featshift_bf16: img('bf16'),
+      bf16_vs_pytorch_bf16:
+        img('bf16') && img('pt-bf16')
+          ? (img('bf16') as number) / (img('pt-bf16') as number)
+          : undefined,
       auto_vs_best_fp32: chosen && ptFp32 ? chosen / ptFp32 : undefined,
       featshift_rss_mb: m.cl?.rss_mb,
       pytorch_rss_mb: m['pt-nchw']?.rss_mb,

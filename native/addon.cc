@@ -6,6 +6,7 @@
 // the engine's OutOfMemoryError or EngineError classes (src/engine/errors.ts), which the
 // TypeScript side registers with setErrorClasses, so that no caller matches message text.
 
+#include <ATen/autocast_mode.h>
 #include <malloc.h>
 #include <napi.h>
 #include <torch/torch.h>
@@ -564,6 +565,25 @@ NATIVE(ManualSeed) {
   });
 }
 
+// setAutocast(enabled, device): bf16 mixed precision as torch.autocast(device, torch.bfloat16)
+// sets it: matrix products (convolutions, linear layers) in bf16, the rest in fp32. Leaving it
+// clears the cache of bf16 weight copies, which the next optimiser step makes stale.
+NATIVE(SetAutocast) {
+  return Guard(info.Env(), [&]() -> Napi::Value {
+    bool on = info[0].ToBoolean();
+    std::string device = StringArg(info, 1, "device");
+    if (device == "cpu") {
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(on);
+    } else {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(on);
+    }
+    if (!on) at::autocast::clear_cache();
+    return info.Env().Undefined();
+  });
+}
+
 NATIVE(SetNumThreads) {
   return Guard(info.Env(), [&]() -> Napi::Value {
     int n = static_cast<int>(Num(info, 0, "threads"));
@@ -650,6 +670,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
+  exports.Set("setAutocast", Napi::Function::New(env, SetAutocast));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
   exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled));
   exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled));

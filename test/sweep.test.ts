@@ -18,6 +18,7 @@ import { resultNumbers, results } from './helpers/results.js';
 import { withTmpfs } from './helpers/tmpfs.js';
 import { PNG } from 'pngjs';
 import { countParams, vggLayout } from '../src/models/vgg-layout.js';
+import { bf16Unsupported } from '../src/engine/runtime.js';
 
 // Two cheap members of the VGG-10 family at 1/16 of its features.
 const family = tinyFamily;
@@ -385,6 +386,32 @@ describe('featshift sweep, end to end on tiny architectures', () => {
       assert.equal(rec.params, countParams(vggLayout(rec.widths, { batchNorm: false })));
       assert.ok(rec.params < countParams(vggLayout(rec.widths)));
       assert.ok(rec.valAcc.every(Number.isFinite));
+    }
+  });
+
+  it('trains in bf16 mixed precision where the CPU has it, and refuses it in one line where not', () => {
+    const dir = tmp();
+    const r = runCli([...tiny(2, 512), '--precision', 'bf16', '--out', dir, '--quiet']);
+    if (bf16Unsupported('cpu') === null) {
+      assert.equal(r.status, 0, r.stderr);
+      const recs = results(dir);
+      assert.equal(recs.length, 2);
+      for (const rec of recs) assert.ok(rec.valAcc.every((v) => Number.isFinite(v) && v > 0));
+      const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as {
+        study: { precision: string };
+      };
+      assert.equal(config.study.precision, 'bf16');
+      // Not fp32's numbers: the convolutions really ran in bf16.
+      const fp32 = tmp();
+      assert.equal(runCli([...tiny(2, 512), '--out', fp32, '--quiet']).status, 0);
+      assert.notDeepEqual(
+        recs.map((x) => x.trainLoss),
+        results(fp32).map((x) => x.trainLoss),
+      );
+    } else {
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /--precision bf16 needs a CPU with AVX-512 BF16 or AMX/);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
     }
   });
 

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { DATASETS } from '../data/registry.js';
 import { requireDatasetSpec } from '../data/dataset.js';
 import { INIT_SCHEMES } from '../models/init.js';
-import { LAYOUTS } from '../train/recipe.js';
+import { LAYOUTS, PRECISIONS } from '../train/recipe.js';
 import { UsageError } from '../errors.js';
 import { readStoredRun } from '../run/folder.js';
 import {
@@ -117,6 +117,12 @@ export function sweepCommand(): Command {
     )
     .option('--train-subset <N>', 'train on the first N training images', parse.positiveInteger)
     .option('--val-subset <N>', 'validate on the first N test images', parse.positiveInteger)
+    .addOption(
+      new Option(
+        '--precision <PRECISION>',
+        'fp32 (the reference), or bf16 mixed precision where the device supports it (default fp32)',
+      ).choices(PRECISIONS),
+    )
     .addOption(
       new Option(
         '--layout <LAYOUT>',

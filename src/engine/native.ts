@@ -84,6 +84,7 @@ export interface NativeModule {
   unary(op: UnaryOp, a: NativeTensor): NativeTensor;
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
+  setAutocast(enabled: boolean, device: 'cpu' | 'cuda'): void;
   getNumThreads(): number;
   setGradEnabled(on: boolean): void;
   isGradEnabled(): boolean;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { native, type NativeBuildInfo } from './native.js';
 
 /**
@@ -20,6 +21,41 @@ export function manualSeed(seed: number): void {
   if (!Number.isInteger(seed) || seed < 0)
     throw new RangeError(`a seed must be a non-negative integer, got ${seed}`);
   native().manualSeed(seed);
+}
+
+/**
+ * Runs `fn` in bf16 mixed precision on a device when `on` (as torch.autocast(device,
+ * dtype=torch.bfloat16)): convolutions and linear layers in bf16, batch norm, the loss and the
+ * optimiser on the fp32 master weights. Leaving clears the bf16 weight copies.
+ */
+export function withAutocast<T>(on: boolean, device: string, fn: () => T): T {
+  if (!on) return fn();
+  const n = native();
+  const kind = device.startsWith('cuda') ? 'cuda' : 'cpu';
+  n.setAutocast(true, kind);
+  try {
+    return fn();
+  } finally {
+    n.setAutocast(false, kind);
+  }
+}
+
+/**
+ * Why bf16 cannot train on a device, or null when it can: a CPU needs AVX-512 BF16 or AMX (else
+ * oneDNN emulates bf16, slower than fp32); a CUDA GPU is taken as able (compute capability 8 or
+ * above; an older one fails in libtorch's first bf16 kernel).
+ */
+export function bf16Unsupported(device: string): string | null {
+  if (device.startsWith('cuda')) return null;
+  let flags = '';
+  try {
+    flags = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return 'the CPU flags cannot be read (/proc/cpuinfo)';
+  }
+  return /\b(avx512_bf16|amx_bf16)\b/.test(flags)
+    ? null
+    : 'this CPU has neither AVX-512 BF16 nor AMX, so bf16 would only be emulated';
 }
 
 /** Runs `fn` with autograd off (evaluation), restoring the previous mode after. */

@@ -7,7 +7,7 @@ import {
   type GridRange,
 } from '../family/skew-normal.js';
 import { INIT_SCHEMES } from '../models/init.js';
-import { LAYOUTS, REFERENCE_RECIPE, type TrainingRecipe } from '../train/recipe.js';
+import { LAYOUTS, PRECISIONS, REFERENCE_RECIPE, type TrainingRecipe } from '../train/recipe.js';
 
 /**
  * A study: everything that decides a sweep's results, stored in the run folder's config.json.
@@ -350,6 +350,7 @@ const ADDED_LATER: Partial<StudyConfig> = {
   microBatch: null,
   allowSplit: false,
   abandon: true,
+  precision: 'fp32',
   seeds: null,
   halving: false,
   eta: 3,
@@ -413,6 +414,11 @@ export function parseStoredStudy(raw: unknown, path: string): StudyConfig {
     study[key] = value;
   }
   const parsed = study as unknown as StudyConfig;
+  if (!(PRECISIONS as readonly string[]).includes(parsed.precision))
+    throw new UsageError(
+      `${path}: study.precision '${parsed.precision}' is no precision`,
+      'resume',
+    );
   if (!(LAYOUTS as readonly string[]).includes(parsed.layout))
     throw new UsageError(`${path}: study.layout '${parsed.layout}' is no layout`, 'resume');
   if (!(INIT_SCHEMES as readonly string[]).includes(parsed.weightInit))

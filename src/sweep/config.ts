@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { bf16Unsupported } from '../engine/runtime.js';
 import { UsageError } from '../errors.js';
 import { isDirectory } from '../util/is-directory.js';
 import type { StudyConfig } from '../run/study.js';
@@ -44,6 +45,18 @@ export function checkRuntime(
     throw new UsageError(
       `--data-dir ${runtime.dataDir} is not a folder: give the folder that holds the dataset files`,
       'data-dir',
+    );
+  }
+}
+
+/** Refuses bf16 where the device cannot run it natively, with what it needs. */
+export function checkPrecision(study: Pick<StudyConfig, 'precision'>, device: string): void {
+  if (study.precision !== 'bf16') return;
+  const why = bf16Unsupported(device);
+  if (why !== null) {
+    throw new UsageError(
+      `--precision bf16 needs a CPU with AVX-512 BF16 or AMX, or a CUDA GPU of compute capability 8 or above: ${why}; train in fp32 (drop --precision), or on such a device`,
+      'precision',
     );
   }
 }

@@ -37,7 +37,12 @@ import {
 } from '../train/trainer.js';
 import { halvingSweep } from './halving-sweep.js';
 import { halvingRungs } from './halving.js';
-import { checkRuntime, checkTrainingSetSize, type RuntimeConfig } from './config.js';
+import {
+  checkPrecision,
+  checkRuntime,
+  checkTrainingSetSize,
+  type RuntimeConfig,
+} from './config.js';
 import { buildLoaders, loadStudyData, type StudyData } from './study-data.js';
 
 /** What a sweep tells whoever shows its progress: training's events, and the sweep's own. */
@@ -158,6 +163,7 @@ async function sweepFolder(
   checkStudy(study);
   const device = checkDevice(runtime.device);
   checkRuntime(runtime);
+  checkPrecision(study, device);
   const numerics = settleNumerics(runtime, folder.numerics, threadCount());
   setThreads(numerics.threads);
   const data = await loadStudyData(study, runtime.dataDir);

@@ -40,7 +40,15 @@ export interface TrainingRecipe {
    * chance at the end of the first warm-restart cycle. Off trains every architecture in full.
    */
   abandon: boolean;
+  /**
+   * fp32 (the reference), or bf16 mixed precision: convolutions and linear layers in bf16 where
+   * the device supports it, batch norm, loss, optimiser and master weights in fp32.
+   */
+  precision: Precision;
 }
+
+export const PRECISIONS = ['fp32', 'bf16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
 
 /** The original code's defaults (its lib/cmdparser.py). */
 export const REFERENCE_RECIPE: TrainingRecipe = {
@@ -59,4 +67,5 @@ export const REFERENCE_RECIPE: TrainingRecipe = {
   allowSplit: false,
   layout: 'auto',
   abandon: true,
+  precision: 'fp32',
 };

@@ -1,5 +1,5 @@
 import { ops, tensor, tidy, type Tensor } from '../engine/index.js';
-import { noGrad } from '../engine/runtime.js';
+import { noGrad, withAutocast } from '../engine/runtime.js';
 import type { Vgg } from '../models/vgg.js';
 import type { Sgd } from './sgd.js';
 
@@ -43,6 +43,7 @@ export function trainStep(
   batchSize: number,
   microBatch: number,
   bnTraining = true,
+  bf16 = false,
 ): StepStats {
   const count = labels.length;
   const stats: StepStats = { lossSum: 0, correct: 0, count, finite: true };
@@ -51,8 +52,12 @@ export function trainStep(
     const n = Math.min(microBatch, count - start);
     tidy(() => {
       const { x, y } = piece(model, images, labels, start, n);
-      const logits = model.forward(x, bnTraining);
-      const loss = ops.crossEntropy(logits, y);
+      // The forward pass and the loss in mixed precision; the backward pass outside it, as
+      // PyTorch's autocast is used.
+      const [logits, loss] = withAutocast(bf16, model.device, () => {
+        const out = model.forward(x, bnTraining);
+        return [out, ops.crossEntropy(out, y)] as const;
+      });
       const value = loss.item();
       if (!Number.isFinite(value)) stats.finite = false;
       stats.lossSum += value * n;
@@ -71,6 +76,7 @@ export function evalStep(
   images: Float32Array,
   labels: BigInt64Array,
   microBatch: number,
+  bf16 = false,
 ): StepStats {
   const count = labels.length;
   const stats: StepStats = { lossSum: 0, correct: 0, count, finite: true };
@@ -79,8 +85,11 @@ export function evalStep(
       const n = Math.min(microBatch, count - start);
       tidy(() => {
         const { x, y } = piece(model, images, labels, start, n);
-        const logits = model.forward(x, false);
-        const value = ops.crossEntropy(logits, y).item();
+        const [logits, loss] = withAutocast(bf16, model.device, () => {
+          const out = model.forward(x, false);
+          return [out, ops.crossEntropy(out, y)] as const;
+        });
+        const value = loss.item();
         if (!Number.isFinite(value)) stats.finite = false;
         stats.lossSum += value * n;
         stats.correct += ops.topkCorrect(logits, y, 1);

@@ -1,6 +1,6 @@
 import { tensor, tidy, ops, zeros, type Tensor } from '../engine/index.js';
 import { OutOfMemoryError } from '../engine/errors.js';
-import { manualSeed, releaseHostMemory } from '../engine/runtime.js';
+import { manualSeed, releaseHostMemory, withAutocast } from '../engine/runtime.js';
 import { mix32 } from '../data/random.js';
 import type { Batch } from '../data/loader.js';
 import { Vgg } from '../models/vgg.js';
@@ -145,7 +145,9 @@ function chooseLayout(widths: readonly number[], config: TrainingConfig): Layout
       const started = performance.now();
       c.sgd.zeroGrad();
       tidy(() => {
-        const loss = ops.crossEntropy(c.model.forward(x, true), y);
+        const loss = withAutocast(config.precision === 'bf16', config.device, () =>
+          ops.crossEntropy(c.model.forward(x, true), y),
+        );
         loss.backward();
         loss.item(); // waits for a GPU
       });
@@ -204,7 +206,9 @@ function fitMemory(
         const run = (): void => {
           tidy(() => {
             const { x, y } = probeBatch(config, m);
-            ops.crossEntropy(probeModel.forward(x, true), y).backward();
+            withAutocast(config.precision === 'bf16', config.device, () =>
+              ops.crossEntropy(probeModel.forward(x, true), y),
+            ).backward();
           });
           sgd.zeroGrad();
         };
@@ -244,6 +248,8 @@ interface Run {
   schedule: WarmRestartSchedule;
   progress: Progress;
   memory: MicroBatchChoice | undefined;
+  /** bf16 mixed precision (the recipe's precision). */
+  bf16: boolean;
 }
 
 /**
@@ -350,7 +356,8 @@ async function setupModel(options: TrainOptions, events: TrainingEvents): Promis
     progress.schedule,
   );
   const phases = { setup: 0, data: 0, step: 0, evaluation: 0, checkpoint: 0 };
-  return { phases, model, sgd, schedule, progress, memory, layout };
+  const bf16 = config.precision === 'bf16';
+  return { phases, model, sgd, schedule, progress, memory, layout, bf16 };
 }
 
 /**
@@ -364,7 +371,7 @@ async function trainEpoch(
   events: TrainingEvents,
 ): Promise<{ diverged: boolean; started: number }> {
   const { config, id, train } = options;
-  const { progress, schedule, model, sgd } = run;
+  const { progress, schedule, model, sgd, bf16 } = run;
   const epoch = progress.epoch;
   const r = progress.running;
   const started = performance.now() - r.seconds * 1000;
@@ -375,7 +382,16 @@ async function trainEpoch(
     const lr = schedule.rate(batch.index + 1);
     sgd.lr = lr;
     manualSeed(mix32(config.seed, id, epoch, batch.index)); // dropout masks
-    const stats = trainStep(model, sgd, batch.x, batch.y, config.batchSize, progress.microBatch);
+    const stats = trainStep(
+      model,
+      sgd,
+      batch.x,
+      batch.y,
+      config.batchSize,
+      progress.microBatch,
+      true,
+      bf16,
+    );
     run.phases.step += seconds(stepStarted);
     if (!stats.finite) {
       progress.diverged = true;
@@ -418,7 +434,7 @@ async function testEpoch(
   const total = { correct: 0, count: 0, lossSum: 0 };
   for await (const batch of test.batches(0)) {
     await yieldToEventLoop(); // a second Ctrl-C quits at once, also while evaluating
-    const s = evalStep(run.model, batch.x, batch.y, run.progress.microBatch);
+    const s = evalStep(run.model, batch.x, batch.y, run.progress.microBatch, run.bf16);
     total.correct += s.correct;
     total.count += s.count;
     total.lossSum += s.lossSum;

@@ -6,6 +6,7 @@ import { defaultMemoryLimit } from '../../train/memory.js';
 import { trainModel } from '../../train/trainer.js';
 import { checkpointName } from '../../run/files.js';
 import { toRecord, type ResultRecord } from '../../run/results.js';
+import { checkPrecision } from '../config.js';
 import { trainingConfig } from '../sweep.js';
 import { buildLoaders, loadStudyData, type StudyData } from '../study-data.js';
 import { runKey, type ArchitectureJob, type JobProgress } from './jobs.js';
@@ -36,6 +37,7 @@ export default async function trainJob(
     cache.set(key, data);
   }
   const dataset = await data;
+  checkPrecision(study, device); // a worker without bf16 fails the job with the reason
   const { train, test, trainCount } = buildLoaders(study, dataset, seed);
   // On storage that every worker reaches, a job taken over after a crash resumes from here.
   const checkpointDir = process.env.FEATSHIFT_CHECKPOINT_DIR ?? join(tmpdir(), 'featshift-worker');
