@@ -572,13 +572,20 @@ NATIVE(SetAutocast) {
   return Guard(info.Env(), [&]() -> Napi::Value {
     bool on = info[0].ToBoolean();
     std::string device = StringArg(info, 1, "device");
-    if (device == "cpu") {
+    at::DeviceType type = device == "cpu" ? at::kCPU : at::kCUDA;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    // libtorch 2.4 names the device instead of one function per device.
+    at::autocast::set_autocast_dtype(type, at::kBFloat16);
+    at::autocast::set_autocast_enabled(type, on);
+#else
+    if (type == at::kCPU) {
       at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
       at::autocast::set_cpu_enabled(on);
     } else {
       at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
       at::autocast::set_enabled(on);
     }
+#endif
     if (!on) at::autocast::clear_cache();
     return info.Env().Undefined();
   });
