@@ -3,7 +3,6 @@ import { createRequire } from 'node:module';
 import { architectureStats, topVerdict } from '../analysis/architectures.js';
 import { analyzeStudy, type GroupSummary } from '../analysis/study-analysis.js';
 import type { LoadedRun, RunResult } from '../run/load.js';
-import type { ResultRecord } from '../run/results.js';
 import { halvingSummary } from '../sweep/halving.js';
 
 const require = createRequire(import.meta.url);
@@ -115,10 +114,7 @@ function reportRun(run: LoadedRun): ReportRun {
         mean,
       })),
     finding: analysis?.finding ?? [],
-    halving:
-      run.epochs === null
-        ? null
-        : (halvingSummary(run.architectures as unknown as ResultRecord[], run.epochs) ?? null),
+    halving: run.epochs === null ? null : (halvingSummary(run.architectures, run.epochs) ?? null),
   };
 }
 

@@ -49,6 +49,11 @@ export function readHalvingState(dir: string, rungs: number[], eta: number): Hal
   return state as HalvingState;
 }
 
+/** Forgets a paused run that has ended (its line is in results.jsonl). */
+export function unpause(state: HalvingState, key: string): void {
+  state.paused = Object.fromEntries(Object.entries(state.paused).filter(([k]) => k !== key));
+}
+
 export async function writeHalvingState(dir: string, state: HalvingState): Promise<void> {
   await writeFileAtomic(join(dir, HALVING_FILE), `${JSON.stringify(state)}\n`);
 }

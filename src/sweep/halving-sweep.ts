@@ -1,15 +1,16 @@
 import type { Architecture } from '../family/skew-normal.js';
 import {
   readHalvingState,
+  unpause,
   writeHalvingState,
   type HalvingState,
   type RungDecision,
 } from '../run/halving-state.js';
-import { toRecord, unitKey, type ResultRecord } from '../run/results.js';
+import { unitKey, type ResultRecord } from '../run/results.js';
 import type { StudyConfig } from '../run/study.js';
 import { runUnits, type RunUnit } from '../run/units.js';
 import type { TrainingOutcome } from '../train/trainer.js';
-import { halvingRungs, promote } from './halving.js';
+import { halvingRecord, halvingRungs, promote } from './halving.js';
 
 /** What a synchronous halving sweep needs of the sweep that runs it. */
 export interface HalvingContext {
@@ -59,11 +60,7 @@ export async function halvingSweep(ctx: HalvingContext): Promise<boolean> {
       const outcome = await ctx.train(unit, last ? undefined : rung);
       if (!outcome) return true;
       const key = unitKey(unit.arch.id, unit.seed);
-      const record: ResultRecord = {
-        ...toRecord(unit.arch, unit.seed, outcome),
-        epochsTrained: outcome.epochs.length,
-        stoppedAtRung: null,
-      };
+      const record = halvingRecord(unit.arch, unit.seed, outcome);
       if (outcome.paused) {
         state.paused[key] = record;
         await writeHalvingState(ctx.dir, state);
@@ -114,9 +111,4 @@ async function recordStopped(
       await writeHalvingState(ctx.dir, state);
     }
   }
-}
-
-/** Forgets a paused run that has ended (its line is in results.jsonl). */
-function unpause(state: HalvingState, key: string): void {
-  state.paused = Object.fromEntries(Object.entries(state.paused).filter(([k]) => k !== key));
 }

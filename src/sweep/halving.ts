@@ -1,5 +1,7 @@
 import { UsageError } from '../errors.js';
-import type { ResultRecord } from '../run/results.js';
+import { toRecord, type ResultRecord } from '../run/results.js';
+import type { Architecture } from '../family/skew-normal.js';
+import type { TrainingOutcome } from '../train/trainer.js';
 import type { StudyConfig } from '../run/study.js';
 
 /**
@@ -63,21 +65,16 @@ export function promote(standings: readonly RungStanding[], eta: number): number
   return ids.sort((a, b) => a - b);
 }
 
-/** The cost of training: MAC-images summed over what each run trained. */
-export function trainingCost(
-  runs: readonly { macs: number; epochs: number }[],
-  imagesPerEpoch: number,
-): number {
-  return runs.reduce((n, r) => n + r.macs * imagesPerEpoch * r.epochs, 0);
-}
-
 /**
  * Where successive halving stopped the runs, and what it cost against the full sweep (MAC-images:
  * every run's MACs per image times the epochs it trained; the images per epoch are the same for
  * all). Undefined for a sweep without halving.
  */
 export function halvingSummary(
-  records: readonly ResultRecord[],
+  records: readonly Pick<
+    ResultRecord,
+    'macs' | 'abandoned' | 'diverged' | 'epochsTrained' | 'stoppedAtRung'
+  >[],
   epochs: number,
 ): string | undefined {
   const halved = records.filter((r) => r.epochsTrained !== undefined);
@@ -92,16 +89,27 @@ export function halvingSummary(
         : `stopped at the rung of epoch ${r.stoppedAtRung}`;
     stops.set(where, (stops.get(where) ?? 0) + 1);
   }
-  const spent = trainingCost(
-    halved.map((r) => ({ macs: r.macs, epochs: r.epochsTrained ?? 0 })),
-    1,
-  );
-  const full = trainingCost(
-    halved.map((r) => ({ macs: r.macs, epochs })),
-    1,
-  );
+  // MAC-epochs: the images per epoch are a common factor of both.
+  const spent = halved.reduce((n, r) => n + r.macs * (r.epochsTrained ?? 0), 0);
+  const full = halved.reduce((n, r) => n + r.macs * epochs, 0);
   return [
     `Successive halving: ${[...stops].map(([where, n]) => `${n} runs ${where}`).join(', ')}.`,
     `Cost: ${((100 * spent) / full).toFixed(1)} % of the full sweep's MAC-images; architectures stopped early are ranked on fewer epochs.`,
   ].join('\n');
+}
+
+/**
+ * A run's record under successive halving: its numbers so far, the epochs it trained, and no
+ * stopping rung yet (a decision sets it when the run stops at one).
+ */
+export function halvingRecord(
+  arch: Architecture,
+  seed: number,
+  outcome: TrainingOutcome,
+): ResultRecord {
+  return {
+    ...toRecord(arch, seed, outcome),
+    epochsTrained: outcome.epochs.length,
+    stoppedAtRung: null,
+  };
 }

@@ -7,7 +7,6 @@ import {
   topVerdict,
 } from '../analysis/architectures.js';
 import { analyzeStudy } from '../analysis/study-analysis.js';
-import { readStoredRun } from '../run/folder.js';
 import { loadRun } from '../run/load.js';
 import { halvingSummary } from './halving.js';
 import type { ResultRecord } from '../run/results.js';
@@ -64,9 +63,10 @@ export function summaryTable(records: readonly ResultRecord[]): string {
 export function sweepConclusion(records: readonly ResultRecord[], dir: string): string {
   const parts = [summaryTable(records)];
   if (records.length === 0) return parts[0] as string;
-  const halving = halvingSummary(records, readStoredRun(dir).study.epochs);
+  const run = loadRun(dir);
+  const halving = run.epochs === null ? undefined : halvingSummary(records, run.epochs);
   if (halving) parts.push('', halving);
-  const analysis = analyzeStudy([loadRun(dir)], { resamples: 4000, seed: 0 });
+  const analysis = analyzeStudy([run], { resamples: 4000, seed: 0 });
   parts.push(
     '',
     'Finding (groups of architectures compared with 95 % intervals):',

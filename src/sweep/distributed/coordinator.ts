@@ -27,7 +27,7 @@ import { runUnits, unitLabel, type RunUnit } from '../../run/units.js';
 import { studyDataShape } from '../study-data.js';
 import { sweepConclusion } from '../summary.js';
 import type { SweepOutcome, SweepRequest } from '../sweep.js';
-import { readHalvingState, writeHalvingState } from '../../run/halving-state.js';
+import { readHalvingState, unpause, writeHalvingState } from '../../run/halving-state.js';
 import { halvingRungs } from '../halving.js';
 import { ashaPromotions } from './asha.js';
 import { jobId, longestUnitsFirst, type ArchitectureJob, type JobProgress } from './jobs.js';
@@ -134,12 +134,11 @@ async function followQueue(
     const halving = study.halving ? readHalvingState(dir, rungs, study.eta) : undefined;
     const promoted = halving ? (halving.promoted ??= rungs.map(() => [])) : [];
     /** A job: a unit trained to rung k (the last: to the end). */
-    interface Work {
-      unit: RunUnit;
+    interface Work extends RunUnit {
       k: number;
     }
-    const workKey = (w: Work): string => `${unitKey(w.unit.arch.id, w.unit.seed)}@${w.k}`;
-    const jobOf = ({ unit: { arch, seed }, k }: Work, priority: number) => {
+    const workKey = (w: Work): string => `${unitKey(w.arch.id, w.seed)}@${w.k}`;
+    const jobOf = ({ arch, seed, k }: Work, priority: number) => {
       const last = k === rungs.length - 1;
       return {
         name: `arch-${arch.id}-seed-${seed}${study.halving ? `-epoch-${rungs[k]}` : ''}`,
@@ -163,7 +162,7 @@ async function followQueue(
           const key = unitKey(u.arch.id, u.seed);
           return !done.has(key) && (halving?.paused[key]?.valAcc.length ?? 0) < (rungs[k] ?? 0);
         })
-        .map((unit) => ({ unit, k }));
+        .map((unit) => ({ ...unit, k }));
     const pending = new Map<string, Work>();
     const enqueue = async (work: Work[], priority: (i: number) => number): Promise<void> => {
       // A job that failed for good in an earlier attempt of the sweep gets a new chance on resume.
@@ -181,11 +180,7 @@ async function followQueue(
       ),
       ...promoted.flatMap((ids, k) => (k === 0 ? [] : owed(k, ids))),
     ];
-    const ordered = longestUnitsFirst(initial.map((w) => w.unit));
-    await enqueue(
-      ordered.map((u) => initial.find((w) => w.unit === u) as Work),
-      (i) => i + 1,
-    );
+    await enqueue(longestUnitsFirst(initial), (i) => i + 1);
     options.log(
       `${redactRedisUrl(options.url)} queue '${options.name}': ${pending.size} jobs for ${dir} (${done.size} ${seeds.length > 1 ? 'runs' : 'architectures'} already done), longest first${study.halving ? `; successive halving at epochs ${rungs.join(', ')}, eta ${study.eta}` : ''}`,
     );
@@ -234,10 +229,9 @@ async function followQueue(
         );
         return { dir, records, stopped: true };
       }
-      for (const [wkey, w] of [...pending]) {
-        const { unit } = w;
+      for (const [wkey, unit] of [...pending]) {
         const key = unitKey(unit.arch.id, unit.seed);
-        const spec = jobOf(w, 1);
+        const spec = jobOf(unit, 1);
         const job = await queue.getJob(spec.opts.jobId);
         if (!job) {
           // Redis lost it (restarted without persistence, flushed): enqueue it again, first.
@@ -262,9 +256,7 @@ async function followQueue(
             done.add(key);
             await recordResult(dir, records, result, selection);
             if (halving) {
-              halving.paused = Object.fromEntries(
-                Object.entries(halving.paused).filter(([k]) => k !== key),
-              );
+              unpause(halving, key);
               await writeHalvingState(dir, halving);
             }
             options.log(

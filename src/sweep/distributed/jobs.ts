@@ -48,7 +48,7 @@ export function longestFirst<T extends { macs: number; id: number }>(list: reado
 }
 
 /** Units of work longest first: the seeds of one architecture cost the same. */
-export function longestUnitsFirst(units: readonly RunUnit[]): RunUnit[] {
+export function longestUnitsFirst<T extends RunUnit>(units: readonly T[]): T[] {
   return [...units].sort(
     (a, b) => b.arch.macs - a.arch.macs || a.arch.id - b.arch.id || a.seed - b.seed,
   );

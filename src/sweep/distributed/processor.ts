@@ -7,6 +7,7 @@ import { trainModel } from '../../train/trainer.js';
 import { checkpointName } from '../../run/files.js';
 import { toRecord, type ResultRecord } from '../../run/results.js';
 import { checkPrecision } from '../config.js';
+import { halvingRecord } from '../halving.js';
 import { trainingConfig } from '../sweep.js';
 import { buildLoaders, loadStudyData, type StudyData } from '../study-data.js';
 import { runKey, type ArchitectureJob, type JobProgress } from './jobs.js';
@@ -81,20 +82,12 @@ export default async function trainJob(
         },
       },
     );
-    const record = toRecord(arch, seed, outcome);
-    if (!study.halving) {
-      await rm(checkpointPath, { force: true });
-      return record;
-    }
     // A paused run keeps its checkpoint: its promotion continues from it (on storage every
     // worker reaches, whichever worker takes the next rung).
     if (!outcome.paused) await rm(checkpointPath, { force: true });
-    return {
-      ...record,
-      epochsTrained: outcome.epochs.length,
-      stoppedAtRung: null,
-      paused: outcome.paused,
-    };
+    return study.halving
+      ? { ...halvingRecord(arch, seed, outcome), paused: outcome.paused }
+      : toRecord(arch, seed, outcome);
   } finally {
     await train.close();
   }
