@@ -274,6 +274,10 @@ describe('featshift analyze', () => {
       writeFileSync(join(dir, `model_${String(rec.id).padStart(3, '0')}.csv`), referenceCsv([rec]));
       return dir;
     };
+    const many = runCli(['analyze', csvFolder('FashionMNIST'), '--resamples', '2000000']);
+    assert.equal(many.status, 2);
+    assert.match(many.stderr, /--resamples 2000000 is more than a million/);
+    assert.equal(many.stderr.trim().split('\n').length, 1);
     const mixed = runCli(['analyze', csvFolder('FashionMNIST'), csvFolder('CIFAR10')]);
     assert.equal(mixed.status, 2);
     assert.match(mixed.stderr, /is a study of CIFAR-?10 .*analyse one study at a time/);
