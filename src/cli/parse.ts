@@ -17,6 +17,16 @@ export function positiveInteger(value: string): number {
   return n;
 }
 
+/** A positive count, or 'auto' (chosen by measurement). */
+export function countOrAuto(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`expected a positive integer or auto, got '${value}'.`);
+  }
+  return n;
+}
+
 export function finiteNumber(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) {

@@ -130,7 +130,16 @@ export function sweepCommand(): Command {
       ).choices(LAYOUTS),
     )
     .option('--device <DEVICE>', 'cpu or cuda:N', 'cpu')
-    .option('--threads <N>', 'intra-op threads (default: all cores)', parse.positiveInteger)
+    .option(
+      '--threads <N>',
+      'intra-op threads of each training process (default: all cores, shared among --parallel processes)',
+      parse.positiveInteger,
+    )
+    .option(
+      '--parallel <N|auto>',
+      'train N architectures at once on this machine, each in its own process with a share of the cores; auto times the splits and takes the fastest (default 1)',
+      parse.countOrAuto,
+    )
     .option(
       '--memory-limit <SIZE>',
       'memory a micro-batch may take on CPU; a study that needs more is refused (default 90% of available RAM)',
@@ -184,6 +193,7 @@ export function sweepCommand(): Command {
       const runtime: RuntimeConfig = {
         device: o.device as string,
         threads: (o.threads as number | undefined) ?? null,
+        parallel: (o.parallel as number | 'auto' | undefined) ?? 1,
         memoryLimit: (o.memoryLimit as number | undefined) ?? null,
         dataDir: (o.dataDir as string | undefined) ?? null,
         keepCheckpoints: Boolean(o.keepCheckpoints),
@@ -226,6 +236,11 @@ export function sweepCommand(): Command {
       };
       try {
         if (o.queue !== undefined) {
+          if (o.parallel !== undefined)
+            throw new UsageError(
+              '--parallel shares one machine among training processes; on a queue start a featshift worker per share instead (featshift worker --threads N)',
+              'parallel',
+            );
           const url = o.queue as string;
           const { runDistributedSweep } = await import('../sweep/distributed/coordinator.js');
           const outcome = await runDistributedSweep(request, {

@@ -24,3 +24,13 @@ export function runUnits(
 /** How a unit is named to people: 'id 61, seed 1' (the seed only where a study has several). */
 export const unitLabel = (unit: { arch: { id: number }; seed: number }, seeds: number): string =>
   seeds > 1 ? `id ${unit.arch.id}, seed ${unit.seed}` : `id ${unit.arch.id}`;
+
+/**
+ * Units of work longest first (the seeds of one architecture cost the same): where several
+ * train at once, on a queue or in local processes, the last to finish is then a short one.
+ */
+export function longestUnitsFirst<T extends RunUnit>(units: readonly T[]): T[] {
+  return [...units].sort(
+    (a, b) => b.arch.macs - a.arch.macs || a.arch.id - b.arch.id || a.seed - b.seed,
+  );
+}

@@ -8,6 +8,8 @@ import type { StudyConfig } from '../run/study.js';
 export interface RuntimeConfig {
   device: string;
   threads: number | null;
+  /** Training processes at once (a local sweep): a count, or 'auto' to choose by measurement. */
+  parallel: number | 'auto';
   memoryLimit: number | null;
   dataDir: string | null;
   keepCheckpoints: boolean;
@@ -30,11 +32,30 @@ export const maxThreads = (): number => 4 * availableParallelism();
 
 /** Refuses runtime options this machine cannot honour, before anything is written. */
 export function checkRuntime(
-  runtime: Pick<RuntimeConfig, 'threads' | 'memoryLimit' | 'dataDir'>,
+  runtime: Pick<RuntimeConfig, 'threads' | 'memoryLimit' | 'dataDir'> &
+    Partial<Pick<RuntimeConfig, 'parallel'>>,
 ): void {
+  const cores = availableParallelism();
   if (runtime.threads !== null && runtime.threads > maxThreads()) {
     throw new UsageError(
-      `--threads ${runtime.threads} is more than 4 times this machine's ${availableParallelism()} cores: give at most ${maxThreads()}`,
+      `--threads ${runtime.threads} is more than 4 times this machine's ${cores} cores: give at most ${maxThreads()}`,
+      'threads',
+    );
+  }
+  const parallel = runtime.parallel ?? 1;
+  if (parallel !== 'auto' && parallel > cores) {
+    throw new UsageError(
+      `--parallel ${parallel} is more processes than this machine's ${cores} cores: give at most ${cores}, or auto`,
+      'parallel',
+    );
+  }
+  if (
+    parallel !== 'auto' &&
+    runtime.threads !== null &&
+    parallel * runtime.threads > maxThreads()
+  ) {
+    throw new UsageError(
+      `--parallel ${parallel} with --threads ${runtime.threads} asks for ${parallel * runtime.threads} threads, more than 4 times this machine's ${cores} cores: give fewer threads per process`,
       'threads',
     );
   }

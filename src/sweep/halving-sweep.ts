@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { Architecture } from '../family/skew-normal.js';
 import {
   readHalvingState,
@@ -8,19 +9,19 @@ import {
 } from '../run/halving-state.js';
 import { unitKey, type ResultRecord } from '../run/results.js';
 import type { StudyConfig } from '../run/study.js';
-import { runUnits, type RunUnit } from '../run/units.js';
+import { longestUnitsFirst, runUnits, type RunUnit } from '../run/units.js';
 import type { TrainingOutcome } from '../train/trainer.js';
+import { forEachUnit, type UnitRunning } from './concurrent.js';
 import { halvingRecord, halvingRungs, promote } from './halving.js';
 
 /** What a synchronous halving sweep needs of the sweep that runs it. */
-export interface HalvingContext {
+export interface HalvingContext extends UnitRunning {
   dir: string;
   study: StudyConfig;
   architectures: readonly Architecture[];
   seeds: readonly number[];
   /** Units with a line in results.jsonl: stopped at a rung, finished, abandoned or diverged. */
   done: ReadonlySet<string>;
-  shouldStop: () => boolean;
   train: (unit: RunUnit, untilEpoch?: number) => Promise<TrainingOutcome | undefined>;
   finish: (record: ResultRecord, remaining: RunUnit[]) => Promise<void>;
   reporter: { rung(decision: RungDecision & { rungs: number[] }): void };
@@ -55,23 +56,29 @@ export async function halvingSweep(ctx: HalvingContext): Promise<boolean> {
       const key = unitKey(u.arch.id, u.seed);
       return !done.has(key) && (state.paused[key]?.valAcc.length ?? 0) < rung;
     });
-    for (const [i, unit] of units.entries()) {
-      if (ctx.shouldStop()) return true;
+    // Several units of a rung may train at once; the state file is written by one at a time.
+    const writing = pLimit(1);
+    const left = new Set(units);
+    const order = ctx.concurrency > 1 ? longestUnitsFirst(units) : units;
+    const stopped = await forEachUnit(order, ctx, async (unit) => {
       const outcome = await ctx.train(unit, last ? undefined : rung);
-      if (!outcome) return true;
+      if (!outcome) return false;
       const key = unitKey(unit.arch.id, unit.seed);
       const record = halvingRecord(unit.arch, unit.seed, outcome);
-      if (outcome.paused) {
-        state.paused[key] = record;
+      await writing(async () => {
+        left.delete(unit);
+        if (outcome.paused) state.paused[key] = record;
+        else {
+          // The end, or the recipe's own stop (abandoned, diverged): recorded as trained.
+          await ctx.finish(record, [...left]);
+          done.add(key);
+          unpause(state, key);
+        }
         await writeHalvingState(ctx.dir, state);
-      } else {
-        // The end, or the recipe's own stop (abandoned, diverged): recorded as trained.
-        await ctx.finish(record, units.slice(i + 1));
-        done.add(key);
-        unpause(state, key);
-        await writeHalvingState(ctx.dir, state);
-      }
-    }
+      });
+      return true;
+    });
+    if (stopped) return true;
     if (last) break;
     const standings = active
       .map((id) => ({

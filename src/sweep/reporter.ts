@@ -1,15 +1,15 @@
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import type { Architecture } from '../family/skew-normal.js';
 import { RESULTS_FILE } from '../run/files.js';
 import type { RungDecision } from '../run/halving-state.js';
 import { unitLabel, type RunUnit } from '../run/units.js';
-import type { ResultRecord } from '../run/results.js';
+import { unitKey, type ResultRecord } from '../run/results.js';
 import type { MicroBatchChoice } from '../train/memory.js';
-import type { EpochStats, LayoutChoice, StepProgress } from '../train/trainer.js';
+import type { EpochStats, LayoutChoice, StepProgress, TrainingEvents } from '../train/trainer.js';
 import { architectureStats, topVerdict } from '../analysis/architectures.js';
 import { sweepConclusion } from './summary.js';
 import type { SweepReporter } from './sweep.js';
+import type { ParallelChoice, Split } from './parallel/choose.js';
 
 export type ReportMode = 'tty' | 'plain' | 'json' | 'quiet';
 
@@ -23,31 +23,42 @@ const duration = (seconds: number): string => {
       : `${s}s`;
 };
 
+/** What the reporter keeps of a unit while it trains. */
+interface UnitView {
+  unit: RunUnit;
+  label: string;
+  epochs: number;
+  imagesPerEpoch: number;
+  epochStarted: number;
+  lastPlain: number;
+  /** The epoch training and its images seen so far, for the sweep's throughput. */
+  epoch: number;
+  images: number;
+  bar: cliProgress.SingleBar | undefined;
+}
+
 /**
- * Shows a sweep: on a terminal a progress bar per epoch (images/s, loss, accuracy, ETA) with the
- * sweep's own line (architectures done and left, ETA from the measured throughput and each
- * architecture's MACs); plain lines when the output is not a terminal; one JSON object per event
- * with --json-log; only the summary with --quiet.
+ * Shows a sweep: on a terminal a progress bar per training unit (images/s, loss, accuracy, ETA)
+ * with the sweep's own part (runs done, ETA from the measured throughput and each architecture's
+ * MACs); plain lines when the output is not a terminal (each named by its unit when several
+ * train at once); one JSON object per event with --json-log; only the summary with --quiet.
  */
 export class ConsoleReporter implements SweepReporter {
   private readonly mode: ReportMode;
   private readonly out: NodeJS.WriteStream;
-  private bar: cliProgress.SingleBar | undefined;
-  private arch: Architecture | undefined;
-  private archLabel = '';
+  private bars: cliProgress.MultiBar | undefined;
+  private readonly running = new Map<string, UnitView>();
+  private total = 0;
+  private finished = 0;
+  private concurrency = 1;
+  // Measured throughput of the sweep, in MAC-images per second of wall time, for its ETA.
+  private work = 0;
+  private firstStep = 0;
+  /** Units not yet started, and the epochs and images of the last one that did (for the ETA). */
+  private remaining: RunUnit[] = [];
   private epochs = 0;
   private imagesPerEpoch = 0;
-  private index = 0;
-  private total = 0;
-  private epochStarted = 0;
-  private lastPlain = 0;
-  // Measured throughput of the sweep, in MAC-images per second, for its ETA.
-  private work = 0;
-  private workSeconds = 0;
-  private stepMark = { time: 0, images: 0 };
-  private remaining: RunUnit[] = [];
   private seeds = 1;
-  private seed = 0;
   dir = '';
 
   constructor(mode: ReportMode, out: NodeJS.WriteStream = process.stdout) {
@@ -60,16 +71,26 @@ export class ConsoleReporter implements SweepReporter {
   }
 
   private line(text: string): void {
-    if (this.mode === 'tty' || this.mode === 'plain') this.out.write(`${text}\n`);
+    if (this.mode !== 'tty' && this.mode !== 'plain') return;
+    if (this.bars) this.bars.log(`${text}\n`);
+    else this.out.write(`${text}\n`);
+  }
+
+  /** A line about one unit: indented under its header, or named when several train at once. */
+  private unitLine(view: UnitView, text: string): void {
+    this.line(
+      this.concurrency > 1 ? `  [${unitLabel(view.unit, this.seeds)}] ${text}` : `  ${text}`,
+    );
   }
 
   private sweepEta(): string {
-    if (this.workSeconds <= 0 || !this.arch) return '?';
-    const rate = this.work / this.workSeconds;
-    const left = [this.arch, ...this.remaining.map((u) => u.arch)].reduce(
-      (n, a) => n + a.macs * this.imagesPerEpoch * this.epochs,
-      0,
-    );
+    const seconds = (performance.now() - this.firstStep) / 1000;
+    if (this.work <= 0 || this.firstStep === 0 || seconds <= 0) return '?';
+    const rate = this.work / seconds;
+    let left = 0;
+    for (const v of this.running.values())
+      left += v.unit.arch.macs * Math.max(0, v.imagesPerEpoch * (v.epochs - v.epoch) - v.images);
+    for (const u of this.remaining) left += u.arch.macs * this.imagesPerEpoch * this.epochs;
     return duration(left / rate);
   }
 
@@ -83,6 +104,7 @@ export class ConsoleReporter implements SweepReporter {
   }): void {
     this.dir = info.dir;
     this.total = info.total;
+    this.finished = info.done;
     this.seeds = info.seeds;
     this.remaining = info.todo;
     if (this.mode === 'json')
@@ -104,24 +126,54 @@ export class ConsoleReporter implements SweepReporter {
     }
   }
 
+  parallel(choice: ParallelChoice): void {
+    this.concurrency = choice.processes;
+    if (this.mode === 'json') {
+      this.json('parallel', { ...choice });
+      return;
+    }
+    const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+    const split = (s: Split): string =>
+      `${plural(s.processes, 'process')} of ${plural(s.threads, 'thread')}`.replace(
+        'processs',
+        'processes',
+      );
+    const measured = choice.measured
+      ? ` (measured on ids ${choice.measured.ids.join(', ')}: ${choice.measured.candidates
+          .map(
+            (c) =>
+              `${split(c)} ${c.imagesPerSecond > 0 ? `${c.imagesPerSecond.toFixed(0)} img/s` : 'did not fit'}`,
+          )
+          .join(', ')})`
+      : '';
+    if (choice.processes > 1 || choice.measured)
+      this.line(`training in ${split(choice)}${measured}`);
+  }
+
   architectureStart(info: {
     index: number;
     total: number;
     unit: RunUnit;
     epochs: number;
     imagesPerEpoch: number;
-  }): void {
+  }): TrainingEvents {
     const { unit } = info;
-    this.arch = unit.arch;
-    this.seed = unit.seed;
-    this.remaining = this.remaining.filter(
-      (u) => u.arch.id !== unit.arch.id || u.seed !== unit.seed,
-    );
-    this.index = info.index;
+    const a = unit.arch;
     this.epochs = info.epochs;
     this.imagesPerEpoch = info.imagesPerEpoch;
-    const a = unit.arch;
-    this.archLabel = `${this.seeds > 1 ? 'run' : 'arch'} ${info.index + 1}/${info.total} (${unitLabel(unit, this.seeds)})`;
+    this.remaining = this.remaining.filter((u) => u.arch.id !== a.id || u.seed !== unit.seed);
+    const view: UnitView = {
+      unit,
+      label: `${this.seeds > 1 ? 'run' : 'arch'} ${info.index + 1}/${info.total} (${unitLabel(unit, this.seeds)})`,
+      epochs: info.epochs,
+      imagesPerEpoch: info.imagesPerEpoch,
+      epochStarted: 0,
+      lastPlain: 0,
+      epoch: 0,
+      images: 0,
+      bar: undefined,
+    };
+    this.running.set(unitKey(a.id, unit.seed), view);
     if (this.mode === 'json')
       this.json('architecture', {
         id: a.id,
@@ -135,99 +187,140 @@ export class ConsoleReporter implements SweepReporter {
       });
     else
       this.line(
-        `${this.archLabel}: widths ${a.widths.join(' ')}, ${(a.params / 1e6).toFixed(2)}M params, ${(a.macs / 1e6).toFixed(1)}M MACs/image`,
+        `${view.label}: widths ${a.widths.join(' ')}, ${(a.params / 1e6).toFixed(2)}M params, ${(a.macs / 1e6).toFixed(1)}M MACs/image`,
       );
+    return {
+      layout: (c) => {
+        this.layout(view, c);
+      },
+      memory: (c) => {
+        this.memory(view, c);
+      },
+      resumed: (epoch, batch) => {
+        this.resumed(view, epoch, batch);
+      },
+      step: (p) => {
+        this.step(view, p);
+      },
+      epoch: (s) => {
+        this.epoch(view, s);
+      },
+    };
   }
 
-  layout(c: LayoutChoice): void {
-    if (this.mode === 'json') this.json('layout', { ...c });
+  private layout(view: UnitView, c: LayoutChoice): void {
+    if (this.mode === 'json')
+      this.json('layout', { id: view.unit.arch.id, seed: view.unit.seed, ...c });
     else {
       const times = Object.entries(c.msPerStep)
         .map(([layout, ms]) => `${layout} ${ms.toFixed(0)} ms`)
         .join(', ');
-      this.line(`  layout: ${c.layout}${times ? ` (a training step: ${times})` : ''}`);
+      this.unitLine(view, `layout: ${c.layout}${times ? ` (a training step: ${times})` : ''}`);
     }
   }
 
-  memory(c: MicroBatchChoice): void {
+  private memory(view: UnitView, c: MicroBatchChoice): void {
     const gib = (b: number | undefined): string =>
       b === undefined ? 'not measurable' : `${(b / 2 ** 30).toFixed(2)} GiB`;
-    if (this.mode === 'json') this.json('memory', { ...c });
+    if (this.mode === 'json')
+      this.json('memory', { id: view.unit.arch.id, seed: view.unit.seed, ...c });
     else {
-      this.line(
-        `  memory: micro-batch ${c.microBatch}, measured ${gib(c.measuredBytes)} per pass (budget ${gib(c.budgetBytes)}); the reference's estimate ${gib(c.reference.estimateBytes)}, it required ${gib(c.reference.requiredBytes)}`,
+      this.unitLine(
+        view,
+        `memory: micro-batch ${c.microBatch}, measured ${gib(c.measuredBytes)} per pass (budget ${gib(c.budgetBytes)}); the reference's estimate ${gib(c.reference.estimateBytes)}, it required ${gib(c.reference.requiredBytes)}`,
       );
       if (c.split) {
-        this.line(
-          `  split: the study's micro-batch did not fit this machine, so this architecture trains in pieces of ${c.microBatch}; its batch-norm statistics, and so its numbers, depend on this machine's memory`,
+        this.unitLine(
+          view,
+          `split: the study's micro-batch did not fit this machine, so this architecture trains in pieces of ${c.microBatch}; its batch-norm statistics, and so its numbers, depend on this machine's memory`,
         );
       }
     }
   }
 
-  resumed(epoch: number, batch: number): void {
+  private resumed(view: UnitView, epoch: number, batch: number): void {
     if (this.mode === 'json')
-      this.json('resume', { id: this.arch?.id, seed: this.seed, epoch, batch });
-    else this.line(`  resuming at epoch ${epoch + 1}, batch ${batch + 1}`);
+      this.json('resume', { id: view.unit.arch.id, seed: view.unit.seed, epoch, batch });
+    else this.unitLine(view, `resuming at epoch ${epoch + 1}, batch ${batch + 1}`);
   }
 
-  step(p: StepProgress): void {
+  private step(view: UnitView, p: StepProgress): void {
     const now = performance.now();
-    if (p.batch === 0 || this.epochStarted === 0) {
-      this.epochStarted = now;
-      this.stepMark = { time: now, images: 0 };
+    if (this.firstStep === 0) this.firstStep = now;
+    if (p.batch === 0 || view.epochStarted === 0) {
+      view.epochStarted = now;
+      view.images = 0;
     }
-    // Throughput for the sweep's ETA: the MACs of the images since the last step.
-    const images = p.images - this.stepMark.images;
-    this.work += (this.arch?.macs ?? 0) * images;
-    this.workSeconds += (now - this.stepMark.time) / 1000;
-    this.stepMark = { time: now, images: p.images };
-    const seconds = (now - this.epochStarted) / 1000;
+    // Throughput for the sweep's ETA: the MACs of the images since this unit's last step.
+    this.work += view.unit.arch.macs * Math.max(0, p.images - view.images);
+    view.images = p.images;
+    view.epoch = p.epoch;
+    const seconds = (now - view.epochStarted) / 1000;
     const rate = seconds > 0 ? p.images / seconds : 0;
     if (this.mode === 'tty') {
       const payload = {
-        label: `${this.archLabel} epoch ${p.epoch + 1}/${this.epochs}`,
+        label: `${view.label} epoch ${p.epoch + 1}/${view.epochs}`,
         rate: rate.toFixed(0),
         loss: p.loss.toFixed(3),
         acc: p.accuracy.toFixed(1),
-        sweep: `${this.index}/${this.total} done, ETA ${this.sweepEta()}`,
+        sweep: `${this.finished}/${this.total} done, ETA ${this.sweepEta()}`,
       };
-      if (!this.bar) {
-        this.bar = new cliProgress.SingleBar(
-          {
-            stream: this.out,
-            format:
-              '{label} [{bar}] {value}/{total} img | {rate} img/s | loss {loss} | acc {acc}% | ETA {eta_formatted} | sweep {sweep}',
-            hideCursor: true,
-            barsize: 20,
-            etaBuffer: 20,
-          },
-          cliProgress.Presets.shades_classic,
-        );
-        this.bar.start(this.imagesPerEpoch, p.images, payload);
-      } else this.bar.update(p.images, payload);
-    } else if (this.mode === 'plain' && now - this.lastPlain > 30000) {
-      this.lastPlain = now;
-      this.line(
-        `  epoch ${p.epoch + 1}/${this.epochs}: ${p.images}/${this.imagesPerEpoch} images, ${rate.toFixed(0)} img/s, loss ${p.loss.toFixed(3)}, acc ${p.accuracy.toFixed(1)}%`,
+      this.bars ??= new cliProgress.MultiBar(
+        {
+          stream: this.out,
+          format:
+            '{label} [{bar}] {value}/{total} img | {rate} img/s | loss {loss} | acc {acc}% | ETA {eta_formatted} | sweep {sweep}',
+          hideCursor: true,
+          barsize: 20,
+          etaBuffer: 20,
+          clearOnComplete: true,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      if (!view.bar) view.bar = this.bars.create(view.imagesPerEpoch, p.images, payload);
+      else view.bar.update(p.images, payload);
+    } else if (this.mode === 'plain' && now - view.lastPlain > 30000) {
+      view.lastPlain = now;
+      this.unitLine(
+        view,
+        `epoch ${p.epoch + 1}/${view.epochs}: ${p.images}/${view.imagesPerEpoch} images, ${rate.toFixed(0)} img/s, loss ${p.loss.toFixed(3)}, acc ${p.accuracy.toFixed(1)}%`,
       );
     }
   }
 
-  epoch(s: EpochStats): void {
-    this.bar?.stop();
-    this.bar = undefined;
-    this.epochStarted = 0;
-    if (this.mode === 'json') this.json('epoch', { id: this.arch?.id, seed: this.seed, ...s });
+  /** Takes a unit's bar off the terminal (the last bar gone: the bars themselves). */
+  private dropBar(view: UnitView): void {
+    if (!view.bar || !this.bars) return;
+    this.bars.remove(view.bar);
+    view.bar = undefined;
+    if ([...this.running.values()].every((v) => !v.bar)) {
+      this.bars.stop();
+      this.bars = undefined;
+    }
+  }
+
+  private epoch(view: UnitView, s: EpochStats): void {
+    this.dropBar(view);
+    view.epochStarted = 0;
+    view.images = 0;
+    view.epoch = s.epoch + 1;
+    if (this.mode === 'json')
+      this.json('epoch', { id: view.unit.arch.id, seed: view.unit.seed, ...s });
     else {
-      this.line(
-        `  epoch ${s.epoch + 1}/${this.epochs}: train ${s.trainAcc.toFixed(2)}% (loss ${s.trainLoss.toFixed(3)}), val ${s.valAcc.toFixed(2)}% (loss ${s.valLoss.toFixed(3)}), lr ${s.lr.toPrecision(3)}, ${(this.imagesPerEpoch / s.seconds).toFixed(0)} img/s, ${duration(s.seconds)}; sweep ETA ${this.sweepEta()}`,
+      this.unitLine(
+        view,
+        `epoch ${s.epoch + 1}/${view.epochs}: train ${s.trainAcc.toFixed(2)}% (loss ${s.trainLoss.toFixed(3)}), val ${s.valAcc.toFixed(2)}% (loss ${s.valLoss.toFixed(3)}), lr ${s.lr.toPrecision(3)}, ${(view.imagesPerEpoch / s.seconds).toFixed(0)} img/s, ${duration(s.seconds)}; sweep ETA ${this.sweepEta()}`,
       );
     }
   }
 
   architectureDone(r: ResultRecord, remaining: RunUnit[]): void {
-    this.remaining = remaining;
+    this.finished++;
+    const view = this.running.get(unitKey(r.id, r.seed));
+    if (view) {
+      this.dropBar(view);
+      this.running.delete(unitKey(r.id, r.seed));
+    }
     if (this.mode === 'json') this.json('result', { ...r });
     else {
       const flag = r.diverged
@@ -235,9 +328,9 @@ export class ConsoleReporter implements SweepReporter {
         : r.abandoned
           ? ' (abandoned: training accuracy below twice chance)'
           : '';
-      this.line(
-        `  done: best val ${r.bestVal.toFixed(2)}% at epoch ${r.bestEpoch + 1}${flag}; ${remaining.length} ${this.seeds > 1 ? 'runs' : 'architectures'} left`,
-      );
+      const text = `done: best val ${r.bestVal.toFixed(2)}% at epoch ${r.bestEpoch + 1}${flag}; ${remaining.length} ${this.seeds > 1 ? 'runs' : 'architectures'} left`;
+      if (view) this.unitLine(view, text);
+      else this.line(`  ${text}`);
     }
   }
 
@@ -253,7 +346,8 @@ export class ConsoleReporter implements SweepReporter {
   }
 
   stopped(dir: string): void {
-    this.bar?.stop();
+    this.bars?.stop();
+    this.bars = undefined;
     if (this.mode === 'json') this.json('stopped', { dir });
     else this.out.write(`stopped; continue with: featshift sweep --resume '${dir}'\n`);
   }

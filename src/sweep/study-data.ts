@@ -95,6 +95,14 @@ export async function loadStudyData(
   };
 }
 
+/** Images a study trains on per epoch: its training subset, or every training image. */
+export function trainImageCount(
+  study: Pick<StudyConfig, 'trainSubset'>,
+  data: Pick<StudyData, 'load'>,
+): number {
+  return Math.min(study.trainSubset ?? Infinity, data.load.train.count);
+}
+
 /** A source of training batches that may hold worker threads until closed. */
 export interface TrainBatches {
   readonly batchesPerEpoch: number;

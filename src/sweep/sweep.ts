@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import pLimit from 'p-limit';
 import { rename, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, hostname } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +27,7 @@ import {
 } from '../run/results.js';
 import { checkStudy, selectArchitectures, studySeeds, type StudyConfig } from '../run/study.js';
 import type { RungDecision } from '../run/halving-state.js';
-import { runUnits, type RunUnit } from '../run/units.js';
+import { longestUnitsFirst, runUnits, type RunUnit } from '../run/units.js';
 import { defaultMemoryLimit } from '../train/memory.js';
 import {
   trainModel,
@@ -43,10 +44,13 @@ import {
   checkTrainingSetSize,
   type RuntimeConfig,
 } from './config.js';
-import { buildLoaders, loadStudyData, type StudyData } from './study-data.js';
+import { buildLoaders, loadStudyData, trainImageCount, type StudyData } from './study-data.js';
+import { forEachUnit } from './concurrent.js';
+import { candidateSplits, measureSplits, type ParallelChoice } from './parallel/choose.js';
+import { TrainerPool } from './parallel/pool.js';
 
-/** What a sweep tells whoever shows its progress: training's events, and the sweep's own. */
-export interface SweepReporter extends Required<TrainingEvents> {
+/** What a sweep tells whoever shows its progress: its own events, and each unit's training. */
+export interface SweepReporter {
   start(info: {
     dir: string;
     /** Units of work, (architecture, seed), in the study and already done. */
@@ -56,13 +60,16 @@ export interface SweepReporter extends Required<TrainingEvents> {
     resumed: boolean;
     todo: RunUnit[];
   }): void;
+  /** How the cores are shared: processes and threads, and the figures they were chosen by. */
+  parallel(choice: ParallelChoice): void;
+  /** A unit starts (or continues) training: the events of its training go to what this returns. */
   architectureStart(info: {
     index: number;
     total: number;
     unit: RunUnit;
     epochs: number;
     imagesPerEpoch: number;
-  }): void;
+  }): TrainingEvents;
   architectureDone(record: ResultRecord, remaining: RunUnit[]): void;
   /** Successive halving decided at a rung which architectures go on. */
   rung(decision: RungDecision & { rungs: number[] }): void;
@@ -153,6 +160,35 @@ async function adoptSingleSeedCheckpoint(
   if (seeds.length === 1 && existsSync(old) && !existsSync(current)) await rename(old, current);
 }
 
+/** The split a run trains with: as given, or measured with --parallel auto. */
+async function settleSplit(
+  runtime: RuntimeConfig,
+  storedThreads: number | undefined,
+  todo: readonly RunUnit[],
+  probeConfig: TrainingConfig,
+): Promise<ParallelChoice> {
+  const cores = availableParallelism();
+  // A resumed run keeps its thread count (its numerics); a new one shares the cores.
+  const fixed = runtime.threads ?? storedThreads ?? null;
+  const { parallel } = runtime;
+  if (parallel === 1) return { processes: 1, threads: fixed ?? threadCount(), measured: null };
+  if (parallel !== 'auto') {
+    const processes = Math.max(1, Math.min(parallel, todo.length));
+    return {
+      processes,
+      threads: fixed ?? Math.max(1, Math.floor(cores / parallel)),
+      measured: null,
+    };
+  }
+  const candidates = candidateSplits(cores, fixed, todo.length);
+  if (candidates.length <= 1) {
+    const only = candidates[0] ?? { processes: 1, threads: fixed ?? cores };
+    return { ...only, measured: null };
+  }
+  const architectures = [...new Map(todo.map((u) => [u.arch.id, u.arch])).values()];
+  return measureSplits(candidates, architectures, probeConfig);
+}
+
 async function sweepFolder(
   folder: RunFolder,
   request: SweepRequest,
@@ -164,27 +200,45 @@ async function sweepFolder(
   const device = checkDevice(runtime.device);
   checkRuntime(runtime);
   checkPrecision(study, device);
-  const numerics = settleNumerics(runtime, folder.numerics, threadCount());
-  setThreads(numerics.threads);
+  if (runtime.parallel !== 1 && device !== 'cpu') {
+    throw new UsageError(
+      `--parallel shares a CPU's cores among training processes; on ${device} drop it (one process trains on the device)`,
+      'parallel',
+    );
+  }
+  // A resumed run refuses a --threads or device that would change its numbers, before any work.
+  if (folder.numerics) settleNumerics(runtime, folder.numerics, folder.numerics.threads);
   const data = await loadStudyData(study, runtime.dataDir);
-  checkTrainingSetSize(study, Math.min(study.trainSubset ?? Infinity, data.load.train.count));
+  checkTrainingSetSize(study, trainImageCount(study, data));
   const architectures = selectArchitectures(study, data);
   const seeds = studySeeds(study);
   const selection: RunSelection = { ids: architectures.map((a) => a.id), seeds };
   if (architectures.length === 0)
     throw new UsageError('the selection holds no architecture', 'ids');
   if (study.halving) halvingRungs(study); // refuses rungs that end no cycle, before anything is written
-  if (!resumed) {
-    await writeRunConfig(dir, study, architectures, { numerics });
-    await writeEnvironment(dir, environmentRecord(study, data, device));
-  } else if (folder.seedsAdded) await writeStoredSeeds(dir, seeds);
 
   const records = readResults(dir, study.seed);
-  // A kill between the two writes left a CSV missing; an older featshift wrote other CSVs.
-  await writeReferenceCsvs(dir, records, selection, resumed);
   const done = new Set(records.map((r) => unitKey(r.id, r.seed)));
   const units = runUnits(architectures, seeds);
   const todo = units.filter((u) => !done.has(unitKey(u.arch.id, u.seed)));
+  const split = await settleSplit(
+    runtime,
+    folder.numerics?.threads,
+    todo,
+    trainingConfig(study, seeds[0] ?? study.seed, data, device),
+  );
+  const numerics = settleNumerics(runtime, folder.numerics, split.threads);
+  if (split.processes === 1) setThreads(numerics.threads);
+  if (!resumed) {
+    await writeRunConfig(dir, study, architectures, { numerics });
+    await writeEnvironment(dir, {
+      ...environmentRecord(study, data, device),
+      threads: numerics.threads,
+      parallel: split,
+    });
+  } else if (folder.seedsAdded) await writeStoredSeeds(dir, seeds);
+  // A kill between the two writes left a CSV missing; an older featshift wrote other CSVs.
+  await writeReferenceCsvs(dir, records, selection, resumed);
   reporter.start({
     dir,
     total: units.length,
@@ -193,8 +247,16 @@ async function sweepFolder(
     resumed,
     todo,
   });
+  reporter.parallel(split);
 
   const memoryLimit = runtime.memoryLimit ?? defaultMemoryLimit();
+  const pool = split.processes > 1 ? new TrainerPool(split.processes, numerics.threads) : undefined;
+  // The training processes learn of a stop by message; this process by its own flag.
+  const watch = pool
+    ? setInterval(() => {
+        if (request.shouldStop()) pool.stop();
+      }, 200)
+    : undefined;
   // One loader per seed, built when its first unit comes: its data order derives from the seed.
   let loaders: (ReturnType<typeof buildLoaders> & { seed: number }) | undefined;
   let started = units.length - todo.length;
@@ -204,50 +266,64 @@ async function sweepFolder(
     untilEpoch?: number,
   ): Promise<TrainingOutcome | undefined> => {
     const { arch, seed } = unit;
-    if (loaders?.seed !== seed) {
-      await loaders?.train.close();
-      loaders = { ...buildLoaders(study, data, seed), seed };
-    }
-    const { train: batches, test, trainCount } = loaders;
-    reporter.architectureStart({
+    const events = reporter.architectureStart({
       // Halving trains a unit in pieces, rung by rung: count the runs that have ended.
       index: study.halving ? records.length : started++,
       total: units.length,
       unit,
       epochs: untilEpoch ?? study.epochs,
-      imagesPerEpoch: trainCount,
+      imagesPerEpoch: trainImageCount(study, data),
     });
     await adoptSingleSeedCheckpoint(dir, arch.id, seed, seeds);
+    const unitRequest = {
+      id: arch.id,
+      widths: arch.widths,
+      config: trainingConfig(study, seed, data, device),
+      checkpointPath: checkpointPath(dir, arch.id, seed),
+      ...(untilEpoch !== undefined ? { untilEpoch } : {}),
+    };
+    if (pool) return pool.train(unitRequest, events);
+    if (loaders?.seed !== seed) {
+      await loaders?.train.close();
+      loaders = { ...buildLoaders(study, data, seed), seed };
+    }
     try {
       return await trainModel(
         {
-          id: arch.id,
-          widths: arch.widths,
-          config: trainingConfig(study, seed, data, device),
-          train: batches,
-          test,
-          trainImages: trainCount,
-          checkpointPath: checkpointPath(dir, arch.id, seed),
+          ...unitRequest,
+          train: loaders.train,
+          test: loaders.test,
+          trainImages: loaders.trainCount,
           memoryLimit,
           shouldStop: request.shouldStop,
-          ...(untilEpoch !== undefined ? { untilEpoch } : {}),
         },
-        reporter,
+        events,
       );
     } catch (error) {
       if (error instanceof TrainingStopped) return undefined;
       throw error;
     }
   };
+  // Units end in any order when several train at once: their records are written one by one.
+  const recording = pLimit(1);
   /** Records a unit that ends here (results.jsonl and the CSVs), and drops its checkpoint. */
-  const finish = async (record: ResultRecord, remaining: RunUnit[]): Promise<void> => {
-    await recordResult(dir, records, record, selection);
-    if (!runtime.keepCheckpoints)
-      await rm(checkpointPath(dir, record.id, record.seed), { force: true });
-    reporter.architectureDone(record, remaining);
-  };
+  const finish = (record: ResultRecord, remaining: RunUnit[]): Promise<void> =>
+    recording(async () => {
+      await recordResult(dir, records, record, selection);
+      if (!runtime.keepCheckpoints)
+        await rm(checkpointPath(dir, record.id, record.seed), { force: true });
+      reporter.architectureDone(record, remaining);
+    });
   let stopped = false;
   try {
+    // Each process fits its micro-batch into its share of the memory.
+    const share = Math.floor(memoryLimit / split.processes);
+    if (pool) await pool.setup({ study, dataDir: runtime.dataDir, device, memoryLimit: share });
+    const run = {
+      concurrency: split.processes,
+      shouldStop: request.shouldStop,
+      onFailure: () => pool?.stop(),
+    };
     if (study.halving) {
       stopped = await halvingSweep({
         dir,
@@ -255,26 +331,26 @@ async function sweepFolder(
         architectures,
         seeds,
         done,
-        shouldStop: request.shouldStop,
+        ...run,
         train,
         finish,
         reporter,
       });
     } else {
-      for (const [k, unit] of todo.entries()) {
-        if (request.shouldStop()) {
-          stopped = true;
-          break;
-        }
+      const left = new Set(todo);
+      // Several at once: longest first, so that the last to finish is a short one.
+      const order = pool ? longestUnitsFirst(todo) : todo;
+      stopped = await forEachUnit(order, run, async (unit) => {
         const outcome = await train(unit);
-        if (!outcome) {
-          stopped = true;
-          break;
-        }
-        await finish(toRecord(unit.arch, unit.seed, outcome), todo.slice(k + 1));
-      }
+        if (!outcome) return false;
+        left.delete(unit);
+        await finish(toRecord(unit.arch, unit.seed, outcome), [...left]);
+        return true;
+      });
     }
   } finally {
+    clearInterval(watch);
+    await pool?.close();
     await loaders?.train.close();
   }
   if (stopped) reporter.stopped(dir);

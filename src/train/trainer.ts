@@ -127,14 +127,34 @@ function buildModel(widths: readonly number[], config: TrainingConfig, layout: M
 
 /**
  * The layout to train in: the recipe's, or with 'auto' the faster of NCHW and channels-last,
- * timed on a few real training steps of throwaway models (one warm-up, then three alternating
- * rounds; the median). oneDNN's channels-last kernels win on wide layers and lose on slim ones,
- * and the family spans both. Either layout computes the same numbers within float32 rounding.
+ * timed on a few real training steps (see {@link timeTrainingSteps}). oneDNN's channels-last
+ * kernels win on wide layers and lose on slim ones, and the family spans both. Either layout
+ * computes the same numbers within float32 rounding.
  */
 function chooseLayout(widths: readonly number[], config: TrainingConfig): LayoutChoice {
   if (config.layout !== 'auto') return { layout: config.layout, msPerStep: {} };
+  const msPerStep = timeTrainingSteps(widths, config, ['nchw', 'channels-last']);
+  if (msPerStep === undefined) return { layout: 'nchw', msPerStep: {} };
+  return {
+    layout:
+      (msPerStep['channels-last'] ?? Infinity) < (msPerStep.nchw ?? Infinity)
+        ? 'channels-last'
+        : 'nchw',
+    msPerStep,
+  };
+}
+
+/**
+ * Milliseconds of one real training step (forward, loss, backward, optimiser) of an architecture
+ * in each layout, on throwaway models with random data: one warm-up, then three alternating
+ * rounds; the median. Undefined when a layout cannot even run a step here (out of memory).
+ */
+export function timeTrainingSteps(
+  widths: readonly number[],
+  config: TrainingConfig,
+  layouts: readonly ModelLayout[],
+): Partial<Record<ModelLayout, number>> | undefined {
   const m = Math.min(config.microBatch, config.batchSize);
-  const layouts: ModelLayout[] = ['nchw', 'channels-last'];
   const models = layouts.map((layout) => {
     const model = buildModel(widths, config, layout);
     return { layout, model, sgd: new Sgd(model.parameters(), { lr: 0 }), times: [] as number[] };
@@ -163,8 +183,7 @@ function chooseLayout(widths: readonly number[], config: TrainingConfig): Layout
     x.dispose();
     y.dispose();
   } catch (error) {
-    // A layout that cannot even run a step here: train in PyTorch's default.
-    if (error instanceof OutOfMemoryError) return { layout: 'nchw', msPerStep: {} };
+    if (error instanceof OutOfMemoryError) return undefined;
     throw error;
   } finally {
     for (const c of models) {
@@ -173,14 +192,7 @@ function chooseLayout(widths: readonly number[], config: TrainingConfig): Layout
     }
   }
   const median = (t: number[]): number => [...t].sort((a, b) => a - b)[t.length >> 1] ?? Infinity;
-  const msPerStep = Object.fromEntries(models.map((c) => [c.layout, median(c.times)])) as Record<
-    ModelLayout,
-    number
-  >;
-  return {
-    layout: msPerStep['channels-last'] < msPerStep.nchw ? 'channels-last' : 'nchw',
-    msPerStep,
-  };
+  return Object.fromEntries(models.map((c) => [c.layout, median(c.times)]));
 }
 
 /** Settles the micro-batch by measuring real passes of a throwaway copy of the model. */

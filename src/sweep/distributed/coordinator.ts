@@ -23,14 +23,14 @@ import {
   type RunSelection,
 } from '../../run/results.js';
 import { checkStudy, selectArchitectures, studySeeds } from '../../run/study.js';
-import { runUnits, unitLabel, type RunUnit } from '../../run/units.js';
+import { longestUnitsFirst, runUnits, unitLabel, type RunUnit } from '../../run/units.js';
 import { studyDataShape } from '../study-data.js';
 import { sweepConclusion } from '../summary.js';
 import type { SweepOutcome, SweepRequest } from '../sweep.js';
 import { readHalvingState, unpause, writeHalvingState } from '../../run/halving-state.js';
 import { halvingRungs } from '../halving.js';
 import { ashaPromotions } from './asha.js';
-import { jobId, longestUnitsFirst, type ArchitectureJob, type JobProgress } from './jobs.js';
+import { jobId, type ArchitectureJob, type JobProgress } from './jobs.js';
 import { probeRedis, QueueUnreachableError } from './redis-probe.js';
 import { redactRedisUrl, type RedisConnection } from './redis-url.js';
 

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Architecture } from '../../family/skew-normal.js';
 import type { StudyConfig } from '../../run/study.js';
-import type { RunUnit } from '../../run/units.js';
 
 export const DEFAULT_QUEUE_NAME = 'featshift';
 
@@ -45,13 +44,6 @@ export function jobId(runId: string, archId: number, seed: number, rung?: number
  */
 export function longestFirst<T extends { macs: number; id: number }>(list: readonly T[]): T[] {
   return [...list].sort((a, b) => b.macs - a.macs || a.id - b.id);
-}
-
-/** Units of work longest first: the seeds of one architecture cost the same. */
-export function longestUnitsFirst<T extends RunUnit>(units: readonly T[]): T[] {
-  return [...units].sort(
-    (a, b) => b.arch.macs - a.arch.macs || a.arch.id - b.arch.id || a.seed - b.seed,
-  );
 }
 
 /** Makespan of a job order on `workers` identical workers taking the next job when free. */

@@ -1,0 +1,181 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { UsageError } from '../../errors.js';
+import type { ModelLayout } from '../../train/outcome.js';
+import type { TrainingConfig, TrainingEvents, TrainingOutcome } from '../../train/trainer.js';
+import type { FromTrainer, ProcessSetup, ToTrainer, TrainRequest } from './protocol.js';
+
+const TRAINER_PROCESS = fileURLToPath(new URL('./trainer-process.js', import.meta.url));
+
+/** A training process ended without answering (killed, out of memory, a crash in libtorch). */
+export class TrainerProcessError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrainerProcessError';
+  }
+}
+
+/** The error a training process reported, as the same class where it matters to the CLI. */
+function rebuildError(m: Extract<FromTrainer, { type: 'failed' }>): Error {
+  const error =
+    m.name === 'UsageError' || m.option !== undefined
+      ? new UsageError(m.message, m.option)
+      : new Error(m.message);
+  error.name = m.name;
+  if (m.stack !== undefined) error.stack = m.stack;
+  return error;
+}
+
+/** One forked training process and the one request it is answering, if any. */
+class TrainerProcess {
+  readonly child: ChildProcess;
+  private pending:
+    | {
+        resolve: (m: FromTrainer) => void;
+        reject: (e: Error) => void;
+        events: TrainingEvents | undefined;
+      }
+    | undefined;
+  private exit: Error | undefined;
+
+  constructor(threads: number) {
+    this.child = fork(TRAINER_PROCESS, [], {
+      env: { ...process.env, FEATSHIFT_THREADS: String(threads) },
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (m: FromTrainer) => {
+      if (m.type === 'event') {
+        // The reporter's events are arrow functions: no `this` to keep.
+        const events = this.pending?.events as
+          Record<string, ((...a: unknown[]) => void) | undefined> | undefined;
+        events?.[m.name]?.(...m.payload);
+        return;
+      }
+      const pending = this.pending;
+      this.pending = undefined;
+      if (m.type === 'failed') pending?.reject(rebuildError(m));
+      else pending?.resolve(m);
+    });
+    this.child.on('exit', (code, signal) => {
+      this.exit = new TrainerProcessError(
+        `a training process (pid ${this.child.pid ?? '?'}) ended ${signal ? `on ${signal}` : `with code ${String(code)}`} before answering; its unit's checkpoint, if any, is intact: resume the run`,
+      );
+      this.pending?.reject(this.exit);
+      this.pending = undefined;
+    });
+    this.child.on('error', (error) => {
+      this.pending?.reject(error);
+      this.pending = undefined;
+    });
+  }
+
+  get busy(): boolean {
+    return this.pending !== undefined;
+  }
+
+  /** Sends a request and waits for its answer, handing its events on meanwhile. */
+  ask(message: ToTrainer, events?: TrainingEvents): Promise<FromTrainer> {
+    if (this.exit) return Promise.reject(this.exit);
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject, events };
+      this.child.send(message);
+    });
+  }
+
+  tell(message: ToTrainer): void {
+    if (!this.exit && this.child.connected) this.child.send(message);
+  }
+
+  close(): Promise<void> {
+    if (this.exit || this.child.exitCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.child.once('exit', () => {
+        resolve();
+      });
+      if (this.child.connected) this.child.disconnect();
+      else this.child.kill();
+    });
+  }
+}
+
+/**
+ * Training processes of a local sweep on one machine, each with its share of the cores: several
+ * architectures train at once where one process cannot use every core well. A unit gives the same
+ * numbers in a process of T threads as a serial sweep with --threads T (src/run/units.ts).
+ */
+export class TrainerPool {
+  readonly size: number;
+  readonly threads: number;
+  private readonly processes: TrainerProcess[];
+  private readonly idle: TrainerProcess[];
+  private readonly waiting: ((p: TrainerProcess) => void)[] = [];
+  private ready: Promise<unknown> | undefined;
+
+  constructor(size: number, threads: number) {
+    this.size = size;
+    this.threads = threads;
+    this.processes = Array.from({ length: size }, () => new TrainerProcess(threads));
+    this.idle = [...this.processes];
+  }
+
+  /** Gives every process the study, which each reads its data for (once). */
+  async setup(setup: ProcessSetup): Promise<void> {
+    this.ready = Promise.all(this.processes.map((p) => p.ask({ type: 'setup', setup })));
+    await this.ready;
+  }
+
+  private acquire(): Promise<TrainerProcess> {
+    const free = this.idle.pop();
+    if (free) return Promise.resolve(free);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(p: TrainerProcess): void {
+    const next = this.waiting.shift();
+    if (next) next(p);
+    else this.idle.push(p);
+  }
+
+  /** Trains a unit in the next free process: its outcome, or undefined when it was stopped. */
+  async train(request: TrainRequest, events: TrainingEvents): Promise<TrainingOutcome | undefined> {
+    const p = await this.acquire();
+    try {
+      const answer = await p.ask({ type: 'train', request }, events);
+      return answer.type === 'trained' ? answer.outcome : undefined;
+    } finally {
+      this.release(p);
+    }
+  }
+
+  /**
+   * Times a training step of each architecture in every process at once (so that they contend
+   * for memory bandwidth and caches as a sweep's processes do): per architecture, the median
+   * over the processes, in milliseconds (undefined: it did not fit).
+   */
+  async timeSteps(
+    architectures: { id: number; widths: readonly number[] }[],
+    config: TrainingConfig,
+    layouts: ModelLayout[],
+  ): Promise<(number | undefined)[]> {
+    const answers = await Promise.all(
+      this.processes.map((p) => p.ask({ type: 'time', architectures, config, layouts })),
+    );
+    return architectures.map((_, k) => {
+      const times = answers
+        .map((a) => (a.type === 'timed' ? a.msPerStep[k] : undefined))
+        .filter((t): t is number => t !== undefined)
+        .sort((a, b) => a - b);
+      return times.length < answers.length ? undefined : times[times.length >> 1];
+    });
+  }
+
+  /** Asks every busy process to stop after its current step, with a checkpoint. */
+  stop(): void {
+    for (const p of this.processes) if (p.busy) p.tell({ type: 'stop' });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.processes.map((p) => p.close()));
+  }
+}

@@ -1,0 +1,47 @@
+import type { StudyConfig } from '../../run/study.js';
+import type { ModelLayout } from '../../train/outcome.js';
+import type {
+  TrainingConfig,
+  TrainingEvents,
+  TrainingOutcome,
+  TrainOptions,
+} from '../../train/trainer.js';
+
+/**
+ * The messages between a parallel sweep and its training processes (structured clone over the
+ * IPC channel, so NaN losses and undefined fields pass as they are).
+ */
+
+/** Set once, when a training process starts: what every unit it trains shares. */
+export interface ProcessSetup {
+  study: StudyConfig;
+  dataDir: string | null;
+  device: string;
+  /** Memory budget of one micro-batch in this process (the machine's, divided among them). */
+  memoryLimit: number;
+}
+
+export type TrainRequest = Pick<TrainOptions, 'id' | 'widths' | 'config' | 'untilEpoch'> & {
+  checkpointPath: string;
+};
+
+export type ToTrainer =
+  | { type: 'setup'; setup: ProcessSetup }
+  | { type: 'train'; request: TrainRequest }
+  | {
+      type: 'time';
+      architectures: { id: number; widths: readonly number[] }[];
+      config: TrainingConfig;
+      layouts: ModelLayout[];
+    }
+  | { type: 'stop' };
+
+type EventName = keyof TrainingEvents;
+
+export type FromTrainer =
+  | { type: 'ready' }
+  | { type: 'event'; name: EventName; payload: unknown[] }
+  | { type: 'trained'; outcome: TrainingOutcome }
+  | { type: 'stopped' }
+  | { type: 'timed'; msPerStep: (number | undefined)[] }
+  | { type: 'failed'; name: string; message: string; option?: string; stack?: string };

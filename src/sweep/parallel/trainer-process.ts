@@ -1,0 +1,121 @@
+import { UsageError } from '../../errors.js';
+import { trainModel, timeTrainingSteps, TrainingStopped } from '../../train/trainer.js';
+import type { TrainingEvents } from '../../train/trainer.js';
+import { buildLoaders, loadStudyData, type StudyData } from '../study-data.js';
+import type { FromTrainer, ProcessSetup, ToTrainer, TrainRequest } from './protocol.js';
+
+/**
+ * One training process of a parallel local sweep (forked by pool.ts with FEATSHIFT_THREADS set):
+ * it trains the units its parent sends, one at a time, and sends back training's events and the
+ * outcome. The parent alone writes the run folder.
+ */
+
+const send = (message: FromTrainer): void => {
+  process.send?.(message);
+};
+
+// Ctrl-C reaches the whole process group: the parent decides, and says 'stop'.
+process.on('SIGINT', () => undefined);
+// The parent is gone (killed, or a second Ctrl-C): nothing here is worth finishing.
+process.on('disconnect', () => process.exit(1));
+
+let setup: ProcessSetup | undefined;
+let data: Promise<StudyData> | undefined;
+let stopRequested = false;
+// The loaders of the seed trained last: a seed's units usually come one after another.
+let loaders: (ReturnType<typeof buildLoaders> & { seed: number }) | undefined;
+
+/** Step events thinned to a few a second (and every epoch's first), enough for a progress bar. */
+function forwardedEvents(): TrainingEvents {
+  let last = 0;
+  const forward =
+    (name: keyof TrainingEvents) =>
+    (...payload: unknown[]): void => {
+      send({ type: 'event', name, payload });
+    };
+  return {
+    layout: forward('layout'),
+    memory: forward('memory'),
+    resumed: forward('resumed'),
+    epoch: forward('epoch'),
+    step: (p) => {
+      const now = performance.now();
+      if (p.batch !== 0 && p.batch !== p.batches - 1 && now - last < 250) return;
+      last = now;
+      send({ type: 'event', name: 'step', payload: [p] });
+    },
+  };
+}
+
+async function train(request: TrainRequest): Promise<FromTrainer> {
+  if (!setup || !data) throw new Error('a training process got work before its setup');
+  const dataset = await data;
+  const seed = request.config.seed;
+  if (loaders?.seed !== seed) {
+    await loaders?.train.close();
+    loaders = { ...buildLoaders(setup.study, dataset, seed), seed };
+  }
+  try {
+    const outcome = await trainModel(
+      {
+        ...request,
+        train: loaders.train,
+        test: loaders.test,
+        trainImages: loaders.trainCount,
+        memoryLimit: setup.memoryLimit,
+        shouldStop: () => stopRequested,
+      },
+      forwardedEvents(),
+    );
+    return { type: 'trained', outcome };
+  } catch (error) {
+    if (error instanceof TrainingStopped) return { type: 'stopped' };
+    throw error;
+  }
+}
+
+function failure(error: unknown): FromTrainer {
+  if (error instanceof Error) {
+    return {
+      type: 'failed',
+      name: error.name,
+      message: error.message,
+      ...(error instanceof UsageError && error.option !== undefined
+        ? { option: error.option }
+        : {}),
+      ...(error.stack !== undefined ? { stack: error.stack } : {}),
+    };
+  }
+  return { type: 'failed', name: 'Error', message: String(error) };
+}
+
+process.on('message', (message: ToTrainer) => {
+  switch (message.type) {
+    case 'stop':
+      stopRequested = true;
+      return;
+    case 'setup':
+      setup = message.setup;
+      data = loadStudyData(setup.study, setup.dataDir);
+      data.catch(() => undefined); // reported by the first unit that awaits it
+      send({ type: 'ready' });
+      return;
+    case 'train':
+      stopRequested = false;
+      train(message.request).then(send, (error: unknown) => {
+        send(failure(error));
+      });
+      return;
+    case 'time':
+      try {
+        const msPerStep = message.architectures.map((a) => {
+          const times = timeTrainingSteps(a.widths, message.config, message.layouts);
+          return times === undefined ? undefined : Math.min(...Object.values(times));
+        });
+        send({ type: 'timed', msPerStep });
+      } catch (error) {
+        send(failure(error));
+      }
+      return;
+  }
+});
