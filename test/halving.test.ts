@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cycleEnds, halvingRungs, promote } from '../src/sweep/halving.js';
@@ -10,7 +10,7 @@ import { REFERENCE_DEFAULTS } from '../src/run/study.js';
 import { runCli, startCli } from './helpers/cli.js';
 import { reportData } from '../src/report/html.js';
 import { loadRun } from '../src/run/load.js';
-import { results } from './helpers/results.js';
+import { resultNumbers, results } from './helpers/results.js';
 import { cheapestIds, tinySweep } from './helpers/tiny-study.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-halving-'));
@@ -125,6 +125,15 @@ describe('featshift sweep --halving, end to end', () => {
     const [run] = reportData([loadRun(halved)]).runs;
     assert.match(run?.halving ?? '', /Cost: \d+\.\d % of the full sweep's MAC-images/);
     assert.ok(run?.architectures.some((a) => a.stoppedAtRung === 1));
+  });
+
+  it('halves in several processes to the same runs as the serial halving', () => {
+    const dir = tmp();
+    const two = String(Math.min(2, availableParallelism()));
+    const r = runCli([...base, '--halving', '--eta', '2', '--parallel', two, '--out', dir]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /rung at epoch 3: \d architectures reached it; 1 go on to epoch 7/);
+    assert.deepEqual(resultNumbers(results(dir)), resultNumbers(results(halved)));
   });
 
   it('resumes a halving sweep stopped mid-rung to the same results', async () => {

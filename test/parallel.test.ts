@@ -1,0 +1,231 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Architecture } from '../src/family/skew-normal.js';
+import { forEachUnit } from '../src/sweep/concurrent.js';
+import {
+  candidateSplits,
+  sampleArchitectures,
+  splitThroughput,
+} from '../src/sweep/parallel/choose.js';
+import { runCli, startCli } from './helpers/cli.js';
+import { resultNumbers, results } from './helpers/results.js';
+import { cheapestIds, tinySweep } from './helpers/tiny-study.js';
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-parallel-'));
+// Two processes where the machine has two cores (one core: the serial path, still checked).
+const TWO = String(Math.min(2, availableParallelism()));
+
+/** The numbers of a run, unit by unit in (id, seed) order, whatever order they finished in. */
+const byUnit = (dir: string): Record<string, unknown>[] =>
+  resultNumbers([...results(dir)].sort((a, b) => a.seed - b.seed)); // then by id, stably
+
+const environment = (dir: string): { threads: number; parallel: Record<string, unknown> } =>
+  JSON.parse(readFileSync(join(dir, 'environment.json'), 'utf8')) as {
+    threads: number;
+    parallel: Record<string, unknown>;
+  };
+
+describe('sharing the cores: the splits and their throughput', () => {
+  it('offers 1, 2, 4, ... processes and one per core, never more than the units, with a share of the cores each', () => {
+    assert.deepEqual(candidateSplits(16, null, 100), [
+      { processes: 1, threads: 16 },
+      { processes: 2, threads: 8 },
+      { processes: 4, threads: 4 },
+      { processes: 8, threads: 2 },
+      { processes: 16, threads: 1 },
+    ]);
+    assert.deepEqual(
+      candidateSplits(6, null, 3).map((s) => s.processes),
+      [1, 2],
+    );
+    assert.deepEqual(candidateSplits(6, null, 10).at(-1), { processes: 6, threads: 1 });
+    // A resumed run keeps its threads: only as many processes as fit the cores with them.
+    assert.deepEqual(candidateSplits(8, 3, 100), [
+      { processes: 1, threads: 3 },
+      { processes: 2, threads: 3 },
+    ]);
+    assert.deepEqual(candidateSplits(1, null, 5), [{ processes: 1, threads: 1 }]);
+  });
+
+  it('rates a split by the images per second of all its processes over the sampled mix', () => {
+    // Two processes, each 100 and 300 ms a step of 128 images: 2 x 2 x 128 / 0.4 s.
+    assert.equal(splitThroughput({ processes: 2, threads: 1 }, [100, 300], 128), 1280);
+    assert.equal(splitThroughput({ processes: 1, threads: 2 }, [100, undefined], 128), 0);
+  });
+
+  it('samples the cheapest, the median and the dearest architecture', () => {
+    const arch = (id: number, macs: number): Architecture => ({ id, macs }) as Architecture;
+    const picks = sampleArchitectures([
+      arch(1, 50),
+      arch(2, 10),
+      arch(3, 30),
+      arch(4, 90),
+      arch(5, 70),
+    ]);
+    assert.deepEqual(
+      picks.map((a) => a.id),
+      [2, 1, 4],
+    );
+    assert.deepEqual(
+      sampleArchitectures([arch(7, 5)]).map((a) => a.id),
+      [7],
+    );
+  });
+});
+
+describe('running units at once', () => {
+  it('runs at most the given number at once, starting them in order', async () => {
+    let running = 0;
+    let most = 0;
+    const started: number[] = [];
+    const stopped = await forEachUnit(
+      [1, 2, 3, 4, 5],
+      { concurrency: 2, shouldStop: () => false },
+      async (n) => {
+        started.push(n);
+        running++;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 5 * (6 - n)));
+        running--;
+        return true;
+      },
+    );
+    assert.equal(stopped, false);
+    assert.equal(most, 2);
+    assert.deepEqual(started, [1, 2, 3, 4, 5]);
+  });
+
+  it('starts nothing new after a failure, asks the others to stop, and throws the first error once all settle', async () => {
+    const settled: number[] = [];
+    let stops = 0;
+    await assert.rejects(
+      forEachUnit(
+        [1, 2, 3, 4],
+        { concurrency: 2, shouldStop: () => false, onFailure: () => stops++ },
+        async (n) => {
+          if (n === 1) throw new Error('unit 1 failed');
+          await new Promise((r) => setTimeout(r, 20));
+          settled.push(n);
+          return true;
+        },
+      ),
+      /unit 1 failed/,
+    );
+    assert.equal(stops, 1);
+    assert.deepEqual(settled, [2], 'unit 2 was running and finished; 3 and 4 never started');
+  });
+
+  it('reports a stop, and starts nothing after it', async () => {
+    const started: number[] = [];
+    const stopped = await forEachUnit(
+      [1, 2, 3],
+      { concurrency: 1, shouldStop: () => started.length >= 2 },
+      (n) => {
+        started.push(n);
+        return Promise.resolve(true);
+      },
+    );
+    assert.equal(stopped, true);
+    assert.deepEqual(started, [1, 2]);
+  });
+});
+
+describe('featshift sweep --parallel, end to end', () => {
+  const ids = cheapestIds(3);
+  const base = [...tinySweep(ids, 2, 256), '--seeds', '2'];
+  const serial = tmp();
+
+  it('gives, run for run, the numbers of a serial sweep with the same threads per process', () => {
+    const s = runCli([...base, '--out', serial, '--quiet']);
+    assert.equal(s.status, 0, s.stderr);
+    const dir = tmp();
+    const p = runCli([...base, '--parallel', TWO, '--out', dir]);
+    assert.equal(p.status, 0, p.stderr);
+    if (TWO === '2') {
+      assert.match(p.stdout, /training in 2 processes of 1 thread\n/);
+      assert.match(p.stdout, /\[id \d+, seed [01]\] epoch 2\/2: train/);
+    }
+    assert.equal(results(dir).length, 6);
+    assert.deepEqual(byUnit(dir), byUnit(serial));
+    assert.deepEqual(environment(dir).parallel, {
+      processes: Number(TWO),
+      threads: 1,
+      measured: null,
+    });
+    assert.equal(readdirSync(dir).includes('checkpoints'), false);
+  });
+
+  it('stops on Ctrl-C with every running unit checkpointed, and resumes to the same numbers', async () => {
+    const dir = tmp();
+    const { child, exited } = await startCli(
+      [...base, '--parallel', TWO, '--out', dir, '--json-log'],
+      (out) => out.includes('"event":"epoch"'),
+    );
+    child.kill('SIGINT');
+    assert.equal(await exited, 130);
+    assert.ok(readdirSync(join(dir, 'checkpoints')).length >= 1, 'running units checkpointed');
+    const r = runCli(['sweep', '--resume', dir, '--parallel', TWO, '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(byUnit(dir), byUnit(serial));
+  });
+
+  it('chooses the split by measurement with auto, and records what it measured', () => {
+    const dir = tmp();
+    const r = runCli([
+      ...base.filter((a, i) => a !== '--threads' && base[i - 1] !== '--threads'),
+      '--parallel',
+      'auto',
+      '--out',
+      dir,
+      '--json-log',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const env = environment(dir);
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as {
+      numerics: { threads: number };
+    };
+    assert.equal(config.numerics.threads, env.parallel.threads, 'numerics: threads per process');
+    if (availableParallelism() >= 2) {
+      const measured = env.parallel.measured as {
+        ids: number[];
+        candidates: { processes: number; threads: number; imagesPerSecond: number }[];
+      };
+      assert.ok(measured.candidates.length >= 2);
+      assert.deepEqual(measured.candidates[0], {
+        ...measured.candidates[0],
+        processes: 1,
+        threads: availableParallelism(),
+      });
+      for (const c of measured.candidates) assert.ok(c.imagesPerSecond > 0);
+      const best = Math.max(...measured.candidates.map((c) => c.imagesPerSecond));
+      const chosen = measured.candidates.find((c) => c.processes === env.parallel.processes);
+      assert.ok(chosen && chosen.imagesPerSecond >= best / 1.05, 'the fastest, within 5 %');
+    }
+    assert.equal(results(dir).length, 6);
+  });
+
+  it('refuses splits this machine cannot give, in one line', () => {
+    const cores = availableParallelism();
+    const over = runCli([...base, '--parallel', String(cores + 1), '--out', join(tmp(), 'x')]);
+    assert.equal(over.status, 2);
+    assert.match(over.stderr, /more processes than this machine's \d+ cores: give at most/);
+    assert.equal(over.stderr.trim().split('\n').length, 1);
+    const bad = runCli([...base, '--parallel', 'some', '--out', join(tmp(), 'y')]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /expected a positive integer or auto, got 'some'/);
+    const queue = runCli([
+      ...base,
+      '--parallel',
+      '2',
+      '--queue',
+      'redis://127.0.0.1:1/0',
+      '--out',
+      join(tmp(), 'z'),
+    ]);
+    assert.equal(queue.status, 2);
+    assert.match(queue.stderr, /on a queue start a featshift worker per share instead/);
+  });
+});
