@@ -2,6 +2,7 @@ import { benchData } from './data.js';
 import { benchEngine } from './engine.js';
 import { benchFamily } from './family.js';
 import { benchHalving } from './halving.js';
+import { benchParallel } from './parallel.js';
 import { benchSchedule } from './schedule.js';
 import { benchStudy } from './study.js';
 import { printTable, type BenchRow } from './common.js';
@@ -13,6 +14,7 @@ const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   schedule: benchSchedule,
   study: benchStudy,
   halving: benchHalving,
+  parallel: benchParallel,
 };
 
 const args = process.argv.slice(2);

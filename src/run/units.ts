@@ -34,3 +34,14 @@ export function longestUnitsFirst<T extends RunUnit>(units: readonly T[]): T[] {
     (a, b) => b.arch.macs - a.arch.macs || a.arch.id - b.arch.id || a.seed - b.seed,
   );
 }
+
+/**
+ * Units seed by seed (as {@link runUnits}), the longest first within each seed: where several
+ * train at once, an architecture's first run settles its layout before its other seeds start,
+ * and each round over the selection ends on short runs.
+ */
+export function seedRoundsLongestFirst<T extends RunUnit>(units: readonly T[]): T[] {
+  const rounds = new Map<number, T[]>();
+  for (const u of units) rounds.set(u.seed, [...(rounds.get(u.seed) ?? []), u]);
+  return [...rounds.values()].flatMap((round) => longestUnitsFirst(round));
+}

@@ -9,7 +9,7 @@ import {
 } from '../run/halving-state.js';
 import { unitKey, type ResultRecord } from '../run/results.js';
 import type { StudyConfig } from '../run/study.js';
-import { longestUnitsFirst, runUnits, type RunUnit } from '../run/units.js';
+import { runUnits, seedRoundsLongestFirst, type RunUnit } from '../run/units.js';
 import type { TrainingOutcome } from '../train/trainer.js';
 import { forEachUnit, type UnitRunning } from './concurrent.js';
 import { halvingRecord, halvingRungs, promote } from './halving.js';
@@ -59,7 +59,7 @@ export async function halvingSweep(ctx: HalvingContext): Promise<boolean> {
     // Several units of a rung may train at once; the state file is written by one at a time.
     const writing = pLimit(1);
     const left = new Set(units);
-    const order = ctx.concurrency > 1 ? longestUnitsFirst(units) : units;
+    const order = ctx.concurrency > 1 ? seedRoundsLongestFirst(units) : units;
     const stopped = await forEachUnit(order, ctx, async (unit) => {
       const outcome = await ctx.train(unit, last ? undefined : rung);
       if (!outcome) return false;

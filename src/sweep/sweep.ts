@@ -27,13 +27,14 @@ import {
 } from '../run/results.js';
 import { checkStudy, selectArchitectures, studySeeds, type StudyConfig } from '../run/study.js';
 import type { RungDecision } from '../run/halving-state.js';
-import { longestUnitsFirst, runUnits, type RunUnit } from '../run/units.js';
-import { defaultMemoryLimit } from '../train/memory.js';
+import { runUnits, seedRoundsLongestFirst, type RunUnit } from '../run/units.js';
+import { defaultMemoryLimit, type MicroBatchChoice } from '../train/memory.js';
 import {
   trainModel,
   TrainingStopped,
   type TrainingConfig,
   type TrainingEvents,
+  type LayoutChoice,
   type TrainingOutcome,
 } from '../train/trainer.js';
 import { halvingSweep } from './halving-sweep.js';
@@ -46,7 +47,13 @@ import {
 } from './config.js';
 import { buildLoaders, loadStudyData, trainImageCount, type StudyData } from './study-data.js';
 import { forEachUnit } from './concurrent.js';
-import { candidateSplits, measureSplits, type ParallelChoice } from './parallel/choose.js';
+import {
+  candidateSplits,
+  measureSplits,
+  type MeasuredSplit,
+  type ParallelChoice,
+  type Split,
+} from './parallel/choose.js';
 import { TrainerPool } from './parallel/pool.js';
 
 /** What a sweep tells whoever shows its progress: its own events, and each unit's training. */
@@ -166,25 +173,26 @@ async function settleSplit(
   storedThreads: number | undefined,
   todo: readonly RunUnit[],
   probeConfig: TrainingConfig,
-): Promise<ParallelChoice> {
+): Promise<MeasuredSplit> {
   const cores = availableParallelism();
   // A resumed run keeps its thread count (its numerics); a new one shares the cores.
   const fixed = runtime.threads ?? storedThreads ?? null;
   const { parallel } = runtime;
-  if (parallel === 1) return { processes: 1, threads: fixed ?? threadCount(), measured: null };
+  const given = (split: Split): MeasuredSplit => ({
+    choice: { ...split, measured: null },
+    pool: undefined,
+    layouts: new Map(),
+  });
+  if (parallel === 1) return given({ processes: 1, threads: fixed ?? threadCount() });
   if (parallel !== 'auto') {
-    const processes = Math.max(1, Math.min(parallel, todo.length));
-    return {
-      processes,
+    return given({
+      processes: Math.max(1, Math.min(parallel, todo.length)),
       threads: fixed ?? Math.max(1, Math.floor(cores / parallel)),
-      measured: null,
-    };
+    });
   }
   const candidates = candidateSplits(cores, fixed, todo.length);
-  if (candidates.length <= 1) {
-    const only = candidates[0] ?? { processes: 1, threads: fixed ?? cores };
-    return { ...only, measured: null };
-  }
+  if (candidates.length <= 1)
+    return given(candidates[0] ?? { processes: 1, threads: fixed ?? cores });
   const architectures = [...new Map(todo.map((u) => [u.arch.id, u.arch])).values()];
   return measureSplits(candidates, architectures, probeConfig);
 }
@@ -221,143 +229,169 @@ async function sweepFolder(
   const done = new Set(records.map((r) => unitKey(r.id, r.seed)));
   const units = runUnits(architectures, seeds);
   const todo = units.filter((u) => !done.has(unitKey(u.arch.id, u.seed)));
-  const split = await settleSplit(
+  const measured = await settleSplit(
     runtime,
     folder.numerics?.threads,
     todo,
     trainingConfig(study, seeds[0] ?? study.seed, data, device),
   );
-  const numerics = settleNumerics(runtime, folder.numerics, split.threads);
-  if (split.processes === 1) setThreads(numerics.threads);
-  if (!resumed) {
-    await writeRunConfig(dir, study, architectures, { numerics });
-    await writeEnvironment(dir, {
-      ...environmentRecord(study, data, device),
-      threads: numerics.threads,
-      parallel: split,
-    });
-  } else if (folder.seedsAdded) await writeStoredSeeds(dir, seeds);
-  // A kill between the two writes left a CSV missing; an older featshift wrote other CSVs.
-  await writeReferenceCsvs(dir, records, selection, resumed);
-  reporter.start({
-    dir,
-    total: units.length,
-    done: units.length - todo.length,
-    seeds: seeds.length,
-    resumed,
-    todo,
-  });
-  reporter.parallel(split);
-
-  const memoryLimit = runtime.memoryLimit ?? defaultMemoryLimit();
-  const pool = split.processes > 1 ? new TrainerPool(split.processes, numerics.threads) : undefined;
-  // The training processes learn of a stop by message; this process by its own flag.
-  const watch = pool
-    ? setInterval(() => {
-        if (request.shouldStop()) pool.stop();
-      }, 200)
-    : undefined;
-  // One loader per seed, built when its first unit comes: its data order derives from the seed.
-  let loaders: (ReturnType<typeof buildLoaders> & { seed: number }) | undefined;
-  let started = units.length - todo.length;
-  /** Trains one unit (to `untilEpoch`, or to the end); undefined when a stop was requested. */
-  const train = async (
-    unit: RunUnit,
-    untilEpoch?: number,
-  ): Promise<TrainingOutcome | undefined> => {
-    const { arch, seed } = unit;
-    const events = reporter.architectureStart({
-      // Halving trains a unit in pieces, rung by rung: count the runs that have ended.
-      index: study.halving ? records.length : started++,
-      total: units.length,
-      unit,
-      epochs: untilEpoch ?? study.epochs,
-      imagesPerEpoch: trainImageCount(study, data),
-    });
-    await adoptSingleSeedCheckpoint(dir, arch.id, seed, seeds);
-    const unitRequest = {
-      id: arch.id,
-      widths: arch.widths,
-      config: trainingConfig(study, seed, data, device),
-      checkpointPath: checkpointPath(dir, arch.id, seed),
-      ...(untilEpoch !== undefined ? { untilEpoch } : {}),
-    };
-    if (pool) return pool.train(unitRequest, events);
-    if (loaders?.seed !== seed) {
-      await loaders?.train.close();
-      loaders = { ...buildLoaders(study, data, seed), seed };
-    }
-    try {
-      return await trainModel(
-        {
-          ...unitRequest,
-          train: loaders.train,
-          test: loaders.test,
-          trainImages: loaders.trainCount,
-          memoryLimit,
-          shouldStop: request.shouldStop,
-        },
-        events,
-      );
-    } catch (error) {
-      if (error instanceof TrainingStopped) return undefined;
-      throw error;
-    }
-  };
-  // Units end in any order when several train at once: their records are written one by one.
-  const recording = pLimit(1);
-  /** Records a unit that ends here (results.jsonl and the CSVs), and drops its checkpoint. */
-  const finish = (record: ResultRecord, remaining: RunUnit[]): Promise<void> =>
-    recording(async () => {
-      await recordResult(dir, records, record, selection);
-      if (!runtime.keepCheckpoints)
-        await rm(checkpointPath(dir, record.id, record.seed), { force: true });
-      reporter.architectureDone(record, remaining);
-    });
-  let stopped = false;
+  const split = measured.choice;
+  const pool =
+    measured.pool ??
+    (split.processes > 1 ? new TrainerPool(split.processes, split.threads) : undefined);
   try {
-    // Each process fits its micro-batch into its share of the memory.
-    const share = Math.floor(memoryLimit / split.processes);
-    if (pool) await pool.setup({ study, dataDir: runtime.dataDir, device, memoryLimit: share });
-    const run = {
-      concurrency: split.processes,
-      shouldStop: request.shouldStop,
-      onFailure: () => pool?.stop(),
+    const numerics = settleNumerics(runtime, folder.numerics, split.threads);
+    if (split.processes === 1) setThreads(numerics.threads);
+    if (!resumed) {
+      await writeRunConfig(dir, study, architectures, { numerics });
+      await writeEnvironment(dir, {
+        ...environmentRecord(study, data, device),
+        threads: numerics.threads,
+        parallel: split,
+      });
+    } else if (folder.seedsAdded) await writeStoredSeeds(dir, seeds);
+    // A kill between the two writes left a CSV missing; an older featshift wrote other CSVs.
+    await writeReferenceCsvs(dir, records, selection, resumed);
+    reporter.start({
+      dir,
+      total: units.length,
+      done: units.length - todo.length,
+      seeds: seeds.length,
+      resumed,
+      todo,
+    });
+    reporter.parallel(split);
+
+    const memoryLimit = runtime.memoryLimit ?? defaultMemoryLimit();
+    // The training processes learn of a stop by message; this process by its own flag.
+    const watch = pool
+      ? setInterval(() => {
+          if (request.shouldStop()) pool.stop();
+        }, 200)
+      : undefined;
+    // One loader per seed, built when its first unit comes: its data order derives from the seed.
+    let loaders: (ReturnType<typeof buildLoaders> & { seed: number }) | undefined;
+    let started = units.length - todo.length;
+    // Settled by --parallel auto's timing for the architectures it sampled, else by a first run.
+    const chosenLayouts = new Map<number, LayoutChoice>(measured.layouts);
+    // The micro-batch an architecture's first run settled, in that layout: its seeds share it.
+    const settledMemory = new Map<number, MicroBatchChoice>();
+    /** Trains one unit (to `untilEpoch`, or to the end); undefined when a stop was requested. */
+    const train = async (
+      unit: RunUnit,
+      untilEpoch?: number,
+    ): Promise<TrainingOutcome | undefined> => {
+      const { arch, seed } = unit;
+      const shown = reporter.architectureStart({
+        // Halving trains a unit in pieces, rung by rung: count the runs that have ended.
+        index: study.halving ? records.length : started++,
+        total: units.length,
+        unit,
+        epochs: untilEpoch ?? study.epochs,
+        imagesPerEpoch: trainImageCount(study, data),
+      });
+      // An architecture's first run times the layouts; its other seeds train in the same one.
+      const events: TrainingEvents = {
+        ...shown,
+        layout: (choice) => {
+          if (!chosenLayouts.has(arch.id)) chosenLayouts.set(arch.id, choice);
+          shown.layout?.(choice);
+        },
+        memory: (choice) => {
+          if (!settledMemory.has(arch.id)) settledMemory.set(arch.id, choice);
+          shown.memory?.(choice);
+        },
+      };
+      await adoptSingleSeedCheckpoint(dir, arch.id, seed, seeds);
+      const layout = chosenLayouts.get(arch.id);
+      const memory = layout ? settledMemory.get(arch.id) : undefined;
+      const unitRequest = {
+        id: arch.id,
+        widths: arch.widths,
+        config: trainingConfig(study, seed, data, device),
+        checkpointPath: checkpointPath(dir, arch.id, seed),
+        ...(untilEpoch !== undefined ? { untilEpoch } : {}),
+        ...(layout ? { layout } : {}),
+        ...(memory ? { memory } : {}),
+      };
+      if (pool) return pool.train(unitRequest, events);
+      if (loaders?.seed !== seed) {
+        await loaders?.train.close();
+        loaders = { ...buildLoaders(study, data, seed), seed };
+      }
+      try {
+        return await trainModel(
+          {
+            ...unitRequest,
+            train: loaders.train,
+            test: loaders.test,
+            trainImages: loaders.trainCount,
+            memoryLimit,
+            shouldStop: request.shouldStop,
+          },
+          events,
+        );
+      } catch (error) {
+        if (error instanceof TrainingStopped) return undefined;
+        throw error;
+      }
     };
-    if (study.halving) {
-      stopped = await halvingSweep({
-        dir,
-        study,
-        architectures,
-        seeds,
-        done,
-        ...run,
-        train,
-        finish,
-        reporter,
+    // Units end in any order when several train at once: their records are written one by one.
+    const recording = pLimit(1);
+    /** Records a unit that ends here (results.jsonl and the CSVs), and drops its checkpoint. */
+    const finish = (record: ResultRecord, remaining: RunUnit[]): Promise<void> =>
+      recording(async () => {
+        await recordResult(dir, records, record, selection);
+        if (!runtime.keepCheckpoints)
+          await rm(checkpointPath(dir, record.id, record.seed), { force: true });
+        reporter.architectureDone(record, remaining);
       });
-    } else {
-      const left = new Set(todo);
-      // Several at once: longest first, so that the last to finish is a short one.
-      const order = pool ? longestUnitsFirst(todo) : todo;
-      stopped = await forEachUnit(order, run, async (unit) => {
-        const outcome = await train(unit);
-        if (!outcome) return false;
-        left.delete(unit);
-        await finish(toRecord(unit.arch, unit.seed, outcome), [...left]);
-        return true;
-      });
+    let stopped = false;
+    try {
+      // Each process fits its micro-batch into its share of the memory.
+      const share = Math.floor(memoryLimit / split.processes);
+      if (pool) await pool.setup({ study, dataDir: runtime.dataDir, device, memoryLimit: share });
+      const run = {
+        concurrency: split.processes,
+        shouldStop: request.shouldStop,
+        onFailure: () => pool?.stop(),
+      };
+      if (study.halving) {
+        stopped = await halvingSweep({
+          dir,
+          study,
+          architectures,
+          seeds,
+          done,
+          ...run,
+          train,
+          finish,
+          reporter,
+        });
+      } else {
+        const left = new Set(todo);
+        // Several at once: longest first, so that the last to finish is a short one.
+        const order = pool ? seedRoundsLongestFirst(todo) : todo;
+        stopped = await forEachUnit(order, run, async (unit) => {
+          const outcome = await train(unit);
+          if (!outcome) return false;
+          left.delete(unit);
+          await finish(toRecord(unit.arch, unit.seed, outcome), [...left]);
+          return true;
+        });
+      }
+    } finally {
+      clearInterval(watch);
+      await loaders?.train.close();
     }
+    if (stopped) reporter.stopped(dir);
+    else {
+      if (!runtime.keepCheckpoints)
+        await rm(join(dir, CHECKPOINTS_DIR), { recursive: true, force: true });
+      reporter.done(records, dir);
+    }
+    return { dir, records, stopped };
   } finally {
-    clearInterval(watch);
     await pool?.close();
-    await loaders?.train.close();
   }
-  if (stopped) reporter.stopped(dir);
-  else {
-    if (!runtime.keepCheckpoints)
-      await rm(join(dir, CHECKPOINTS_DIR), { recursive: true, force: true });
-    reporter.done(records, dir);
-  }
-  return { dir, records, stopped };
 }

@@ -4,7 +4,13 @@ import { manualSeed, releaseHostMemory, withAutocast } from '../engine/runtime.j
 import { mix32 } from '../data/random.js';
 import type { Batch } from '../data/loader.js';
 import { Vgg } from '../models/vgg.js';
-import { measurePeakBytes, planMicroBatch, type MicroBatchChoice } from './memory.js';
+import {
+  measurePeakBytes,
+  planMicroBatch,
+  referenceMemoryEstimate,
+  type MicroBatchChoice,
+} from './memory.js';
+import { vggLayout } from '../models/vgg-layout.js';
 import type { TrainingRecipe } from './recipe.js';
 import { Sgd } from './sgd.js';
 import { WarmRestartSchedule } from './schedule.js';
@@ -79,6 +85,13 @@ export interface TrainOptions {
   trainImages: number;
   /** Where the per-epoch checkpoint lives; a present one is resumed from. */
   checkpointPath?: string;
+  /**
+   * The layout already chosen for this architecture (by another seed's run of it): trained in
+   * without timing again. A checkpoint's own layout still wins.
+   */
+  layout?: LayoutChoice;
+  /** The micro-batch settled for this architecture in that layout, by another seed's run. */
+  memory?: MicroBatchChoice;
   /** Memory budget in bytes that the micro-batch must fit (CPU). */
   memoryLimit?: number;
   /** Asked after every step; true saves a checkpoint at that step and throws {@link TrainingStopped}. */
@@ -125,40 +138,68 @@ function buildModel(widths: readonly number[], config: TrainingConfig, layout: M
   });
 }
 
+/** A layout choice, with the peak memory its timed steps took (CPU; undefined elsewhere). */
+interface TimedLayout {
+  choice: LayoutChoice;
+  peakBytes: number | undefined;
+}
+
 /**
  * The layout to train in: the recipe's, or with 'auto' the faster of NCHW and channels-last,
  * timed on a few real training steps (see {@link timeTrainingSteps}). oneDNN's channels-last
  * kernels win on wide layers and lose on slim ones, and the family spans both. Either layout
  * computes the same numbers within float32 rounding.
  */
-function chooseLayout(widths: readonly number[], config: TrainingConfig): LayoutChoice {
-  if (config.layout !== 'auto') return { layout: config.layout, msPerStep: {} };
-  const msPerStep = timeTrainingSteps(widths, config, ['nchw', 'channels-last']);
-  if (msPerStep === undefined) return { layout: 'nchw', msPerStep: {} };
-  return {
-    layout:
-      (msPerStep['channels-last'] ?? Infinity) < (msPerStep.nchw ?? Infinity)
-        ? 'channels-last'
-        : 'nchw',
-    msPerStep,
-  };
+function chooseLayout(widths: readonly number[], config: TrainingConfig): TimedLayout {
+  if (config.layout !== 'auto')
+    return { choice: { layout: config.layout, msPerStep: {} }, peakBytes: undefined };
+  const timing = timeTrainingSteps(widths, config, ['nchw', 'channels-last']);
+  if (timing === undefined)
+    return { choice: { layout: 'nchw', msPerStep: {} }, peakBytes: undefined };
+  const choice = fasterLayout(timing.msPerStep);
+  return { choice, peakBytes: timing.peakBytes[choice.layout] };
+}
+
+/** The faster of the timed layouts (NCHW on a tie, or where none was timed), with the figures. */
+export function fasterLayout(msPerStep: StepTiming['msPerStep']): LayoutChoice {
+  const layout =
+    (msPerStep['channels-last'] ?? Infinity) < (msPerStep.nchw ?? Infinity)
+      ? 'channels-last'
+      : 'nchw';
+  return { layout, msPerStep };
+}
+
+/** What {@link timeTrainingSteps} measured of each layout. */
+export interface StepTiming {
+  msPerStep: Partial<Record<ModelLayout, number>>;
+  /** Peak bytes one whole step added to the process (CPU only; its last timed round). */
+  peakBytes: Partial<Record<ModelLayout, number>>;
 }
 
 /**
  * Milliseconds of one real training step (forward, loss, backward, optimiser) of an architecture
  * in each layout, on throwaway models with random data: one warm-up, then three alternating
- * rounds; the median. Undefined when a layout cannot even run a step here (out of memory).
+ * rounds; the median. The last round also measures the step's peak memory on a CPU, so that the
+ * micro-batch needs no passes of its own when it fits. Undefined when a layout cannot even run a
+ * step here (out of memory).
  */
 export function timeTrainingSteps(
   widths: readonly number[],
   config: TrainingConfig,
   layouts: readonly ModelLayout[],
-): Partial<Record<ModelLayout, number>> | undefined {
+): StepTiming | undefined {
   const m = Math.min(config.microBatch, config.batchSize);
   const models = layouts.map((layout) => {
     const model = buildModel(widths, config, layout);
-    return { layout, model, sgd: new Sgd(model.parameters(), { lr: 0 }), times: [] as number[] };
+    return {
+      layout,
+      model,
+      sgd: new Sgd(model.parameters(), { lr: 0 }),
+      times: [] as number[],
+      peak: undefined as number | undefined,
+    };
   });
+  const rounds = 4;
   try {
     const { x, y } = probeBatch(config, m);
     const step = (c: (typeof models)[number]): number => {
@@ -174,10 +215,18 @@ export function timeTrainingSteps(
       c.sgd.step();
       return performance.now() - started;
     };
-    for (let round = 0; round < 4; round++) {
+    for (let round = 0; round < rounds; round++) {
       for (const c of round % 2 === 0 ? models : [...models].reverse()) {
-        const ms = step(c);
-        if (round > 0) c.times.push(ms);
+        if (round === rounds - 1 && config.device === 'cpu') {
+          let ms = 0;
+          c.peak = measurePeakBytes(() => {
+            ms = step(c);
+          });
+          c.times.push(ms);
+        } else {
+          const ms = step(c);
+          if (round > 0) c.times.push(ms);
+        }
       }
     }
     x.dispose();
@@ -192,7 +241,18 @@ export function timeTrainingSteps(
     }
   }
   const median = (t: number[]): number => [...t].sort((a, b) => a - b)[t.length >> 1] ?? Infinity;
-  return Object.fromEntries(models.map((c) => [c.layout, median(c.times)]));
+  return {
+    msPerStep: Object.fromEntries(models.map((c) => [c.layout, median(c.times)])),
+    peakBytes: Object.fromEntries(
+      models.filter((c) => c.peak !== undefined).map((c) => [c.layout, c.peak]),
+    ),
+  };
+}
+
+/** The faster layout's milliseconds of {@link timeTrainingSteps}' figures (undefined: none ran). */
+export function fastestStep(timing: StepTiming | undefined): number | undefined {
+  const times = Object.values(timing?.msPerStep ?? {});
+  return times.length === 0 ? undefined : Math.min(...times);
 }
 
 /** Settles the micro-batch by measuring real passes of a throwaway copy of the model. */
@@ -201,7 +261,26 @@ function fitMemory(
   config: TrainingConfig,
   layout: ModelLayout,
   limit: number,
+  measured: number | undefined,
 ): MicroBatchChoice {
+  // The layout's timed steps already measured the study's micro-batch, and it fits.
+  if (measured !== undefined && measured <= limit && config.microBatch <= config.batchSize) {
+    return {
+      microBatch: config.microBatch,
+      split: false,
+      measuredBytes: measured,
+      budgetBytes: limit,
+      reference: referenceMemoryEstimate(
+        vggLayout(widths, {
+          classes: config.classes,
+          colors: config.colors,
+          patchSize: config.patchSize,
+          batchNorm: config.batchNorm > 0,
+        }),
+        config.batchSize,
+      ),
+    };
+  }
   const probeModel = buildModel(widths, config, layout);
   const sgd = new Sgd(probeModel.parameters(), { lr: 0 });
   let warm = false;
@@ -323,12 +402,20 @@ async function setupModel(options: TrainOptions, events: TrainingEvents): Promis
   let memory: MicroBatchChoice | undefined;
   let microBatch = restored?.progress.microBatch ?? config.microBatch;
   // A resumed architecture keeps the layout it started in (an older checkpoint: channels-last).
-  const layout: LayoutChoice = restored
-    ? { layout: restored.progress.layout ?? 'channels-last', msPerStep: {} }
-    : chooseLayout(widths, config);
+  const timed: TimedLayout = restored
+    ? {
+        choice: { layout: restored.progress.layout ?? 'channels-last', msPerStep: {} },
+        peakBytes: undefined,
+      }
+    : options.layout
+      ? { choice: options.layout, peakBytes: undefined }
+      : chooseLayout(widths, config);
+  const layout = timed.choice;
   if (!restored) events.layout?.(layout);
   if (!restored && options.memoryLimit !== undefined) {
-    memory = fitMemory(widths, config, layout.layout, options.memoryLimit);
+    memory =
+      options.memory ??
+      fitMemory(widths, config, layout.layout, options.memoryLimit, timed.peakBytes);
     microBatch = memory.microBatch;
     events.memory?.(memory);
   }

@@ -1,7 +1,16 @@
 import type { Architecture } from '../../family/skew-normal.js';
 import type { ModelLayout } from '../../train/outcome.js';
 import type { TrainingConfig } from '../../train/trainer.js';
+import { setThreads, threads as threadCount } from '../../engine/runtime.js';
+import {
+  fasterLayout,
+  fastestStep,
+  timeTrainingSteps,
+  type LayoutChoice,
+  type StepTiming,
+} from '../../train/trainer.js';
 import { TrainerPool } from './pool.js';
+import type { TimedArchitecture } from './protocol.js';
 
 /** A way to share a machine's cores: this many training processes of this many threads each. */
 export interface Split {
@@ -57,44 +66,82 @@ export function splitThroughput(
   return (split.processes * batchSize * msPerStep.length * 1000) / total;
 }
 
+/** A measured choice, with the processes of the chosen split already started (none: serial). */
+export interface MeasuredSplit {
+  choice: ParallelChoice;
+  pool: TrainerPool | undefined;
+  /** The layouts the sampled architectures train in, timed at the chosen split (by id). */
+  layouts: Map<number, LayoutChoice>;
+}
+
 /**
  * The split with the highest throughput, measured: for each candidate, that many processes time
- * real training steps of the sampled architectures at once, in the layouts the study trains in.
- * A split must beat every smaller one by 5 % to be taken: more processes cost memory, and within
- * a few percent the timing cannot tell.
+ * real training steps of the sampled architectures at once, in every layout the study may train
+ * in (one process: here, in this process). A split must beat every smaller one by 5 % to be
+ * taken: more processes cost memory, and within a few percent the timing cannot tell. The chosen
+ * split's processes are kept for training, and its timings settle the sampled architectures'
+ * layouts, so that their first runs need not time them again.
  */
 export async function measureSplits(
   candidates: readonly Split[],
   architectures: readonly Architecture[],
   config: TrainingConfig,
-  onMeasured?: (m: SplitMeasurement) => void,
-): Promise<ParallelChoice> {
+): Promise<MeasuredSplit> {
   const sample = sampleArchitectures(architectures);
   const layouts: ModelLayout[] =
     config.layout === 'auto' ? ['nchw', 'channels-last'] : [config.layout];
+  const timed: TimedArchitecture[] = sample.map((a) => ({ id: a.id, widths: a.widths, layouts }));
   const measured: SplitMeasurement[] = [];
+  let best:
+    | { m: SplitMeasurement; pool: TrainerPool | undefined; timings: (StepTiming | undefined)[] }
+    | undefined;
   for (const split of candidates) {
-    const pool = new TrainerPool(split.processes, split.threads);
-    try {
-      const msPerStep = await pool.timeSteps(sample, config, layouts);
-      const m = {
-        ...split,
-        msPerStep,
-        imagesPerSecond: splitThroughput(split, msPerStep, config.batchSize),
-      };
-      measured.push(m);
-      onMeasured?.(m);
-    } finally {
-      await pool.close();
+    let pool: TrainerPool | undefined;
+    let timings: (StepTiming | undefined)[];
+    if (split.processes === 1) {
+      const before = threadCount();
+      setThreads(split.threads);
+      try {
+        timings = timed.map((a) => timeTrainingSteps(a.widths, config, a.layouts));
+      } finally {
+        setThreads(before);
+      }
+    } else {
+      pool = new TrainerPool(split.processes, split.threads);
+      try {
+        timings = await pool.timeSteps(timed, config);
+      } catch (error) {
+        await pool.close();
+        throw error;
+      }
+    }
+    const msPerStep = timings.map(fastestStep);
+    const m = {
+      ...split,
+      msPerStep,
+      imagesPerSecond: splitThroughput(split, msPerStep, config.batchSize),
+    };
+    measured.push(m);
+    if (!best || m.imagesPerSecond > 1.05 * best.m.imagesPerSecond) {
+      await best?.pool?.close();
+      best = { m, pool, timings };
+    } else await pool?.close();
+  }
+  const chosen = best?.m ?? candidates[0] ?? { processes: 1, threads: 1 };
+  const settled = new Map<number, LayoutChoice>();
+  if (config.layout === 'auto') {
+    for (const [k, timing] of (best?.timings ?? []).entries()) {
+      const id = sample[k]?.id;
+      if (timing && id !== undefined) settled.set(id, fasterLayout(timing.msPerStep));
     }
   }
-  let best = measured[0];
-  for (const m of measured.slice(1))
-    if (best === undefined || m.imagesPerSecond > 1.05 * best.imagesPerSecond) best = m;
-  const chosen = best ?? candidates[0] ?? { processes: 1, threads: 1 };
   return {
-    processes: chosen.processes,
-    threads: chosen.threads,
-    measured: { ids: sample.map((a) => a.id), candidates: measured },
+    choice: {
+      processes: chosen.processes,
+      threads: chosen.threads,
+      measured: { ids: sample.map((a) => a.id), candidates: measured },
+    },
+    pool: best?.pool,
+    layouts: settled,
   };
 }

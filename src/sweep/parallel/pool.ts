@@ -1,9 +1,19 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../../errors.js';
-import type { ModelLayout } from '../../train/outcome.js';
-import type { TrainingConfig, TrainingEvents, TrainingOutcome } from '../../train/trainer.js';
-import type { FromTrainer, ProcessSetup, ToTrainer, TrainRequest } from './protocol.js';
+import type {
+  StepTiming,
+  TrainingConfig,
+  TrainingEvents,
+  TrainingOutcome,
+} from '../../train/trainer.js';
+import type {
+  FromTrainer,
+  ProcessSetup,
+  TimedArchitecture,
+  ToTrainer,
+  TrainRequest,
+} from './protocol.js';
 
 const TRAINER_PROCESS = fileURLToPath(new URL('./trainer-process.js', import.meta.url));
 
@@ -150,23 +160,34 @@ export class TrainerPool {
 
   /**
    * Times a training step of each architecture in every process at once (so that they contend
-   * for memory bandwidth and caches as a sweep's processes do): per architecture, the median
-   * over the processes, in milliseconds (undefined: it did not fit).
+   * for memory bandwidth and caches as a sweep's processes do; each process starts at another
+   * architecture, as a sweep's processes train different ones): per architecture and layout, the
+   * median over the processes (undefined: it did not fit in one of them).
    */
   async timeSteps(
-    architectures: { id: number; widths: readonly number[] }[],
+    architectures: TimedArchitecture[],
     config: TrainingConfig,
-    layouts: ModelLayout[],
-  ): Promise<(number | undefined)[]> {
+  ): Promise<(StepTiming | undefined)[]> {
+    const n = architectures.length;
+    const rotated = (k: number): TimedArchitecture[] =>
+      architectures.map((_, i) => architectures[(i + k) % n] as TimedArchitecture);
     const answers = await Promise.all(
-      this.processes.map((p) => p.ask({ type: 'time', architectures, config, layouts })),
+      this.processes.map((p, k) => p.ask({ type: 'time', architectures: rotated(k), config })),
     );
-    return architectures.map((_, k) => {
-      const times = answers
-        .map((a) => (a.type === 'timed' ? a.msPerStep[k] : undefined))
-        .filter((t): t is number => t !== undefined)
-        .sort((a, b) => a - b);
-      return times.length < answers.length ? undefined : times[times.length >> 1];
+    return architectures.map((a, i) => {
+      const timings = answers.map((answer, k) =>
+        answer.type === 'timed' ? answer.timings[(i - (k % n) + n) % n] : undefined,
+      );
+      if (timings.some((t) => t === undefined)) return undefined;
+      const msPerStep: StepTiming['msPerStep'] = {};
+      for (const layout of a.layouts) {
+        const times = timings
+          .map((t) => t?.msPerStep[layout])
+          .filter((t): t is number => t !== undefined)
+          .sort((x, y) => x - y);
+        if (times.length > 0) msPerStep[layout] = times[times.length >> 1];
+      }
+      return { msPerStep, peakBytes: timings[0]?.peakBytes ?? {} };
     });
   }
 

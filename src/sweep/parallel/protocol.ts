@@ -1,6 +1,7 @@
 import type { StudyConfig } from '../../run/study.js';
 import type { ModelLayout } from '../../train/outcome.js';
 import type {
+  StepTiming,
   TrainingConfig,
   TrainingEvents,
   TrainingOutcome,
@@ -21,20 +22,25 @@ export interface ProcessSetup {
   memoryLimit: number;
 }
 
-export type TrainRequest = Pick<TrainOptions, 'id' | 'widths' | 'config' | 'untilEpoch'> & {
+export type TrainRequest = Pick<
+  TrainOptions,
+  'id' | 'widths' | 'config' | 'untilEpoch' | 'layout' | 'memory'
+> & {
   checkpointPath: string;
 };
 
 export type ToTrainer =
   | { type: 'setup'; setup: ProcessSetup }
   | { type: 'train'; request: TrainRequest }
-  | {
-      type: 'time';
-      architectures: { id: number; widths: readonly number[] }[];
-      config: TrainingConfig;
-      layouts: ModelLayout[];
-    }
+  | { type: 'time'; architectures: TimedArchitecture[]; config: TrainingConfig }
   | { type: 'stop' };
+
+/** An architecture to time a training step of, in the layouts given (the faster counts). */
+export interface TimedArchitecture {
+  id: number;
+  widths: readonly number[];
+  layouts: ModelLayout[];
+}
 
 type EventName = keyof TrainingEvents;
 
@@ -43,5 +49,5 @@ export type FromTrainer =
   | { type: 'event'; name: EventName; payload: unknown[] }
   | { type: 'trained'; outcome: TrainingOutcome }
   | { type: 'stopped' }
-  | { type: 'timed'; msPerStep: (number | undefined)[] }
+  | { type: 'timed'; timings: (StepTiming | undefined)[] }
   | { type: 'failed'; name: string; message: string; option?: string; stack?: string };

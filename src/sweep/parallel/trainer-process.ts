@@ -108,11 +108,10 @@ process.on('message', (message: ToTrainer) => {
       return;
     case 'time':
       try {
-        const msPerStep = message.architectures.map((a) => {
-          const times = timeTrainingSteps(a.widths, message.config, message.layouts);
-          return times === undefined ? undefined : Math.min(...Object.values(times));
-        });
-        send({ type: 'timed', msPerStep });
+        const timings = message.architectures.map((a) =>
+          timeTrainingSteps(a.widths, message.config, a.layouts),
+        );
+        send({ type: 'timed', timings });
       } catch (error) {
         send(failure(error));
       }
