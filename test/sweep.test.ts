@@ -290,6 +290,37 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     assert.match(fewer.stderr, /would drop seeds 2, 5 it was started with/);
   });
 
+  it("times an architecture's layouts once: its other seeds train in the same layout with the same micro-batch", () => {
+    const dir = tmp();
+    const args = tiny(1, 256).map((a, i, all) => (all[i - 1] === '--layout' ? 'auto' : a));
+    const r = runCli([...args, '--seeds', '2', '--out', dir, '--json-log']);
+    assert.equal(r.status, 0, r.stderr);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; id?: number; seed?: number });
+    const of = (event: string, id: number, seed: number): Record<string, unknown> => {
+      const e = events.find((x) => x.event === event && x.id === id && x.seed === seed);
+      assert.ok(e, `${event} of id ${id}, seed ${seed}`);
+      return Object.fromEntries(
+        Object.entries(e as Record<string, unknown>).filter(([k]) => k !== 'time' && k !== 'seed'),
+      );
+    };
+    for (const id of cheap.map((a) => a.id)) {
+      const layout = of('layout', id, 0);
+      assert.ok(Object.keys(layout.msPerStep as object).length === 2, 'both layouts timed');
+      assert.deepEqual(of('layout', id, 1), layout);
+      const memory = of('memory', id, 0);
+      assert.equal(memory.split, false);
+      assert.deepEqual(of('memory', id, 1), memory);
+    }
+    const got = results(dir);
+    for (const x of got.filter((g) => g.seed === 1)) {
+      const first = got.find((g) => g.id === x.id && g.seed === 0);
+      assert.equal(x.layout, first?.layout);
+    }
+  });
+
   it('refuses to resume with options that would change the results, and folders that are not runs', () => {
     const r = runCli(['sweep', '--resume', reference, '--epochs', '5']);
     assert.equal(r.status, 2);
