@@ -3,6 +3,7 @@ import { benchEngine } from './engine.js';
 import { benchFamily } from './family.js';
 import { benchHalving } from './halving.js';
 import { benchParallel } from './parallel.js';
+import { benchPrecision } from './precision.js';
 import { benchSchedule } from './schedule.js';
 import { benchStudy } from './study.js';
 import { printTable, type BenchRow } from './common.js';
@@ -15,6 +16,7 @@ const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   study: benchStudy,
   halving: benchHalving,
   parallel: benchParallel,
+  precision: benchPrecision,
 };
 
 const args = process.argv.slice(2);

@@ -118,5 +118,66 @@ export function benchStudy(): BenchRow[] {
       ref_data_s: ref?.phases.data,
     });
   }
+  if (ids.length > 1) rows.push(wholeStudy(ids, rows, { epochs, train, val, cli }));
   return rows;
+}
+
+/**
+ * The same members as one study, the way a user runs it: one `featshift sweep` of them all with
+ * `--parallel auto` (the machine's cores shared as measured), against the original's loop run
+ * member after member (the sum of its rows above).
+ */
+function wholeStudy(
+  ids: readonly number[],
+  rows: readonly BenchRow[],
+  o: { epochs: number; train: number; val: number; cli: string },
+): BenchRow {
+  const out = mkdtempSync(join(tmpdir(), 'featshift-bench-study-'));
+  const started = performance.now();
+  const r = spawnSync(
+    process.execPath,
+    [
+      o.cli,
+      'sweep',
+      '--dataset',
+      'FashionMNIST',
+      '--width-multiplier',
+      '0.125',
+      '--ids',
+      ids.join(','),
+      '--epochs',
+      String(o.epochs),
+      '--lr-wr-epochs',
+      String(o.epochs),
+      '--train-subset',
+      String(o.train),
+      '--val-subset',
+      String(o.val),
+      '--seed',
+      '1',
+      '--parallel',
+      'auto',
+      '--out',
+      join(out, 'run'),
+      '--quiet',
+    ],
+    { encoding: 'utf8' },
+  );
+  const seconds = (performance.now() - started) / 1000;
+  if (r.status !== 0) throw new Error(`bench study: featshift --parallel auto failed: ${r.stderr}`);
+  const environment = JSON.parse(readFileSync(join(out, 'run', 'environment.json'), 'utf8')) as {
+    parallel: { processes: number; threads: number };
+  };
+  rmSync(out, { recursive: true, force: true });
+  const reference = rows.every((row) => typeof row.reference_s === 'number')
+    ? rows.reduce((sum, row) => sum + (row.reference_s as number), 0)
+    : undefined;
+  return {
+    workload: `all ${ids.length}, --parallel auto (${environment.parallel.processes}x${environment.parallel.threads})`,
+    threads: availableParallelism(),
+    epochs: o.epochs,
+    featshift_s: seconds,
+    reference_s: reference,
+    speedup: reference !== undefined ? reference / seconds : undefined,
+  };
 }

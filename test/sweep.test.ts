@@ -6,6 +6,7 @@ import {
   readdirSync,
   writeFileSync,
   mkdirSync,
+  chmodSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -443,6 +444,35 @@ describe('featshift sweep, end to end on tiny architectures', () => {
       assert.equal(r.status, 2);
       assert.match(r.stderr, /--precision bf16 needs a CPU with AVX-512 BF16 or AMX/);
       assert.equal(r.stderr.trim().split('\n').length, 1);
+    }
+  });
+
+  it('refuses bf16 on a CUDA GPU below compute capability 8, as its driver reports it', () => {
+    const bin = tmp();
+    const fake = join(bin, 'nvidia-smi');
+    writeFileSync(fake, '#!/bin/sh\necho "$*" > "$(dirname "$0")/args"\necho "$FAKE_CC"\n');
+    chmodSync(fake, 0o755);
+    const saved = { PATH: process.env.PATH, CUDA: process.env.CUDA_VISIBLE_DEVICES };
+    process.env.PATH = `${bin}:${saved.PATH ?? ''}`;
+    try {
+      process.env.FAKE_CC = '7.5';
+      assert.match(
+        bf16Unsupported('cuda:0') ?? '',
+        /cuda:0 has compute capability 7\.5, below 8\.0/,
+      );
+      process.env.FAKE_CC = '9.0';
+      assert.equal(bf16Unsupported('cuda:0'), null);
+      // cuda:1 of CUDA_VISIBLE_DEVICES=3,5 is the driver's device 5.
+      process.env.CUDA_VISIBLE_DEVICES = '3,5';
+      bf16Unsupported('cuda:1');
+      assert.match(readFileSync(join(bin, 'args'), 'utf8'), /-i 5\b/);
+      process.env.FAKE_CC = 'N/A';
+      assert.equal(bf16Unsupported('cuda:0'), null, 'a driver that cannot say: taken as able');
+    } finally {
+      process.env.PATH = saved.PATH;
+      if (saved.CUDA === undefined) delete process.env.CUDA_VISIBLE_DEVICES;
+      else process.env.CUDA_VISIBLE_DEVICES = saved.CUDA;
+      delete process.env.FAKE_CC;
     }
   });
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { native, type NativeBuildInfo } from './native.js';
 
@@ -41,12 +42,42 @@ export function withAutocast<T>(on: boolean, device: string, fn: () => T): T {
 }
 
 /**
+ * The compute capability of a CUDA device as the driver reports it (nvidia-smi), or undefined
+ * where it cannot tell (no nvidia-smi, or one too old to know the field). `cuda:N` counts the
+ * devices CUDA_VISIBLE_DEVICES leaves visible, as CUDA does; nvidia-smi counts them all.
+ */
+export function cudaComputeCapability(
+  device: string,
+): { major: number; minor: number } | undefined {
+  const index = Number(device.split(':')[1] ?? 0);
+  const visible = process.env.CUDA_VISIBLE_DEVICES?.split(',').map((d) => d.trim());
+  const physical = visible && visible[0] !== '' ? visible[index] : String(index);
+  if (physical === undefined) return undefined;
+  try {
+    const out = execFileSync(
+      'nvidia-smi',
+      ['--query-gpu=compute_cap', '--format=csv,noheader,nounits', '-i', physical],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10000 },
+    );
+    const m = /^\s*(\d+)\.(\d+)\s*$/.exec(out);
+    return m ? { major: Number(m[1]), minor: Number(m[2]) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Why bf16 cannot train on a device, or null when it can: a CPU needs AVX-512 BF16 or AMX (else
- * oneDNN emulates bf16, slower than fp32); a CUDA GPU is taken as able (compute capability 8 or
- * above; an older one fails in libtorch's first bf16 kernel).
+ * oneDNN emulates bf16, slower than fp32); a CUDA GPU compute capability 8 or above (Ampere on;
+ * before it bf16 has no tensor cores). Where the driver cannot say, a GPU is taken as able.
  */
 export function bf16Unsupported(device: string): string | null {
-  if (device.startsWith('cuda')) return null;
+  if (device.startsWith('cuda')) {
+    const cc = cudaComputeCapability(device);
+    return cc && cc.major < 8
+      ? `${device} has compute capability ${cc.major}.${cc.minor}, below 8.0, so bf16 would run without tensor cores`
+      : null;
+  }
   let flags = '';
   try {
     flags = readFileSync('/proc/cpuinfo', 'utf8');
