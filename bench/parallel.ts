@@ -7,7 +7,7 @@ import { baselineArchitecture, skewNormalFamily } from '../src/family/skew-norma
 import { REFERENCE_DEFAULTS } from '../src/run/study.js';
 import { candidateSplits, measureSplits } from '../src/sweep/parallel/choose.js';
 import { TrainerPool } from '../src/sweep/parallel/pool.js';
-import { trainingConfig } from '../src/sweep/sweep.js';
+import { trainingConfig } from '../src/sweep/unit-trainer.js';
 import type { ModelLayout } from '../src/train/outcome.js';
 import { fastestStep } from '../src/train/trainer.js';
 import type { BenchRow } from './common.js';

@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import pLimit from 'p-limit';
-import { rename, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { buildInfo, checkDevice, setThreads, threads as threadCount } from '../engine/runtime.js';
-import { CHECKPOINTS_DIR, checkpointPath, singleSeedCheckpointName } from '../run/files.js';
+import { CHECKPOINTS_DIR, checkpointPath } from '../run/files.js';
 import {
   packageVersion,
   withRunFolder,
@@ -28,15 +27,8 @@ import {
 import { checkStudy, selectArchitectures, studySeeds, type StudyConfig } from '../run/study.js';
 import type { RungDecision } from '../run/halving-state.js';
 import { runUnits, seedRoundsLongestFirst, type RunUnit } from '../run/units.js';
-import { defaultMemoryLimit, type MicroBatchChoice } from '../train/memory.js';
-import {
-  trainModel,
-  TrainingStopped,
-  type TrainingConfig,
-  type TrainingEvents,
-  type LayoutChoice,
-  type TrainingOutcome,
-} from '../train/trainer.js';
+import { defaultMemoryLimit } from '../train/memory.js';
+import type { TrainingConfig, TrainingEvents, TrainingOutcome } from '../train/trainer.js';
 import { halvingSweep } from './halving-sweep.js';
 import { halvingRungs } from './halving.js';
 import {
@@ -45,7 +37,7 @@ import {
   checkTrainingSetSize,
   type RuntimeConfig,
 } from './config.js';
-import { buildLoaders, loadStudyData, trainImageCount, type StudyData } from './study-data.js';
+import { loadStudyData, trainImageCount, type StudyData } from './study-data.js';
 import { forEachUnit } from './concurrent.js';
 import {
   candidateSplits,
@@ -55,6 +47,9 @@ import {
   type Split,
 } from './parallel/choose.js';
 import { TrainerPool } from './parallel/pool.js';
+import { trainingConfig, UnitTrainer } from './unit-trainer.js';
+
+export { trainingConfig } from './unit-trainer.js';
 
 /** What a sweep tells whoever shows its progress: its own events, and each unit's training. */
 export interface SweepReporter {
@@ -98,23 +93,6 @@ export interface SweepOutcome {
   failed?: string[];
 }
 
-/** The trainer's configuration for one seed: the study's recipe, and what the data and device add. */
-export function trainingConfig(
-  study: StudyConfig,
-  seed: number,
-  data: Pick<StudyData, 'classes' | 'inputChannels'>,
-  device: string,
-): TrainingConfig {
-  return {
-    ...study,
-    seed,
-    microBatch: study.microBatch ?? study.batchSize,
-    classes: data.classes,
-    colors: data.inputChannels,
-    device,
-  };
-}
-
 /**
  * Trains every selected architecture of a study, recording each one as it finishes
  * (results.jsonl and the original's CSV, both written atomically), resumable at any moment. A
@@ -150,21 +128,6 @@ function environmentRecord(
     dataset: data.sources,
     started: new Date().toISOString(),
   };
-}
-
-/**
- * A run folder of a featshift older than seeds, stopped mid-architecture, holds its checkpoint
- * under the old name: resumed, it continues from there rather than from scratch.
- */
-async function adoptSingleSeedCheckpoint(
-  dir: string,
-  id: number,
-  seed: number,
-  seeds: readonly number[],
-): Promise<void> {
-  const old = join(dir, CHECKPOINTS_DIR, singleSeedCheckpointName(id));
-  const current = checkpointPath(dir, id, seed);
-  if (seeds.length === 1 && existsSync(old) && !existsSync(current)) await rename(old, current);
 }
 
 /** The split a run trains with: as given, or measured with --parallel auto. */
@@ -269,73 +232,31 @@ async function sweepFolder(
           if (request.shouldStop()) pool.stop();
         }, 200)
       : undefined;
-    // One loader per seed, built when its first unit comes: its data order derives from the seed.
-    let loaders: (ReturnType<typeof buildLoaders> & { seed: number }) | undefined;
+    const trainer = new UnitTrainer({
+      dir,
+      study,
+      seeds,
+      data,
+      device,
+      memoryLimit,
+      pool,
+      layouts: measured.layouts,
+      shouldStop: request.shouldStop,
+    });
     let started = units.length - todo.length;
-    // Settled by --parallel auto's timing for the architectures it sampled, else by a first run.
-    const chosenLayouts = new Map<number, LayoutChoice>(measured.layouts);
-    // The micro-batch an architecture's first run settled, in that layout: its seeds share it.
-    const settledMemory = new Map<number, MicroBatchChoice>();
-    /** Trains one unit (to `untilEpoch`, or to the end); undefined when a stop was requested. */
-    const train = async (
-      unit: RunUnit,
-      untilEpoch?: number,
-    ): Promise<TrainingOutcome | undefined> => {
-      const { arch, seed } = unit;
-      const shown = reporter.architectureStart({
-        // Halving trains a unit in pieces, rung by rung: count the runs that have ended.
-        index: study.halving ? records.length : started++,
-        total: units.length,
+    const train = (unit: RunUnit, untilEpoch?: number): Promise<TrainingOutcome | undefined> =>
+      trainer.train(
         unit,
-        epochs: untilEpoch ?? study.epochs,
-        imagesPerEpoch: trainImageCount(study, data),
-      });
-      // An architecture's first run times the layouts; its other seeds train in the same one.
-      const events: TrainingEvents = {
-        ...shown,
-        layout: (choice) => {
-          if (!chosenLayouts.has(arch.id)) chosenLayouts.set(arch.id, choice);
-          shown.layout?.(choice);
-        },
-        memory: (choice) => {
-          if (!settledMemory.has(arch.id)) settledMemory.set(arch.id, choice);
-          shown.memory?.(choice);
-        },
-      };
-      await adoptSingleSeedCheckpoint(dir, arch.id, seed, seeds);
-      const layout = chosenLayouts.get(arch.id);
-      const memory = layout ? settledMemory.get(arch.id) : undefined;
-      const unitRequest = {
-        id: arch.id,
-        widths: arch.widths,
-        config: trainingConfig(study, seed, data, device),
-        checkpointPath: checkpointPath(dir, arch.id, seed),
-        ...(untilEpoch !== undefined ? { untilEpoch } : {}),
-        ...(layout ? { layout } : {}),
-        ...(memory ? { memory } : {}),
-      };
-      if (pool) return pool.train(unitRequest, events);
-      if (loaders?.seed !== seed) {
-        await loaders?.train.close();
-        loaders = { ...buildLoaders(study, data, seed), seed };
-      }
-      try {
-        return await trainModel(
-          {
-            ...unitRequest,
-            train: loaders.train,
-            test: loaders.test,
-            trainImages: loaders.trainCount,
-            memoryLimit,
-            shouldStop: request.shouldStop,
-          },
-          events,
-        );
-      } catch (error) {
-        if (error instanceof TrainingStopped) return undefined;
-        throw error;
-      }
-    };
+        reporter.architectureStart({
+          // Halving trains a unit in pieces, rung by rung: count the runs that have ended.
+          index: study.halving ? records.length : started++,
+          total: units.length,
+          unit,
+          epochs: untilEpoch ?? study.epochs,
+          imagesPerEpoch: trainImageCount(study, data),
+        }),
+        untilEpoch,
+      );
     // Units end in any order when several train at once: their records are written one by one.
     const recording = pLimit(1);
     /** Records a unit that ends here (results.jsonl and the CSVs), and drops its checkpoint. */
@@ -382,7 +303,7 @@ async function sweepFolder(
       }
     } finally {
       clearInterval(watch);
-      await loaders?.train.close();
+      await trainer.close();
     }
     if (stopped) reporter.stopped(dir);
     else {

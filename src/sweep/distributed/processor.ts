@@ -8,7 +8,7 @@ import { checkpointName } from '../../run/files.js';
 import { toRecord, type ResultRecord } from '../../run/results.js';
 import { checkPrecision } from '../config.js';
 import { halvingRecord } from '../halving.js';
-import { trainingConfig } from '../sweep.js';
+import { trainingConfig } from '../unit-trainer.js';
 import { buildLoaders, loadStudyData, type StudyData } from '../study-data.js';
 import { runKey, type ArchitectureJob, type JobProgress } from './jobs.js';
 
