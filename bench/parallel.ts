@@ -121,16 +121,20 @@ export async function benchParallel(): Promise<BenchRow[]> {
       chosen: c.processes === choice.processes ? 'auto' : '',
     });
   }
-  if (env.FEATSHIFT_BENCH_PARALLEL_STUDY !== '0') rows.push(...studyRows(ids));
+  if (env.FEATSHIFT_BENCH_PARALLEL_STUDY !== '0') rows.push(...studyRows(ids, cores));
   return rows;
 }
 
-/** A small study, end to end: serial against --parallel auto, wall time from process start. */
-function studyRows(ids: readonly number[]): BenchRow[] {
+/**
+ * A small study, end to end, wall time from process start: serial, one process per core, and
+ * --parallel auto (its measurement included).
+ */
+function studyRows(ids: readonly number[], cores: number): BenchRow[] {
   const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
   const wall: Record<string, number> = {};
   const splits: Record<string, string> = {};
-  for (const parallel of ['1', 'auto']) {
+  const variants = [...new Set(['1', String(cores), 'auto'])];
+  for (const parallel of variants) {
     const out = mkdtempSync(join(tmpdir(), 'featshift-bench-parallel-'));
     const started = performance.now();
     const r = spawnSync(
@@ -171,14 +175,10 @@ function studyRows(ids: readonly number[]): BenchRow[] {
     splits[parallel] = `${environment.parallel.processes}x${environment.parallel.threads}`;
     rmSync(out, { recursive: true, force: true });
   }
-  return [
-    {
-      workload: `study: ${ids.length} members x 2 seeds, 2 epochs, 4096/1024`,
-      serial_s: wall['1'],
-      serial_split: splits['1'],
-      auto_s: wall.auto,
-      auto_split: splits.auto,
-      speedup: wall['1'] !== undefined && wall.auto ? wall['1'] / wall.auto : undefined,
-    },
-  ];
+  return variants.map((parallel) => ({
+    workload: `study, --parallel ${parallel}: ${ids.length} members x 2 seeds, 2 epochs, 4096/1024`,
+    split: splits[parallel],
+    wall_s: wall[parallel],
+    over_serial: wall['1'] !== undefined && wall[parallel] ? wall['1'] / wall[parallel] : undefined,
+  }));
 }

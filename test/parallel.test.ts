@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -7,12 +7,16 @@ import type { Architecture } from '../src/family/skew-normal.js';
 import { forEachUnit } from '../src/sweep/concurrent.js';
 import {
   candidateSplits,
+  measureSplits,
   sampleArchitectures,
+  serialSeconds,
   splitThroughput,
 } from '../src/sweep/parallel/choose.js';
 import { runCli, startCli } from './helpers/cli.js';
 import { resultNumbers, results } from './helpers/results.js';
-import { cheapestIds, tinySweep } from './helpers/tiny-study.js';
+import { cheapestIds, tinyFamily, tinySweep } from './helpers/tiny-study.js';
+import { REFERENCE_DEFAULTS } from '../src/run/study.js';
+import { trainingConfig } from '../src/sweep/unit-trainer.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-parallel-'));
 // Two processes where the machine has two cores (one core: the serial path, still checked).
@@ -56,6 +60,18 @@ describe('sharing the cores: the splits and their throughput', () => {
     assert.equal(splitThroughput({ processes: 1, threads: 2 }, [100, undefined], 128), 0);
   });
 
+  it('estimates the work in one process from the sampled step times, scaled by MACs', () => {
+    const arch = (id: number, macs: number): Architecture => ({ id, macs }) as Architecture;
+    const all = [arch(1, 10), arch(2, 20), arch(3, 100)];
+    // id 2 scales from id 1 (nearer in MACs): 2 x 50 ms; 10 steps each.
+    const steps = new Map([
+      [1, 10],
+      [2, 10],
+      [3, 10],
+    ]);
+    assert.equal(serialSeconds(steps, all, [all[0], all[2]] as Architecture[], [50, 400]), 5.5);
+  });
+
   it('samples the cheapest, the median and the dearest architecture', () => {
     const arch = (id: number, macs: number): Architecture => ({ id, macs }) as Architecture;
     const picks = sampleArchitectures([
@@ -73,6 +89,40 @@ describe('sharing the cores: the splits and their throughput', () => {
       sampleArchitectures([arch(7, 5)]).map((a) => a.id),
       [7],
     );
+  });
+});
+
+describe('--parallel auto: timing the splits', () => {
+  it('times every split with its processes at once, takes the fastest, keeps its processes and settles the sampled layouts', async () => {
+    const archs = cheapestIds(3).map((id) => tinyFamily.find((a) => a.id === id) as Architecture);
+    const config = trainingConfig(
+      { ...REFERENCE_DEFAULTS, dataset: 'FashionMNIST', batchSize: 32, layout: 'auto' },
+      0,
+      { classes: 10, inputChannels: 3 },
+      'cpu',
+    );
+    const candidates = candidateSplits(availableParallelism(), null, 10);
+    const { choice, pool, layouts } = await measureSplits(candidates, archs, config);
+    try {
+      const measured = choice.measured;
+      assert.ok(measured);
+      assert.deepEqual(
+        measured.candidates.map((c) => [c.processes, c.threads]),
+        candidates.map((c) => [c.processes, c.threads]),
+      );
+      for (const c of measured.candidates) {
+        assert.equal(c.msPerStep.length, 3);
+        assert.ok(c.imagesPerSecond > 0);
+      }
+      const best = Math.max(...measured.candidates.map((c) => c.imagesPerSecond));
+      const chosen = measured.candidates.find((c) => c.processes === choice.processes);
+      assert.ok(chosen && chosen.imagesPerSecond >= best / 1.05, 'the fastest, within 5 %');
+      assert.equal(pool?.size ?? 1, choice.processes);
+      assert.deepEqual([...layouts.keys()].sort(), [...measured.ids].sort());
+      for (const l of layouts.values()) assert.equal(Object.keys(l.msPerStep).length, 2);
+    } finally {
+      await pool?.close();
+    }
   });
 });
 
@@ -159,17 +209,23 @@ describe('featshift sweep --parallel, end to end', () => {
   });
 
   it('stops on Ctrl-C with every running unit checkpointed, and resumes to the same numbers', async () => {
+    // Units of 3 epochs of 16 steps: the stop lands while the first units still train.
+    const longer = [...tinySweep(ids, 3, 1024), '--seeds', '2'];
+    const whole = tmp();
+    assert.equal(runCli([...longer, '--out', whole, '--quiet']).status, 0);
     const dir = tmp();
     const { child, exited } = await startCli(
-      [...base, '--parallel', TWO, '--out', dir, '--json-log'],
+      [...longer, '--parallel', TWO, '--out', dir, '--json-log'],
       (out) => out.includes('"event":"epoch"'),
     );
     child.kill('SIGINT');
     assert.equal(await exited, 130);
+    const finished = existsSync(join(dir, 'results.jsonl')) ? results(dir).length : 0;
+    assert.ok(finished < 6, 'stopped before the end');
     assert.ok(readdirSync(join(dir, 'checkpoints')).length >= 1, 'running units checkpointed');
     const r = runCli(['sweep', '--resume', dir, '--parallel', TWO, '--quiet']);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(byUnit(dir), byUnit(serial));
+    assert.deepEqual(byUnit(dir), byUnit(whole));
   });
 
   it('chooses the split by measurement with auto, and records what it measured', () => {
@@ -188,21 +244,19 @@ describe('featshift sweep --parallel, end to end', () => {
       numerics: { threads: number };
     };
     assert.equal(config.numerics.threads, env.parallel.threads, 'numerics: threads per process');
+    const measured = env.parallel.measured as {
+      candidates: { processes: number; threads: number }[];
+      stoppedEarly?: string;
+    } | null;
     if (availableParallelism() >= 2) {
-      const measured = env.parallel.measured as {
-        ids: number[];
-        candidates: { processes: number; threads: number; imagesPerSecond: number }[];
-      };
-      assert.ok(measured.candidates.length >= 2);
-      assert.deepEqual(measured.candidates[0], {
-        ...measured.candidates[0],
-        processes: 1,
-        threads: availableParallelism(),
-      });
-      for (const c of measured.candidates) assert.ok(c.imagesPerSecond > 0);
-      const best = Math.max(...measured.candidates.map((c) => c.imagesPerSecond));
-      const chosen = measured.candidates.find((c) => c.processes === env.parallel.processes);
-      assert.ok(chosen && chosen.imagesPerSecond >= best / 1.05, 'the fastest, within 5 %');
+      // So short a study is not worth timing more than one process for.
+      assert.ok(measured);
+      assert.deepEqual(
+        measured.candidates.map((c) => [c.processes, c.threads]),
+        [[1, availableParallelism()]],
+      );
+      assert.match(measured.stoppedEarly ?? '', /the work would take about \d+ s in one process/);
+      assert.match(r.stdout, /"stoppedEarly"/);
     }
     assert.equal(results(dir).length, 6);
   });

@@ -144,7 +144,9 @@ export class ConsoleReporter implements SweepReporter {
             (c) =>
               `${split(c)} ${c.imagesPerSecond > 0 ? `${c.imagesPerSecond.toFixed(0)} img/s` : 'did not fit'}`,
           )
-          .join(', ')})`
+          .join(
+            ', ',
+          )}${choice.measured.stoppedEarly ? `; the other splits not timed: ${choice.measured.stoppedEarly}` : ''})`
       : '';
     if (choice.processes > 1 || choice.measured)
       this.line(`training in ${split(choice)}${measured}`);

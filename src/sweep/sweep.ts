@@ -136,6 +136,8 @@ async function settleSplit(
   storedThreads: number | undefined,
   todo: readonly RunUnit[],
   probeConfig: TrainingConfig,
+  /** Training steps of one unit (every epoch), for whether the measurement would pay. */
+  stepsPerUnit: number,
 ): Promise<MeasuredSplit> {
   const cores = availableParallelism();
   // A resumed run keeps its thread count (its numerics); a new one shares the cores.
@@ -157,7 +159,9 @@ async function settleSplit(
   if (candidates.length <= 1)
     return given(candidates[0] ?? { processes: 1, threads: fixed ?? cores });
   const architectures = [...new Map(todo.map((u) => [u.arch.id, u.arch])).values()];
-  return measureSplits(candidates, architectures, probeConfig);
+  const steps = new Map<number, number>();
+  for (const u of todo) steps.set(u.arch.id, (steps.get(u.arch.id) ?? 0) + stepsPerUnit);
+  return measureSplits(candidates, architectures, probeConfig, steps);
 }
 
 async function sweepFolder(
@@ -197,6 +201,7 @@ async function sweepFolder(
     folder.numerics?.threads,
     todo,
     trainingConfig(study, seeds[0] ?? study.seed, data, device),
+    study.epochs * Math.floor(trainImageCount(study, data) / study.batchSize),
   );
   const split = measured.choice;
   const pool =
@@ -230,7 +235,7 @@ async function sweepFolder(
     const watch = pool
       ? setInterval(() => {
           if (request.shouldStop()) pool.stop();
-        }, 200)
+        }, 50)
       : undefined;
     const trainer = new UnitTrainer({
       dir,

@@ -27,7 +27,39 @@ export interface SplitMeasurement extends Split {
 
 export interface ParallelChoice extends Split {
   /** How the split was settled: given, or measured (then every candidate's figures). */
-  measured: { ids: number[]; candidates: SplitMeasurement[] } | null;
+  measured: {
+    ids: number[];
+    candidates: SplitMeasurement[];
+    /** Why the larger splits were not timed: the study too short for their timing to pay. */
+    stoppedEarly?: string;
+  } | null;
+}
+
+/** Training steps of the work to do, per architecture (all its seeds and epochs). */
+export type StepsByArchitecture = ReadonlyMap<number, number>;
+
+/**
+ * Seconds the work would take in one process, from the sampled architectures' step times:
+ * each other architecture's step scaled by MACs from the sampled one nearest to it in MACs.
+ */
+export function serialSeconds(
+  steps: StepsByArchitecture,
+  architectures: readonly Architecture[],
+  sample: readonly Architecture[],
+  msPerStep: readonly (number | undefined)[],
+): number {
+  const timed = sample
+    .map((a, k) => ({ a, ms: msPerStep[k] }))
+    .filter((t): t is { a: Architecture; ms: number } => t.ms !== undefined);
+  if (timed.length === 0) return Infinity;
+  let ms = 0;
+  for (const arch of architectures) {
+    const nearest = timed.reduce((b, t) =>
+      Math.abs(Math.log(t.a.macs / arch.macs)) < Math.abs(Math.log(b.a.macs / arch.macs)) ? t : b,
+    );
+    ms += (steps.get(arch.id) ?? 0) * nearest.ms * (arch.macs / nearest.a.macs);
+  }
+  return ms / 1000;
 }
 
 /**
@@ -80,12 +112,14 @@ export interface MeasuredSplit {
  * in (one process: here, in this process). A split must beat every smaller one by 5 % to be
  * taken: more processes cost memory, and within a few percent the timing cannot tell. The chosen
  * split's processes are kept for training, and its timings settle the sampled architectures'
- * layouts, so that their first runs need not time them again.
+ * layouts, so that their first runs need not time them again. Given the work's steps, the larger
+ * splits are not timed where that would cost more than a tenth of the work itself: one process.
  */
 export async function measureSplits(
   candidates: readonly Split[],
   architectures: readonly Architecture[],
   config: TrainingConfig,
+  steps?: StepsByArchitecture,
 ): Promise<MeasuredSplit> {
   const sample = sampleArchitectures(architectures);
   const layouts: ModelLayout[] =
@@ -95,7 +129,10 @@ export async function measureSplits(
   let best:
     | { m: SplitMeasurement; pool: TrainerPool | undefined; timings: (StepTiming | undefined)[] }
     | undefined;
+  let stoppedEarly: string | undefined;
   for (const split of candidates) {
+    if (stoppedEarly !== undefined) break;
+    const started = performance.now();
     let pool: TrainerPool | undefined;
     let timings: (StepTiming | undefined)[];
     if (split.processes === 1) {
@@ -122,6 +159,14 @@ export async function measureSplits(
       imagesPerSecond: splitThroughput(split, msPerStep, config.batchSize),
     };
     measured.push(m);
+    if (split.processes === 1 && steps !== undefined && candidates.length > 1) {
+      // Timing the other splits costs about this much each again, or more (fewer threads).
+      const rest = (1.5 * (candidates.length - 1) * (performance.now() - started)) / 1000;
+      const study = serialSeconds(steps, architectures, sample, msPerStep);
+      if (rest > 0.1 * study) {
+        stoppedEarly = `the work would take about ${study.toFixed(0)} s in one process, timing the other splits about ${rest.toFixed(0)} s`;
+      }
+    }
     if (!best || m.imagesPerSecond > 1.05 * best.m.imagesPerSecond) {
       await best?.pool?.close();
       best = { m, pool, timings };
@@ -139,7 +184,11 @@ export async function measureSplits(
     choice: {
       processes: chosen.processes,
       threads: chosen.threads,
-      measured: { ids: sample.map((a) => a.id), candidates: measured },
+      measured: {
+        ids: sample.map((a) => a.id),
+        candidates: measured,
+        ...(stoppedEarly !== undefined ? { stoppedEarly } : {}),
+      },
     },
     pool: best?.pool,
     layouts: settled,
