@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export type BenchRow = Record<string, string | number | undefined>;
 
@@ -38,4 +40,54 @@ export function printTable(rows: readonly BenchRow[]): void {
     values.map((v, i) => v.padStart(widths[i] ?? 0)).join('  ');
   console.log(line(columns));
   for (const r of rows) console.log(line(columns.map((c) => cell(r[c]))));
+}
+
+/** A study of the VGG-16 family at 1/8 on Fashion-MNIST subsets, as the benchmarks run it. */
+export interface BenchSweep {
+  ids: readonly number[];
+  epochs: number;
+  train: number;
+  val: number;
+  /** Further options: --seed, --seeds, --threads, --parallel, --precision. */
+  options?: readonly string[];
+}
+
+/**
+ * Runs `featshift sweep` on a bench study into a fresh run folder under `tmp`, one warm-restart
+ * cycle over all the epochs; wall seconds from process start, and the run folder (the caller
+ * removes `tmp`). Throws with the command's error output when it fails.
+ */
+export function runBenchSweep(study: BenchSweep, tmp: string): { seconds: number; dir: string } {
+  const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+  const dir = join(tmp, 'run');
+  const started = performance.now();
+  const r = spawnSync(
+    process.execPath,
+    [
+      cli,
+      'sweep',
+      '--dataset',
+      'FashionMNIST',
+      '--width-multiplier',
+      '0.125',
+      '--ids',
+      study.ids.join(','),
+      ...(study.ids.includes(0) ? ['--include-baseline'] : []),
+      '--epochs',
+      String(study.epochs),
+      '--lr-wr-epochs',
+      String(study.epochs),
+      '--train-subset',
+      String(study.train),
+      '--val-subset',
+      String(study.val),
+      ...(study.options ?? []),
+      '--out',
+      dir,
+      '--quiet',
+    ],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`featshift sweep failed: ${r.stderr}`);
+  return { seconds: (performance.now() - started) / 1000, dir };
 }

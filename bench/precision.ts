@@ -1,12 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { excludesZero, tInterval, welchInterval } from '../src/analysis/stats.js';
 import { bf16Unsupported } from '../src/engine/runtime.js';
 import { readResults } from '../src/run/results.js';
-import type { BenchRow } from './common.js';
+import { runBenchSweep, type BenchRow } from './common.js';
 
 /**
  * Does bf16 learn what fp32 learns? The study benchmark's members (VGG-16 family at 1/8: ids 53,
@@ -26,48 +24,24 @@ export function benchPrecision(): BenchRow[] {
   const ids = (env.FEATSHIFT_BENCH_PRECISION_IDS ?? '53,59,109').split(',').map(Number);
   const seeds = env.FEATSHIFT_BENCH_PRECISION_SEEDS ?? '3';
   const epochs = env.FEATSHIFT_BENCH_STUDY_EPOCHS ?? '3';
-  const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
   console.log(`cpu: ${cpus()[0]?.model ?? 'unknown'}, ${availableParallelism()} cores`);
   const runs: Record<string, ReturnType<typeof readResults>> = {};
   const seconds: Record<string, number> = {};
   const root = mkdtempSync(join(tmpdir(), 'featshift-bench-precision-'));
   try {
     for (const precision of ['fp32', 'bf16']) {
-      const out = join(root, precision);
-      const started = performance.now();
-      const r = spawnSync(
-        process.execPath,
-        [
-          cli,
-          'sweep',
-          '--dataset',
-          'FashionMNIST',
-          '--width-multiplier',
-          '0.125',
-          '--ids',
-          ids.join(','),
-          '--seeds',
-          seeds,
-          '--epochs',
-          epochs,
-          '--lr-wr-epochs',
-          epochs,
-          '--train-subset',
-          env.FEATSHIFT_BENCH_STUDY_TRAIN ?? '4096',
-          '--val-subset',
-          env.FEATSHIFT_BENCH_STUDY_VAL ?? '2048',
-          '--precision',
-          precision,
-          '--out',
-          out,
-          '--quiet',
-        ],
-        { encoding: 'utf8' },
+      const { seconds: took, dir } = runBenchSweep(
+        {
+          ids,
+          epochs: Number(epochs),
+          train: Number(env.FEATSHIFT_BENCH_STUDY_TRAIN ?? 4096),
+          val: Number(env.FEATSHIFT_BENCH_STUDY_VAL ?? 2048),
+          options: ['--seeds', seeds, '--precision', precision],
+        },
+        join(root, precision),
       );
-      if (r.status !== 0)
-        throw new Error(`bench precision: the ${precision} sweep failed: ${r.stderr}`);
-      seconds[precision] = (performance.now() - started) / 1000;
-      runs[precision] = readResults(out, 0);
+      seconds[precision] = took;
+      runs[precision] = readResults(dir, 0);
     }
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -2,11 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { skewNormalFamily } from '../src/family/skew-normal.js';
 import { RESULTS_FILE } from '../src/run/files.js';
 import type { ResultRecord } from '../src/run/results.js';
-import { referencePython, type BenchRow } from './common.js';
+import { referencePython, runBenchSweep, type BenchRow } from './common.js';
 
 /**
  * The whole job a user runs, timed end to end (process start and data preparation included):
@@ -26,7 +25,6 @@ export function benchStudy(): BenchRow[] {
   const val = Number(env.FEATSHIFT_BENCH_STUDY_VAL ?? 2048);
   const ids = (env.FEATSHIFT_BENCH_STUDY_IDS ?? '53,59,109').split(',').map(Number);
   const family = skewNormalFamily({ widthMultiplier: 0.125 });
-  const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
   const python = referencePython(['torch', 'torchvision']);
   const rows: BenchRow[] = [];
   for (const id of ids) {
@@ -36,40 +34,18 @@ export function benchStudy(): BenchRow[] {
     let ref: { seconds: number; val: number; phases: Record<string, number> } | undefined;
     for (let round = 0; round < rounds; round++) {
       const out = mkdtempSync(join(tmpdir(), 'featshift-bench-study-'));
-      const started = performance.now();
-      const r = spawnSync(
-        process.execPath,
-        [
-          cli,
-          'sweep',
-          '--dataset',
-          'FashionMNIST',
-          '--width-multiplier',
-          '0.125',
-          '--ids',
-          String(id),
-          '--epochs',
-          String(epochs),
-          '--lr-wr-epochs',
-          String(epochs),
-          '--train-subset',
-          String(train),
-          '--val-subset',
-          String(val),
-          '--seed',
-          '1',
-          '--threads',
-          String(threads),
-          '--out',
-          join(out, 'run'),
-          '--quiet',
-        ],
-        { encoding: 'utf8' },
+      const { seconds, dir } = runBenchSweep(
+        {
+          ids: [id],
+          epochs,
+          train,
+          val,
+          options: ['--seed', '1', '--threads', String(threads)],
+        },
+        out,
       );
-      const seconds = (performance.now() - started) / 1000;
-      if (r.status !== 0) throw new Error(`bench study: featshift failed: ${r.stderr}`);
       const record = JSON.parse(
-        readFileSync(join(out, 'run', RESULTS_FILE), 'utf8').trim(),
+        readFileSync(join(dir, RESULTS_FILE), 'utf8').trim(),
       ) as ResultRecord;
       rmSync(out, { recursive: true, force: true });
       if (!ours || seconds < ours.seconds) ours = { seconds, record };
@@ -118,7 +94,7 @@ export function benchStudy(): BenchRow[] {
       ref_data_s: ref?.phases.data,
     });
   }
-  if (ids.length > 1) rows.push(wholeStudy(ids, rows, { epochs, train, val, cli }));
+  if (ids.length > 1) rows.push(wholeStudy(ids, rows, { epochs, train, val }));
   return rows;
 }
 
@@ -130,42 +106,14 @@ export function benchStudy(): BenchRow[] {
 function wholeStudy(
   ids: readonly number[],
   rows: readonly BenchRow[],
-  o: { epochs: number; train: number; val: number; cli: string },
+  o: { epochs: number; train: number; val: number },
 ): BenchRow {
   const out = mkdtempSync(join(tmpdir(), 'featshift-bench-study-'));
-  const started = performance.now();
-  const r = spawnSync(
-    process.execPath,
-    [
-      o.cli,
-      'sweep',
-      '--dataset',
-      'FashionMNIST',
-      '--width-multiplier',
-      '0.125',
-      '--ids',
-      ids.join(','),
-      '--epochs',
-      String(o.epochs),
-      '--lr-wr-epochs',
-      String(o.epochs),
-      '--train-subset',
-      String(o.train),
-      '--val-subset',
-      String(o.val),
-      '--seed',
-      '1',
-      '--parallel',
-      'auto',
-      '--out',
-      join(out, 'run'),
-      '--quiet',
-    ],
-    { encoding: 'utf8' },
+  const { seconds, dir } = runBenchSweep(
+    { ...o, ids, options: ['--seed', '1', '--parallel', 'auto'] },
+    out,
   );
-  const seconds = (performance.now() - started) / 1000;
-  if (r.status !== 0) throw new Error(`bench study: featshift --parallel auto failed: ${r.stderr}`);
-  const environment = JSON.parse(readFileSync(join(out, 'run', 'environment.json'), 'utf8')) as {
+  const environment = JSON.parse(readFileSync(join(dir, 'environment.json'), 'utf8')) as {
     parallel: { processes: number; threads: number };
   };
   rmSync(out, { recursive: true, force: true });
