@@ -8,8 +8,11 @@ import type { StudyConfig } from '../run/study.js';
 export interface RuntimeConfig {
   device: string;
   threads: number | null;
-  /** Training processes at once (a local sweep): a count, or 'auto' to choose by measurement. */
-  parallel: number | 'auto';
+  /**
+   * Training processes at once (a local sweep): a count, or 'auto' to choose by measurement.
+   * Default 1: units train one after another in this process.
+   */
+  parallel?: number | 'auto';
   memoryLimit: number | null;
   dataDir: string | null;
   keepCheckpoints: boolean;
@@ -32,8 +35,7 @@ export const maxThreads = (): number => 4 * availableParallelism();
 
 /** Refuses runtime options this machine cannot honour, before anything is written. */
 export function checkRuntime(
-  runtime: Pick<RuntimeConfig, 'threads' | 'memoryLimit' | 'dataDir'> &
-    Partial<Pick<RuntimeConfig, 'parallel'>>,
+  runtime: Pick<RuntimeConfig, 'threads' | 'memoryLimit' | 'dataDir' | 'parallel'>,
 ): void {
   const cores = availableParallelism();
   if (runtime.threads !== null && runtime.threads > maxThreads()) {

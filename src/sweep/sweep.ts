@@ -142,7 +142,7 @@ async function settleSplit(
   const cores = availableParallelism();
   // A resumed run keeps its thread count (its numerics); a new one shares the cores.
   const fixed = runtime.threads ?? storedThreads ?? null;
-  const { parallel } = runtime;
+  const parallel = runtime.parallel ?? 1;
   const given = (split: Split): MeasuredSplit => ({
     choice: { ...split, measured: null },
     pool: undefined,
@@ -175,7 +175,7 @@ async function sweepFolder(
   const device = checkDevice(runtime.device);
   checkRuntime(runtime);
   checkPrecision(study, device);
-  if (runtime.parallel !== 1 && device !== 'cpu') {
+  if ((runtime.parallel ?? 1) !== 1 && device !== 'cpu') {
     throw new UsageError(
       `--parallel shares a CPU's cores among training processes; on ${device} drop it (one process trains on the device)`,
       'parallel',
