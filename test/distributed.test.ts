@@ -95,6 +95,34 @@ describe('distributed sweeps on a real redis-server', () => {
     redis = await startRedis();
   });
 
+  /**
+   * A study run locally with one thread (the workers' numbers) and started on `queue` by a
+   * coordinator (with `options` added there); where each writes, and a folder for checkpoints.
+   */
+  const localAndQueued = (
+    study: readonly string[],
+    queue: string,
+    options: readonly string[] = [],
+  ): { local: string; out: string; coordinator: ReturnType<typeof start>; shared: string } => {
+    const local = tmp();
+    const l = runCli(['sweep', ...study, '--threads', '1', '--quiet', '--out', local]);
+    assert.equal(l.status, 0, l.stderr);
+    const out = join(tmp(), 'run');
+    const coordinator = start([
+      'sweep',
+      ...study,
+      ...options,
+      '--queue',
+      redis.url,
+      '--queue-name',
+      queue,
+      '--out',
+      out,
+    ]);
+    spawned.push(coordinator.child);
+    return { local, out, coordinator, shared: tmp() };
+  };
+
   after(async () => {
     for (const c of spawned) {
       try {
@@ -107,23 +135,7 @@ describe('distributed sweeps on a real redis-server', () => {
   });
 
   it('finishes a study on two workers, one SIGKILLed mid-job, with the results of a local run, once each', async () => {
-    const local = tmp();
-    const l = runCli(['sweep', ...STUDY, '--threads', '1', '--quiet', '--out', local]);
-    assert.equal(l.status, 0, l.stderr);
-
-    const shared = tmp();
-    const out = join(tmp(), 'run');
-    const coordinator = start([
-      'sweep',
-      ...STUDY,
-      '--queue',
-      redis.url,
-      '--queue-name',
-      'kill-test',
-      '--out',
-      out,
-    ]);
-    spawned.push(coordinator.child);
+    const { local, out, coordinator, shared } = localAndQueued(STUDY, 'kill-test');
     const workerArgs = sharedWorker(redis.url, 'kill-test', shared);
     const victim = start(workerArgs);
     spawned.push(victim.child);
@@ -232,25 +244,11 @@ describe('distributed sweeps on a real redis-server', () => {
       '--val-subset',
       '128',
     ];
-    const local = tmp();
-    const l = runCli(['sweep', ...study, '--threads', '1', '--quiet', '--out', local]);
-    assert.equal(l.status, 0, l.stderr);
-    const shared = tmp();
-    const out = join(tmp(), 'run');
-    const coordinator = start([
-      'sweep',
-      ...study,
+    const { local, out, coordinator, shared } = localAndQueued(study, 'asha', [
       '--halving',
       '--eta',
       '2',
-      '--queue',
-      redis.url,
-      '--queue-name',
-      'asha',
-      '--out',
-      out,
     ]);
-    spawned.push(coordinator.child);
     const workerArgs = sharedWorker(redis.url, 'asha', shared);
     const victim = start(workerArgs);
     spawned.push(victim.child);
