@@ -132,12 +132,9 @@ export class ConsoleReporter implements SweepReporter {
       this.json('parallel', { ...choice });
       return;
     }
-    const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+    const count = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
     const split = (s: Split): string =>
-      `${plural(s.processes, 'process')} of ${plural(s.threads, 'thread')}`.replace(
-        'processs',
-        'processes',
-      );
+      `${count(s.processes, 'process', 'processes')} of ${count(s.threads, 'thread', 'threads')}`;
     const measured = choice.measured
       ? ` (measured on ids ${choice.measured.ids.join(', ')}: ${choice.measured.candidates
           .map(

@@ -156,3 +156,31 @@ export function buildLoaders(
     trainCount: trainSet.count,
   };
 }
+
+/**
+ * The loaders of the seed trained last, rebuilt when another seed comes (a sweep's units go seed
+ * by seed): building them shuffles, and the training loader holds a worker thread until closed.
+ */
+export class SeedLoaders {
+  private readonly study: StudyConfig;
+  private readonly data: StudyData;
+  private current: (ReturnType<typeof buildLoaders> & { seed: number }) | undefined;
+
+  constructor(study: StudyConfig, data: StudyData) {
+    this.study = study;
+    this.data = data;
+  }
+
+  async of(seed: number): Promise<ReturnType<typeof buildLoaders>> {
+    if (this.current?.seed !== seed) {
+      await this.current?.train.close();
+      this.current = { ...buildLoaders(this.study, this.data, seed), seed };
+    }
+    return this.current;
+  }
+
+  async close(): Promise<void> {
+    await this.current?.train.close();
+    this.current = undefined;
+  }
+}

@@ -14,7 +14,7 @@ import {
   type TrainingOutcome,
 } from '../train/trainer.js';
 import type { TrainerPool } from './parallel/pool.js';
-import { buildLoaders, type StudyData } from './study-data.js';
+import { SeedLoaders, type StudyData } from './study-data.js';
 
 /** The trainer's configuration for one seed: the study's recipe, and what the data and device add. */
 export function trainingConfig(
@@ -71,12 +71,12 @@ export class UnitTrainer {
   private readonly o: UnitTrainerOptions;
   private readonly layouts: Map<number, LayoutChoice>;
   private readonly memory = new Map<number, MicroBatchChoice>();
-  // One loader per seed, built when its first unit comes: its data order derives from the seed.
-  private loaders: (ReturnType<typeof buildLoaders> & { seed: number }) | undefined;
+  private readonly loaders: SeedLoaders;
 
   constructor(options: UnitTrainerOptions) {
     this.o = options;
     this.layouts = new Map(options.layouts);
+    this.loaders = new SeedLoaders(options.study, options.data);
   }
 
   /** Trains a unit (to `untilEpoch`, or to the end); undefined when a stop was requested. */
@@ -111,17 +111,14 @@ export class UnitTrainer {
       ...(memory ? { memory } : {}),
     };
     if (pool) return pool.train(request, events);
-    if (this.loaders?.seed !== seed) {
-      await this.loaders?.train.close();
-      this.loaders = { ...buildLoaders(study, data, seed), seed };
-    }
+    const loaders = await this.loaders.of(seed);
     try {
       return await trainModel(
         {
           ...request,
-          train: this.loaders.train,
-          test: this.loaders.test,
-          trainImages: this.loaders.trainCount,
+          train: loaders.train,
+          test: loaders.test,
+          trainImages: loaders.trainCount,
           memoryLimit: this.o.memoryLimit,
           shouldStop: this.o.shouldStop,
         },
@@ -135,7 +132,6 @@ export class UnitTrainer {
 
   /** Ends the loaders' worker threads. */
   async close(): Promise<void> {
-    await this.loaders?.train.close();
-    this.loaders = undefined;
+    await this.loaders.close();
   }
 }

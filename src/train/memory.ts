@@ -179,15 +179,21 @@ export interface MicroBatchPolicy {
  * The micro-batch an architecture trains with. The study's own size when its measured pass fits,
  * whatever the host's free memory, so that the same study gives the same numbers everywhere;
  * otherwise a clear refusal, or, where splitting is allowed, the largest smaller divisor that fits.
+ * The probe is called only for sizes it must measure.
  */
 export function planMicroBatch(
   batchSize: number,
   policy: MicroBatchPolicy,
   probe: Probe,
   layout: VggLayout,
+  /**
+   * Peak bytes of the requested size measured already (a whole training step, more than a
+   * pass takes): trusted where it fits the budget, else the size is measured by `probe`.
+   */
+  known?: number,
 ): MicroBatchChoice {
   const { requested, budgetBytes } = policy;
-  const measured = measure(probe, requested);
+  const measured = known !== undefined && known <= budgetBytes ? known : measure(probe, requested);
   if (measured !== 'oom' && (measured === undefined || measured <= budgetBytes)) {
     return {
       microBatch: requested,

@@ -4,12 +4,7 @@ import { manualSeed, releaseHostMemory, withAutocast } from '../engine/runtime.j
 import { mix32 } from '../data/random.js';
 import type { Batch } from '../data/loader.js';
 import { Vgg } from '../models/vgg.js';
-import {
-  measurePeakBytes,
-  planMicroBatch,
-  referenceMemoryEstimate,
-  type MicroBatchChoice,
-} from './memory.js';
+import { measurePeakBytes, planMicroBatch, type MicroBatchChoice } from './memory.js';
 import { vggLayout } from '../models/vgg-layout.js';
 import type { TrainingRecipe } from './recipe.js';
 import { Sgd } from './sgd.js';
@@ -263,27 +258,8 @@ function fitMemory(
   limit: number,
   measured: number | undefined,
 ): MicroBatchChoice {
-  // The layout's timed steps already measured the study's micro-batch, and it fits.
-  if (measured !== undefined && measured <= limit && config.microBatch <= config.batchSize) {
-    return {
-      microBatch: config.microBatch,
-      split: false,
-      measuredBytes: measured,
-      budgetBytes: limit,
-      reference: referenceMemoryEstimate(
-        vggLayout(widths, {
-          classes: config.classes,
-          colors: config.colors,
-          patchSize: config.patchSize,
-          batchNorm: config.batchNorm > 0,
-        }),
-        config.batchSize,
-      ),
-    };
-  }
-  const probeModel = buildModel(widths, config, layout);
-  const sgd = new Sgd(probeModel.parameters(), { lr: 0 });
-  let warm = false;
+  // Built on the first pass the plan needs: none where the layout's timed steps measured a fit.
+  let probe: { model: Vgg; sgd: Sgd; warm: boolean } | undefined;
   try {
     return planMicroBatch(
       config.batchSize,
@@ -293,31 +269,41 @@ function fitMemory(
         budgetBytes: limit,
       },
       (m) => {
-        const probeOnCpu = config.device === 'cpu';
+        if (!probe) {
+          const model = buildModel(widths, config, layout);
+          probe = { model, sgd: new Sgd(model.parameters(), { lr: 0 }), warm: false };
+        }
+        const { model, sgd } = probe;
         const run = (): void => {
           tidy(() => {
             const { x, y } = probeBatch(config, m);
             withAutocast(config.precision === 'bf16', config.device, () =>
-              ops.crossEntropy(probeModel.forward(x, true), y),
+              ops.crossEntropy(model.forward(x, true), y),
             ).backward();
           });
           sgd.zeroGrad();
         };
-        if (!probeOnCpu) {
+        if (config.device !== 'cpu') {
           run(); // on a GPU an out-of-memory error is the measurement
           return undefined;
         }
         // One unmeasured pass first: libtorch and oneDNN set up kernels and caches once per
         // process, which is not memory the micro-batch needs.
-        if (!warm) run();
-        warm = true;
+        if (!probe.warm) run();
+        probe.warm = true;
         return measurePeakBytes(run);
       },
-      probeModel.layout,
+      vggLayout(widths, {
+        classes: config.classes,
+        colors: config.colors,
+        patchSize: config.patchSize,
+        batchNorm: config.batchNorm > 0,
+      }),
+      measured,
     );
   } finally {
-    sgd.dispose();
-    probeModel.dispose();
+    probe?.sgd.dispose();
+    probe?.model.dispose();
   }
 }
 

@@ -1,7 +1,7 @@
 import { UsageError } from '../../errors.js';
 import { trainModel, timeTrainingSteps, TrainingStopped } from '../../train/trainer.js';
 import type { TrainingEvents } from '../../train/trainer.js';
-import { buildLoaders, loadStudyData, type StudyData } from '../study-data.js';
+import { loadStudyData, SeedLoaders, type StudyData } from '../study-data.js';
 import type { FromTrainer, ProcessSetup, ToTrainer, TrainRequest } from './protocol.js';
 
 /**
@@ -22,8 +22,7 @@ process.on('disconnect', () => process.exit(1));
 let setup: ProcessSetup | undefined;
 let data: Promise<StudyData> | undefined;
 let stopRequested = false;
-// The loaders of the seed trained last: a seed's units usually come one after another.
-let loaders: (ReturnType<typeof buildLoaders> & { seed: number }) | undefined;
+let loaders: SeedLoaders | undefined;
 
 /** Step events thinned to a few a second (and every epoch's first), enough for a progress bar. */
 function forwardedEvents(): TrainingEvents {
@@ -49,19 +48,15 @@ function forwardedEvents(): TrainingEvents {
 
 async function train(request: TrainRequest): Promise<FromTrainer> {
   if (!setup || !data) throw new Error('a training process got work before its setup');
-  const dataset = await data;
-  const seed = request.config.seed;
-  if (loaders?.seed !== seed) {
-    await loaders?.train.close();
-    loaders = { ...buildLoaders(setup.study, dataset, seed), seed };
-  }
+  loaders ??= new SeedLoaders(setup.study, await data);
+  const batches = await loaders.of(request.config.seed);
   try {
     const outcome = await trainModel(
       {
         ...request,
-        train: loaders.train,
-        test: loaders.test,
-        trainImages: loaders.trainCount,
+        train: batches.train,
+        test: batches.test,
+        trainImages: batches.trainCount,
         memoryLimit: setup.memoryLimit,
         shouldStop: () => stopRequested,
       },
