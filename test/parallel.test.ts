@@ -267,6 +267,27 @@ describe('featshift sweep --parallel, end to end', () => {
     assert.equal(over.status, 2);
     assert.match(over.stderr, /more processes than this machine's \d+ cores: give at most/);
     assert.equal(over.stderr.trim().split('\n').length, 1);
+    if (cores >= 2) {
+      // Each --threads alone is allowed (at most 4 x the cores); two processes of them are not.
+      const threads = String(2 * cores + 1);
+      const many = runCli([
+        ...base.filter((a, i) => a !== '--threads' && base[i - 1] !== '--threads'),
+        '--parallel',
+        '2',
+        '--threads',
+        threads,
+        '--out',
+        join(tmp(), 'w'),
+      ]);
+      assert.equal(many.status, 2);
+      assert.match(
+        many.stderr,
+        new RegExp(
+          `--parallel 2 with --threads ${threads} asks for \\d+ threads, more than 4 times`,
+        ),
+      );
+      assert.equal(many.stderr.trim().split('\n').length, 1);
+    }
     const bad = runCli([...base, '--parallel', 'some', '--out', join(tmp(), 'y')]);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /expected a positive integer or auto, got 'some'/);
