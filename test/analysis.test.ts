@@ -59,6 +59,7 @@ function study(results: RunResult[], planned: number | null = null): LoadedRun {
     baselineWidths: [],
     planned,
     epochs: null,
+    study: null,
     warnings: [],
   };
 }

@@ -50,6 +50,7 @@ export async function serveReport(
           planned: null,
           seeds: [],
           epochs: null,
+          study: null,
           warnings: [reason],
         };
       }

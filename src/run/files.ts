@@ -32,7 +32,7 @@ export const CSV_NAME = /^model_(\d+)\.csv$/;
 export const seedFolderName = (seed: number): string => `seed-${seed}`;
 
 /** Matches a seed's CSV folder, capturing the seed. */
-export const SEED_FOLDER = /^seed-(\d+)$/;
+export const SEED_FOLDER = /^seed-(0|[1-9]\d*)$/;
 
 /** Where a seed's reference CSVs go: the run folder itself when the run has one seed. */
 export const referenceCsvDir = (dir: string, seeds: readonly number[], seed: number): string =>

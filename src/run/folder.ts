@@ -1,10 +1,12 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Architecture } from '../family/skew-normal.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { tryLockFile } from '../util/file-lock.js';
+import { printable } from '../util/printable.js';
 import {
   CHECKPOINTS_DIR,
   CONFIG_FILE,
@@ -165,6 +167,14 @@ export function openRunFolder(request: RunRequest): RunFolder {
         changed[0],
       );
     }
+    if (seedsAdded && stored.halving) {
+      // Each rung's decision was taken on the seeds the run had; seeds added now would race
+      // against decisions they took no part in, and never pass the rungs already decided.
+      throw new UsageError(
+        `${dir} ran successive halving, whose rungs were decided on seeds ${kept.join(', ')}: seeds cannot be added to it; start a new run with --seeds ${asked.join(',')} --halving`,
+        'seeds',
+      );
+    }
     if (seedsAdded)
       return { dir, study: { ...stored, seeds: asked }, resumed: true, numerics, seedsAdded };
     return { dir, study: stored, resumed: true, numerics };
@@ -270,50 +280,33 @@ interface LockOwner {
   since: string;
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
 /**
- * Takes the run folder for this process (run.lock, created exclusively), so that two sweeps
- * never write one folder at once. A lock left by a process of this host that is gone (killed)
- * is taken over; one held by a live process, or by another host, is refused with its owner.
- * Returns the release.
+ * Takes the run folder for this process (run.lock under a kernel lock: src/util/file-lock.ts), so
+ * that two sweeps never write one folder at once. A lock whose holder is gone (killed, even by
+ * SIGKILL) is free again, and exactly one of the processes that try gets it. One held by a live
+ * process is refused with what the file says of it. Returns the release.
  */
 export async function lockRunFolder(dir: string): Promise<() => Promise<void>> {
   const path = join(dir, LOCK_FILE);
   const me: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await writeFile(path, `${JSON.stringify(me)}\n`, { flag: 'wx' });
-      return async () => {
-        await rm(path, { force: true });
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    let owner: Partial<LockOwner> = {};
-    try {
-      owner = JSON.parse(await readFile(path, 'utf8')) as Partial<LockOwner>;
-    } catch {
-      // Unreadable: written by a process killed mid-write; treated as gone below.
-    }
-    const here = owner.host === undefined || owner.host === me.host;
-    if (here && (typeof owner.pid !== 'number' || !alive(owner.pid))) {
-      await rm(path, { force: true });
-      continue;
-    }
-    throw new UsageError(
-      `${dir} is in use by another featshift (pid ${String(owner.pid)} on ${String(owner.host)} since ${String(owner.since)}): wait for it to end, or remove ${path} if that process is gone`,
-      'resume',
-    );
+  const taken = tryLockFile(path, `${JSON.stringify(me)}\n`);
+  if ('held' in taken) {
+    return () => {
+      taken.held.release();
+      return Promise.resolve();
+    };
   }
-  throw new UsageError(`could not take ${path}: another featshift keeps taking it`, 'resume');
+  let owner: Partial<LockOwner> = {};
+  try {
+    owner = JSON.parse(taken.heldBy) as Partial<LockOwner>;
+  } catch {
+    // Not yet written by its holder, or an older featshift's: said as unknown below.
+  }
+  const said = (v: unknown): string => printable(String(v ?? 'unknown'));
+  throw new UsageError(
+    `${dir} is in use by another featshift (pid ${said(owner.pid)} on ${said(owner.host)} since ${said(owner.since)}): wait for it to end`,
+    'resume',
+  );
 }
 
 /**

@@ -7,8 +7,15 @@ import { vggBaseWidths } from '../family/vgg-base.js';
 import { countMacs, countParams, vggLayout } from '../models/vgg-layout.js';
 import { datasetSpec } from '../data/registry.js';
 import { CONFIG_FILE, CSV_NAME, RESULTS_FILE, SEED_FOLDER } from './files.js';
-import { unitKey, type ResultRecord } from './results.js';
-import { familyOptions, upgradeStudy, type StudyConfig } from './study.js';
+import { resultLineProblem, unitKey, type ResultContext, type ResultRecord } from './results.js';
+import {
+  familyOptions,
+  parseStoredStudy,
+  REFERENCE_DEFAULTS,
+  studySeeds,
+  upgradeStudy,
+  type StudyConfig,
+} from './study.js';
 
 /** One run, (architecture, seed), as the report and the analysis read it. */
 export type RunResult = Pick<
@@ -48,6 +55,8 @@ export interface LoadedRun {
   baselineWidths: number[];
   /** How many runs, (architecture, seed), the run planned (more than finished while it runs). */
   planned: number | null;
+  /** The study config.json records (null: the original's CSVs, which do not say). */
+  study: StudyConfig | null;
   /** The epochs the study trains (null: the original's CSVs, which do not say). */
   epochs: number | null;
   warnings: string[];
@@ -55,34 +64,26 @@ export interface LoadedRun {
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
-function fromJsonLine(value: unknown, seed: number): RunResult | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const r = value as Record<string, unknown>;
-  const id = num(r.id);
-  const widths = r.widths;
-  if (id === null || !Array.isArray(widths) || !widths.every((w) => typeof w === 'number'))
-    return undefined;
-  const list = (v: unknown): number[] =>
-    Array.isArray(v) ? v.map((x) => (typeof x === 'number' ? x : NaN)) : [];
+function fromJsonLine(r: ResultRecord, seed: number): RunResult {
   return {
-    id,
-    seed: num(r.seed) ?? seed,
+    id: r.id,
+    seed: r.seed ?? seed,
     xi: num(r.xi),
     omega: num(r.omega),
     alpha: num(r.alpha),
-    widths,
-    params: num(r.params) ?? 0,
-    macs: num(r.macs) ?? 0,
-    bestVal: num(r.bestVal) ?? 0,
-    bestValTrain: num(r.bestValTrain) ?? 0,
-    bestEpoch: num(r.bestEpoch) ?? 0,
-    lastVal: num(r.lastVal) ?? 0,
-    lastTrain: num(r.lastTrain) ?? 0,
+    widths: r.widths,
+    params: r.params,
+    macs: r.macs,
+    bestVal: r.bestVal,
+    bestValTrain: r.bestValTrain,
+    bestEpoch: r.bestEpoch,
+    lastVal: r.lastVal,
+    lastTrain: r.lastTrain,
     abandoned: r.abandoned === true,
     diverged: r.diverged === true,
-    trainAcc: list(r.trainAcc),
-    valAcc: list(r.valAcc),
-    ...(r.stoppedAtRung !== undefined ? { stoppedAtRung: num(r.stoppedAtRung) } : {}),
+    trainAcc: r.trainAcc,
+    valAcc: r.valAcc,
+    ...(r.stoppedAtRung !== undefined ? { stoppedAtRung: r.stoppedAtRung } : {}),
     ...(typeof r.epochsTrained === 'number' ? { epochsTrained: r.epochsTrained } : {}),
   };
 }
@@ -97,32 +98,67 @@ function pyList(text: string | undefined): number[] | undefined {
   return values.every((v) => Number.isFinite(v)) ? values : undefined;
 }
 
-function readResultsJsonl(path: string, seed: number, warnings: string[]): RunResult[] {
+/**
+ * results.jsonl as the analysis reads it: a line that is not a result of this study (see
+ * resultLineProblem) or that records a run again is skipped with a warning naming the file and
+ * line, never counted.
+ */
+function readResultsJsonl(
+  path: string,
+  seed: number,
+  context: ResultContext,
+  warnings: string[],
+): RunResult[] {
   const out = new Map<string, RunResult>();
+  const lineOf = new Map<string, number>();
   readFileSync(path, 'utf8')
     .split('\n')
     .forEach((line, i) => {
       if (line.trim() === '') return;
+      const where = `${path}:${i + 1}`;
       let parsed: unknown;
       try {
         parsed = JSON.parse(line);
       } catch {
-        warnings.push(`${path}:${i + 1}: skipped a malformed line (not JSON)`);
+        warnings.push(`${where}: skipped a malformed line (not JSON)`);
         return;
       }
-      const arch = fromJsonLine(parsed, seed);
-      if (arch) out.set(unitKey(arch.id, arch.seed), arch);
-      else warnings.push(`${path}:${i + 1}: skipped a line without id and widths`);
+      const problem = resultLineProblem(parsed, context);
+      if (problem !== undefined) {
+        warnings.push(`${where}: skipped a line: ${problem}`);
+        return;
+      }
+      const arch = fromJsonLine(parsed as ResultRecord, seed);
+      const key = unitKey(arch.id, arch.seed);
+      const first = lineOf.get(key);
+      if (first !== undefined) {
+        warnings.push(
+          `${where}: skipped a line: id ${arch.id}, seed ${arch.seed} is already recorded on line ${first}`,
+        );
+        return;
+      }
+      lineOf.set(key, i + 1);
+      out.set(key, arch);
     });
   return [...out.values()];
 }
 
-/** The seed-S folders of a featshift run of several seeds, as [folder, seed]. */
-function seedFolders(dir: string): [string, number][] {
-  return readdirSync(dir)
-    .map((f) => [f, SEED_FOLDER.exec(f)] as const)
-    .filter(([f, m]) => m !== null && statSync(join(dir, f)).isDirectory())
-    .map(([f, m]) => [join(dir, f), Number(m?.[1])]);
+/**
+ * The seed-S folders of a featshift run of several seeds, as [folder, seed]. Only the names
+ * featshift writes count (seed-1, never seed-01), so that two folders never claim one seed.
+ */
+function seedFolders(dir: string, warnings?: string[]): [string, number][] {
+  const out: [string, number][] = [];
+  for (const f of readdirSync(dir).sort()) {
+    if (!statSync(join(dir, f)).isDirectory() || !/^seed-/.test(f)) continue;
+    const m = SEED_FOLDER.exec(f);
+    if (m) out.push([join(dir, f), Number(m[1])]);
+    else
+      warnings?.push(
+        `${join(dir, f)}: skipped, not a seed folder (featshift names them seed-0, seed-1, ...)`,
+      );
+  }
+  return out;
 }
 
 /**
@@ -131,7 +167,7 @@ function seedFolders(dir: string): [string, number][] {
  * a featshift run of several seeds lie in its seed-S folders, one set each.
  */
 function readReferenceCsvs(dir: string, classes: number, warnings: string[]): RunResult[] {
-  const folders = seedFolders(dir);
+  const folders = seedFolders(dir, warnings);
   if (folders.length > 0)
     return folders.flatMap(([folder, seed]) => readCsvSet(folder, seed, classes, warnings));
   return readCsvSet(dir, 0, classes, warnings);
@@ -179,9 +215,28 @@ function readCsvSet(dir: string, seed: number, classes: number, warnings: string
         `${path}: widths ${widths.join(' ')} are not a VGG width list; parameters and MACs left at 0`,
       );
     }
-    const n = (k: string): number => Number(row[k]);
-    const opt = (k: string): number | null =>
-      row[k] === undefined || row[k] === '' ? null : Number(row[k]);
+    // pandas writes floats as Python reprs; nan, inf, an empty cell or -50 are no accuracy.
+    const accuracy = (k: string): number | undefined => {
+      const text = row[k]?.trim() ?? '';
+      const v = text === '' ? NaN : Number(text);
+      return Number.isFinite(v) && v >= 0 && v <= 100 ? v : undefined;
+    };
+    const bad = ['BestVal', 'BestValsTrain', 'LastValPrec', 'LastTrainPrec'].find(
+      (k) => accuracy(k) === undefined,
+    );
+    const bestEpoch = Number(row.BestEpoch);
+    const curveOk = [...trainAcc, ...valAcc].every((v) => v >= 0 && v <= 100);
+    if (bad !== undefined || !Number.isInteger(bestEpoch) || bestEpoch < 0 || !curveOk) {
+      warnings.push(
+        `${path}:${rows.length + 1}: skipped a malformed row (${bad !== undefined ? `${bad} '${row[bad] ?? ''}' is no accuracy between 0 and 100` : !curveOk ? 'AllTrain and AllVal must hold accuracies between 0 and 100' : `BestEpoch '${row.BestEpoch ?? ''}' is no epoch`})`,
+      );
+      continue;
+    }
+    const n = (k: string): number => accuracy(k) ?? 0;
+    const opt = (k: string): number | null => {
+      const v = row[k] === undefined || row[k] === '' ? null : Number(row[k]);
+      return v !== null && Number.isFinite(v) ? v : null;
+    };
     out.push({
       id,
       seed,
@@ -193,7 +248,7 @@ function readCsvSet(dir: string, seed: number, classes: number, warnings: string
       macs,
       bestVal: n('BestVal'),
       bestValTrain: n('BestValsTrain'),
-      bestEpoch: n('BestEpoch'),
+      bestEpoch,
       lastVal: n('LastValPrec'),
       lastTrain: n('LastTrainPrec'),
       abandoned: false,
@@ -203,6 +258,57 @@ function readCsvSet(dir: string, seed: number, classes: number, warnings: string
     });
   }
   return out;
+}
+
+/**
+ * config.json as a reader of results sees it: the study checked by the same validator as a
+ * resume (parseStoredStudy), keys it lacks taken as the reference's defaults, and the selection a
+ * list of ids. A value out of range (a depth of 1e9, a seed of -1) is refused with the file and the
+ * key, never computed with; a file that is not JSON at all is a warning, and the folder's name
+ * says the dataset.
+ */
+function readLoadedConfig(
+  path: string,
+  warnings: string[],
+): { study: StudyConfig; ids: number[] | undefined; seeds: number[] | undefined } | undefined {
+  if (!existsSync(path)) return undefined;
+  let raw: { study?: unknown; architectures?: unknown };
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8')) as typeof raw;
+  } catch {
+    warnings.push(`${path}: not readable JSON; using the folder's name`);
+    return undefined;
+  }
+  if (raw === null || typeof raw !== 'object' || raw.study === undefined) {
+    warnings.push(`${path}: holds no study; using the folder's name`);
+    return undefined;
+  }
+  const given = raw.study;
+  let study: StudyConfig;
+  try {
+    study = parseStoredStudy(
+      given !== null && typeof given === 'object' && !Array.isArray(given)
+        ? { ...REFERENCE_DEFAULTS, ...upgradeStudy(given) }
+        : given,
+      path,
+    );
+  } catch (error) {
+    // The same refusal as a resume's, without the flag a resume would blame.
+    if (error instanceof UsageError) throw new UsageError(error.message);
+    throw error;
+  }
+  const ids = raw.architectures;
+  if (
+    ids !== undefined &&
+    !(Array.isArray(ids) && ids.every((x) => Number.isInteger(x) && (x as number) >= 0))
+  )
+    throw new UsageError(
+      `${path}: architectures is ${JSON.stringify(ids).slice(0, 80)}, expected a list of ids: the file was edited or damaged; restore it`,
+    );
+  // A config.json that names no seed leaves the seeds to the results.
+  const named =
+    typeof given === 'object' && given !== null && ('seed' in given || 'seeds' in given);
+  return { study, ids: ids as number[] | undefined, seeds: named ? studySeeds(study) : undefined };
 }
 
 /**
@@ -219,42 +325,38 @@ export function loadRun(dir: string): LoadedRun {
   const warnings: string[] = [];
   // The original code names runs '<time>;<dataset>;<architecture>'.
   const parts = basename(dir).split(';');
-  let study: StudyConfig | undefined;
-  let planned: number | null = null;
-  let plannedSeeds: number[] | undefined;
-  const configPath = join(dir, CONFIG_FILE);
-  if (existsSync(configPath)) {
-    try {
-      const config = JSON.parse(readFileSync(configPath, 'utf8')) as {
-        study?: StudyConfig;
-        architectures?: number[];
-      };
-      // An older featshift stored some keys under other names.
-      study = config.study ? { ...config.study, ...upgradeStudy(config.study) } : undefined;
-      // Old runs store one seed; a loose or partial config.json leaves the seeds to the results.
-      plannedSeeds = Array.isArray(study?.seeds)
-        ? study.seeds
-        : typeof study?.seed === 'number'
-          ? [study.seed]
-          : undefined;
-      planned =
-        config.architectures === undefined
-          ? null
-          : config.architectures.length * (plannedSeeds?.length ?? 1);
-    } catch {
-      warnings.push(`${configPath}: not readable JSON; using the folder's name`);
-    }
-  }
+  const config = readLoadedConfig(join(dir, CONFIG_FILE), warnings);
+  const study = config?.study;
+  const plannedSeeds = config?.seeds;
+  const planned =
+    config?.ids === undefined ? null : config.ids.length * (plannedSeeds?.length ?? 1);
   const dataset = study?.dataset ?? parts[1] ?? 'unknown';
   const spec = datasetSpec(dataset);
   const classes = spec?.classes ?? 10;
   let architectures: RunResult[];
   let source: LoadedRun['source'];
   if (existsSync(join(dir, RESULTS_FILE))) {
-    architectures = readResultsJsonl(join(dir, RESULTS_FILE), study?.seed ?? 0, warnings);
+    architectures = readResultsJsonl(
+      join(dir, RESULTS_FILE),
+      study?.seed ?? 0,
+      {
+        ...(config?.ids ? { ids: config.ids } : {}),
+        ...(plannedSeeds ? { seeds: plannedSeeds } : {}),
+      },
+      warnings,
+    );
     source = RESULTS_FILE;
   } else {
     architectures = readReferenceCsvs(dir, classes, warnings);
+    if (plannedSeeds)
+      architectures = architectures.filter((r) => {
+        const kept = plannedSeeds.includes(r.seed);
+        if (!kept)
+          warnings.push(
+            `${dir}: skipped the CSVs of seed ${r.seed}, not a seed of this study (config.json)`,
+          );
+        return kept;
+      });
     source = 'reference CSV';
   }
   if (architectures.length === 0) {
@@ -293,7 +395,8 @@ export function loadRun(dir: string): LoadedRun {
     source,
     architectures,
     seeds: plannedSeeds ?? [...new Set(architectures.map((a) => a.seed))].sort((a, b) => a - b),
-    epochs: typeof study?.epochs === 'number' ? study.epochs : null,
+    epochs: study?.epochs ?? null,
+    study: study ?? null,
     baselineWidths,
     planned,
     warnings,

@@ -83,15 +83,97 @@ export function toRecord(
   };
 }
 
+/** What a results.jsonl line is checked against, where the run folder says it. */
+export interface ResultContext {
+  /** The study's architecture ids (config.json's selection). */
+  ids?: readonly number[];
+  /** The study's seeds. */
+  seeds?: readonly number[];
+}
+
+const isAccuracy = (v: unknown): v is number =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 100;
+
+/**
+ * Why a parsed results.jsonl line is not a result this run could have written, or undefined when
+ * it is one: every number in its range (accuracies 0-100 %), the best accuracy the highest of the
+ * curve it claims to come from, and (where the run folder says) an id and a seed of its study.
+ * One check for every reader, so that the sweep, the analysis, the report and the viewer agree.
+ */
+export function resultLineProblem(value: unknown, context: ResultContext = {}): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return 'not a JSON object';
+  const r = value as Partial<Record<keyof ResultRecord, unknown>>;
+  if (!Number.isInteger(r.id) || (r.id as number) < 0) return `id ${JSON.stringify(r.id)} is no id`;
+  const id = r.id as number;
+  if (r.seed !== undefined && !(Number.isInteger(r.seed) && (r.seed as number) >= 0))
+    return `seed ${JSON.stringify(r.seed)} is no seed`;
+  if (
+    !Array.isArray(r.widths) ||
+    r.widths.length === 0 ||
+    !r.widths.every((w) => Number.isInteger(w) && (w as number) > 0)
+  )
+    return 'widths are not a list of positive integers';
+  const curve = (v: unknown): boolean =>
+    Array.isArray(v) && v.length > 0 && v.every((x) => x === null || isAccuracy(x));
+  if (!curve(r.valAcc) || !curve(r.trainAcc))
+    return 'trainAcc and valAcc must be lists of accuracies between 0 and 100';
+  const valAcc = r.valAcc as (number | null)[];
+  if ((r.trainAcc as unknown[]).length !== valAcc.length)
+    return 'trainAcc and valAcc differ in length';
+  for (const key of ['bestVal', 'bestValTrain', 'lastVal', 'lastTrain'] as const) {
+    if (!isAccuracy(r[key]))
+      return `${key} ${r[key] === undefined ? 'is missing' : `${JSON.stringify(r[key])} is no accuracy between 0 and 100`}`;
+  }
+  const best = valAcc.reduce<number>((m, v) => (v !== null && v > m ? v : m), 0);
+  if (Math.abs((r.bestVal as number) - best) > 1e-9)
+    return `bestVal ${String(r.bestVal)} is not the highest of its valAcc (${best})`;
+  if (
+    !Number.isInteger(r.bestEpoch) ||
+    (r.bestEpoch as number) < 0 ||
+    (r.bestEpoch as number) >= valAcc.length
+  )
+    return `bestEpoch ${JSON.stringify(r.bestEpoch)} is no epoch of its curve`;
+  for (const key of ['params', 'macs'] as const) {
+    const v = r[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      return `${key} ${JSON.stringify(v)} is no count`;
+  }
+  for (const key of ['xi', 'omega', 'alpha'] as const) {
+    const v = r[key];
+    if (v !== null && v !== undefined && !(typeof v === 'number' && Number.isFinite(v)))
+      return `${key} ${JSON.stringify(v)} is no number`;
+  }
+  if (r.epochsTrained !== undefined && r.epochsTrained !== valAcc.length)
+    return `epochsTrained ${JSON.stringify(r.epochsTrained)} is not the length of its curve (${valAcc.length})`;
+  if (
+    r.stoppedAtRung !== undefined &&
+    r.stoppedAtRung !== null &&
+    !(Number.isInteger(r.stoppedAtRung) && (r.stoppedAtRung as number) >= 1)
+  )
+    return `stoppedAtRung ${JSON.stringify(r.stoppedAtRung)} is no epoch`;
+  if (context.ids && !context.ids.includes(id))
+    return `id ${id} is not an architecture of this study (config.json)`;
+  if (context.seeds && r.seed !== undefined && !context.seeds.includes(r.seed as number))
+    return `seed ${String(r.seed)} is not a seed of this study (config.json)`;
+  return undefined;
+}
+
 /**
  * The finished runs of a run folder, in the order they finished. A line that is not a result
- * (edited, or damaged) is refused with the file and line: resuming past it would train or record
- * that architecture wrongly. Lines of a featshift older than seeds get `seed` (the study's).
+ * (edited, or damaged: see resultLineProblem), a run the study does not hold, or a run recorded
+ * twice is refused with the file and line: resuming past it would train or record that
+ * architecture wrongly. Lines of a featshift older than seeds get `seed` (the study's).
  */
-export function readResults(dir: string, seed: number): ResultRecord[] {
+export function readResults(
+  dir: string,
+  seed: number,
+  context: ResultContext = {},
+): ResultRecord[] {
   const path = join(dir, RESULTS_FILE);
   if (!existsSync(path)) return [];
   const records: ResultRecord[] = [];
+  const lineOf = new Map<string, number>();
   readFileSync(path, 'utf8')
     .split('\n')
     .forEach((line, i) => {
@@ -102,31 +184,24 @@ export function readResults(dir: string, seed: number): ResultRecord[] {
       } catch {
         record = undefined;
       }
-      const r = (typeof record === 'object' && record !== null ? record : {}) as Partial<
-        Record<keyof ResultRecord, unknown>
-      >;
-      const valid =
-        Number.isInteger(r.id) &&
-        Array.isArray(r.widths) &&
-        Array.isArray(r.valAcc) &&
-        Array.isArray(r.trainAcc) &&
-        typeof r.bestVal === 'number';
-      if (!valid) {
+      const problem = record === undefined ? 'not JSON' : resultLineProblem(record, context);
+      const refuse = (why: string): never => {
         throw new UsageError(
-          `${path}:${i + 1}: not a featshift result line (edited or damaged): restore the file, or delete the line to train that architecture again`,
+          `${path}:${i + 1}: ${why} (edited or damaged): restore the file, or delete the line to train that run again`,
           'resume',
         );
-      }
-      if (r.seed !== undefined && !(Number.isInteger(r.seed) && (r.seed as number) >= 0)) {
-        throw new UsageError(
-          `${path}:${i + 1}: seed ${JSON.stringify(r.seed)} is not a seed (edited or damaged): restore the file, or delete the line to train that run again`,
-          'resume',
+      };
+      if (problem !== undefined) refuse(problem);
+      const r = record as ResultRecord;
+      const withSeed = { ...r, seed: (r.seed as number | undefined) ?? seed };
+      const key = unitKey(withSeed.id, withSeed.seed);
+      const earlier = lineOf.get(key);
+      if (earlier !== undefined)
+        refuse(
+          `id ${withSeed.id}, seed ${withSeed.seed} is recorded again (first on line ${earlier})`,
         );
-      }
-      records.push({
-        ...(r as unknown as ResultRecord),
-        seed: (r.seed as number | undefined) ?? seed,
-      });
+      lineOf.set(key, i + 1);
+      records.push(withSeed);
     });
   return records;
 }

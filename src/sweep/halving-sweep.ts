@@ -1,7 +1,6 @@
 import pLimit from 'p-limit';
 import type { Architecture } from '../family/skew-normal.js';
 import {
-  readHalvingState,
   unpause,
   writeHalvingState,
   type HalvingState,
@@ -18,6 +17,8 @@ import { halvingRecord, halvingRungs, promote } from './halving.js';
 export interface HalvingContext extends UnitRunning {
   dir: string;
   study: StudyConfig;
+  /** halving.json as read and checked before the sweep wrote anything. */
+  state: HalvingState;
   architectures: readonly Architecture[];
   seeds: readonly number[];
   /** Units with a line in results.jsonl: stopped at a rung, finished, abandoned or diverged. */
@@ -37,7 +38,7 @@ export interface HalvingContext extends UnitRunning {
 export async function halvingSweep(ctx: HalvingContext): Promise<boolean> {
   const { study, seeds } = ctx;
   const rungs = halvingRungs(study);
-  const state = readHalvingState(ctx.dir, rungs, study.eta);
+  const state = ctx.state;
   const done = new Set(ctx.done);
   const byId = new Map(ctx.architectures.map((a) => [a.id, a]));
   let active = ctx.architectures.map((a) => a.id);

@@ -25,12 +25,12 @@ import {
   type RunSelection,
 } from '../run/results.js';
 import { checkStudy, selectArchitectures, studySeeds, type StudyConfig } from '../run/study.js';
-import type { RungDecision } from '../run/halving-state.js';
+import { readHalvingState, type RungDecision } from '../run/halving-state.js';
 import { runUnits, seedRoundsLongestFirst, type RunUnit } from '../run/units.js';
 import { defaultMemoryLimit } from '../train/memory.js';
 import type { TrainingConfig, TrainingEvents, TrainingOutcome } from '../train/trainer.js';
 import { halvingSweep } from './halving-sweep.js';
-import { halvingRungs } from './halving.js';
+import { halvingRungs, promote } from './halving.js';
 import {
   checkPrecision,
   checkRuntime,
@@ -192,7 +192,17 @@ async function sweepFolder(
     throw new UsageError('the selection holds no architecture', 'ids');
   if (study.halving) halvingRungs(study); // refuses rungs that end no cycle, before anything is written
 
-  const records = readResults(dir, study.seed);
+  const records = readResults(dir, study.seed, selection);
+  // Checked before anything is written: a damaged state must not record a different study.
+  const halvingState = study.halving
+    ? readHalvingState(dir, {
+        ...selection,
+        rungs: halvingRungs(study),
+        eta: study.eta,
+        records,
+        promote,
+      })
+    : undefined;
   const done = new Set(records.map((r) => unitKey(r.id, r.seed)));
   const units = runUnits(architectures, seeds);
   const todo = units.filter((u) => !done.has(unitKey(u.arch.id, u.seed)));
@@ -282,8 +292,9 @@ async function sweepFolder(
         shouldStop: request.shouldStop,
         onFailure: () => pool?.stop(),
       };
-      if (study.halving) {
+      if (halvingState) {
         stopped = await halvingSweep({
+          state: halvingState,
           dir,
           study,
           architectures,

@@ -28,7 +28,7 @@ import { studyDataShape } from '../study-data.js';
 import { sweepConclusion } from '../summary.js';
 import type { SweepOutcome, SweepRequest } from '../sweep.js';
 import { readHalvingState, unpause, writeHalvingState } from '../../run/halving-state.js';
-import { halvingRungs } from '../halving.js';
+import { halvingRungs, promote as promotionRule } from '../halving.js';
 import { ashaPromotions } from './asha.js';
 import { jobId, type ArchitectureJob, type JobProgress } from './jobs.js';
 import { probeRedis, QueueUnreachableError } from './redis-probe.js';
@@ -125,13 +125,22 @@ async function followQueue(
     }
     await client.set(ownerKey(options.name), runId);
 
-    const records = readResults(dir, study.seed);
+    const records = readResults(dir, study.seed, selection);
+    const rungs = study.halving ? halvingRungs(study) : [study.epochs];
+    // Checked before anything is written: a damaged state must not record a different study.
+    const halving = study.halving
+      ? readHalvingState(dir, {
+          ...selection,
+          rungs,
+          eta: study.eta,
+          records,
+          promote: promotionRule,
+        })
+      : undefined;
     await writeReferenceCsvs(dir, records, selection, resumed);
     const done = new Set(records.map((r) => unitKey(r.id, r.seed)));
     const label = (unit: RunUnit): string => unitLabel(unit, seeds.length);
     // Successive halving on the queue (ASHA): a job trains a unit to a rung; promotions follow.
-    const rungs = study.halving ? halvingRungs(study) : [study.epochs];
-    const halving = study.halving ? readHalvingState(dir, rungs, study.eta) : undefined;
     const promoted = halving ? (halving.promoted ??= rungs.map(() => [])) : [];
     /** A job: a unit trained to rung k (the last: to the end). */
     interface Work extends RunUnit {
