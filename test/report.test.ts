@@ -52,7 +52,7 @@ function fakeRecord(a: Architecture, k: number): ResultRecord {
     abandoned: false,
     diverged: false,
     trainAcc: [40, 70, best + 3],
-    valAcc: [45, 65, best],
+    valAcc: [45, best - 5, best],
     trainLoss: [2, 1, 0.5],
     valLoss: [2, 1.2, 0.8],
     lr: [0.01, 0.005, 0.001],
@@ -86,7 +86,8 @@ const seeded = (list: ResultRecord[]): ResultRecord[] =>
     }),
   ]);
 
-function jsonlRun(dir: string, list: ResultRecord[]): void {
+/** A featshift run folder whose study plans `planned` (a live sweep has finished `list` of them). */
+function jsonlRun(dir: string, list: ResultRecord[], planned = list): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'config.json'),
@@ -99,7 +100,7 @@ function jsonlRun(dir: string, list: ResultRecord[]): void {
         seed: 0,
         seeds: [...new Set(list.map((r) => r.seed))],
       },
-      architectures: [...new Set(list.map((r) => r.id))],
+      architectures: [...new Set(planned.map((r) => r.id))],
     }),
   );
   writeFileSync(join(dir, 'results.jsonl'), list.map((r) => `${JSON.stringify(r)}\n`).join(''));
@@ -353,7 +354,7 @@ describe('report inputs', () => {
 describe('featshift view', () => {
   it('serves only the report and its data on 127.0.0.1, and survives a folder that changes or vanishes', async () => {
     const dir = tmp();
-    jsonlRun(dir, records.slice(0, 3));
+    jsonlRun(dir, records.slice(0, 3), records.slice(0, 5));
     const view = await serveReport([dir], '127.0.0.1', 0);
     try {
       assert.match(view.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
@@ -402,7 +403,7 @@ describe('featshift view', () => {
 
   it('refreshes an open page while the sweep goes on', async () => {
     const dir = tmp();
-    jsonlRun(dir, records.slice(0, 3));
+    jsonlRun(dir, records.slice(0, 3), records.slice(0, 5));
     const view = await serveReport([dir], '127.0.0.1', 0);
     const browser = await launchChromium();
     try {

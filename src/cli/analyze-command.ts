@@ -2,7 +2,10 @@ import { Command, Option } from 'commander';
 import { formatAnalysis } from '../analysis/format.js';
 import { analyzeStudy } from '../analysis/study-analysis.js';
 import { UsageError } from '../errors.js';
+import { checkOneStudy } from '../analysis/one-study.js';
 import { loadRun } from '../run/load.js';
+import { printable } from '../util/printable.js';
+import { checkOutputPath } from './output-path.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import * as parse from './parse.js';
 
@@ -24,7 +27,11 @@ export function analyzeCommand(): Command {
     )
     .option('-o, --output <FILE>', 'write to FILE (atomically) instead of standard output')
     .option('--resamples <N>', 'bootstrap resamples (default 4000)', parse.positiveInteger, 4000)
-    .option('--bootstrap-seed <N>', 'seed of the bootstrap (default 0)', parse.integer, 0)
+    .option('--bootstrap-seed <N>', 'seed of the bootstrap (default 0)', parse.seed, 0)
+    .option(
+      '--pool',
+      'pool folders whose studies differ in options that change results (what differs is printed)',
+    )
     .action(
       async (
         dirs: string[],
@@ -33,6 +40,7 @@ export function analyzeCommand(): Command {
           output?: string;
           resamples: number;
           bootstrapSeed: number;
+          pool?: boolean;
         },
       ) => {
         if (o.resamples > 1_000_000)
@@ -40,17 +48,14 @@ export function analyzeCommand(): Command {
             `--resamples ${o.resamples} is more than a million: 4000 suffices for 95 % intervals`,
             'resamples',
           );
+        if (o.output !== undefined) checkOutputPath(o.output, dirs);
         const runs = dirs.map((d) => loadRun(d));
-        for (const run of runs)
-          for (const w of run.warnings) process.stderr.write(`featshift: warning: ${w}\n`);
-        const first = runs[0];
-        const other = runs.find((r) => r.dataset !== first?.dataset || r.depth !== first.depth);
-        if (first && other) {
-          throw new UsageError(
-            `${other.dir} is a study of ${other.dataset} on VGG-${other.depth}, ${first.dir} one of ${first.dataset} on VGG-${first.depth}: analyse one study at a time`,
-          );
-        }
+        const pooled = checkOneStudy(runs, o.pool === true);
         const analysis = analyzeStudy(runs, { resamples: o.resamples, seed: o.bootstrapSeed });
+        analysis.warnings.push(...pooled);
+        // Every warning once, in either format: what was skipped, pooled or counted once.
+        for (const w of analysis.warnings)
+          process.stderr.write(`featshift: warning: ${printable(w)}\n`);
         const text =
           o.format === 'json' ? `${JSON.stringify(analysis, null, 2)}\n` : formatAnalysis(analysis);
         if (o.output !== undefined) await writeFileAtomic(o.output, text);

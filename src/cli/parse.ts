@@ -17,6 +17,14 @@ export function positiveInteger(value: string): number {
   return n;
 }
 
+/** A seed: an integer from 0 to 2^32 - 1, the size of every generator featshift seeds. */
+export function seed(value: string): number {
+  const n = integer(value);
+  if (n < 0 || n > 2 ** 32 - 1)
+    throw new InvalidArgumentError(`expected a seed between 0 and ${2 ** 32 - 1}, got '${value}'.`);
+  return n;
+}
+
 /** A positive count, or 'auto' (chosen by measurement). */
 export function countOrAuto(value: string): number | 'auto' {
   if (value === 'auto') return 'auto';

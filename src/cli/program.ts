@@ -3,6 +3,7 @@ import { DataError } from '../data/errors.js';
 import { EngineError } from '../engine/errors.js';
 import { UsageError } from '../errors.js';
 import { packageVersion } from '../run/folder.js';
+import { printable } from '../util/printable.js';
 import { analyzeCommand } from './analyze-command.js';
 import { dataCommand } from './data-command.js';
 import { doctorCommand } from './doctor-command.js';
@@ -63,22 +64,25 @@ export async function main(argv: string[]): Promise<number> {
       // Commander has already printed its one-line message (or the help / version).
       return error.exitCode === 0 ? 0 : USAGE_EXIT;
     }
+    // Messages carry names from outside (files, a lock's host): one line, no terminal escapes.
     if (error instanceof UsageError) {
       const where = error.option ? ` (--${error.option})` : '';
-      process.stderr.write(`featshift: error${where}: ${error.message}\n`);
+      process.stderr.write(`featshift: error${where}: ${printable(error.message)}\n`);
       return USAGE_EXIT;
     }
     if (error instanceof DataError) {
-      process.stderr.write(`featshift: ${error.message}\n`);
-      return 1;
+      process.stderr.write(`featshift: ${printable(error.message)}\n`);
+      return error.unreachable ? 1 : USAGE_EXIT;
     }
     if (error instanceof EngineError) {
-      process.stderr.write(`featshift: libtorch: ${error.message.split('\n')[0] ?? ''}\n`);
+      process.stderr.write(
+        `featshift: libtorch: ${printable(error.message.split('\n')[0] ?? '')}\n`,
+      );
       return 1;
     }
     // Anything else is featshift's own failure (or the system's): one line, exit code 1, never 2.
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`featshift: ${message.split('\n')[0] ?? ''}\n`);
+    process.stderr.write(`featshift: ${printable(message.split('\n')[0] ?? '')}\n`);
     if (process.env.FEATSHIFT_DEBUG && error instanceof Error)
       process.stderr.write(`${error.stack ?? ''}\n`);
     return 1;

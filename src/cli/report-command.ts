@@ -4,12 +4,14 @@ import { reportData, reportHtml } from '../report/html.js';
 import { loadRun } from '../run/load.js';
 import { serveReport } from '../report/server.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { printable } from '../util/printable.js';
+import { checkOutputPath } from './output-path.js';
 import * as parse from './parse.js';
 
 function loadRuns(dirs: string[]): ReturnType<typeof loadRun>[] {
   const runs = dirs.map((d) => loadRun(d));
   for (const run of runs)
-    for (const w of run.warnings) process.stderr.write(`featshift: warning: ${w}\n`);
+    for (const w of run.warnings) process.stderr.write(`featshift: warning: ${printable(w)}\n`);
   return runs;
 }
 
@@ -23,8 +25,9 @@ export function reportCommand(): Command {
     .option('--png <DIR>', 'also export the main figures as PNG files into DIR')
     .option('--svg <DIR>', 'also export the main figures as SVG files into DIR')
     .action(async (dirs: string[], o: { output?: string; png?: string; svg?: string }) => {
-      const runs = loadRuns(dirs);
       const output = o.output ?? `${dirs[0] ?? '.'}/report.html`;
+      checkOutputPath(output, dirs);
+      const runs = loadRuns(dirs);
       await writeFileAtomic(output, reportHtml(reportData(runs)));
       process.stdout.write(`${output}\n`);
       for (const [format, dir] of [

@@ -170,7 +170,12 @@ export function sweepCommand(): Command {
         if (cmd.getOptionValueSource(key) === 'cli')
           (explicit as Record<string, unknown>)[key] = o[key];
       }
-      if ((explicit.eta !== undefined || explicit.rungs !== undefined) && explicit.halving !== true)
+      // On resume the run's own halving settles it: an --eta or --rungs is compared with it.
+      if (
+        resume === undefined &&
+        (explicit.eta !== undefined || explicit.rungs !== undefined) &&
+        explicit.halving !== true
+      )
         throw new UsageError(
           `--${explicit.eta !== undefined ? 'eta' : 'rungs'} sets successive halving: add --halving`,
           explicit.eta !== undefined ? 'eta' : 'rungs',

@@ -146,5 +146,9 @@ export async function downloadVerified(
       break; // the same server would send the same bytes: try the next mirror
     }
   }
-  throw new DataError(`could not download a good copy: ${[...new Set(failures)].join('; ')}`, dest);
+  throw new DataError(
+    `could not download a good copy: ${[...new Set(failures)].join('; ')}`,
+    dest,
+    { unreachable: true },
+  );
 }

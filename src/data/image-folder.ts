@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
@@ -49,6 +49,59 @@ const IMAGE_EXTENSIONS = new Set([
 ]);
 const DECODED = new Set(['.png', '.jpg', '.jpeg']);
 
+/**
+ * The largest image featshift decodes: Pillow's own decompression-bomb threshold (it warns above
+ * 89,478,485 pixels, a 9459 x 9459 image), since past it a small file can claim gigabytes.
+ */
+export const MAX_IMAGE_PIXELS = 89_478_485;
+/**
+ * The most elongated image featshift takes (long side / short side): the shorter side is resized
+ * to P + 32 and kept in memory, so a 20000 x 1 strip would become 1,280,000 x 64 pixels. Photos,
+ * panoramas included, stay far below.
+ */
+export const MAX_IMAGE_ASPECT = 32;
+
+/** The width and height an image file's header claims, read before any decoding; undefined when it cannot be read. */
+export function headerSize(
+  bytes: Buffer,
+  ext: string,
+): { width: number; height: number } | undefined {
+  if (ext === '.png') {
+    // The signature, then the IHDR chunk: length, type, width, height (big-endian).
+    if (bytes.length < 24 || bytes.toString('latin1', 12, 16) !== 'IHDR') return undefined;
+    return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+  }
+  // JPEG: walk the marker segments to the first start-of-frame (SOF0-15 but DHT, JPG, DAC).
+  let at = 2;
+  while (at + 9 < bytes.length) {
+    if (bytes[at] !== 0xff) return undefined;
+    const marker = bytes[at + 1] as number;
+    if (marker === 0xff) {
+      at += 1;
+      continue;
+    }
+    if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker))
+      return { height: bytes.readUInt16BE(at + 5), width: bytes.readUInt16BE(at + 7) };
+    at += 2 + bytes.readUInt16BE(at + 2);
+  }
+  return undefined;
+}
+
+/** Refuses, by file name, an image too large or too elongated to hold (see the limits above). */
+function checkImageSize(width: number, height: number, file: string): void {
+  if (width * height > MAX_IMAGE_PIXELS)
+    throw new DataError(
+      `${width} x ${height} is ${((width * height) / 1e6).toFixed(1)} million pixels, above the limit of ${(MAX_IMAGE_PIXELS / 1e6).toFixed(1)} million (Pillow's decompression-bomb threshold): shrink it or move it out of the folder`,
+      file,
+    );
+  const aspect = Math.max(width, height) / Math.max(1, Math.min(width, height));
+  if (aspect > MAX_IMAGE_ASPECT)
+    throw new DataError(
+      `${width} x ${height} is ${aspect.toFixed(0)} times longer than wide, above the limit of ${MAX_IMAGE_ASPECT}: crop it or move it out of the folder`,
+      file,
+    );
+}
+
 interface Decoded {
   width: number;
   height: number;
@@ -68,6 +121,8 @@ function decode(bytes: Buffer, file: string): Decoded {
       file,
     );
   }
+  const claimed = headerSize(bytes, ext);
+  if (claimed) checkImageSize(claimed.width, claimed.height, file);
   let width: number;
   let height: number;
   let rgba: Uint8Array;
@@ -81,6 +136,7 @@ function decode(bytes: Buffer, file: string): Decoded {
         useTArray: true,
         formatAsRGBA: true,
         maxMemoryUsageInMB: 512,
+        maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6,
       });
       ({ width, height } = img);
       rgba = img.data;
@@ -90,6 +146,7 @@ function decode(bytes: Buffer, file: string): Decoded {
     throw new DataError(`unreadable image (${reason})`, file);
   }
   if (width < 1 || height < 1) throw new DataError('an image without pixels', file);
+  checkImageSize(width, height, file);
   const plane = width * height;
   const rgb = new Uint8Array(3 * plane);
   for (let i = 0; i < plane; i++) {
@@ -158,6 +215,42 @@ export function validationTransform(image: Decoded, patchSize: number): Decoded 
   return cropRgb(resized, top, left, patchSize, patchSize);
 }
 
+/** Python's order of strings (by code point), which torchvision sorts classes and files in. */
+export function byCodePoint(a: string, b: string): number {
+  const x = [...a];
+  const y = [...b];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const d = (x[i]?.codePointAt(0) ?? 0) - (y[i]?.codePointAt(0) ?? 0);
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
+}
+
+/** A file system failure under an image folder, as a refusal naming the path. */
+function fileProblem(error: unknown, path: string): DataError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why =
+    code === 'ELOOP'
+      ? 'a symbolic link that loops'
+      : code === 'ENOENT'
+        ? 'a symbolic link to nothing (or a file that vanished)'
+        : code === 'EISDIR'
+          ? 'a folder where an image was expected'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'not readable (permissions)'
+            : `not readable (${code ?? String(error)})`;
+  return new DataError(`${why}: fix or remove it`, path);
+}
+
+/** fs.stat following links, refused by name when it fails. */
+async function statOf(path: string): Promise<Awaited<ReturnType<typeof stat>>> {
+  try {
+    return await stat(path);
+  } catch (error) {
+    throw fileProblem(error, path);
+  }
+}
+
 async function classFolders(root: string, what: string): Promise<string[]> {
   let entries;
   try {
@@ -171,10 +264,10 @@ async function classFolders(root: string, what: string): Promise<string[]> {
   // Folders and links to folders, as os.scandir's is_dir() follows links.
   const names: string[] = [];
   for (const e of entries) {
-    if (e.isDirectory() || (e.isSymbolicLink() && (await stat(join(root, e.name))).isDirectory()))
+    if (e.isDirectory() || (e.isSymbolicLink() && (await statOf(join(root, e.name))).isDirectory()))
       names.push(e.name);
   }
-  return names.sort();
+  return names.sort(byCodePoint);
 }
 
 /** The classes of an image folder (its sub-folders, sorted), without reading any image. */
@@ -182,18 +275,54 @@ export function imageFolderClasses(root: string): Promise<string[]> {
   return classFolders(root, '--train-data');
 }
 
-/** Every image file under a class folder, in ImageFolder's order (sorted walk, sorted names). */
+/**
+ * Every image file under a class folder, in ImageFolder's order: torchvision walks the folder
+ * following links (os.walk(followlinks=True)), sorts the folders it finds by path and each
+ * folder's files by name. A link that loops, or leads nowhere, is refused by name.
+ */
 async function imageFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  const files: string[] = [];
-  const folders: string[] = [];
-  for (const e of entries) {
-    if (e.isDirectory()) folders.push(e.name);
-    else if (IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) files.push(e.name);
+  const folders: { path: string; files: string[] }[] = [];
+  const seen = new Set<string>();
+  const walk = async (path: string): Promise<void> => {
+    let real: string;
+    try {
+      real = await realpath(path);
+    } catch (error) {
+      throw fileProblem(error, path);
+    }
+    if (seen.has(real))
+      throw new DataError('a symbolic link that loops back into its own folder: remove it', path);
+    seen.add(real);
+    let entries;
+    try {
+      entries = await readdir(path, { withFileTypes: true });
+    } catch (error) {
+      throw fileProblem(error, path);
+    }
+    const files: string[] = [];
+    const subfolders: string[] = [];
+    for (const e of entries) {
+      const full = join(path, e.name);
+      const isDir = e.isDirectory() || (e.isSymbolicLink() && (await statOf(full)).isDirectory());
+      if (isDir) subfolders.push(full);
+      else if (IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) files.push(e.name);
+    }
+    folders.push({ path, files: files.sort(byCodePoint) });
+    for (const f of subfolders) await walk(f);
+  };
+  await walk(dir);
+  return folders
+    .sort((a, b) => byCodePoint(a.path, b.path))
+    .flatMap((f) => f.files.map((name) => join(f.path, name)));
+}
+
+/** An image file's bytes, refused by name when it cannot be read. */
+async function readImage(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw fileProblem(error, path);
   }
-  const out = files.sort().map((f) => join(dir, f));
-  for (const f of folders.sort()) out.push(...(await imageFiles(join(dir, f))));
-  return out;
 }
 
 async function listSplit(
@@ -205,6 +334,12 @@ async function listSplit(
     for (const path of await imageFiles(join(root, name))) files.push({ path, label });
   }
   if (files.length === 0) throw new DataError('no images in any class folder', root);
+  const empty = classes.filter((_, label) => !files.some((f) => f.label === label));
+  if (empty.length > 0)
+    throw new DataError(
+      `class folder${empty.length > 1 ? 's' : ''} ${empty.map((c) => `'${c}'`).join(', ')} hold${empty.length > 1 ? '' : 's'} no image: every class needs images in both splits`,
+      root,
+    );
   return files;
 }
 
@@ -221,6 +356,11 @@ export async function loadImageFolders(
 ): Promise<ImageFolderDataset> {
   const classes = await classFolders(trainDir, '--train-data');
   if (classes.length === 0) throw new DataError('no class folders', trainDir);
+  if (classes.length === 1)
+    throw new DataError(
+      `one class folder ('${classes[0] ?? ''}'): a classifier needs at least two classes`,
+      trainDir,
+    );
   const valClasses = await classFolders(valDir, '--val-data');
   const missing = valClasses.filter((c) => !classes.includes(c));
   const absent = classes.filter((c) => !valClasses.includes(c));
@@ -239,7 +379,7 @@ export async function loadImageFolders(
     labels: Int32Array.from(trainFiles, (f) => f.label),
   };
   for (const [i, { path }] of trainFiles.entries()) {
-    const image = decode(await readFile(path), path);
+    const image = decode(await readImage(path), path);
     const size = shorterSideTo(image.width, image.height, patchSize + 32);
     const resized = resizeRgb(image, size.width, size.height);
     train.images.push(resized.rgb);
@@ -257,7 +397,7 @@ export async function loadImageFolders(
   };
   for (const [i, { path }] of valFiles.entries()) {
     test.images.set(
-      validationTransform(decode(await readFile(path), path), patchSize).rgb,
+      validationTransform(decode(await readImage(path), path), patchSize).rgb,
       i * plane,
     );
   }

@@ -128,6 +128,8 @@ export async function locateDataset(
         const reason = error instanceof Error ? error.message : String(error);
         throw new DataError(
           `${file.name} of ${spec.name} is missing and could not be downloaded (${reason}); ${ways}`,
+          undefined,
+          { unreachable: true },
         );
       }
       found = {

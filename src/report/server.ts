@@ -106,9 +106,13 @@ export async function serveReport(
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   allowedHosts = isLoopback(address.address)
     ? new Set(
-        [shown, host, 'localhost', '127.0.0.1', '[::1]'].map((name) =>
-          `${name.includes(':') && !name.startsWith('[') ? `[${name}]` : name}:${address.port}`.toLowerCase(),
-        ),
+        [shown, host, 'localhost', '127.0.0.1', '[::1]'].flatMap((name) => {
+          const bracketed = name.includes(':') && !name.startsWith('[') ? `[${name}]` : name;
+          // A browser leaves the default port out of Host.
+          const names = [`${bracketed}:${address.port}`];
+          if (address.port === 80) names.push(bracketed);
+          return names.map((n) => n.toLowerCase());
+        }),
       )
     : null;
   return {

@@ -15,6 +15,7 @@ import {
   LOCK_FILE,
   RESULTS_FILE,
 } from './files.js';
+import { halvingRungs } from './rungs.js';
 import { changedKeys, parseStoredStudy, studySeeds, type StudyConfig } from './study.js';
 
 /**
@@ -110,6 +111,18 @@ export function settleNumerics(
   return stored;
 }
 
+/** Whether --rungs as given are the rungs a stored halving study already uses (its default spelled out). */
+function sameRungs(stored: StudyConfig, rungs: number[] | null | undefined): boolean {
+  if (!stored.halving || rungs === undefined) return false;
+  try {
+    return (
+      JSON.stringify(halvingRungs(stored)) === JSON.stringify(halvingRungs({ ...stored, rungs }))
+    );
+  } catch {
+    return false;
+  }
+}
+
 /** What opens a run folder: a new study with its output, or a folder to resume. */
 export interface RunRequest {
   study: StudyConfig;
@@ -140,7 +153,10 @@ export function openRunFolder(request: RunRequest): RunFolder {
     const dir = request.resume;
     const { study: stored, numerics } = readStoredRun(dir);
     const changed = changedKeys(stored, request.explicit).filter(
-      (key) => key !== 'seeds' && key !== 'seed',
+      (key) =>
+        key !== 'seeds' &&
+        key !== 'seed' &&
+        !(key === 'rungs' && sameRungs(stored, request.explicit.rungs)),
     );
     const asked = request.explicit.seeds;
     // More seeds extend a run: every (architecture, seed) already trained keeps its numbers.

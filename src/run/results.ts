@@ -187,7 +187,7 @@ export function readResults(
       const problem = record === undefined ? 'not JSON' : resultLineProblem(record, context);
       const refuse = (why: string): never => {
         throw new UsageError(
-          `${path}:${i + 1}: ${why} (edited or damaged): restore the file, or delete the line to train that run again`,
+          `${path}:${i + 1}: not a featshift result line: ${why} (edited or damaged): restore the file, or delete the line to train that run again`,
           'resume',
         );
       };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Architecture } from '../../family/skew-normal.js';
-import type { StudyConfig } from '../../run/study.js';
+import { parseStoredStudy, type StudyConfig } from '../../run/study.js';
 
 export const DEFAULT_QUEUE_NAME = 'featshift';
 
@@ -12,6 +12,41 @@ export interface ArchitectureJob {
   seed: number;
   /** Successive halving: train to this epoch (a rung) and pause there with the checkpoint. */
   untilEpoch?: number;
+}
+
+/**
+ * Why a job's data is not a featshift job (another program's job in the queue, or one edited in
+ * Redis), or undefined when it is one: the worker refuses to train it and `featshift status`
+ * lists it apart, both with this reason, instead of failing on a missing field.
+ */
+export function jobDataProblem(data: unknown): string | undefined {
+  if (data === null || typeof data !== 'object' || Array.isArray(data))
+    return 'its data is not an object';
+  const d = data as Partial<Record<keyof ArchitectureJob, unknown>>;
+  if (typeof d.runId !== 'string') return 'it names no run';
+  try {
+    parseStoredStudy(d.study, 'its study');
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  const arch = d.arch as Partial<Record<keyof Architecture, unknown>> | null | undefined;
+  if (
+    arch === null ||
+    typeof arch !== 'object' ||
+    !Number.isInteger(arch.id) ||
+    !(typeof arch.macs === 'number' && Number.isFinite(arch.macs) && arch.macs >= 0) ||
+    !Array.isArray(arch.widths) ||
+    !arch.widths.every((w) => Number.isInteger(w) && (w as number) > 0)
+  )
+    return 'its architecture is not one (an id, MACs and positive integer widths)';
+  if (!Number.isInteger(d.seed) || (d.seed as number) < 0)
+    return `its seed ${JSON.stringify(d.seed)} is no seed`;
+  if (
+    d.untilEpoch !== undefined &&
+    !(Number.isInteger(d.untilEpoch) && (d.untilEpoch as number) >= 1)
+  )
+    return `its untilEpoch ${JSON.stringify(d.untilEpoch)} is no epoch`;
+  return undefined;
 }
 
 /** Progress a worker reports while training (job.updateProgress). */

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SandboxedJob } from 'bullmq';
+import { UnrecoverableError, type SandboxedJob } from 'bullmq';
 import { defaultMemoryLimit } from '../../train/memory.js';
 import { trainModel } from '../../train/trainer.js';
 import { checkpointName } from '../../run/files.js';
@@ -10,7 +10,7 @@ import { checkPrecision } from '../config.js';
 import { halvingRecord } from '../halving.js';
 import { trainingConfig } from '../unit-trainer.js';
 import { buildLoaders, loadStudyData, type StudyData } from '../study-data.js';
-import { runKey, type ArchitectureJob, type JobProgress } from './jobs.js';
+import { jobDataProblem, runKey, type ArchitectureJob, type JobProgress } from './jobs.js';
 
 /**
  * BullMQ's sandboxed processor: trains one (architecture, seed) in a child process of `featshift
@@ -22,6 +22,9 @@ const cache = new Map<string, Promise<StudyData>>();
 export default async function trainJob(
   job: SandboxedJob<ArchitectureJob, ResultRecord>,
 ): Promise<ResultRecord & { paused?: boolean }> {
+  const problem = jobDataProblem(job.data);
+  // Not retried: the same data would fail the same way.
+  if (problem !== undefined) throw new UnrecoverableError(`not a featshift job: ${problem}`);
   const { runId, study, arch, seed, untilEpoch } = job.data;
   const device = process.env.FEATSHIFT_WORKER_DEVICE ?? 'cpu';
   const dataDir = process.env.FEATSHIFT_DATA_DIR;

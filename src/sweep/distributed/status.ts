@@ -1,7 +1,8 @@
-import { Queue } from 'bullmq';
+import { Job, Queue, type JobType } from 'bullmq';
 import type { ResultRecord } from '../../run/results.js';
 import { unitLabel } from '../../run/units.js';
-import type { ArchitectureJob, JobProgress } from './jobs.js';
+import { jobDataProblem, type ArchitectureJob, type JobProgress } from './jobs.js';
+import { printable } from '../../util/printable.js';
 import type { RedisConnection } from './redis-url.js';
 
 const duration = (s: number): string =>
@@ -16,6 +17,36 @@ const duration = (s: number): string =>
 /** A job's unit as people read it; jobs of an older featshift carry no seed. */
 const unitName = (data: ArchitectureJob): string =>
   unitLabel({ arch: data.arch, seed: data.seed }, (data.study.seeds?.length ?? 1) > 1 ? 2 : 1);
+
+type FeatshiftJob = Job<ArchitectureJob, ResultRecord>;
+
+/**
+ * The jobs of some states, read one by one so that a job that is not featshift's (another
+ * program's, or edited in Redis: data that is not JSON, or lacks an architecture) is set apart
+ * with its reason instead of failing the whole listing.
+ */
+async function readJobs(
+  queue: Queue<ArchitectureJob, ResultRecord>,
+  types: JobType[],
+  end: number,
+  malformed: string[],
+): Promise<FeatshiftJob[]> {
+  const jobs: FeatshiftJob[] = [];
+  for (const id of await queue.getRanges(types, 0, end)) {
+    try {
+      const job = (await Job.fromId(queue, id)) as FeatshiftJob | undefined;
+      if (!job) continue; // finished and removed meanwhile
+      const problem = jobDataProblem(job.data);
+      if (problem === undefined) jobs.push(job);
+      else malformed.push(`${id}: ${problem}`);
+    } catch (error) {
+      malformed.push(
+        `${id}: unreadable (${error instanceof Error ? error.message : String(error)})`,
+      );
+    }
+  }
+  return jobs;
+}
 
 /**
  * The state of a distributed sweep: jobs done, running (where, which epoch), failed and waiting,
@@ -36,6 +67,7 @@ export async function queueStatus(connection: RedisConnection, name: string): Pr
     const lines = [
       `queue '${name}': ${counts.completed ?? 0} done, ${counts.active ?? 0} running, ${counts.failed ?? 0} failed, ${waiting} waiting`,
     ];
+    const malformed: string[] = [];
     const cost = (job: { data: ArchitectureJob; progress: unknown }, fraction = 1): number => {
       const p = job.progress as Partial<JobProgress> | number;
       const images =
@@ -49,7 +81,7 @@ export async function queueStatus(connection: RedisConnection, name: string): Pr
     };
     // Throughput per worker from its finished jobs.
     const throughput = new Map<string, { work: number; seconds: number; jobs: number }>();
-    for (const job of await queue.getCompleted(0, 999)) {
+    for (const job of await readJobs(queue, ['completed'], 999, malformed)) {
       const who = job.processedBy ?? 'unknown';
       const t = throughput.get(who) ?? { work: 0, seconds: 0, jobs: 0 };
       t.work += cost(job);
@@ -58,7 +90,7 @@ export async function queueStatus(connection: RedisConnection, name: string): Pr
       throughput.set(who, t);
     }
     let remaining = 0;
-    const active = await queue.getActive();
+    const active = await readJobs(queue, ['active'], -1, malformed);
     if (active.length > 0) lines.push('running:');
     for (const job of active) {
       const p = job.progress as Partial<JobProgress> | number;
@@ -75,13 +107,9 @@ export async function queueStatus(connection: RedisConnection, name: string): Pr
         `  ${unitName(job.data)} on ${job.processedBy ?? (typeof p === 'object' ? p.worker : undefined) ?? '?'}: ${epoch}${job.data.untilEpoch !== undefined ? ` (halving: to the rung at epoch ${job.data.untilEpoch})` : ''}`,
       );
     }
-    for (const job of [
-      ...(await queue.getWaiting()),
-      ...(await queue.getPrioritized()),
-      ...(await queue.getDelayed()),
-    ])
+    for (const job of await readJobs(queue, ['waiting', 'prioritized', 'delayed'], -1, malformed))
       remaining += cost(job);
-    const failed = await queue.getFailed(0, 99);
+    const failed = await readJobs(queue, ['failed'], 99, malformed);
     if (failed.length > 0) lines.push('failed:');
     for (const job of failed)
       lines.push(`  ${unitName(job.data)} after ${job.attemptsMade} attempts: ${job.failedReason}`);
@@ -91,6 +119,11 @@ export async function queueStatus(connection: RedisConnection, name: string): Pr
       const r = t.work / t.seconds;
       rate += r;
       lines.push(`  ${who}: ${t.jobs} jobs, ${(r / 1e9).toFixed(2)} G MAC-images/s`);
+    }
+    if (malformed.length > 0) {
+      lines.push(`not featshift jobs (left alone): ${malformed.length}`);
+      for (const m of malformed.slice(0, 10)) lines.push(`  ${printable(m)}`);
+      if (malformed.length > 10) lines.push(`  and ${malformed.length - 10} more`);
     }
     lines.push(
       `ETA: ${rate > 0 ? duration(remaining / rate) : 'unknown until a job has finished'}`,
