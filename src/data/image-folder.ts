@@ -217,8 +217,9 @@ export function validationTransform(image: Decoded, patchSize: number): Decoded 
 
 /** Python's order of strings (by code point), which torchvision sorts classes and files in. */
 export function byCodePoint(a: string, b: string): number {
-  const x = [...a];
-  const y = [...b];
+  // Array.from iterates code points: an astral character is one element, not two halves.
+  const x = Array.from(a);
+  const y = Array.from(b);
   for (let i = 0; i < Math.min(x.length, y.length); i++) {
     const d = (x[i]?.codePointAt(0) ?? 0) - (y[i]?.codePointAt(0) ?? 0);
     if (d !== 0) return d;

@@ -302,7 +302,7 @@ interface LockOwner {
  * SIGKILL) is free again, and exactly one of the processes that try gets it. One held by a live
  * process is refused with what the file says of it. Returns the release.
  */
-export async function lockRunFolder(dir: string): Promise<() => Promise<void>> {
+export function lockRunFolder(dir: string): () => Promise<void> {
   const path = join(dir, LOCK_FILE);
   const me: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
   const taken = tryLockFile(path, `${JSON.stringify(me)}\n`);
@@ -318,7 +318,7 @@ export async function lockRunFolder(dir: string): Promise<() => Promise<void>> {
   } catch {
     // Not yet written by its holder, or an older featshift's: said as unknown below.
   }
-  const said = (v: unknown): string => printable(String(v ?? 'unknown'));
+  const said = (v: string | number | undefined): string => printable(String(v ?? 'unknown'));
   throw new UsageError(
     `${dir} is in use by another featshift (pid ${said(owner.pid)} on ${said(owner.host)} since ${said(owner.since)}): wait for it to end`,
     'resume',
@@ -339,7 +339,7 @@ export async function withRunFolder<T>(
   await checkWritable(folder.dir);
   let release: (() => Promise<void>) | undefined;
   try {
-    release = await lockRunFolder(folder.dir);
+    release = lockRunFolder(folder.dir);
     return await work(folder);
   } catch (error) {
     const untouched = !folder.resumed && !existsSync(join(folder.dir, RESULTS_FILE));

@@ -64,7 +64,14 @@ export interface LoadedRun {
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
-function fromJsonLine(r: ResultRecord, seed: number): RunResult {
+/** A line as results.jsonl holds it: `seed` absent in a featshift older than seeds. */
+type StoredLine = Omit<ResultRecord, 'seed'> & {
+  seed?: number;
+  abandoned?: boolean;
+  diverged?: boolean;
+};
+
+function fromJsonLine(r: StoredLine, seed: number): RunResult {
   return {
     id: r.id,
     seed: r.seed ?? seed,
@@ -128,7 +135,7 @@ function readResultsJsonl(
         warnings.push(`${where}: skipped a line: ${problem}`);
         return;
       }
-      const arch = fromJsonLine(parsed as ResultRecord, seed);
+      const arch = fromJsonLine(parsed as StoredLine, seed);
       const key = unitKey(arch.id, arch.seed);
       const first = lineOf.get(key);
       if (first !== undefined) {
@@ -272,7 +279,7 @@ function readLoadedConfig(
   warnings: string[],
 ): { study: StudyConfig; ids: number[] | undefined; seeds: number[] | undefined } | undefined {
   if (!existsSync(path)) return undefined;
-  let raw: { study?: unknown; architectures?: unknown };
+  let raw: { study?: unknown; architectures?: unknown } | null;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8')) as typeof raw;
   } catch {

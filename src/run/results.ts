@@ -155,7 +155,7 @@ export function resultLineProblem(value: unknown, context: ResultContext = {}): 
   if (context.ids && !context.ids.includes(id))
     return `id ${id} is not an architecture of this study (config.json)`;
   if (context.seeds && r.seed !== undefined && !context.seeds.includes(r.seed as number))
-    return `seed ${String(r.seed)} is not a seed of this study (config.json)`;
+    return `seed ${JSON.stringify(r.seed)} is not a seed of this study (config.json)`;
   return undefined;
 }
 

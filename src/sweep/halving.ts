@@ -1,8 +1,6 @@
-import { UsageError } from '../errors.js';
 import { toRecord, type ResultRecord } from '../run/results.js';
 import type { Architecture } from '../family/skew-normal.js';
 import type { TrainingOutcome } from '../train/trainer.js';
-import type { StudyConfig } from '../run/study.js';
 
 /**
  * Successive halving over a study's architectures. The rungs are epochs where the warm-restart

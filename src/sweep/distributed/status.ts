@@ -34,7 +34,7 @@ async function readJobs(
   const jobs: FeatshiftJob[] = [];
   for (const id of await queue.getRanges(types, 0, end)) {
     try {
-      const job = (await Job.fromId(queue, id)) as FeatshiftJob | undefined;
+      const job: FeatshiftJob | undefined = await Job.fromId(queue, id);
       if (!job) continue; // finished and removed meanwhile
       const problem = jobDataProblem(job.data);
       if (problem === undefined) jobs.push(job);
