@@ -65,7 +65,7 @@ export interface LoadedRun {
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /** A line as results.jsonl holds it: `seed` absent in a featshift older than seeds. */
-type StoredLine = Omit<ResultRecord, 'seed'> & {
+type StoredLine = Omit<ResultRecord, 'seed' | 'abandoned' | 'diverged'> & {
   seed?: number;
   abandoned?: boolean;
   diverged?: boolean;
