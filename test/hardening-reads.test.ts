@@ -258,7 +258,7 @@ describe('config.json read back by the analysis, the report and the viewer (D6)'
       const after = (await get()).runs[0];
       assert.equal(after?.architectures.length, 2);
       assert.match(
-        after?.warnings.join('\n') ?? '',
+        after.warnings.join('\n'),
         /study\.depth must be between 10 and 100.*showing the last results read/,
       );
     } finally {
@@ -512,12 +512,16 @@ describe('image folders: limits, file-system failures and degenerate classes, by
     bomb.writeUInt32BE(20000, 16);
     bomb.writeUInt32BE(20000, 20);
     await refused(
-      folders((d) => writeFileSync(join(d, 'bomb.png'), bomb)),
+      folders((d) => {
+        writeFileSync(join(d, 'bomb.png'), bomb);
+      }),
       /400\.0 million pixels, above the limit of 89\.5 million/,
       'bomb.png',
     );
     await refused(
-      folders((d) => writeFileSync(join(d, 'strip.png'), png(20000, 1))),
+      folders((d) => {
+        writeFileSync(join(d, 'strip.png'), png(20000, 1));
+      }),
       /20000 times longer than wide, above the limit of 32/,
       'strip.png',
     );
@@ -525,7 +529,9 @@ describe('image folders: limits, file-system failures and degenerate classes, by
       jpeg.encode({ width: 4000, height: 8, data: Buffer.alloc(4000 * 8 * 4, 90) }, 80).data,
     );
     await refused(
-      folders((d) => writeFileSync(join(d, 'strip.jpg'), strip)),
+      folders((d) => {
+        writeFileSync(join(d, 'strip.jpg'), strip);
+      }),
       /500 times longer than wide/,
       'strip.jpg',
     );
@@ -533,16 +539,22 @@ describe('image folders: limits, file-system failures and degenerate classes, by
 
   it('refuses a link loop, a dangling link and a folder named like an image, by name', async () => {
     await refused(
-      folders((d) => symlinkSync('.', join(d, 'loop'))),
+      folders((d) => {
+        symlinkSync('.', join(d, 'loop'));
+      }),
       /a symbolic link that loops/,
       'loop',
     );
     await refused(
-      folders((d) => symlinkSync(join(d, 'gone.png'), join(d, 'dangling.png'))),
+      folders((d) => {
+        symlinkSync(join(d, 'gone.png'), join(d, 'dangling.png'));
+      }),
       /a symbolic link to nothing/,
       'dangling.png',
     );
-    const dirs = folders((d) => symlinkSync('/nonexistent/featshift', join(d, 'x.png')));
+    const dirs = folders((d) => {
+      symlinkSync('/nonexistent/featshift', join(d, 'x.png'));
+    });
     await refused(dirs, /a symbolic link to nothing/, 'x.png');
   });
 
@@ -570,7 +582,9 @@ describe('image folders: limits, file-system failures and degenerate classes, by
   });
 
   it('a bad image folder is exit code 2 on the command line, in one line without control characters', () => {
-    const dirs = folders((d) => symlinkSync('.', join(d, 'loop\n\u001b[31m')));
+    const dirs = folders((d) => {
+      symlinkSync('.', join(d, 'loop\n\u001b[31m'));
+    });
     const r = runCli([
       'sweep',
       '--train-data',
