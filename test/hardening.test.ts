@@ -85,7 +85,7 @@ describe('hardening: every numeric option bounded, every refusal one line that l
 
   it('refuses a --data-dir that does not exist in the data commands too', () => {
     const r = runCli(['data', 'verify', 'FashionMNIST', '--data-dir', '/nonexistent/featshift']);
-    assert.equal(r.status, 1, r.stdout);
+    assert.equal(r.status, 2, r.stdout);
     assert.match(
       r.stderr,
       /\/nonexistent\/featshift: no such folder: --data-dir must name the folder/,
