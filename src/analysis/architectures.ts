@@ -1,5 +1,5 @@
 import type { RunResult } from '../run/load.js';
-import { LEVEL, tInterval, welchInterval, excludesZero, type Interval } from './stats.js';
+import { LEVEL, PERCENT, tInterval, welchInterval, excludesZero, type Interval } from './stats.js';
 
 /** A learning curve over seeds: per epoch, the mean and its Student t interval. */
 export interface CurveBand {
@@ -45,7 +45,7 @@ function band(curves: readonly (readonly number[])[]): CurveBand {
       .map((c) => c[e])
       .filter((v): v is number => v !== undefined && Number.isFinite(v));
     if (at.length === 0) break;
-    const t = tInterval(at);
+    const t = tInterval(at, LEVEL, PERCENT);
     out.mean.push(t.mean);
     out.low.push(t.low);
     out.high.push(t.high);
@@ -73,10 +73,26 @@ export function architectureStats(results: readonly RunResult[]): ArchitectureSt
         seeds: runs.map((r) => r.seed),
         abandoned: runs.filter((r) => r.abandoned).length,
         diverged: runs.filter((r) => r.diverged).length,
-        bestVal: tInterval(runs.map((r) => r.bestVal)),
-        lastVal: tInterval(runs.map((r) => r.lastVal)),
-        bestValTrain: tInterval(runs.map((r) => r.bestValTrain)),
-        gap: tInterval(runs.map((r) => r.bestValTrain - r.bestVal)),
+        bestVal: tInterval(
+          runs.map((r) => r.bestVal),
+          LEVEL,
+          PERCENT,
+        ),
+        lastVal: tInterval(
+          runs.map((r) => r.lastVal),
+          LEVEL,
+          PERCENT,
+        ),
+        bestValTrain: tInterval(
+          runs.map((r) => r.bestValTrain),
+          LEVEL,
+          PERCENT,
+        ),
+        gap: tInterval(
+          runs.map((r) => r.bestValTrain - r.bestVal),
+          LEVEL,
+          [-100, 100],
+        ),
         valAcc: band(runs.map((r) => r.valAcc)),
         trainAcc: band(runs.map((r) => r.trainAcc)),
         runs: runs.map((r) => r.bestVal),
@@ -96,20 +112,31 @@ export interface TopVerdict {
   best: number | null;
   /** Ids whose difference to the best is not decided at the level (the best not included). */
   tiedWithBest: number[];
-  /** Why no verdict is possible (fewer than two seeds), or null. */
+  /** Why no verdict is possible (fewer than three seeds, one architecture), or null. */
   undecidable: string | null;
 }
+
+/** The fewest seeds per architecture whose t intervals may rank architectures. */
+export const SEEDS_TO_RANK = 3;
 
 export function topVerdict(list: readonly ArchitectureStats[]): TopVerdict {
   const ranked = rankArchitectures(list);
   const best = ranked[0];
   if (!best) return { best: null, tiedWithBest: [], undecidable: 'no architecture has finished' };
-  if (ranked.some((a) => a.runs.length < 2)) {
+  if (ranked.length === 1)
     return {
       best: best.id,
       tiedWithBest: [],
-      undecidable:
-        'some architectures have a single run (one seed): no interval, so no ranking can be trusted; train with --seeds 3 or more',
+      undecidable: 'one architecture: nothing to rank it against',
+    };
+  const fewest = Math.min(...ranked.map((a) => a.runs.length));
+  if (fewest < SEEDS_TO_RANK) {
+    // With two seeds a t interval has one degree of freedom (t = 12.7): it ties everything or,
+    // when two seeds happen to agree, nothing; such marks would rank by luck.
+    return {
+      best: best.id,
+      tiedWithBest: [],
+      undecidable: `${fewest === 1 ? 'one seed' : `${fewest} seeds`} per architecture cannot rank architectures: ${fewest === 1 ? 'a single run has no interval' : 'an interval over two runs is too wide to trust and too narrow by luck'}, so no ranking or tie is claimed; train with --seeds ${SEEDS_TO_RANK} or more`,
     };
   }
   const tied = ranked
@@ -121,8 +148,11 @@ export function topVerdict(list: readonly ArchitectureStats[]): TopVerdict {
 
 /** mean ± half-width, or the mean alone with 'n=1' when one run leaves no interval. */
 export function plusMinus(t: Interval, digits = 2): string {
-  return t.halfWidth === null
-    ? `${t.mean.toFixed(digits)} (n=1)`
+  if (t.halfWidth === null || t.low === null || t.high === null)
+    return `${t.mean.toFixed(digits)} (n=1)`;
+  // An interval cut at 0 or 100 % is no longer symmetric: its ends, marked by the brackets.
+  return t.clipped
+    ? `${t.mean.toFixed(digits)} [${t.low.toFixed(digits)}, ${t.high.toFixed(digits)}]`
     : `${t.mean.toFixed(digits)} ± ${t.halfWidth.toFixed(digits)}`;
 }
 

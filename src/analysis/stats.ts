@@ -27,6 +27,11 @@ export interface Interval {
   low: number | null;
   high: number | null;
   halfWidth: number | null;
+  /**
+   * True where the t interval passed a bound of its scale (an accuracy below 0 or above 100 %,
+   * as two seeds far apart give) and its ends were cut there: shown as [low, high], not ±.
+   */
+  clipped?: boolean;
 }
 
 /** An estimate with its bootstrap interval (null ends when there is nothing to resample). */
@@ -65,14 +70,37 @@ const tCritical = (dof: number, level: number): number =>
   jStat.studentt.inv(1 - (1 - level) / 2, dof);
 
 /** Mean and Student t interval of values (one per seed). */
-export function tInterval(values: readonly number[], level = LEVEL): Interval {
+export function tInterval(
+  values: readonly number[],
+  level = LEVEL,
+  bounds?: readonly [number, number],
+): Interval {
   const n = values.length;
   const m = mean(values);
   const sd = sampleSd(values);
   if (sd === null) return { n, mean: m, sd: null, low: null, high: null, halfWidth: null };
   const halfWidth = (tCritical(n - 1, level) * sd) / Math.sqrt(n);
-  return { n, mean: m, sd, low: m - halfWidth, high: m + halfWidth, halfWidth };
+  const low = m - halfWidth;
+  const high = m + halfWidth;
+  if (bounds && (low < bounds[0] || high > bounds[1])) {
+    // docs/method.md §6: the mean of a bounded quantity cannot leave its bounds; the interval is
+    // cut there and marked, rather than transformed, so that it stays the familiar t interval
+    // wherever the data allow it.
+    return {
+      n,
+      mean: m,
+      sd,
+      low: Math.max(bounds[0], low),
+      high: Math.min(bounds[1], high),
+      halfWidth,
+      clipped: true,
+    };
+  }
+  return { n, mean: m, sd, low, high, halfWidth };
 }
+
+/** The scale of an accuracy in percent. */
+export const PERCENT: readonly [number, number] = [0, 100];
 
 /**
  * Welch's interval for mean(a) - mean(b): the seeds of two architectures, variances not assumed

@@ -60,8 +60,13 @@ export interface GroupDifference {
   median: Estimate;
   /** The difference of the means of every run, two-stage bootstrap (expanded) interval. */
   meanBootstrap: Estimate;
-  /** Welch's interval of the mean difference (over units) leaves zero out. */
+  /**
+   * Welch's interval of the mean difference (over units) leaves zero out, and every sampled group
+   * holds at least MIN_GROUP_ARCHITECTURES architectures (else no verdict over architectures).
+   */
   decided: boolean;
+  /** Whether the groups are large enough for a verdict over architectures at all. */
+  overArchitectures: boolean;
   /**
    * The same difference for these members only (every run of each side pooled, Welch over
    * runs): what the seeds say about the architectures trained, not about the groups they sample.
@@ -224,6 +229,10 @@ function difference(
   const ra = groupRuns(a.list);
   const rb = groupRuns(b.list);
   const meanDiff = groupMeanDifference(ra, rb);
+  // The baseline is one architecture by design; a sampled group needs three to stand for more
+  // than its members (docs/method.md §6).
+  const sampled = scheme === 'baseline' ? [ra.length] : [ra.length, rb.length];
+  const enough = Math.min(...sampled) >= MIN_GROUP_ARCHITECTURES;
   return {
     scheme,
     minuend: a.name,
@@ -231,7 +240,8 @@ function difference(
     mean: meanDiff,
     median: bootstrapDifference(ra, rb, median, options),
     meanBootstrap: bootstrapDifference(ra, rb, mean, options),
-    decided: excludesZero(meanDiff),
+    decided: enough && excludesZero(meanDiff),
+    overArchitectures: enough,
     members: welchInterval(ra.flat(), rb.flat()),
     sizes: [ra.length, rb.length],
   };
@@ -289,9 +299,13 @@ export function describeEstimate(e: Estimate, unit = ' points'): string {
 const better = (d: GroupDifference, e: Estimate): string =>
   e.value > 0 ? `${d.minuend} is better` : `${d.subtrahend} is better`;
 
+/** The fewest architectures a group needs for a verdict about its location, not its members. */
+export const MIN_GROUP_ARCHITECTURES = 3;
+
 function verdict(d: GroupDifference): string {
-  const groups =
-    d.mean.low === null
+  const groups = !d.overArchitectures
+    ? `no verdict over architectures (a group of ${Math.min(...(d.scheme === 'baseline' ? [d.sizes[0]] : d.sizes))} cannot stand for its location; ${MIN_GROUP_ARCHITECTURES} or more are needed)`
+    : d.mean.low === null
       ? 'too few runs for an interval: the data cannot decide'
       : d.decided
         ? better(d, d.mean)
@@ -337,7 +351,7 @@ function findings(analysis: Omit<StudyAnalysis, 'finding'>): string[] {
         ? 'every other architecture is worse at 95 %'
         : `${top.tiedWithBest.length === 1 ? 'id' : 'ids'} ${top.tiedWithBest.join(', ')} cannot be told apart from it at 95 %`);
     lines.push(
-      `Best architecture: id ${best.id}${best.id === 0 ? ` (${BASELINE})` : ''}, ${plusMinus(best.bestVal)} %; ${tie}.`,
+      `${top.undecidable === null ? 'Best architecture' : 'Highest mean'}: id ${best.id}${best.id === 0 ? ` (${BASELINE})` : ''}, ${plusMinus(best.bestVal)} %; ${top.undecidable === null ? tie : `no ranking: ${tie}`}.`,
     );
   }
   const thin = location.filter((g) => g.ids.length === 1 && g.name !== BASELINE).map((g) => g.name);

@@ -6,7 +6,9 @@ import { INIT_SCHEMES } from '../models/init.js';
 import { LAYOUTS, PRECISIONS } from '../train/recipe.js';
 import { UsageError } from '../errors.js';
 import { readStoredRun } from '../run/folder.js';
+import { preflight } from '../run/preflight.js';
 import {
+  checkStudy,
   embeddedDefaultStudy,
   REFERENCE_DEFAULTS,
   resolveSeeds,
@@ -212,6 +214,11 @@ export function sweepCommand(): Command {
           : process.stdout.isTTY
             ? 'tty'
             : 'plain';
+      // A new study that cannot do what was asked is refused before anything is written.
+      if (resume === undefined) {
+        checkStudy(study);
+        preflight(study);
+      }
       const reporter = new ConsoleReporter(mode);
       if (embedded && (mode === 'tty' || mode === 'plain')) {
         process.stdout.write(

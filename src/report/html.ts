@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { architectureStats, topVerdict } from '../analysis/architectures.js';
 import { analyzeStudy, type GroupSummary } from '../analysis/study-analysis.js';
+import type { Interval } from '../analysis/stats.js';
 import type { LoadedRun, RunResult } from '../run/load.js';
 import { halvingSummary } from '../sweep/halving.js';
 
@@ -30,15 +31,28 @@ function scriptJson(value: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
+/** A 95 % interval on the page: its ends (cut at 0 and 100 % where the t interval passed them). */
+export interface ReportInterval {
+  low: number;
+  high: number;
+  half: number;
+  clipped: boolean;
+}
+
+const pageInterval = (t: Interval): ReportInterval | null =>
+  t.low === null || t.high === null || t.halfWidth === null
+    ? null
+    : { low: t.low, high: t.high, half: t.halfWidth, clipped: t.clipped === true };
+
 /**
  * One architecture on the page: its numbers as means over its seeds (learning curves too), with
  * the half-widths of their 95 % intervals (null for a single run) and the band of each curve.
  */
 export interface ReportArchitecture extends RunResult {
   seeds: number;
-  bestValHalf: number | null;
-  bestValTrainHalf: number | null;
-  gapHalf: number | null;
+  bestValCi: ReportInterval | null;
+  bestValTrainCi: ReportInterval | null;
+  gapCi: ReportInterval | null;
   valBand: { low: (number | null)[]; high: (number | null)[] };
   trainBand: { low: (number | null)[]; high: (number | null)[] };
   /** Cannot be told apart from the best at 95 % (Welch over seeds). */
@@ -87,9 +101,9 @@ function reportRun(run: LoadedRun): ReportRun {
       trainAcc: a.trainAcc.mean,
       valAcc: a.valAcc.mean,
       seeds: runs.length,
-      bestValHalf: a.bestVal.halfWidth,
-      bestValTrainHalf: a.bestValTrain.halfWidth,
-      gapHalf: a.gap.halfWidth,
+      bestValCi: pageInterval(a.bestVal),
+      bestValTrainCi: pageInterval(a.bestValTrain),
+      gapCi: pageInterval(a.gap),
       valBand: { low: a.valAcc.low, high: a.valAcc.high },
       trainBand: { low: a.trainAcc.low, high: a.trainAcc.high },
       tiedWithBest: top.tiedWithBest.includes(a.id),

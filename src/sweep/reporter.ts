@@ -101,8 +101,11 @@ export class ConsoleReporter implements SweepReporter {
     seeds: number;
     resumed: boolean;
     todo: RunUnit[];
+    warnings?: string[];
   }): void {
     this.dir = info.dir;
+    // What the study's options alone say it will not do as a user may expect (src/run/preflight.ts).
+    for (const w of info.warnings ?? []) process.stderr.write(`featshift: warning: ${w}\n`);
     this.total = info.total;
     this.finished = info.done;
     this.seeds = info.seeds;
@@ -114,6 +117,7 @@ export class ConsoleReporter implements SweepReporter {
         done: info.done,
         seeds: info.seeds,
         resumed: info.resumed,
+        warnings: info.warnings ?? [],
       });
     else {
       const what =

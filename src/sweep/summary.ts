@@ -35,11 +35,11 @@ export function summaryTable(records: readonly ResultRecord[]): string {
   const verdict =
     top.undecidable !== null
       ? [
-          'One run (one seed) per architecture: another seed moves such numbers by a point or more, so this',
-          'ranking cannot tell apart architectures a few points apart; it carries no interval (train with --seeds 3).',
+          'best val %: mean over seeds ± half-width of its 95 % interval (Student t; [low, high] where cut at 0 or 100 %).',
+          `No ranking: ${top.undecidable}.`,
         ]
       : [
-          'best val %: mean over seeds ± half-width of its 95 % interval (Student t).',
+          'best val %: mean over seeds ± half-width of its 95 % interval (Student t; [low, high] where cut at 0 or 100 %).',
           top.tiedWithBest.length === 0
             ? `id ${top.best ?? '?'} is better than every other architecture at 95 %.`
             : `=best: cannot be told apart from the best (id ${top.best ?? '?'}) at 95 % (Welch): ${top.tiedWithBest.length === 1 ? 'id' : 'ids'} ${top.tiedWithBest.join(', ')}.`,

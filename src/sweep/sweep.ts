@@ -26,6 +26,7 @@ import {
 } from '../run/results.js';
 import { checkStudy, selectArchitectures, studySeeds, type StudyConfig } from '../run/study.js';
 import { readHalvingState, type RungDecision } from '../run/halving-state.js';
+import { preflight } from '../run/preflight.js';
 import { runUnits, seedRoundsLongestFirst, type RunUnit } from '../run/units.js';
 import { defaultMemoryLimit } from '../train/memory.js';
 import type { TrainingConfig, TrainingEvents, TrainingOutcome } from '../train/trainer.js';
@@ -61,6 +62,8 @@ export interface SweepReporter {
     seeds: number;
     resumed: boolean;
     todo: RunUnit[];
+    /** What the study will not do as a user may expect, judged from its options (new runs). */
+    warnings?: string[];
   }): void;
   /** How the cores are shared: processes and threads, and the figures they were chosen by. */
   parallel(choice: ParallelChoice): void;
@@ -237,6 +240,7 @@ async function sweepFolder(
       seeds: seeds.length,
       resumed,
       todo,
+      warnings: resumed ? [] : preflight(study),
     });
     reporter.parallel(split);
 

@@ -8,6 +8,7 @@
 import type {
   ReportArchitecture as RunResult,
   ReportData,
+  ReportInterval,
   ReportRun as LoadedRun,
 } from '../html.js';
 
@@ -91,9 +92,13 @@ function fmt(n: number): string {
 const pct = (n: unknown): string =>
   typeof n === 'number' && Number.isFinite(n) ? n.toFixed(2) : '-';
 
-/** A mean with the half-width of its 95 % interval, when there is one. */
-const pm = (n: number, half: number | null): string =>
-  half === null ? pct(n) : `${pct(n)} ± ${pct(half)}`;
+/** A mean with its 95 % interval, when there is one: ± its half-width, or its ends where cut at 0 or 100 %. */
+const pm = (n: number, ci: ReportInterval | null): string =>
+  ci === null
+    ? pct(n)
+    : ci.clipped
+      ? `${pct(n)} [${pct(ci.low)}, ${pct(ci.high)}]`
+      : `${pct(n)} ± ${pct(ci.half)}`;
 
 const members = (run: LoadedRun): RunResult[] =>
   run.architectures.filter((a) => a.xi !== null && a.omega !== null && a.alpha !== null);
@@ -111,7 +116,7 @@ function hoverText(a: RunResult): string {
   return [
     `id ${a.id}${a.id === 0 ? ' (baseline VGG)' : ''}`,
     `widths ${a.widths.join(' ')}`,
-    `best val ${pm(a.bestVal, a.bestValHalf)} % (train ${pm(a.bestValTrain, a.bestValTrainHalf)} %)${a.seeds > 1 ? `, mean of ${a.seeds} seeds` : ''}`,
+    `best val ${pm(a.bestVal, a.bestValCi)} % (train ${pm(a.bestValTrain, a.bestValTrainCi)} %)${a.seeds > 1 ? `, mean of ${a.seeds} seeds` : ''}`,
     `last val ${pct(a.lastVal)} %, last train ${pct(a.lastTrain)} %`,
     `params ${fmt(a.params)}, MACs ${fmt(a.macs)}`,
     ...(a.abandoned ? ['abandoned'] : []),
@@ -173,19 +178,39 @@ interface Scatter2d {
   title: string;
   x: (a: RunResult) => number | null;
   y: (a: RunResult) => number;
-  /** The half-width of y's 95 % interval (error bars). */
-  half: (a: RunResult) => number | null;
+  /** y's 95 % interval (error bars, cut at the scale's bounds). */
+  ci: (a: RunResult) => ReportInterval | null;
   xTitle: string;
   yTitle: string;
   logX: boolean;
 }
 
-/** Plotly error bars of the 95 % intervals; none where every point is a single run. */
-function errorBars(list: RunResult[], half: (a: RunResult) => number | null): object {
-  const values = list.map(half);
-  return values.some((v) => v !== null)
-    ? { type: 'data', array: values.map((v) => v ?? 0), visible: true, thickness: 1, width: 3 }
-    : { visible: false };
+/**
+ * Plotly error bars of the 95 % intervals, from each mean to the interval's ends (so that one cut
+ * at 0 or 100 % stays inside the axis); none where every point is a single run.
+ */
+function errorBars(
+  list: RunResult[],
+  y: (a: RunResult) => number,
+  ci: (a: RunResult) => ReportInterval | null,
+): object {
+  const values = list.map(ci);
+  if (!values.some((v) => v !== null)) return { visible: false };
+  return {
+    type: 'data',
+    symmetric: false,
+    array: list.map((a, i) => {
+      const c = values[i];
+      return c ? c.high - y(a) : 0;
+    }),
+    arrayminus: list.map((a, i) => {
+      const c = values[i];
+      return c ? y(a) - c.low : 0;
+    }),
+    visible: true,
+    thickness: 1,
+    width: 3,
+  };
 }
 
 /** A curve's 95 % band as two traces, the upper filled down to the lower. */
@@ -299,7 +324,7 @@ function scatter2d(run: LoadedRun, r: number, plot: Scatter2d): void {
       name: 'family',
       x: list.map(plot.x),
       y: list.map(plot.y),
-      error_y: errorBars(list, plot.half),
+      error_y: errorBars(list, plot.y, plot.ci),
       customdata: list.map((a) => a.id),
       text: list.map(hoverText),
       hoverinfo: 'text',
@@ -319,7 +344,7 @@ function scatter2d(run: LoadedRun, r: number, plot: Scatter2d): void {
       name: 'baseline VGG',
       x: base.map(plot.x),
       y: base.map(plot.y),
-      error_y: errorBars(base, plot.half),
+      error_y: errorBars(base, plot.y, plot.ci),
       customdata: [0],
       text: base.map(hoverText),
       hoverinfo: 'text',
@@ -414,7 +439,7 @@ function detail(run: LoadedRun, r: number): void {
     `id ${a.id}${a.id === 0 ? ' (baseline VGG)' : `  xi ${a.xi}  omega ${a.omega}  alpha ${a.alpha}`}`,
     `widths ${a.widths.join(' ')}`,
     a.seeds > 1
-      ? `best val ${pm(a.bestVal, a.bestValHalf)} % (train ${pm(a.bestValTrain, a.bestValTrainHalf)} %), mean ± 95 % half-width over ${a.seeds} seeds${a.tiedWithBest ? '; cannot be told apart from the best' : ''}`
+      ? `best val ${pm(a.bestVal, a.bestValCi)} % (train ${pm(a.bestValTrain, a.bestValTrainCi)} %), mean ± 95 % half-width over ${a.seeds} seeds${a.tiedWithBest ? '; cannot be told apart from the best' : ''}`
       : `best val ${pct(a.bestVal)} % at epoch ${a.bestEpoch + 1} (train ${pct(a.bestValTrain)} %)`,
     `params ${fmt(a.params)}  MACs ${fmt(a.macs)}`,
     ...(a.abandoned ? ['abandoned: training accuracy below twice chance'] : []),
@@ -459,9 +484,9 @@ function el(
 function cellText(a: RunResult, key: ColumnKey): string {
   const v = rowValue(a, key);
   if (v === null) return '-';
-  if (key === 'bestVal') return pm(a.bestVal, a.bestValHalf) + (a.tiedWithBest ? ' =' : '');
-  if (key === 'bestValTrain') return pm(a.bestValTrain, a.bestValTrainHalf);
-  if (key === 'gap') return pm(a.bestValTrain - a.bestVal, a.gapHalf);
+  if (key === 'bestVal') return pm(a.bestVal, a.bestValCi) + (a.tiedWithBest ? ' =' : '');
+  if (key === 'bestValTrain') return pm(a.bestValTrain, a.bestValTrainCi);
+  if (key === 'gap') return pm(a.bestValTrain - a.bestVal, a.gapCi);
   if ((key === 'params' || key === 'macs') && typeof v === 'number') return fmt(v);
   return String(v);
 }
@@ -546,7 +571,7 @@ function renderRun(r: number): void {
       title: 'accuracy against parameters',
       x: (a) => a.params,
       y: (a) => a.bestVal,
-      half: (a) => a.bestValHalf,
+      ci: (a) => a.bestValCi,
       xTitle: 'parameters',
       yTitle: 'best val %',
       logX: true,
@@ -556,7 +581,7 @@ function renderRun(r: number): void {
       title: 'accuracy against MACs per image',
       x: (a) => a.macs,
       y: (a) => a.bestVal,
-      half: (a) => a.bestValHalf,
+      ci: (a) => a.bestValCi,
       xTitle: 'MACs',
       yTitle: 'best val %',
       logX: true,
@@ -566,7 +591,7 @@ function renderRun(r: number): void {
       title: 'generalisation gap (train - val) against xi',
       x: (a) => a.xi,
       y: (a) => a.bestValTrain - a.bestVal,
-      half: (a) => a.gapHalf,
+      ci: (a) => a.gapCi,
       xTitle: 'xi (where the features sit)',
       yTitle: 'gap, points',
       logX: false,
@@ -576,7 +601,7 @@ function renderRun(r: number): void {
       title: 'accuracy against xi',
       x: (a) => a.xi,
       y: (a) => a.bestVal,
-      half: (a) => a.bestValHalf,
+      ci: (a) => a.bestValCi,
       xTitle: 'xi (where the features sit)',
       yTitle: 'best val %',
       logX: false,

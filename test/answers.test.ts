@@ -1,0 +1,253 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { architectureStats, plusMinus, topVerdict } from '../src/analysis/architectures.js';
+import { PERCENT, tInterval } from '../src/analysis/stats.js';
+import { analyzeStudy } from '../src/analysis/study-analysis.js';
+import { UsageError } from '../src/errors.js';
+import type { LoadedRun, RunResult } from '../src/run/load.js';
+import { preflight } from '../src/run/preflight.js';
+import type { ResultRecord } from '../src/run/results.js';
+import { embeddedDefaultStudy, REFERENCE_DEFAULTS, type StudyConfig } from '../src/run/study.js';
+import { summaryTable } from '../src/sweep/summary.js';
+import { runCli } from './helpers/cli.js';
+import { repoRoot } from './helpers/paths.js';
+import { results } from './helpers/results.js';
+
+/**
+ * Answers on equal terms (issue: answers): what featshift prints to compare architectures says
+ * what the data cannot decide, and a study that cannot do what was asked is stopped before it
+ * trains.
+ */
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-answers-'));
+
+const study = (over: Partial<StudyConfig>): StudyConfig => ({ ...REFERENCE_DEFAULTS, ...over });
+
+describe('pre-flight: a study judged from its options before anything trains', () => {
+  it('refuses --halving without a rung before the last epoch, naming the options that give one', () => {
+    assert.throws(
+      () => preflight(study({ halving: true, epochs: 2 })),
+      (e: unknown) =>
+        e instanceof UsageError &&
+        /--halving has no rung before the last epoch: .* end at epochs 10, 30, 70, none before --epochs 2; give more --epochs, a shorter --lr-wr-epochs, or drop --halving/.test(
+          e.message,
+        ),
+    );
+    const out = join(tmp(), 'run');
+    const r = runCli([
+      'sweep',
+      '--dataset',
+      'FashionMNIST',
+      '--halving',
+      '--epochs',
+      '2',
+      '--out',
+      out,
+    ]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /--halving has no rung before the last epoch/);
+    assert.equal(existsSync(out), false);
+  });
+
+  it('warns when the abandon rule judges every run at the first rung after few steps, and not otherwise', () => {
+    const short = study({
+      dataset: 'FashionMNIST',
+      halving: true,
+      epochs: 7,
+      lrWrEpochs: 1,
+      lrWrMul: 2,
+      trainSubset: 1024,
+      seeds: [0, 1, 2],
+    });
+    assert.match(
+      preflight(short).join('\n'),
+      /abandon rule judges every run at epoch 1, the first rung, after only 8 optimiser steps/,
+    );
+    assert.equal(preflight({ ...short, abandon: false }).length, 0);
+    // The paper's CIFAR-10 study halved at its cycle ends: 3900 steps before the verdict.
+    assert.deepEqual(preflight(study({ halving: true, seeds: [0, 1, 2] })), []);
+  });
+
+  it('warns when --epochs ends before the first cycle, and when fewer than 3 seeds must rank', () => {
+    assert.match(
+      preflight(study({ epochs: 2 })).join('\n'),
+      /--epochs 2 ends before the first warm-restart cycle \(--lr-wr-epochs 10\)/,
+    );
+    assert.match(
+      preflight(study({ epochs: 10, ids: '1-3', seeds: [0, 1] })).join('\n'),
+      /2 seeds per architecture cannot rank architectures/,
+    );
+    assert.deepEqual(
+      preflight(study({ epochs: 10, ids: '4' })),
+      [],
+      'one architecture has nothing to rank',
+    );
+    assert.deepEqual(preflight(embeddedDefaultStudy()), [], 'the embedded default');
+  });
+
+  it('prints its warnings when the run starts, once, on standard error', () => {
+    const out = join(tmp(), 'run');
+    const r = runCli([
+      'sweep',
+      '--dataset',
+      'FashionMNIST',
+      '--depth',
+      '10',
+      '--width-multiplier',
+      '0.0625',
+      '--ids',
+      '1,2',
+      '--epochs',
+      '1',
+      '--train-subset',
+      '128',
+      '--val-subset',
+      '64',
+      '--batch-size',
+      '64',
+      '--threads',
+      '1',
+      '--layout',
+      'nchw',
+      '--quiet',
+      '--out',
+      out,
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /warning: --epochs 1 ends before the first warm-restart cycle/);
+    assert.match(r.stderr, /warning: one seed per architecture cannot rank architectures/);
+    assert.equal(r.stderr.match(/cannot rank/g)?.length, 1);
+  });
+});
+
+describe("the README's halving commands do what they say", () => {
+  const section =
+    readFileSync(join(repoRoot, 'README.md'), 'utf8').split('## Successive halving')[1] ?? '';
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+  const commands = block
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter((l) => l.startsWith('featshift sweep'))
+    .map((l) => l.split(/\s+/).slice(1));
+
+  it('has the two commands', () => {
+    assert.equal(commands.length, 2, block);
+  });
+
+  it('the Fashion-MNIST example, run as written, trains past the first rung without a warning', () => {
+    const args = commands.find((c) => c.includes('FashionMNIST'));
+    assert.ok(args);
+    const out = join(tmp(), 'run');
+    const r = runCli([...args, '--layout', 'nchw', '--quiet', '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /abandon rule/);
+    const trained = results(out).map((x) => x.valAcc.length);
+    assert.equal(trained.length, 6);
+    assert.ok(trained.filter((n) => n > 1).length >= 2, `epochs trained: ${trained.join(', ')}`);
+    assert.ok(trained.includes(7), `epochs trained: ${trained.join(', ')}`);
+  });
+
+  it('the CIFAR-10 example passes the pre-flight (its data are not offline: it stops at the data)', () => {
+    const args = commands.find((c) => c.includes('CIFAR10'));
+    assert.ok(args);
+    const r = runCli([...args, '--data-dir', tmp(), '--out', join(tmp(), 'run')]);
+    assert.doesNotMatch(r.stderr, /--halving has no rung|warning/);
+    assert.match(r.stderr, /CIFAR/);
+  });
+});
+
+/** A run of one architecture at location xi (null: the baseline). */
+function run(id: number, seed: number, xi: number | null, best: number): RunResult {
+  return {
+    id,
+    seed,
+    xi,
+    omega: xi === null ? null : 3,
+    alpha: xi === null ? null : 0,
+    widths: [8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8],
+    params: 1000 + id,
+    macs: 10000 * (16 - (xi ?? 8)),
+    bestVal: best,
+    bestValTrain: Math.min(100, best + 2),
+    bestEpoch: 0,
+    lastVal: best,
+    lastTrain: Math.min(100, best + 2),
+    abandoned: false,
+    diverged: false,
+    trainAcc: [Math.min(100, best + 2)],
+    valAcc: [best],
+  };
+}
+
+const loaded = (list: RunResult[]): LoadedRun => ({
+  name: 'synthetic',
+  dir: '/synthetic',
+  dataset: 'FashionMNIST',
+  depth: 16,
+  source: 'results.jsonl',
+  architectures: list,
+  seeds: [...new Set(list.map((r) => r.seed))],
+  baselineWidths: [],
+  planned: null,
+  epochs: null,
+  study: null,
+  warnings: [],
+});
+
+describe('honest small samples', () => {
+  it('two seeds: no tie marks and no ranking, said in words; intervals cut at 0-100 % and marked', () => {
+    const list = [
+      run(1, 0, 1, 1),
+      run(1, 1, 1, 70),
+      run(2, 0, 3, 30),
+      run(2, 1, 3, 38),
+      run(3, 0, 13, 20),
+      run(3, 1, 13, 24),
+    ];
+    const stats = architectureStats(list);
+    assert.deepEqual(topVerdict(stats).tiedWithBest, []);
+    const table = summaryTable(list as unknown as ResultRecord[]);
+    assert.doesNotMatch(table, /=best| best$/m);
+    assert.match(table, /No ranking: 2 seeds per architecture cannot rank architectures/);
+    const wide = stats.find((a) => a.id === 1);
+    assert.ok(wide?.bestVal.clipped);
+    assert.equal(wide.bestVal.low, 0);
+    assert.equal(plusMinus(wide.bestVal), '35.50 [0.00, 100.00]');
+    for (const a of stats)
+      for (const t of [a.bestVal, a.lastVal, a.bestValTrain])
+        assert.ok((t.low ?? 0) >= 0 && (t.high ?? 100) <= 100, JSON.stringify(t));
+    assert.ok(stats.every((a) => a.valAcc.low.every((v) => v === null || v >= 0)));
+    const finding = analyzeStudy([loaded(list)], { resamples: 500, seed: 0 }).finding.join('\n');
+    assert.match(
+      finding,
+      /Highest mean: id 1, 35\.50 \[0\.00, 100\.00\] %; no ranking: 2 seeds per architecture/,
+    );
+  });
+
+  it('keeps the t interval where it fits the scale', () => {
+    const t = tInterval([80, 82, 84], 0.95, PERCENT);
+    assert.equal(t.clipped, undefined);
+    assert.ok(Math.abs((t.halfWidth ?? 0) - (4.302652729 * 2) / Math.sqrt(3)) < 1e-6);
+  });
+
+  it('a group of two architectures gets no verdict over architectures, only what its members show', () => {
+    const list = [
+      ...[0, 1, 2].flatMap((s) => [run(1, s, 1, 90 + s * 0.1), run(2, s, 3, 89 + s * 0.1)]),
+      ...[0, 1, 2].flatMap((s) => [run(5, s, 13, 70 + s * 0.1), run(6, s, 14, 71 + s * 0.1)]),
+    ];
+    const a = analyzeStudy([loaded(list)], { resamples: 500, seed: 0 });
+    const earlyLate = a.differences.find((d) => d.minuend === 'early' && d.subtrahend === 'late');
+    assert.ok(earlyLate);
+    assert.equal(earlyLate.decided, false);
+    assert.equal(earlyLate.overArchitectures, false);
+    assert.match(
+      a.finding.join('\n'),
+      /early − late: .*: no verdict over architectures \(a group of 2 cannot stand for its location; 3 or more are needed\); these 2 and 2 architectures alone \(their seeds pooled\): .*early is better/,
+    );
+  });
+});
