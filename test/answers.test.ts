@@ -251,3 +251,68 @@ describe('honest small samples', () => {
     );
   });
 });
+
+describe('halving runs compared on equal terms (tiny family)', () => {
+  it('analyze, the summary and the report compare every run at the first rung, and rank survivors apart', async () => {
+    const { cheapestIds, tinySweep } = await import('./helpers/tiny-study.js');
+    const { loadRun } = await import('../src/run/load.js');
+    const { reportData } = await import('../src/report/html.js');
+    const out = join(tmp(), 'run');
+    const sweep = runCli([
+      ...tinySweep(cheapestIds(4), 3, 256),
+      '--lr-wr-epochs',
+      '1',
+      '--lr-wr-mul',
+      '2',
+      '--no-abandon',
+      '--halving',
+      '--eta',
+      '2',
+      '--out',
+      out,
+    ]);
+    assert.equal(sweep.status, 0, sweep.stderr);
+    assert.match(
+      sweep.stdout,
+      /every run is ranked on its numbers at epoch 1, the rung all reached/,
+    );
+    const lines = results(out);
+    assert.ok(lines.some((r) => r.valAcc.length === 3) && lines.some((r) => r.valAcc.length === 1));
+    const atFirst = new Map(lines.map((r) => [r.id, r.valAcc[0] ?? NaN]));
+    const r = runCli(['analyze', out, '--format', 'json']);
+    assert.equal(r.status, 0, r.stderr);
+    const a = JSON.parse(r.stdout) as {
+      architectures: { id: number; bestVal: { mean: number } }[];
+      halving: {
+        commonEpoch: number;
+        stopped: { epoch: number; ids: number[] }[];
+        survivors: { epoch: number; architectures: { id: number; bestVal: { mean: number } }[] }[];
+      };
+      groups: { runs: number }[];
+      finding: string[];
+    };
+    assert.equal(a.halving.commonEpoch, 1);
+    for (const x of a.architectures)
+      assert.equal(x.bestVal.mean, atFirst.get(x.id), `id ${x.id} at epoch 1`);
+    const stoppedAt1 = lines
+      .filter((x) => x.stoppedAtRung === 1)
+      .map((x) => x.id)
+      .sort((p, q) => p - q);
+    assert.deepEqual(a.halving.stopped, [{ epoch: 1, ids: stoppedAt1 }]);
+    const survivors = a.halving.survivors.find((s) => s.epoch === 3);
+    assert.ok(survivors);
+    for (const x of survivors.architectures) {
+      const full = lines.find((l) => l.id === x.id);
+      assert.ok(full);
+      assert.equal(full.valAcc.length, 3);
+      assert.equal(x.bestVal.mean, Math.max(...full.valAcc));
+    }
+    assert.match(a.finding.join('\n'), /compares each run at epoch 1, which every run reached/);
+    const page = reportData([loadRun(out)]).runs[0];
+    for (const x of page?.architectures ?? []) assert.equal(x.bestVal, atFirst.get(x.id));
+    assert.ok(
+      page?.architectures.some((x) => x.valAcc.length === 3),
+      'curves run to where each run stopped',
+    );
+  });
+});

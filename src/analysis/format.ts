@@ -15,7 +15,7 @@ export function formatAnalysis(a: StudyAnalysis): string {
   out.push(
     `${a.dirs.join(', ')}: ${a.dataset}, VGG-${a.depth}, ${a.finished}${a.planned !== null ? ` of ${a.planned}` : ''} runs, seeds ${a.seeds.join(', ')}; intervals at ${a.level * 100} %, bootstrap of ${a.resamples} resamples`,
     '',
-    'Architectures (mean over seeds ± half-width of the 95 % Student t interval):',
+    `Architectures (mean over seeds ± half-width of the 95 % Student t interval${a.halving ? `; every run at epoch ${a.halving.commonEpoch}, the rung all reached` : ''}):`,
     textTable(
       [
         ...PLACE_HEADINGS,
@@ -77,6 +77,20 @@ export function formatAnalysis(a: StudyAnalysis): string {
           m.ratio.toFixed(2),
           m.difference ? describeEstimate(m.difference, '') : 'needs 2+ seeds on both',
           m.decided ? 'yes' : 'no',
+        ]),
+      ),
+    );
+  }
+  for (const s of a.halving?.survivors ?? []) {
+    out.push(
+      '',
+      `Survivors of successive halving at epoch ${s.epoch} (their numbers at that epoch; everything else above is at epoch ${a.halving?.commonEpoch ?? '?'}):`,
+      textTable(
+        [...PLACE_HEADINGS, 'best val %', 'last val %'],
+        s.architectures.map((x, i) => [
+          ...placeCells(x, i + 1),
+          plusMinus(x.bestVal),
+          plusMinus(x.lastVal),
         ]),
       ),
     );

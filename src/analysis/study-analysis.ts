@@ -1,6 +1,8 @@
 import type { LoadedRun, RunResult } from '../run/load.js';
 import { humanCount } from '../util/text-table.js';
 import { unitKey } from '../run/results.js';
+import { halvingRungs } from '../run/rungs.js';
+import { halvingView, type HalvingView } from './halving-view.js';
 import {
   architectureStats,
   plusMinus,
@@ -104,6 +106,11 @@ export interface StudyAnalysis {
   matched: MatchedComparison[];
   /** Architectures no other beats at lower or equal cost, cheapest first. */
   pareto: { params: number[]; macs: number[] };
+  /**
+   * A successive-halving study: every comparison above is at `commonEpoch`, the rung all runs
+   * reached; where halving stopped which architectures; the survivors ranked at each later rung.
+   */
+  halving?: HalvingView;
   finding: string[];
   warnings: string[];
 }
@@ -326,6 +333,28 @@ function findings(analysis: Omit<StudyAnalysis, 'finding'>): string[] {
   lines.push(
     `Question: do features belong early, in the middle, late, or as in ${BASELINE}? ${analysis.finished} runs of ${analysis.architectures.length} architectures, ${analysis.seeds.length} seed${analysis.seeds.length === 1 ? '' : 's'} each${analysis.planned !== null && analysis.planned > analysis.finished ? ` (${analysis.finished} of ${analysis.planned} planned runs finished: a partial answer)` : ''}.`,
   );
+  const { halving } = analysis;
+  if (halving) {
+    const where = halving.stopped
+      .map((s) => `${s.ids.length === 1 ? 'id' : 'ids'} ${s.ids.join(', ')} at epoch ${s.epoch}`)
+      .join('; ');
+    lines.push(
+      `Successive halving stopped runs early (${where || 'none'}): every ranking, group, difference and front here compares each run at epoch ${halving.commonEpoch}, which every run reached; the survivors are ranked again among themselves at each later rung.`,
+    );
+    for (const s of halving.survivors) {
+      const ranked = s.architectures
+        .map((a) => `id ${a.id}${a.id === 0 ? ` (${BASELINE})` : ''} ${plusMinus(a.bestVal)} %`)
+        .join(', ');
+      const verdictAt =
+        s.top.undecidable ??
+        (s.top.tiedWithBest.length === 0
+          ? `id ${s.top.best ?? '?'} is better than the other survivors at 95 %`
+          : `${s.top.tiedWithBest.length === 1 ? 'id' : 'ids'} ${s.top.tiedWithBest.join(', ')} cannot be told apart from id ${s.top.best ?? '?'} at 95 %`);
+      lines.push(
+        `At epoch ${s.epoch}, ${s.architectures.length === 1 ? 'the one survivor' : `${s.architectures.length} survivors`}: ${ranked}${s.architectures.length > 1 ? `; ${s.top.undecidable === null ? verdictAt : `no ranking: ${verdictAt}`}` : ''}.`,
+      );
+    }
+  }
   const pick = (m: string, s: string): GroupDifference | undefined =>
     analysis.differences.find((d) => d.minuend === m && d.subtrahend === s);
   for (const [m, s] of [
@@ -376,7 +405,11 @@ export function analyzeStudy(runs: readonly LoadedRun[], options: AnalysisOption
   const warnings = runs.flatMap((r) => r.warnings);
   const first = runs[0];
   if (!first) throw new Error('analyzeStudy needs at least one run');
-  const results = poolRuns(runs, warnings);
+  const pooled = poolRuns(runs, warnings);
+  // Successive halving: every comparison at the rung all runs reached (src/analysis/halving-view.ts).
+  const stored = first.study;
+  const halved = halvingView(pooled, stored?.halving ? halvingRungs(stored) : undefined);
+  const results = halved ? halved.compared : pooled;
   const architectures = architectureStats(results);
   const members = architectures.filter(isMember);
   const baseline = architectures.filter((a) => !isMember(a));
@@ -464,6 +497,7 @@ export function analyzeStudy(runs: readonly LoadedRun[], options: AnalysisOption
       macs: paretoFront(architectures, 'macs'),
     },
     warnings,
+    ...(halved ? { halving: halved.view } : {}),
   };
   return { ...partial, finding: findings(partial) };
 }

@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import { architectureStats, topVerdict } from '../analysis/architectures.js';
 import { analyzeStudy, type GroupSummary } from '../analysis/study-analysis.js';
 import type { Interval } from '../analysis/stats.js';
+import { halvingView } from '../analysis/halving-view.js';
+import { halvingRungs } from '../run/rungs.js';
 import type { LoadedRun, RunResult } from '../run/load.js';
 import { halvingSummary } from '../sweep/halving.js';
 
@@ -82,9 +84,17 @@ export interface ReportData {
 const PAGE_RESAMPLES = 1000;
 
 function reportRun(run: LoadedRun): ReportRun {
-  const stats = architectureStats(run.architectures);
+  // Under successive halving the numbers compared are each run's at the rung all reached; the
+  // curves still run to where each run stopped.
+  const halved = halvingView(
+    run.architectures,
+    run.study?.halving ? halvingRungs(run.study) : undefined,
+  );
+  const stats = architectureStats(halved ? halved.compared : run.architectures);
+  const curves = new Map(architectureStats(run.architectures).map((a) => [a.id, a]));
   const top = topVerdict(stats);
   const architectures = stats.map((a): ReportArchitecture => {
+    const curve = curves.get(a.id) ?? a;
     const runs = run.architectures.filter((r) => r.id === a.id);
     const first = runs[0] as RunResult;
     const meanOf = (pick: (r: RunResult) => number): number =>
@@ -98,14 +108,14 @@ function reportRun(run: LoadedRun): ReportRun {
       bestEpoch: Math.round(meanOf((r) => r.bestEpoch)),
       abandoned: a.abandoned > 0,
       diverged: a.diverged > 0,
-      trainAcc: a.trainAcc.mean,
-      valAcc: a.valAcc.mean,
+      trainAcc: curve.trainAcc.mean,
+      valAcc: curve.valAcc.mean,
       seeds: runs.length,
       bestValCi: pageInterval(a.bestVal),
       bestValTrainCi: pageInterval(a.bestValTrain),
       gapCi: pageInterval(a.gap),
-      valBand: { low: a.valAcc.low, high: a.valAcc.high },
-      trainBand: { low: a.trainAcc.low, high: a.trainAcc.high },
+      valBand: { low: curve.valAcc.low, high: curve.valAcc.high },
+      trainBand: { low: curve.trainAcc.low, high: curve.trainAcc.high },
       tiedWithBest: top.tiedWithBest.includes(a.id),
     };
   });

@@ -7,6 +7,7 @@ import {
   topVerdict,
 } from '../analysis/architectures.js';
 import { analyzeStudy } from '../analysis/study-analysis.js';
+import { halvingView } from '../analysis/halving-view.js';
 import { loadRun } from '../run/load.js';
 import { halvingSummary } from './halving.js';
 import type { ResultRecord } from '../run/results.js';
@@ -19,7 +20,9 @@ import { humanCount, sparkline, textTable } from '../util/text-table.js';
  * (one seed) cannot rank at all.
  */
 export function summaryTable(records: readonly ResultRecord[]): string {
-  const stats = architectureStats(records);
+  // Under successive halving every run is ranked at the first rung, which all of them reached.
+  const halved = halvingView(records, undefined);
+  const stats = architectureStats(halved ? halved.compared : records);
   const ranked = rankArchitectures(stats);
   const top = topVerdict(stats);
   const tied = new Set(top.tiedWithBest);
@@ -44,7 +47,10 @@ export function summaryTable(records: readonly ResultRecord[]): string {
             ? `id ${top.best ?? '?'} is better than every other architecture at 95 %.`
             : `=best: cannot be told apart from the best (id ${top.best ?? '?'}) at 95 % (Welch): ${top.tiedWithBest.length === 1 ? 'id' : 'ids'} ${top.tiedWithBest.join(', ')}.`,
         ];
-  if (records.some((r) => r.epochsTrained !== undefined)) {
+  if (halved) {
+    verdict.unshift(
+      `Successive halving: every run is ranked on its numbers at epoch ${halved.view.commonEpoch}, the rung all reached (the epochs column says how far each trained); the survivors of later rungs are ranked again in the finding below.`,
+    );
     // Successive halving: how far each architecture trained, before its widths.
     const epochsOf = (id: number): string =>
       String(Math.max(...records.filter((r) => r.id === id).map((r) => r.valAcc.length)));
