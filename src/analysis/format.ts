@@ -81,6 +81,36 @@ export function formatAnalysis(a: StudyAnalysis): string {
       ),
     );
   }
+  if (a.location) {
+    const e = a.location;
+    out.push(
+      '',
+      `Where the features sit, over all ${e.architectures} members (points of best validation accuracy per layer the features' centre xi moves later; 95 % bootstrap interval over architectures and seeds):`,
+      `  raw (xi alone):            ${describeEstimate(e.raw, '')}`,
+      `  at matched cost:           ${e.adjusted ? `${describeEstimate(e.adjusted, '')} (${e.covariates.join(', ')} held fixed)` : `no estimate: ${e.note ?? ''}`}`,
+    );
+  }
+  if (a.normalizedEdf.length > 0) {
+    const at = (edf: (typeof a.normalizedEdf)[number], q: number): string => {
+      const k = edf.cdf.findIndex((c) => c >= q - 1e-12);
+      return (edf.errors[k < 0 ? edf.errors.length - 1 : k] ?? NaN).toFixed(2);
+    };
+    out.push(
+      '',
+      "Error distributions at one cost (each location group's runs reweighted to the members' distribution of log MACs; error = 100 - best val %):",
+      textTable(
+        ['group', 'runs', 'cost covered', 'error at 25 %', 'median error', 'error at 75 %'],
+        a.normalizedEdf.map((edf) => [
+          edf.group,
+          String(edf.errors.length),
+          `${(100 * edf.coverage).toFixed(0)} %`,
+          at(edf, 0.25),
+          at(edf, 0.5),
+          at(edf, 0.75),
+        ]),
+      ),
+    );
+  }
   for (const s of a.halving?.survivors ?? []) {
     out.push(
       '',

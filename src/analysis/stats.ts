@@ -172,7 +172,12 @@ export function groupMeanDifference(a: GroupRuns, b: GroupRuns, level = LEVEL): 
  * The percentile interval of bootstrap draws, expanded for n units: the tail probability whose
  * normal quantile is sqrt(n / (n - 1)) times Student's t quantile at n - 1 degrees of freedom.
  */
-function expandedPercentile(draws: number[], value: number, level: number, n: number): Estimate {
+export function expandedPercentile(
+  draws: number[],
+  value: number,
+  level: number,
+  n: number,
+): Estimate {
   draws.sort((a, b) => a - b);
   const z = Math.sqrt(n / (n - 1)) * tCritical(n - 1, level);
   const tail = jStat.normal.cdf(-z, 0, 1);

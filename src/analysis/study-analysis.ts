@@ -4,6 +4,13 @@ import { unitKey } from '../run/results.js';
 import { halvingRungs } from '../run/rungs.js';
 import { halvingView, type HalvingView } from './halving-view.js';
 import {
+  effectVerdict,
+  locationEffect,
+  normalizedEdfs,
+  type LocationEffect,
+  type NormalizedEdf,
+} from './cost-matched.js';
+import {
   architectureStats,
   plusMinus,
   rankArchitectures,
@@ -104,6 +111,13 @@ export interface StudyAnalysis {
   groups: GroupSummary[];
   differences: GroupDifference[];
   matched: MatchedComparison[];
+  /**
+   * The effect of where the features sit over every member, raw and at matched cost (a linear
+   * model with log MACs and log parameters held fixed); null with fewer than three members.
+   */
+  location: LocationEffect | null;
+  /** Each location group's error distribution reweighted to the members' cost distribution. */
+  normalizedEdf: NormalizedEdf[];
   /** Architectures no other beats at lower or equal cost, cheapest first. */
   pareto: { params: number[]; macs: number[] };
   /**
@@ -369,6 +383,23 @@ function findings(analysis: Omit<StudyAnalysis, 'finding'>): string[] {
     const d = pick(name, BASELINE);
     if (d) lines.push(`${name} − ${BASELINE}: ${describeEstimate(d.mean)}: ${verdict(d)}.`);
   }
+  const effect = analysis.location;
+  if (effect) {
+    const perLayer = (e: Estimate): string => describeEstimate(e, ' points per layer');
+    lines.push(
+      `Where the features sit, over all ${effect.architectures} members (a linear model of best validation accuracy on xi, bootstrap over architectures and seeds): raw ${perLayer(effect.raw)}, ${effectVerdict(effect.raw)}; ${
+        effect.adjusted
+          ? `at matched cost (${effect.covariates.join(', ')} held fixed) ${perLayer(effect.adjusted)}, ${effectVerdict(effect.adjusted)}${
+              excludesZero(effect.raw) &&
+              excludesZero(effect.adjusted) &&
+              Math.sign(effect.raw.value) !== Math.sign(effect.adjusted.value)
+                ? ": the raw answer is the members' cost, not where their features sit"
+                : ''
+            }`
+          : `at matched cost: no estimate, ${effect.note ?? 'the model cannot be fitted'}`
+      }.`,
+    );
+  }
   if (present.length < 2 && !present.some((name) => pick(name, BASELINE)))
     lines.push('Too few locations have results to compare them.');
   const { top } = analysis;
@@ -475,6 +506,11 @@ export function analyzeStudy(runs: readonly LoadedRun[], options: AnalysisOption
       }
     }
   }
+  const location = locationEffect(members, options) ?? null;
+  const normalizedEdf = normalizedEdfs(
+    locationBins(layers).map((bin) => ({ name: bin.name, list: members.filter(bin.holds) })),
+    members,
+  );
   const seeds = [...new Set(runs.flatMap((r) => r.seeds))].sort((a, b) => a - b);
   // Folders pooled from one study may overlap: their plans only add up for a single folder.
   const planned = runs.length === 1 ? first.planned : null;
@@ -492,6 +528,8 @@ export function analyzeStudy(runs: readonly LoadedRun[], options: AnalysisOption
     groups,
     differences,
     matched,
+    location,
+    normalizedEdf,
     pareto: {
       params: paretoFront(architectures, 'params'),
       macs: paretoFront(architectures, 'macs'),
