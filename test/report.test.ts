@@ -279,6 +279,7 @@ describe('featshift report in a real browser (Debian chromium)', () => {
         singleRun: traces('acc-params-1')[0]?.error_y?.visible,
         bands: traces('curves-0').filter((t) => t.fill === 'tonexty').length,
         edf: traces('edf-0').map((t) => [t.name, t.y[t.y.length - 1]]),
+        edfCost: traces('edf-cost-0').map((t) => t.y[t.y.length - 1] ?? 0),
         curvesByRung: traces('curves-rung-0').map((t) => t.name),
         finding: document.getElementById('finding-0')?.textContent ?? '',
         meta: document.querySelector('#run-0 .meta')?.textContent ?? '',
@@ -291,6 +292,8 @@ describe('featshift report in a real browser (Debian chromium)', () => {
       JSON.stringify(got.bars),
     );
     assert.equal(got.singleRun, false, 'no error bars for single runs');
+    assert.ok(got.edfCost.length >= 2, 'a reweighted EDF per location group');
+    for (const end of got.edfCost) assert.ok(Math.abs(end - 1) < 1e-9, String(end));
     assert.equal(got.bands, 2, 'a band around the training and the validation curve');
     // Every group's EDF climbs to 1; this family's sample has early and late members, and VGG.
     const names = got.edf.map(([name]) => String(name).split(' ')[0]);

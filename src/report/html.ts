@@ -4,6 +4,7 @@ import { architectureStats, topVerdict } from '../analysis/architectures.js';
 import { analyzeStudy, type GroupSummary } from '../analysis/study-analysis.js';
 import type { Interval } from '../analysis/stats.js';
 import { halvingView } from '../analysis/halving-view.js';
+import type { NormalizedEdf } from '../analysis/cost-matched.js';
 import { halvingRungs } from '../run/rungs.js';
 import type { LoadedRun, RunResult } from '../run/load.js';
 import { halvingSummary } from '../sweep/halving.js';
@@ -68,6 +69,8 @@ export interface ReportRun extends Omit<LoadedRun, 'architectures'> {
   runCount: number;
   /** The location groups (early, middle, late, VGG) with each run's best validation error. */
   groups: Pick<GroupSummary, 'name' | 'description' | 'ids' | 'runs' | 'errors' | 'mean'>[];
+  /** The location groups' error distributions reweighted to one cost distribution. */
+  normalizedEdf: NormalizedEdf[];
   finding: string[];
   /** Successive halving: where runs stopped and the cost against the full sweep. */
   halving: string | null;
@@ -137,6 +140,7 @@ function reportRun(run: LoadedRun): ReportRun {
         errors,
         mean,
       })),
+    normalizedEdf: analysis?.normalizedEdf ?? [],
     finding: analysis?.finding ?? [],
     halving: run.epochs === null ? null : (halvingSummary(run.architectures, run.epochs) ?? null),
   };

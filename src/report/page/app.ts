@@ -69,6 +69,7 @@ const PLOT_IDS = [
   'gap-xi',
   'acc-xi',
   'edf',
+  'edf-cost',
   'curves-rung',
 ];
 const PLOT_CONFIG = { displaylogo: false, responsive: true };
@@ -265,6 +266,34 @@ function edf(run: LoadedRun, r: number): void {
       margin: { l: 60, r: 10, t: 40, b: 50 },
       xaxis: { title: { text: 'best validation error %' } },
       yaxis: { title: { text: 'cumulative fraction of runs' }, range: [0, 1.02] },
+      legend: { x: 1, xanchor: 'right', y: 0 },
+    },
+    PLOT_CONFIG,
+  );
+}
+
+/**
+ * The same distributions at one cost: each group's runs weighted so that its MACs are distributed
+ * as all members' are (the normalised EDF of Radosavovic et al. 2019), so that a group is not
+ * better only for being dearer.
+ */
+function edfAtCost(run: LoadedRun, r: number): void {
+  const traces = run.normalizedEdf.map((g) => ({
+    type: 'scatter',
+    mode: 'lines',
+    line: { shape: 'hv' },
+    name: `${g.group} (${g.errors.length} runs, ${Math.round(100 * g.coverage)} % of the cost range)`,
+    x: [g.errors[0], ...g.errors],
+    y: [0, ...g.cdf],
+  }));
+  void Plotly.react(
+    byId(`edf-cost-${r}`),
+    traces,
+    {
+      title: { text: 'error distribution at one cost (reweighted by MACs)' },
+      margin: { l: 60, r: 10, t: 40, b: 50 },
+      xaxis: { title: { text: 'best validation error %' } },
+      yaxis: { title: { text: 'cumulative weight of runs' }, range: [0, 1.02] },
       legend: { x: 1, xanchor: 'right', y: 0 },
     },
     PLOT_CONFIG,
@@ -609,6 +638,7 @@ function renderRun(r: number): void {
   ];
   for (const plot of plots) scatter2d(run, r, plot);
   edf(run, r);
+  edfAtCost(run, r);
   curvesByRung(run, r);
   detail(run, r);
   table(run, r);
