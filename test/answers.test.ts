@@ -374,3 +374,23 @@ describe('location at matched cost', () => {
     assert.match(effect.note ?? '', /cannot separate where the features sit from their cost/);
   });
 });
+
+describe('what a design can detect', () => {
+  it('states, beside each location difference over architectures, the difference it detects at 95 % with 80 % power', () => {
+    const list = [1, 2, 3, 12, 13, 14].flatMap((xi, k) =>
+      [0, 1, 2].map((seed) => run(k + 1, seed, xi, (xi < 8 ? 85 : 80) + (k % 3) - 1 + seed * 0.1)),
+    );
+    const a = analyzeStudy([loaded(list)], { resamples: 200, seed: 0 });
+    const d = a.differences.find((x) => x.minuend === 'early' && x.subtrahend === 'late');
+    assert.ok(d?.detectable !== null && d?.detectable !== undefined && d.detectable > 0);
+    // Welch over 3 and 3 architecture means of sd 1: (t(0.975, 4) + t(0.8, 4)) * sqrt(2/3).
+    assert.ok(
+      Math.abs(d.detectable - (2.776445 + 0.940965) * Math.sqrt(2 / 3)) < 1e-3,
+      String(d.detectable),
+    );
+    assert.match(
+      a.finding.join('\n'),
+      /early − late: .*this design detects a difference of 3\.04 points at 95 % with 80 % power/,
+    );
+  });
+});

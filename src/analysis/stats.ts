@@ -161,6 +161,33 @@ export function groupMean(group: GroupRuns, level = LEVEL): Estimate {
   return { value: t.mean, low: t.low, high: t.high };
 }
 
+/** The power at which a design's detectable difference is stated (the usual 80 %). */
+export const POWER = 0.8;
+
+/**
+ * The smallest difference of two groups' means over their units that Welch's test at `level`
+ * would detect with probability `power`, given the spread the groups show: (t at the level + t at
+ * the power) times the standard error, at Welch's degrees of freedom. Null when a group has fewer
+ * than two units (no spread to judge by).
+ */
+export function detectableDifference(
+  a: GroupRuns,
+  b: GroupRuns,
+  level = LEVEL,
+  power = POWER,
+): number | null {
+  const ua = groupUnits(a);
+  const ub = groupUnits(b);
+  const sa = sampleSd(ua);
+  const sb = sampleSd(ub);
+  if (sa === null || sb === null) return null;
+  const va = sa ** 2 / ua.length;
+  const vb = sb ** 2 / ub.length;
+  if (va + vb === 0) return 0;
+  const dof = (va + vb) ** 2 / (va ** 2 / (ua.length - 1) + vb ** 2 / (ub.length - 1));
+  return (tCritical(dof, level) + jStat.studentt.inv(power, dof)) * Math.sqrt(va + vb);
+}
+
 /** Welch's interval of the difference of two groups' means over their units. */
 export function groupMeanDifference(a: GroupRuns, b: GroupRuns, level = LEVEL): Estimate {
   const ua = groupUnits(a);
