@@ -16,7 +16,8 @@ import {
   welchInterval,
 } from '../src/analysis/stats.js';
 import { analyzeStudy } from '../src/analysis/study-analysis.js';
-import type { LoadedRun, RunResult } from '../src/run/load.js';
+import type { RunResult } from '../src/run/load.js';
+import { syntheticRun, syntheticStudy } from './helpers/synthetic.js';
 import { summaryTable } from '../src/sweep/summary.js';
 import type { ResultRecord } from '../src/run/results.js';
 
@@ -24,45 +25,8 @@ const close = (a: number | null, b: number, tol = 1e-6): void => {
   assert.ok(a !== null && Math.abs(a - b) < tol, `${String(a)} is not ${b}`);
 };
 
-/** A run of one architecture: xi places it (null: the baseline), best is its accuracy. */
-function result(id: number, seed: number, xi: number | null, best: number): RunResult {
-  return {
-    id,
-    seed,
-    xi,
-    omega: xi === null ? null : 3,
-    alpha: xi === null ? null : 0,
-    widths: [8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8],
-    params: 1000 + id,
-    macs: 10000 * (16 - (xi ?? 8)),
-    bestVal: best,
-    bestValTrain: best + 2,
-    bestEpoch: 1,
-    lastVal: best - 0.5,
-    lastTrain: best + 2,
-    abandoned: false,
-    diverged: false,
-    trainAcc: [best - 10, best + 2],
-    valAcc: [best - 8, best],
-  };
-}
-
-function study(results: RunResult[], planned: number | null = null): LoadedRun {
-  return {
-    name: 'synthetic',
-    dir: '/synthetic',
-    dataset: 'FashionMNIST',
-    depth: 16,
-    source: 'results.jsonl',
-    architectures: results,
-    seeds: [...new Set(results.map((r) => r.seed))],
-    baselineWidths: [],
-    planned,
-    epochs: null,
-    study: null,
-    warnings: [],
-  };
-}
+const result = syntheticRun;
+const study = syntheticStudy;
 
 /** Three seeds of each id around `center` with a spread of `spread` points. */
 const seeds3 = (id: number, xi: number | null, center: number, spread: number): RunResult[] =>

@@ -15,6 +15,7 @@ import { summaryTable } from '../src/sweep/summary.js';
 import { runCli } from './helpers/cli.js';
 import { repoRoot } from './helpers/paths.js';
 import { results } from './helpers/results.js';
+import { syntheticRun, syntheticStudy } from './helpers/synthetic.js';
 
 /**
  * Answers on equal terms (issue: answers): what featshift prints to compare architectures says
@@ -161,43 +162,8 @@ describe("the README's halving commands do what they say", () => {
   });
 });
 
-/** A run of one architecture at location xi (null: the baseline). */
-function run(id: number, seed: number, xi: number | null, best: number): RunResult {
-  return {
-    id,
-    seed,
-    xi,
-    omega: xi === null ? null : 3,
-    alpha: xi === null ? null : 0,
-    widths: [8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8],
-    params: 1000 + id,
-    macs: 10000 * (16 - (xi ?? 8)),
-    bestVal: best,
-    bestValTrain: Math.min(100, best + 2),
-    bestEpoch: 0,
-    lastVal: best,
-    lastTrain: Math.min(100, best + 2),
-    abandoned: false,
-    diverged: false,
-    trainAcc: [Math.min(100, best + 2)],
-    valAcc: [best],
-  };
-}
-
-const loaded = (list: RunResult[]): LoadedRun => ({
-  name: 'synthetic',
-  dir: '/synthetic',
-  dataset: 'FashionMNIST',
-  depth: 16,
-  source: 'results.jsonl',
-  architectures: list,
-  seeds: [...new Set(list.map((r) => r.seed))],
-  baselineWidths: [],
-  planned: null,
-  epochs: null,
-  study: null,
-  warnings: [],
-});
+const run = syntheticRun;
+const loaded = (list: RunResult[]): LoadedRun => syntheticStudy(list);
 
 describe('honest small samples', () => {
   it('two seeds: no tie marks and no ranking, said in words; intervals cut at 0-100 % and marked', () => {
@@ -254,23 +220,11 @@ describe('honest small samples', () => {
 
 describe('halving runs compared on equal terms (tiny family)', () => {
   it('analyze, the summary and the report compare every run at the first rung, and rank survivors apart', async () => {
-    const { cheapestIds, tinySweep } = await import('./helpers/tiny-study.js');
+    const { cheapestIds, tinyHalvingSweep } = await import('./helpers/tiny-study.js');
     const { loadRun } = await import('../src/run/load.js');
     const { reportData } = await import('../src/report/html.js');
     const out = join(tmp(), 'run');
-    const sweep = runCli([
-      ...tinySweep(cheapestIds(4), 3, 256),
-      '--lr-wr-epochs',
-      '1',
-      '--lr-wr-mul',
-      '2',
-      '--no-abandon',
-      '--halving',
-      '--eta',
-      '2',
-      '--out',
-      out,
-    ]);
+    const sweep = runCli([...tinyHalvingSweep(cheapestIds(4), 3, 256), '--out', out]);
     assert.equal(sweep.status, 0, sweep.stderr);
     assert.match(
       sweep.stdout,

@@ -28,7 +28,7 @@ import { promote } from '../src/sweep/halving.js';
 import { printable } from '../src/util/printable.js';
 import { runCli } from './helpers/cli.js';
 import { startRedis, type RedisServer } from './helpers/redis.js';
-import { cheapestIds, tinyFamily, tinySweep } from './helpers/tiny-study.js';
+import { cheapestIds, tinyFamily, tinyHalvingSweep } from './helpers/tiny-study.js';
 
 /**
  * The second hostile pass (issue: hardening, second pass): every file featshift reads back is
@@ -336,18 +336,7 @@ describe('analyze pools one study only (D1) and never overwrites a run (D9)', ()
 
 describe('halving.json: checked against the study before anything is written (D2), and no seeds added (D4)', () => {
   const ids = cheapestIds(4);
-  const args = [
-    ...tinySweep(ids, 3, 256),
-    '--lr-wr-epochs',
-    '1',
-    '--lr-wr-mul',
-    '2',
-    '--no-abandon',
-    '--halving',
-    '--eta',
-    '2',
-    '--quiet',
-  ];
+  const args = [...tinyHalvingSweep(ids, 3, 256), '--quiet'];
   let done = '';
   before(() => {
     done = join(tmp(), 'run');

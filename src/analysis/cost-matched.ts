@@ -94,7 +94,14 @@ export function locationEffect(
   const level = options.level ?? LEVEL;
   const list = members.filter((a) => a.xi !== null && a.runs.length > 0);
   if (list.length < 3) return undefined;
-  const covariates = COVARIATES.filter((c) => new Set(list.map((a) => c.value(a))).size > 1);
+  // Cost first (log MACs, log parameters), then the shape (omega, alpha) while there are at least
+  // three members per coefficient: fewer leave the shape's coefficients to noise.
+  const covariates: Column[] = [];
+  for (const c of COVARIATES) {
+    const varies = new Set(list.map((a) => c.value(a))).size > 1;
+    const cost = c.name.startsWith('log');
+    if (varies && (cost || list.length >= 3 * (covariates.length + 3))) covariates.push(c);
+  }
   const columns = { raw: [XI], adjusted: [XI, ...covariates] };
   const fit = (
     sample: readonly { a: ArchitectureStats; y: number }[],

@@ -50,3 +50,22 @@ export function tinySweep(ids: readonly number[], epochs: number, train: number)
     '128',
   ];
 }
+
+/**
+ * A tiny successive-halving sweep: warm-restart cycles of 1, 2, 4, ... epochs (rungs at their
+ * ends), the best half on, and no abandon rule (a 1-epoch first cycle on a few hundred images
+ * would abandon every run before the first rung).
+ */
+export function tinyHalvingSweep(ids: readonly number[], epochs: number, train: number): string[] {
+  return [
+    ...tinySweep(ids, epochs, train),
+    '--lr-wr-epochs',
+    '1',
+    '--lr-wr-mul',
+    '2',
+    '--no-abandon',
+    '--halving',
+    '--eta',
+    '2',
+  ];
+}

@@ -246,29 +246,48 @@ function bandTraces(
   ];
 }
 
-/** The empirical distribution of best validation error per location group, as RegNet draws them. */
-function edf(run: LoadedRun, r: number): void {
-  const traces = run.groups
-    .filter((g) => g.errors.length > 0)
-    .map((g) => ({
-      type: 'scatter',
-      mode: 'lines',
-      line: { shape: 'hv' },
-      name: `${g.name} (${g.ids.length} arch., ${g.runs} runs)`,
-      x: [g.errors[0], ...g.errors],
-      y: [0, ...g.errors.map((_, i) => (i + 1) / g.errors.length)],
-    }));
+/** Step lines of error distributions, one per group: errors ascending, each with its EDF value. */
+function drawEdfs(
+  target: string,
+  groups: readonly { name: string; errors: readonly number[]; cdf: readonly number[] }[],
+  title: string,
+  yTitle: string,
+): void {
+  const traces = groups.map((g) => ({
+    type: 'scatter',
+    mode: 'lines',
+    line: { shape: 'hv' },
+    name: g.name,
+    x: [g.errors[0], ...g.errors],
+    y: [0, ...g.cdf],
+  }));
   void Plotly.react(
-    byId(`edf-${r}`),
+    byId(target),
     traces,
     {
-      title: { text: 'error distribution (EDF) by where the features sit' },
+      title: { text: title },
       margin: { l: 60, r: 10, t: 40, b: 50 },
       xaxis: { title: { text: 'best validation error %' } },
-      yaxis: { title: { text: 'cumulative fraction of runs' }, range: [0, 1.02] },
+      yaxis: { title: { text: yTitle }, range: [0, 1.02] },
       legend: { x: 1, xanchor: 'right', y: 0 },
     },
     PLOT_CONFIG,
+  );
+}
+
+/** The empirical distribution of best validation error per location group, as RegNet draws them. */
+function edf(run: LoadedRun, r: number): void {
+  drawEdfs(
+    `edf-${r}`,
+    run.groups
+      .filter((g) => g.errors.length > 0)
+      .map((g) => ({
+        name: `${g.name} (${g.ids.length} arch., ${g.runs} runs)`,
+        errors: g.errors,
+        cdf: g.errors.map((_, i) => (i + 1) / g.errors.length),
+      })),
+    'error distribution (EDF) by where the features sit',
+    'cumulative fraction of runs',
   );
 }
 
@@ -278,25 +297,15 @@ function edf(run: LoadedRun, r: number): void {
  * better only for being dearer.
  */
 function edfAtCost(run: LoadedRun, r: number): void {
-  const traces = run.normalizedEdf.map((g) => ({
-    type: 'scatter',
-    mode: 'lines',
-    line: { shape: 'hv' },
-    name: `${g.group} (${g.errors.length} runs, ${Math.round(100 * g.coverage)} % of the cost range)`,
-    x: [g.errors[0], ...g.errors],
-    y: [0, ...g.cdf],
-  }));
-  void Plotly.react(
-    byId(`edf-cost-${r}`),
-    traces,
-    {
-      title: { text: 'error distribution at one cost (reweighted by MACs)' },
-      margin: { l: 60, r: 10, t: 40, b: 50 },
-      xaxis: { title: { text: 'best validation error %' } },
-      yaxis: { title: { text: 'cumulative weight of runs' }, range: [0, 1.02] },
-      legend: { x: 1, xanchor: 'right', y: 0 },
-    },
-    PLOT_CONFIG,
+  drawEdfs(
+    `edf-cost-${r}`,
+    run.normalizedEdf.map((g) => ({
+      name: `${g.group} (${g.errors.length} runs, ${Math.round(100 * g.coverage)} % of the cost range)`,
+      errors: g.errors,
+      cdf: g.cdf,
+    })),
+    'error distribution at one cost (reweighted by MACs)',
+    'cumulative weight of runs',
   );
 }
 
