@@ -252,7 +252,14 @@ async function followQueue(
         }
         const state = await job.getState();
         if (state === 'completed') {
-          const { paused, ...result } = job.returnvalue as ResultRecord & { paused?: boolean };
+          type Returned = (ResultRecord & { paused?: boolean }) | null;
+          // A job that completed between the read above and getState carries no result in that
+          // read: read it again, or take it up next round.
+          const returned =
+            (job.returnvalue as Returned) ??
+            ((await queue.getJob(spec.opts.jobId))?.returnvalue as Returned | undefined);
+          if (!returned) continue;
+          const { paused, ...result } = returned;
           pending.delete(wkey);
           const by = job.processedBy ? ` on ${job.processedBy}` : '';
           if (halving && paused === true) {
