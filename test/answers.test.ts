@@ -16,6 +16,7 @@ import { runCli } from './helpers/cli.js';
 import { repoRoot } from './helpers/paths.js';
 import { results } from './helpers/results.js';
 import { syntheticRun, syntheticStudy } from './helpers/synthetic.js';
+import { tinyStudy } from './helpers/tiny-study.js';
 
 /**
  * Answers on equal terms (issue: answers): what featshift prints to compare architectures says
@@ -94,26 +95,15 @@ describe('pre-flight: a study judged from its options before anything trains', (
     const out = join(tmp(), 'run');
     const r = runCli([
       'sweep',
-      '--dataset',
-      'FashionMNIST',
-      '--depth',
-      '10',
-      '--width-multiplier',
-      '0.0625',
-      '--ids',
-      '1,2',
+      ...tinyStudy([1, 2]),
       '--epochs',
       '1',
       '--train-subset',
       '128',
       '--val-subset',
       '64',
-      '--batch-size',
-      '64',
       '--threads',
       '1',
-      '--layout',
-      'nchw',
       '--quiet',
       '--out',
       out,
