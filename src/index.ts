@@ -75,7 +75,7 @@ export type { RuntimeConfig } from './sweep/config.js';
 export {
   REFERENCE_DEFAULTS,
   embeddedDefaultStudy,
-  locationPairs,
+  locationSample,
   resolveSeeds,
   studySeeds,
   selectArchitectures,

@@ -10,7 +10,13 @@ import { UsageError } from '../src/errors.js';
 import type { LoadedRun, RunResult } from '../src/run/load.js';
 import { preflight } from '../src/run/preflight.js';
 import type { ResultRecord } from '../src/run/results.js';
-import { embeddedDefaultStudy, REFERENCE_DEFAULTS, type StudyConfig } from '../src/run/study.js';
+import { skewNormalFamily } from '../src/family/skew-normal.js';
+import {
+  embeddedDefaultStudy,
+  locationSample,
+  REFERENCE_DEFAULTS,
+  type StudyConfig,
+} from '../src/run/study.js';
 import { summaryTable } from '../src/sweep/summary.js';
 import { runCli } from './helpers/cli.js';
 import { repoRoot } from './helpers/paths.js';
@@ -88,7 +94,13 @@ describe('pre-flight: a study judged from its options before anything trains', (
       [],
       'one architecture has nothing to rank',
     );
-    assert.deepEqual(preflight(embeddedDefaultStudy()), [], 'the embedded default');
+    // The embedded default compares locations over their architectures; its two seeds say so.
+    const embedded = preflight(embeddedDefaultStudy());
+    assert.equal(embedded.length, 1, embedded.join('\n'));
+    assert.match(
+      embedded[0] ?? '',
+      /^2 seeds per architecture cannot rank architectures: .*groups of architectures are still compared/,
+    );
   });
 
   it('prints its warnings when the run starts, once, on standard error', () => {
@@ -335,6 +347,39 @@ describe('what a design can detect', () => {
     assert.match(
       a.finding.join('\n'),
       /early − late: .*this design detects a difference of 3\.04 points at 95 % with 80 % power/,
+    );
+  });
+});
+
+describe('the location sample of the embedded default', () => {
+  const family = skewNormalFamily({ widthMultiplier: 0.125 });
+  const byId = new Map(family.map((a) => [a.id, a]));
+  const layers = 15;
+
+  it('takes two members per third as before, the broadest at each of the two locations nearest its centre', () => {
+    assert.deepEqual(locationSample(family, layers, 2, 2), [51, 55, 59, 62, 66, 71]);
+  });
+
+  it('grows by taking the two locations in turn, broadest first, never a member at the minimum width', () => {
+    const three = locationSample(family, layers, 2, 3);
+    assert.equal(three.length, 9);
+    for (const id of locationSample(family, layers, 2, 2)) assert.ok(three.includes(id));
+    for (const id of three) {
+      const a = byId.get(id);
+      assert.ok(a && Math.min(...a.widths) > 2, `id ${id} has a layer at the minimum`);
+    }
+    const xi = (ids: number[]): number[] => ids.map((id) => byId.get(id)?.xi as number);
+    // Per third, locations at matched distances from the network's middle (7.5).
+    const distances = (ids: number[]): number[] =>
+      xi(ids)
+        .map((x) => Math.abs(x - layers / 2))
+        .sort((a, b) => a - b);
+    assert.deepEqual(distances(three.slice(0, 3)), distances(three.slice(6)));
+    // A third with fewer eligible members than asked gives what it has.
+    assert.equal(
+      locationSample(family, layers, 2, 10).filter((id) => xi([id])[0] === 7 || xi([id])[0] === 8)
+        .length,
+      4,
     );
   });
 });

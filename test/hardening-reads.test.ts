@@ -27,6 +27,7 @@ import { readResults, resultLineProblem, type ResultRecord } from '../src/run/re
 import { promote } from '../src/sweep/halving.js';
 import { printable } from '../src/util/printable.js';
 import { runCli } from './helpers/cli.js';
+import { tinyRecord, tinyRunFolder } from './helpers/results.js';
 import { startRedis, type RedisServer } from './helpers/redis.js';
 import { cheapestIds, tinyFamily, tinyHalvingSweep } from './helpers/tiny-study.js';
 
@@ -48,64 +49,10 @@ function assertUsage(
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
 }
 
-/** A result as a sweep writes it, for architecture `id` of the tiny family: best = max of its curve. */
-function record(id: number, seed: number, best: number): ResultRecord {
-  const a = tinyFamily.find((x) => x.id === id);
-  assert.ok(a);
-  return {
-    id,
-    seed,
-    xi: a.xi,
-    omega: a.omega,
-    alpha: a.alpha,
-    widths: a.widths,
-    capacity: a.capacity,
-    params: a.params,
-    macs: a.macs,
-    bestVal: best,
-    bestValTrain: best + 2,
-    bestEpoch: 1,
-    lastVal: best,
-    lastTrain: best + 2,
-    abandoned: false,
-    diverged: false,
-    trainAcc: [best - 8, best + 2],
-    valAcc: [best - 10, best],
-    trainLoss: [2, 1],
-    valLoss: [2, 1.5],
-    lr: [0.1, 0.01],
-    seconds: [1, 1],
-    microBatch: 64,
-    finishedAt: '2026-11-30T00:00:00.000Z',
-  };
-}
-
-/** A run folder of the tiny family with the given study values and result lines. */
-function runFolder(lines: string[], study: Record<string, unknown> = {}, ids?: number[]): string {
-  const dir = tmp();
-  writeFileSync(
-    join(dir, 'config.json'),
-    JSON.stringify({
-      featshift: '0.1.0',
-      study: {
-        dataset: 'FashionMNIST',
-        depth: 10,
-        widthMultiplier: 0.0625,
-        seed: 0,
-        seeds: [0, 1],
-        ...study,
-      },
-      architectures: ids ?? [1, 2, 3],
-    }),
-  );
-  writeFileSync(join(dir, 'results.jsonl'), lines.map((l) => `${l}\n`).join(''));
-  return dir;
-}
-
 const line = (r: object): string => JSON.stringify(r);
 
 describe('results.jsonl: one validator for the sweep and every reader (D5, D8)', () => {
-  const good = record(1, 0, 60);
+  const good = tinyRecord(1, 0, 60);
   const bad: [string, object, RegExp][] = [
     ['a line without bestVal', { ...good, bestVal: undefined }, /bestVal is missing/],
     ['bestVal as a string', { ...good, bestVal: '60' }, /bestVal "60" is no accuracy/],
@@ -140,14 +87,14 @@ describe('results.jsonl: one validator for the sweep and every reader (D5, D8)',
   });
 
   it('the analysis skips each bad line with a warning naming the file and line, and counts only the rest', () => {
-    const dir = runFolder([
+    const dir = tinyRunFolder([
       line(good),
-      line({ ...record(2, 0, 70), bestVal: '95' }),
-      line({ ...record(3, 0, 55), bestVal: 99.9 }),
-      line(record(2, 1, 71)),
-      line(record(2, 4, 90)), // a seed the study does not have
-      line(record(9, 0, 90)), // an architecture the study does not have
-      line({ ...record(1, 0, 90) }), // (1, 0) again
+      line({ ...tinyRecord(2, 0, 70), bestVal: '95' }),
+      line({ ...tinyRecord(3, 0, 55), bestVal: 99.9 }),
+      line(tinyRecord(2, 1, 71)),
+      line(tinyRecord(2, 4, 90)), // a seed the study does not have
+      line(tinyRecord(9, 0, 90)), // an architecture the study does not have
+      line({ ...tinyRecord(1, 0, 90) }), // (1, 0) again
     ]);
     const run = loadRun(dir);
     assert.deepEqual(
@@ -169,11 +116,11 @@ describe('results.jsonl: one validator for the sweep and every reader (D5, D8)',
   it('a resume refuses the same lines, naming the file and line, and trains nothing', () => {
     for (const [bad, message] of [
       [
-        line({ ...record(2, 0, 70), bestVal: 99.9 }),
+        line({ ...tinyRecord(2, 0, 70), bestVal: 99.9 }),
         /results\.jsonl:2: not a featshift result line: bestVal 99\.9/,
       ],
       [
-        line(record(9, 0, 90)),
+        line(tinyRecord(9, 0, 90)),
         /results\.jsonl:2: not a featshift result line: id 9 is not an architecture of this study/,
       ],
       [
@@ -181,7 +128,7 @@ describe('results.jsonl: one validator for the sweep and every reader (D5, D8)',
         /results\.jsonl:2: not a featshift result line: id 1, seed 0 is recorded again \(first on line 1\)/,
       ],
     ] as const) {
-      const dir = runFolder([line(good), bad]);
+      const dir = tinyRunFolder([line(good), bad]);
       assert.throws(
         () => readResults(dir, 0, { ids: [1, 2, 3], seeds: [0, 1] }),
         (e: unknown) => {
@@ -229,7 +176,7 @@ describe('results.jsonl: one validator for the sweep and every reader (D5, D8)',
 
 describe('config.json read back by the analysis, the report and the viewer (D6)', () => {
   it('a depth of 1e9 is one line and exit 2 in analyze and report, never a crash', () => {
-    const dir = runFolder([line(record(1, 0, 60))], { depth: 1e9 });
+    const dir = tinyRunFolder([line(tinyRecord(1, 0, 60))], { depth: 1e9 });
     for (const args of [
       ['analyze', dir],
       ['report', dir, '-o', join(tmp(), 'r.html')],
@@ -242,7 +189,7 @@ describe('config.json read back by the analysis, the report and the viewer (D6)'
   });
 
   it('the viewer keeps its last good data when config.json turns bad under it', async () => {
-    const dir = runFolder([line(record(1, 0, 60)), line(record(2, 0, 65))]);
+    const dir = tinyRunFolder([line(tinyRecord(1, 0, 60)), line(tinyRecord(2, 0, 65))]);
     const view = await serveReport([dir], '127.0.0.1', 0);
     try {
       const get = async (): Promise<{ runs: { architectures: unknown[]; warnings: string[] }[] }> =>
@@ -268,11 +215,11 @@ describe('config.json read back by the analysis, the report and the viewer (D6)'
 });
 
 describe('analyze pools one study only (D1) and never overwrites a run (D9)', () => {
-  const a = (): string => runFolder([line(record(1, 0, 60)), line(record(1, 1, 62))]);
+  const a = (): string => tinyRunFolder([line(tinyRecord(1, 0, 60)), line(tinyRecord(1, 1, 62))]);
 
   it('refuses folders whose families differ under the same ids, whatever --pool says', () => {
-    const wide = runFolder(
-      [line({ ...record(1, 2, 61), widths: record(1, 2, 61).widths.map((w) => 2 * w) })],
+    const wide = tinyRunFolder(
+      [line({ ...tinyRecord(1, 2, 61), widths: tinyRecord(1, 2, 61).widths.map((w) => 2 * w) })],
       { widthMultiplier: 0.125, seeds: [2] },
     );
     for (const extra of [[], ['--pool']]) {
@@ -284,7 +231,7 @@ describe('analyze pools one study only (D1) and never overwrites a run (D9)', ()
   });
 
   it('refuses folders whose options differ, naming them; --pool pools them and says what differs, in text and JSON', () => {
-    const other = runFolder([line(record(1, 2, 61))], { lr: 0.05, seeds: [2] });
+    const other = tinyRunFolder([line(tinyRecord(1, 2, 61))], { lr: 0.05, seeds: [2] });
     const first = a();
     assertUsage(
       runCli(['analyze', first, other]),
@@ -601,7 +548,7 @@ describe('image folders: limits, file-system failures and degenerate classes, by
 
 describe('the viewer on port 80 answers its own Host (D10)', () => {
   it('serves a request whose Host has no port', async (t) => {
-    const dir = runFolder([line(record(1, 0, 60))]);
+    const dir = tinyRunFolder([line(tinyRecord(1, 0, 60))]);
     let view;
     try {
       view = await serveReport([dir], '127.0.0.1', 80);

@@ -181,10 +181,35 @@ export function detectableDifference(
   const sa = sampleSd(ua);
   const sb = sampleSd(ub);
   if (sa === null || sb === null) return null;
-  const va = sa ** 2 / ua.length;
-  const vb = sb ** 2 / ub.length;
+  return detectableFromVariances(
+    { variance: sa ** 2, units: ua.length },
+    { variance: sb ** 2, units: ub.length },
+    level,
+    power,
+  );
+}
+
+/** A side of a planned comparison: the variance of one unit and how many units it samples. */
+export interface PlannedSide {
+  variance: number;
+  units: number;
+}
+
+/**
+ * detectableDifference for sides given by their unit variance and size, as a design that has not
+ * run yet is judged from a pilot's variances. Null where a side has fewer than two units.
+ */
+export function detectableFromVariances(
+  a: PlannedSide,
+  b: PlannedSide,
+  level = LEVEL,
+  power = POWER,
+): number | null {
+  if (a.units < 2 || b.units < 2) return null;
+  const va = a.variance / a.units;
+  const vb = b.variance / b.units;
   if (va + vb === 0) return 0;
-  const dof = (va + vb) ** 2 / (va ** 2 / (ua.length - 1) + vb ** 2 / (ub.length - 1));
+  const dof = (va + vb) ** 2 / (va ** 2 / (a.units - 1) + vb ** 2 / (b.units - 1));
   return (tCritical(dof, level) + jStat.studentt.inv(power, dof)) * Math.sqrt(va + vb);
 }
 

@@ -148,16 +148,16 @@ export const BASELINE = 'VGG';
 /** "Similar cost": within this factor of the baseline's parameters or MACs, either way. */
 const MATCH = 1.25;
 
-const isMember = (a: ArchitectureStats): boolean => a.xi !== null && a.id !== 0;
+export const isMember = (a: ArchitectureStats): boolean => a.xi !== null && a.id !== 0;
 
-interface Bin {
+export interface Bin {
   name: string;
   description: string;
   holds: (a: ArchitectureStats) => boolean;
 }
 
 /** Where the features sit: the location xi over the layers, in thirds. */
-function locationBins(layers: number): Bin[] {
+export function locationBins(layers: number): Bin[] {
   const third = layers / 3;
   const at = (a: ArchitectureStats): number => a.xi as number;
   return [

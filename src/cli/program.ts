@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { packageVersion } from '../run/folder.js';
 import { printable } from '../util/printable.js';
 import { analyzeCommand } from './analyze-command.js';
+import { planCommand } from './plan-command.js';
 import { dataCommand } from './data-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { familyCommand } from './family-command.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   program.addCommand(familyCommand());
   program.addCommand(sweepCommand());
   program.addCommand(analyzeCommand());
+  program.addCommand(planCommand());
   program.addCommand(reportCommand());
   program.addCommand(viewCommand());
   program.addCommand(workerCommand());

@@ -8,6 +8,7 @@ import { UsageError } from '../errors.js';
 import { readStoredRun } from '../run/folder.js';
 import { preflight } from '../run/preflight.js';
 import {
+  EMBEDDED_PER_LOCATION,
   checkStudy,
   embeddedDefaultStudy,
   REFERENCE_DEFAULTS,
@@ -37,7 +38,7 @@ export function sweepCommand(): Command {
     .description(
       "train every architecture of a family with the paper's recipe, record, resume\n" +
         'With no study option: the embedded default, which asks whether features belong early, in the middle, late or as in VGG\n' +
-        '(Fashion-MNIST, VGG-16 at 1/8 width, 2 members per location + baseline, 3 seeds each, 3 epochs on subsets, ~9 min on 2 cores).\n' +
+        '(Fashion-MNIST, VGG-16 at 1/8 width, 3 members per location + baseline, 2 seeds each, 3 epochs on subsets, ~8 min on 2 cores).\n' +
         "With any study option: the reference's defaults for the rest (CIFAR10, VGG-16, 150 epochs, ...).",
     )
     .option(
@@ -223,10 +224,11 @@ export function sweepCommand(): Command {
       if (embedded && (mode === 'tty' || mode === 'plain')) {
         process.stdout.write(
           `The embedded default study: do features belong early, in the middle, late, or as in VGG?\n` +
-            `  Fashion-MNIST, VGG-16 at 1/8 of its features, ids ${study.ids ?? ''} (two per location, none at the minimum width) and the baseline,\n` +
-            `  seeds ${(study.seeds ?? []).join(', ')}, ${study.epochs} epochs on the first ${study.trainSubset ?? ''} training and ${study.valSubset ?? ''} test images.\n` +
-            `  The paper: every member at full width, 150 epochs on all images, one seed. At this budget the answer is about\n` +
-            `  short training; give study options (such as --epochs, --ids) for another question.\n`,
+            `  Fashion-MNIST, VGG-16 at 1/8 of its features, ids ${study.ids ?? ''} (${EMBEDDED_PER_LOCATION} per location, none at the minimum width) and the baseline,\n` +
+            `  seeds ${(study.seeds ?? []).join(', ')}, ${study.epochs} epochs in batches of ${study.batchSize} on the first ${study.trainSubset ?? ''} training and ${study.valSubset ?? ''} test images.\n` +
+            `  Chosen by the difference it can detect: locations are compared over their architectures, which differ far more\n` +
+            `  than seeds; two seeds cannot rank single architectures. The paper: every member at full width, 150 epochs on all\n` +
+            `  images, one seed. At this budget the answer is about short training; give study options (--epochs, --ids, ...) for another.\n`,
         );
       }
       let stopRequested = false;

@@ -39,7 +39,11 @@ export type RunResult = Pick<
   | 'valAcc'
   | 'stoppedAtRung'
   | 'epochsTrained'
->;
+> & {
+  /** Wall-clock seconds the run trained and evaluated (its setup included); absent where the
+   * record does not say (the original's CSVs). */
+  runSeconds?: number;
+};
 
 export interface LoadedRun {
   name: string;
@@ -92,7 +96,15 @@ function fromJsonLine(r: StoredLine, seed: number): RunResult {
     valAcc: r.valAcc,
     ...(r.stoppedAtRung !== undefined ? { stoppedAtRung: r.stoppedAtRung } : {}),
     ...(typeof r.epochsTrained === 'number' ? { epochsTrained: r.epochsTrained } : {}),
+    ...runSeconds(r),
   };
+}
+
+/** The time a record says its run took: every epoch, and the setup before the first. */
+function runSeconds(r: StoredLine): { runSeconds?: number } {
+  if (!Array.isArray(r.seconds) || !r.seconds.every((v) => num(v) !== null && v >= 0)) return {};
+  const setup = num(r.phaseSeconds?.setup) ?? 0;
+  return { runSeconds: r.seconds.reduce((a, b) => a + b, 0) + setup };
 }
 
 /** A Python list repr such as "[823.0, 961.0]" as numbers. */

@@ -65,7 +65,7 @@ export function preflight(study: StudyConfig): string[] {
     (study.ids === null ? Infinity : parseIds(study.ids).length) + (study.includeBaseline ? 1 : 0);
   if (seeds < SEEDS_TO_RANK && architectures > 1) {
     warnings.push(
-      `${seeds === 1 ? 'one seed' : `${seeds} seeds`} per architecture cannot rank architectures: the summary will show each run's numbers without ties or a ranking by intervals; give --seeds ${SEEDS_TO_RANK} or more to rank them`,
+      `${seeds === 1 ? 'one seed' : `${seeds} seeds`} per architecture cannot rank architectures: the summary will show each run's numbers without ties or a ranking by intervals (groups of architectures are still compared over their members); give --seeds ${SEEDS_TO_RANK} or more to rank them`,
     );
   }
   return warnings;

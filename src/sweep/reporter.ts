@@ -8,20 +8,11 @@ import type { MicroBatchChoice } from '../train/memory.js';
 import type { EpochStats, LayoutChoice, StepProgress, TrainingEvents } from '../train/trainer.js';
 import { architectureStats, topVerdict } from '../analysis/architectures.js';
 import { sweepConclusion } from './summary.js';
+import { clockDuration } from '../util/duration.js';
 import type { SweepReporter } from './sweep.js';
 import type { ParallelChoice, Split } from './parallel/choose.js';
 
 export type ReportMode = 'tty' | 'plain' | 'json' | 'quiet';
-
-const duration = (seconds: number): string => {
-  if (!Number.isFinite(seconds)) return '?';
-  const s = Math.round(seconds);
-  return s >= 3600
-    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
-    : s >= 60
-      ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
-      : `${s}s`;
-};
 
 /** What the reporter keeps of a unit while it trains. */
 interface UnitView {
@@ -91,7 +82,7 @@ export class ConsoleReporter implements SweepReporter {
     for (const v of this.running.values())
       left += v.unit.arch.macs * Math.max(0, v.imagesPerEpoch * (v.epochs - v.epoch) - v.images);
     for (const u of this.remaining) left += u.arch.macs * this.imagesPerEpoch * this.epochs;
-    return duration(left / rate);
+    return clockDuration(left / rate);
   }
 
   start(info: {
@@ -312,7 +303,7 @@ export class ConsoleReporter implements SweepReporter {
     else {
       this.unitLine(
         view,
-        `epoch ${s.epoch + 1}/${view.epochs}: train ${s.trainAcc.toFixed(2)}% (loss ${s.trainLoss.toFixed(3)}), val ${s.valAcc.toFixed(2)}% (loss ${s.valLoss.toFixed(3)}), lr ${s.lr.toPrecision(3)}, ${(view.imagesPerEpoch / s.seconds).toFixed(0)} img/s, ${duration(s.seconds)}; sweep ETA ${this.sweepEta()}`,
+        `epoch ${s.epoch + 1}/${view.epochs}: train ${s.trainAcc.toFixed(2)}% (loss ${s.trainLoss.toFixed(3)}), val ${s.valAcc.toFixed(2)}% (loss ${s.valLoss.toFixed(3)}), lr ${s.lr.toPrecision(3)}, ${(view.imagesPerEpoch / s.seconds).toFixed(0)} img/s, ${clockDuration(s.seconds)}; sweep ETA ${this.sweepEta()}`,
       );
     }
   }

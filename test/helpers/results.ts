@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tinyFamily } from './tiny-study.js';
 import type { ResultRecord } from '../../src/run/results.js';
 
 /** The records of a run folder's results.jsonl. */
@@ -25,4 +27,70 @@ export function resultNumbers(list: readonly ResultRecord[]): Record<string, unk
         ),
       ),
     );
+}
+
+/**
+ * A result as a sweep writes it, for architecture `id` of the tiny family: best = max of its
+ * curve; each epoch took `secondsPerEpoch`.
+ */
+export function tinyRecord(
+  id: number,
+  seed: number,
+  best: number,
+  secondsPerEpoch = 1,
+): ResultRecord {
+  const a = tinyFamily.find((x) => x.id === id);
+  if (!a) throw new Error(`no member ${id} in the tiny family`);
+  return {
+    id,
+    seed,
+    xi: a.xi,
+    omega: a.omega,
+    alpha: a.alpha,
+    widths: a.widths,
+    capacity: a.capacity,
+    params: a.params,
+    macs: a.macs,
+    bestVal: best,
+    bestValTrain: best + 2,
+    bestEpoch: 1,
+    lastVal: best,
+    lastTrain: best + 2,
+    abandoned: false,
+    diverged: false,
+    trainAcc: [best - 8, best + 2],
+    valAcc: [best - 10, best],
+    trainLoss: [2, 1],
+    valLoss: [2, 1.5],
+    lr: [0.1, 0.01],
+    seconds: [secondsPerEpoch, secondsPerEpoch],
+    microBatch: 64,
+    finishedAt: '2026-11-30T00:00:00.000Z',
+  };
+}
+
+/** A run folder of the tiny family with the given study values and result lines. */
+export function tinyRunFolder(
+  lines: string[],
+  study: Record<string, unknown> = {},
+  ids?: number[],
+): string {
+  const dir = mkdtempSync(join(tmpdir(), 'featshift-folder-'));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      featshift: '0.1.0',
+      study: {
+        dataset: 'FashionMNIST',
+        depth: 10,
+        widthMultiplier: 0.0625,
+        seed: 0,
+        seeds: [0, 1],
+        ...study,
+      },
+      architectures: ids ?? [1, 2, 3],
+    }),
+  );
+  writeFileSync(join(dir, 'results.jsonl'), lines.map((l) => `${l}\n`).join(''));
+  return dir;
 }
