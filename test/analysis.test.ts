@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli } from './helpers/cli.js';
+import { architectureRecord } from './helpers/results.js';
 import { referenceCsv } from '../src/run/results.js';
 import { skewNormalFamily } from '../src/family/skew-normal.js';
 import { architectureStats, topVerdict } from '../src/analysis/architectures.js';
@@ -155,18 +156,8 @@ describe('featshift analyze', () => {
   const family = skewNormalFamily({ widthMultiplier: 0.125 });
   const member = (xi: number): (typeof family)[number] =>
     family.find((a) => a.xi === xi) ?? (family[0] as (typeof family)[number]);
-  const fromMember = (xi: number, seed: number, best: number): ResultRecord => {
-    const a = member(xi);
-    return {
-      ...result(a.id, seed, xi, best),
-      omega: a.omega,
-      alpha: a.alpha,
-      widths: a.widths,
-      capacity: a.capacity,
-      params: a.params,
-      macs: a.macs,
-    } as unknown as ResultRecord;
-  };
+  const fromMember = (xi: number, seed: number, best: number): ResultRecord =>
+    architectureRecord(member(xi), seed, best);
   const records = [0, 1, 2].flatMap((seed) => [
     fromMember(1, seed, 88 + seed),
     fromMember(2, seed, 87.5 + seed),

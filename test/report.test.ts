@@ -27,30 +27,21 @@ import { serveReport } from '../src/report/server.js';
 import { referenceCsv, type ResultRecord } from '../src/run/results.js';
 import { runCli } from './helpers/cli.js';
 import { repoRoot } from './helpers/paths.js';
+import { architectureRecord } from './helpers/results.js';
 
 /** Screenshots for people to look at: CI keeps this folder as an artifact. */
 const ARTIFACTS = join(repoRoot, 'test-artifacts', 'report');
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-report-'));
 
+/** Three epochs of a member, its best at the last. */
 function fakeRecord(a: Architecture, k: number): ResultRecord {
   const best = 60 + ((k * 37) % 30) + 0.25;
   return {
-    id: a.id,
-    seed: 0,
-    xi: a.xi,
-    omega: a.omega,
-    alpha: a.alpha,
-    widths: a.widths,
-    capacity: a.capacity,
-    params: a.params,
-    macs: a.macs,
-    bestVal: best,
+    ...architectureRecord(a, 0, best),
     bestValTrain: best + 3,
     bestEpoch: 2,
     lastVal: best - 1,
     lastTrain: best + 4,
-    abandoned: false,
-    diverged: false,
     trainAcc: [40, 70, best + 3],
     valAcc: [45, best - 5, best],
     trainLoss: [2, 1, 0.5],

@@ -115,11 +115,12 @@ export function welchInterval(
   const sb = sampleSd(b);
   if (sa === null || sb === null) return null;
   const value = mean(a) - mean(b);
-  const va = sa ** 2 / a.length;
-  const vb = sb ** 2 / b.length;
-  if (va + vb === 0) return { value, low: value, high: value };
-  const dof = (va + vb) ** 2 / (va ** 2 / (a.length - 1) + vb ** 2 / (b.length - 1));
-  const half = tCritical(dof, level) * Math.sqrt(va + vb);
+  const w = welchError(
+    { variance: sa ** 2, units: a.length },
+    { variance: sb ** 2, units: b.length },
+  );
+  if (w.se === 0) return { value, low: value, high: value };
+  const half = tCritical(w.dof, level) * w.se;
   return { value, low: value - half, high: value + half };
 }
 
@@ -189,6 +190,16 @@ export function detectableDifference(
   );
 }
 
+/** The standard error of a difference of two means and Welch's degrees of freedom. */
+function welchError(a: PlannedSide, b: PlannedSide): { se: number; dof: number } {
+  const va = a.variance / a.units;
+  const vb = b.variance / b.units;
+  return {
+    se: Math.sqrt(va + vb),
+    dof: (va + vb) ** 2 / (va ** 2 / (a.units - 1) + vb ** 2 / (b.units - 1)),
+  };
+}
+
 /** A side of a planned comparison: the variance of one unit and how many units it samples. */
 export interface PlannedSide {
   variance: number;
@@ -206,11 +217,9 @@ export function detectableFromVariances(
   power = POWER,
 ): number | null {
   if (a.units < 2 || b.units < 2) return null;
-  const va = a.variance / a.units;
-  const vb = b.variance / b.units;
-  if (va + vb === 0) return 0;
-  const dof = (va + vb) ** 2 / (va ** 2 / (a.units - 1) + vb ** 2 / (b.units - 1));
-  return (tCritical(dof, level) + jStat.studentt.inv(power, dof)) * Math.sqrt(va + vb);
+  const w = welchError(a, b);
+  if (w.se === 0) return 0;
+  return (tCritical(w.dof, level) + jStat.studentt.inv(power, w.dof)) * w.se;
 }
 
 /** Welch's interval of the difference of two groups' means over their units. */

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tinyFamily } from './tiny-study.js';
+import type { Architecture } from '../../src/family/skew-normal.js';
 import type { ResultRecord } from '../../src/run/results.js';
 
 /** The records of a run folder's results.jsonl. */
@@ -30,19 +31,17 @@ export function resultNumbers(list: readonly ResultRecord[]): Record<string, unk
 }
 
 /**
- * A result as a sweep writes it, for architecture `id` of the tiny family: best = max of its
- * curve; each epoch took `secondsPerEpoch`.
+ * A result as a sweep writes it for architecture `a`: two epochs, best = max of its curve; each
+ * epoch took `secondsPerEpoch`.
  */
-export function tinyRecord(
-  id: number,
+export function architectureRecord(
+  a: Architecture,
   seed: number,
   best: number,
   secondsPerEpoch = 1,
 ): ResultRecord {
-  const a = tinyFamily.find((x) => x.id === id);
-  if (!a) throw new Error(`no member ${id} in the tiny family`);
   return {
-    id,
+    id: a.id,
     seed,
     xi: a.xi,
     omega: a.omega,
@@ -67,6 +66,18 @@ export function tinyRecord(
     microBatch: 64,
     finishedAt: '2026-11-30T00:00:00.000Z',
   };
+}
+
+/** architectureRecord for member `id` of the tiny family. */
+export function tinyRecord(
+  id: number,
+  seed: number,
+  best: number,
+  secondsPerEpoch = 1,
+): ResultRecord {
+  const a = tinyFamily.find((x) => x.id === id);
+  if (!a) throw new Error(`no member ${id} in the tiny family`);
+  return architectureRecord(a, seed, best, secondsPerEpoch);
 }
 
 /** A run folder of the tiny family with the given study values and result lines. */
