@@ -127,9 +127,8 @@ describe('pre-flight: a study judged from its options before anything trains', (
   });
 });
 
-describe("the README's halving commands do what they say", () => {
-  const section =
-    readFileSync(join(repoRoot, 'README.md'), 'utf8').split('## Successive halving')[1] ?? '';
+describe("the halving page's commands do what they say", () => {
+  const section = readFileSync(join(repoRoot, 'docs', 'halving.md'), 'utf8');
   const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
   const commands = block
     .replace(/\\\n\s*/g, ' ')

@@ -86,7 +86,7 @@ export const REFERENCE_DEFAULTS: StudyConfig = {
  * family at 1/8 of its features, three members at each location (early, middle, late: see
  * locationSample) beside the baseline, two seeds each, 3 epochs (one warm-restart cycle) in
  * mini-batches of 32 on the first 4000 training and 2000 test images. The design was chosen by the
- * difference it detects (`featshift plan` on pilots, README "The embedded default"): within a
+ * difference it detects (`featshift plan` on pilots, README "What the default answers"): within a
  * location, architectures differ far more than seeds do, so a third architecture per location
  * buys more than a third seed, and at this cost batches of 32 (four times the steps of the
  * reference's 128) halve the spread between architectures that short training leaves.
@@ -113,7 +113,7 @@ export function embeddedDefaultStudy(): StudyConfig {
   };
 }
 
-/** Architectures per location in the embedded default (its design: README, "The embedded default"). */
+/** Architectures per location in the embedded default (its design: README, "What the default answers"). */
 export const EMBEDDED_PER_LOCATION = 3;
 
 /**
