@@ -30,7 +30,8 @@ export interface HeldLock {
 }
 
 /**
- * Takes an exclusive lock on `path` for this process, writing `owner` into the file; returns
+ * Takes an exclusive lock on `path` for this process, writing `owner` (one line, ending in a
+ * newline) into the file; returns
  * undefined with what the file says of its holder when another process holds it.
  *
  * The lock is the kernel's (flock), not the file's existence: a holder that dies, even by
@@ -43,7 +44,7 @@ export function tryLockFile(path: string, owner: string): { held: HeldLock } | {
     const fd = openSync(path, 'a+');
     let kept = false;
     try {
-      if (!lockModule().lockExclusive(fd)) return { heldBy: readOrEmpty(path) };
+      if (!lockModule().lockExclusive(fd)) return { heldBy: readOwner(path) };
       // Removed by its last holder after this process opened it: lock the file there now.
       if (inode(path) !== fstatSync(fd).ino) continue;
       ftruncateSync(fd, 0);
@@ -76,6 +77,25 @@ function inode(path: string): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * What the holder wrote of itself. A holder writes its line just after it locks, so a taker
+ * refused in between finds the file empty, or a dead holder's leftovers without its newline
+ * (older featshifts wrote none): it waits, briefly, for a whole line.
+ */
+function readOwner(path: string): string {
+  let text = readOrEmpty(path);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let waited = 0; waited < OWNER_WAIT_MS && !text.endsWith('\n');) {
+    Atomics.wait(pause, 0, 0, 5);
+    waited += 5;
+    text = readOrEmpty(path);
+  }
+  return text;
+}
+
+/** How long a refused taker waits for the holder's line (a write of a few bytes after a lock). */
+const OWNER_WAIT_MS = 500;
 
 function readOrEmpty(path: string): string {
   try {
