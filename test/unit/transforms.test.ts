@@ -10,14 +10,14 @@ import {
   resizeRgb,
   shorterSideTo,
   validationTransform,
-} from '../src/data/image-folder.js';
-import { randomResizedCropBox } from '../src/data/image-folder-loader.js';
-import type { ImageSet } from '../src/data/image-set.js';
-import { Rng } from '../src/data/random.js';
-import { DATASETS, type DatasetSpec } from '../src/data/registry.js';
-import { REFERENCE_DEFAULTS, type StudyConfig } from '../src/run/study.js';
-import { buildLoaders, type StudyData } from '../src/sweep/study-data.js';
-import { readFixture } from './helpers/paths.js';
+} from '../../src/data/image-folder.js';
+import { randomResizedCropBox } from '../../src/data/image-folder-loader.js';
+import type { ImageSet } from '../../src/data/image-set.js';
+import { Rng } from '../../src/data/random.js';
+import { DATASETS, type DatasetSpec } from '../../src/data/registry.js';
+import { REFERENCE_DEFAULTS, type StudyConfig } from '../../src/run/study.js';
+import { buildLoaders, type StudyData } from '../../src/sweep/study-data.js';
+import { readFixture } from '../helpers/paths.js';
 
 /** The original code's transforms applied by Debian's PyTorch and torchvision to seeded images. */
 interface Fixture {

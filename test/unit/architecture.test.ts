@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { repoRoot } from './helpers/paths.js';
+import { repoRoot } from '../helpers/paths.js';
 
 /**
  * The layering the README promises, checked on the sources: which module may load which at run

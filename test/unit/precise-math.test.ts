@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { erf, exp, fastErf, numpyArange, pairwiseSum } from '../src/family/precise-math.js';
-import { readFixture } from './helpers/paths.js';
+import { erf, exp, fastErf, numpyArange, pairwiseSum } from '../../src/family/precise-math.js';
+import { readFixture } from '../helpers/paths.js';
 
 interface Facts {
   arangeLengths: [number, number, number, number][];

@@ -6,10 +6,10 @@ import {
   referenceCapacity,
   skewNormalFamily,
   skewNormalPdf,
-} from '../src/family/skew-normal.js';
-import { vggBaseWidths } from '../src/family/vgg-base.js';
-import { UsageError } from '../src/errors.js';
-import { readFixture } from './helpers/paths.js';
+} from '../../src/family/skew-normal.js';
+import { vggBaseWidths } from '../../src/family/vgg-base.js';
+import { UsageError } from '../../src/errors.js';
+import { readFixture } from '../helpers/paths.js';
 
 type Member = [number, number, number, number[]];
 const reference = readFixture<{ families: Record<string, Member[]> }>('reference-family.json');

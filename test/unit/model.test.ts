@@ -12,12 +12,12 @@ import {
   tensor,
   tidy,
   zeros,
-} from '../src/engine/index.js';
-import { fans, initWeight, INIT_SCHEMES } from '../src/models/init.js';
-import { loadCheckpoint, saveCheckpoint } from '../src/models/checkpoint.js';
-import { Vgg } from '../src/models/vgg.js';
-import { skewNormalFamily } from '../src/family/skew-normal.js';
-import { Sgd } from '../src/train/sgd.js';
+} from '../../src/engine/index.js';
+import { fans, initWeight, INIT_SCHEMES } from '../../src/models/init.js';
+import { loadCheckpoint, saveCheckpoint } from '../../src/models/checkpoint.js';
+import { Vgg } from '../../src/models/vgg.js';
+import { skewNormalFamily } from '../../src/family/skew-normal.js';
+import { Sgd } from '../../src/train/sgd.js';
 
 const TINY = [4, 4, 6, 6, 8, 8, 8, 10, 10];
 

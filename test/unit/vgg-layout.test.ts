@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { countMacs, countParams, vggLayout } from '../src/models/vgg-layout.js';
-import { UsageError } from '../src/errors.js';
-import { readFixture } from './helpers/paths.js';
+import { countMacs, countParams, vggLayout } from '../../src/models/vgg-layout.js';
+import { UsageError } from '../../src/errors.js';
+import { readFixture } from '../helpers/paths.js';
 
 const { torchParams } = readFixture<{ torchParams: [number[], number][] }>('reference-family.json');
 

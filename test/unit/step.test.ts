@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { manualSeed, zeros } from '../src/engine/index.js';
-import { Vgg } from '../src/models/vgg.js';
-import { Sgd } from '../src/train/sgd.js';
-import { trainStep } from '../src/train/step.js';
+import { manualSeed, zeros } from '../../src/engine/index.js';
+import { Vgg } from '../../src/models/vgg.js';
+import { Sgd } from '../../src/train/sgd.js';
+import { trainStep } from '../../src/train/step.js';
 
 const WIDTHS = [4, 4, 6, 6, 8, 8, 8, 10, 10];
 

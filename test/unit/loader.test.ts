@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ImageSet } from '../src/data/image-set.js';
-import { BatchLoader, type Batch } from '../src/data/loader.js';
-import { ParallelBatchLoader } from '../src/data/parallel-loader.js';
-import { resizeBilinear } from '../src/data/resize.js';
+import type { ImageSet } from '../../src/data/image-set.js';
+import { BatchLoader, type Batch } from '../../src/data/loader.js';
+import { ParallelBatchLoader } from '../../src/data/parallel-loader.js';
+import { resizeBilinear } from '../../src/data/resize.js';
 
 function colourSet(count: number): ImageSet {
   const images = new Uint8Array(count * 3 * 1024);

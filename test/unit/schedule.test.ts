@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EngineError, OutOfMemoryError } from '../src/engine/errors.js';
-import { WarmRestartSchedule } from '../src/train/schedule.js';
+import { EngineError, OutOfMemoryError } from '../../src/engine/errors.js';
+import { WarmRestartSchedule } from '../../src/train/schedule.js';
 import {
   chooseMicroBatch,
   MemoryBudgetError,
   planMicroBatch,
   divisorsDescending,
   referenceMemoryEstimate,
-} from '../src/train/memory.js';
-import { vggLayout } from '../src/models/vgg-layout.js';
-import { vggBaseWidths } from '../src/family/vgg-base.js';
+} from '../../src/train/memory.js';
+import { vggLayout } from '../../src/models/vgg-layout.js';
+import { vggBaseWidths } from '../../src/family/vgg-base.js';
 
 describe('warm-restart schedule', () => {
   it('follows docs/method.md §3: lr = min + (max - min)(1 + cos(pi t / cycle)) / 2, set before every step', () => {

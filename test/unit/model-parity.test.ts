@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ops, setThreads, tensor, tidy, type Tensor } from '../src/engine/index.js';
-import { Vgg } from '../src/models/vgg.js';
-import { Sgd } from '../src/train/sgd.js';
-import { readFixture } from './helpers/paths.js';
+import { ops, setThreads, tensor, tidy, type Tensor } from '../../src/engine/index.js';
+import { Vgg } from '../../src/models/vgg.js';
+import { Sgd } from '../../src/train/sgd.js';
+import { readFixture } from '../helpers/paths.js';
 
 interface Dumped {
   shape: number[];
