@@ -28,23 +28,58 @@ function piece(
   };
 }
 
+/** How a forward pass runs: batch norm (and dropout) in training mode or not, fp32 or bf16. */
+export interface ForwardOptions {
+  /** False keeps batch norm and dropout in evaluation mode (the exactness checks use it). */
+  training: boolean;
+  /** bf16 mixed precision (autocast) for the forward pass and the loss. */
+  bf16: boolean;
+}
+
+/**
+ * The forward pass and its cross-entropy under the run's precision: the one place that says how.
+ * The backward pass stays outside the autocast region, as PyTorch's autocast is used.
+ */
+export function forwardLoss(
+  model: Vgg,
+  x: Tensor,
+  y: Tensor,
+  options: ForwardOptions,
+): { logits: Tensor; loss: Tensor } {
+  return withAutocast(options.bf16, model.device, () => {
+    const logits = model.forward(x, options.training);
+    return { logits, loss: ops.crossEntropy(logits, y) };
+  });
+}
+
+export interface StepOptions {
+  /** The nominal mini-batch size the loss is scaled by (also for a smaller last batch). */
+  batchSize: number;
+  /** Images per forward/backward pass, a divisor of the batch size. */
+  microBatch: number;
+  /** Batch norm in training mode (the default). */
+  training?: boolean;
+  bf16?: boolean;
+}
+
 /**
  * One optimiser step on a batch, in micro-batches of `microBatch` images when the whole batch
  * does not fit: each piece's loss is scaled by pieceSize / batchSize before its backward pass, so
- * the accumulated gradient is the full batch's (docs/method.md §4). As in the reference the scale
+ * the accumulated gradient is the full batch's (docs/method.md §3). As in the reference the scale
  * uses the nominal batch size, also for the last, smaller batch of an epoch.
- * `bnTraining` false keeps batch norm (and dropout) in evaluation mode, for exactness checks.
  */
 export function trainStep(
   model: Vgg,
   sgd: Sgd,
   images: Float32Array,
   labels: BigInt64Array,
-  batchSize: number,
-  microBatch: number,
-  bnTraining = true,
-  bf16 = false,
+  options: StepOptions,
 ): StepStats {
+  const { batchSize, microBatch } = options;
+  const forward: ForwardOptions = {
+    training: options.training ?? true,
+    bf16: options.bf16 ?? false,
+  };
   const count = labels.length;
   const stats: StepStats = { lossSum: 0, correct: 0, count, finite: true };
   sgd.zeroGrad();
@@ -52,12 +87,7 @@ export function trainStep(
     const n = Math.min(microBatch, count - start);
     tidy(() => {
       const { x, y } = piece(model, images, labels, start, n);
-      // The forward pass and the loss in mixed precision; the backward pass outside it, as
-      // PyTorch's autocast is used.
-      const [logits, loss] = withAutocast(bf16, model.device, () => {
-        const out = model.forward(x, bnTraining);
-        return [out, ops.crossEntropy(out, y)] as const;
-      });
+      const { logits, loss } = forwardLoss(model, x, y, forward);
       const value = loss.item();
       if (!Number.isFinite(value)) stats.finite = false;
       stats.lossSum += value * n;
@@ -75,20 +105,17 @@ export function evalStep(
   model: Vgg,
   images: Float32Array,
   labels: BigInt64Array,
-  microBatch: number,
-  bf16 = false,
+  options: { microBatch: number; bf16?: boolean },
 ): StepStats {
   const count = labels.length;
   const stats: StepStats = { lossSum: 0, correct: 0, count, finite: true };
+  const forward: ForwardOptions = { training: false, bf16: options.bf16 ?? false };
   noGrad(() => {
-    for (let start = 0; start < count; start += microBatch) {
-      const n = Math.min(microBatch, count - start);
+    for (let start = 0; start < count; start += options.microBatch) {
+      const n = Math.min(options.microBatch, count - start);
       tidy(() => {
         const { x, y } = piece(model, images, labels, start, n);
-        const [logits, loss] = withAutocast(bf16, model.device, () => {
-          const out = model.forward(x, false);
-          return [out, ops.crossEntropy(out, y)] as const;
-        });
+        const { logits, loss } = forwardLoss(model, x, y, forward);
         const value = loss.item();
         if (!Number.isFinite(value)) stats.finite = false;
         stats.lossSum += value * n;

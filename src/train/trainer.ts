@@ -1,6 +1,6 @@
-import { tensor, tidy, ops, zeros, type Tensor } from '../engine/index.js';
+import { tensor, tidy, zeros, type Tensor } from '../engine/index.js';
 import { OutOfMemoryError } from '../engine/errors.js';
-import { manualSeed, releaseHostMemory, withAutocast } from '../engine/runtime.js';
+import { manualSeed, releaseHostMemory } from '../engine/runtime.js';
 import { mix32 } from '../data/random.js';
 import type { Batch } from '../data/loader.js';
 import { Vgg } from '../models/vgg.js';
@@ -9,7 +9,7 @@ import { vggLayout } from '../models/vgg-layout.js';
 import type { TrainingRecipe } from './recipe.js';
 import { Sgd } from './sgd.js';
 import { WarmRestartSchedule } from './schedule.js';
-import { evalStep, trainStep } from './step.js';
+import { evalStep, forwardLoss, trainStep } from './step.js';
 import type {
   EpochStats,
   LayoutChoice,
@@ -201,9 +201,10 @@ export function timeTrainingSteps(
       const started = performance.now();
       c.sgd.zeroGrad();
       tidy(() => {
-        const loss = withAutocast(config.precision === 'bf16', config.device, () =>
-          ops.crossEntropy(c.model.forward(x, true), y),
-        );
+        const { loss } = forwardLoss(c.model, x, y, {
+          training: true,
+          bf16: config.precision === 'bf16',
+        });
         loss.backward();
         loss.item(); // waits for a GPU
       });
@@ -277,9 +278,10 @@ function fitMemory(
         const run = (): void => {
           tidy(() => {
             const { x, y } = probeBatch(config, m);
-            withAutocast(config.precision === 'bf16', config.device, () =>
-              ops.crossEntropy(model.forward(x, true), y),
-            ).backward();
+            forwardLoss(model, x, y, {
+              training: true,
+              bf16: config.precision === 'bf16',
+            }).loss.backward();
           });
           sgd.zeroGrad();
         };
@@ -467,16 +469,11 @@ async function trainEpoch(
     const lr = schedule.rate(batch.index + 1);
     sgd.lr = lr;
     manualSeed(mix32(config.seed, id, epoch, batch.index)); // dropout masks
-    const stats = trainStep(
-      model,
-      sgd,
-      batch.x,
-      batch.y,
-      config.batchSize,
-      progress.microBatch,
-      true,
+    const stats = trainStep(model, sgd, batch.x, batch.y, {
+      batchSize: config.batchSize,
+      microBatch: progress.microBatch,
       bf16,
-    );
+    });
     run.phases.step += seconds(stepStarted);
     if (!stats.finite) {
       progress.diverged = true;
@@ -519,7 +516,10 @@ async function testEpoch(
   const total = { correct: 0, count: 0, lossSum: 0 };
   for await (const batch of test.batches(0)) {
     await yieldToEventLoop(); // a second Ctrl-C quits at once, also while evaluating
-    const s = evalStep(run.model, batch.x, batch.y, run.progress.microBatch, run.bf16);
+    const s = evalStep(run.model, batch.x, batch.y, {
+      microBatch: run.progress.microBatch,
+      bf16: run.bf16,
+    });
     total.correct += s.correct;
     total.count += s.count;
     total.lossSum += s.lossSum;

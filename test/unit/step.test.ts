@@ -20,9 +20,17 @@ describe('gradient accumulation over micro-batches', () => {
     const x = zeros([8, 3, 32, 32]).normal_(0, 1).toFloat32();
     const y = BigInt64Array.from([0n, 1n, 2n, 3n, 4n, 5n, 6n, 7n]);
     const full = setup();
-    const a = trainStep(full.model, full.sgd, x, y, 8, 8, false);
+    const a = trainStep(full.model, full.sgd, x, y, {
+      batchSize: 8,
+      microBatch: 8,
+      training: false,
+    });
     const split = setup();
-    const b = trainStep(split.model, split.sgd, x, y, 8, 2, false);
+    const b = trainStep(split.model, split.sgd, x, y, {
+      batchSize: 8,
+      microBatch: 2,
+      training: false,
+    });
     assert.equal(a.count, 8);
     assert.equal(a.correct, b.correct);
     assert.ok(Math.abs(a.lossSum - b.lossSum) < 1e-4);
@@ -45,7 +53,10 @@ describe('gradient accumulation over micro-batches', () => {
     const { model, sgd } = setup();
     const before = model.parameters()[0]?.tensor.toFloat32();
     const x = new Float32Array(2 * 3 * 32 * 32).fill(NaN);
-    const stats = trainStep(model, sgd, x, BigInt64Array.from([0n, 1n]), 2, 2);
+    const stats = trainStep(model, sgd, x, BigInt64Array.from([0n, 1n]), {
+      batchSize: 2,
+      microBatch: 2,
+    });
     assert.equal(stats.finite, false);
     assert.deepEqual(model.parameters()[0]?.tensor.toFloat32(), before);
   });
