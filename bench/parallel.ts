@@ -6,7 +6,7 @@ import { REFERENCE_DEFAULTS } from '../src/run/study.js';
 import { candidateSplits, measureSplits } from '../src/sweep/parallel/choose.js';
 import { TrainerPool } from '../src/sweep/parallel/pool.js';
 import { trainingConfig } from '../src/sweep/unit-trainer.js';
-import type { ModelLayout } from '../src/train/outcome.js';
+import type { MemoryFormat } from '../src/train/outcome.js';
 import { fastestStep } from '../src/train/trainer.js';
 import { runBenchSweep, type BenchRow } from './common.js';
 
@@ -67,7 +67,7 @@ export async function benchParallel(): Promise<BenchRow[]> {
   const timed = archs.map((a) => ({
     id: a.id,
     widths: a.widths,
-    layouts: ['nchw', 'channels-last'] as ModelLayout[],
+    layouts: ['nchw', 'channels-last'] as MemoryFormat[],
   }));
   const curve = new Map<number, (number | undefined)[]>();
   for (let pass = 0; pass < 2; pass++) {

@@ -6,8 +6,8 @@ import type { Architecture } from '../family/skew-normal.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type {
   EpochStats,
-  LayoutChoice,
-  ModelLayout,
+  MemoryFormatChoice,
+  MemoryFormat,
   PhaseSeconds,
   TrainingSummary,
 } from '../train/outcome.js';
@@ -29,8 +29,8 @@ export interface ResultRecord extends Omit<Architecture, 'totalFeatures'>, Train
   /** Where this process's training time went (absent in older records). */
   phaseSeconds?: PhaseSeconds;
   /** The layout the architecture trained in, and the step times that chose it (absent in older records). */
-  layout?: ModelLayout;
-  layoutMsPerStep?: LayoutChoice['msPerStep'];
+  layout?: MemoryFormat;
+  layoutMsPerStep?: MemoryFormatChoice['msPerStep'];
   /** Successive halving (absent otherwise): the epochs trained, and the rung's epoch where it
    * stopped, or null when it trained to the end (or the recipe's abandon rule stopped it). */
   epochsTrained?: number;
@@ -47,7 +47,7 @@ export function toRecord(
   outcome: TrainingSummary & {
     epochs: readonly EpochStats[];
     phases?: PhaseSeconds;
-    layout?: LayoutChoice;
+    layout?: MemoryFormatChoice;
   },
 ): ResultRecord {
   const col = (key: keyof EpochStats): number[] => outcome.epochs.map((e) => e[key]);

@@ -5,7 +5,12 @@ import type { RungDecision } from '../run/halving-state.js';
 import { unitLabel, type RunUnit } from '../run/units.js';
 import { unitKey, type ResultRecord } from '../run/results.js';
 import type { MicroBatchChoice } from '../train/memory.js';
-import type { EpochStats, LayoutChoice, StepProgress, TrainingEvents } from '../train/trainer.js';
+import type {
+  EpochStats,
+  MemoryFormatChoice,
+  StepProgress,
+  TrainingEvents,
+} from '../train/trainer.js';
 import { architectureStats, topVerdict } from '../analysis/architectures.js';
 import { sweepConclusion } from './summary.js';
 import { clockDuration } from '../util/duration.js';
@@ -202,7 +207,7 @@ export class ConsoleReporter implements SweepReporter {
     };
   }
 
-  private layout(view: UnitView, c: LayoutChoice): void {
+  private layout(view: UnitView, c: MemoryFormatChoice): void {
     if (this.mode === 'json')
       this.json('layout', { id: view.unit.arch.id, seed: view.unit.seed, ...c });
     else {

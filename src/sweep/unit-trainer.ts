@@ -8,7 +8,7 @@ import type { MicroBatchChoice } from '../train/memory.js';
 import {
   trainModel,
   TrainingStopped,
-  type LayoutChoice,
+  type MemoryFormatChoice,
   type TrainingConfig,
   type TrainingEvents,
   type TrainingOutcome,
@@ -58,7 +58,7 @@ export interface UnitTrainerOptions {
   /** Training processes (--parallel); none: units train in this process, one at a time. */
   pool: TrainerPool | undefined;
   /** Layouts already settled (by --parallel auto's timing), by architecture id. */
-  layouts: ReadonlyMap<number, LayoutChoice>;
+  layouts: ReadonlyMap<number, MemoryFormatChoice>;
   shouldStop: () => boolean;
 }
 
@@ -69,7 +69,7 @@ export interface UnitTrainerOptions {
  */
 export class UnitTrainer {
   private readonly o: UnitTrainerOptions;
-  private readonly layouts: Map<number, LayoutChoice>;
+  private readonly layouts: Map<number, MemoryFormatChoice>;
   private readonly memory = new Map<number, MicroBatchChoice>();
   private readonly loaders: SeedLoaders;
 

@@ -28,14 +28,18 @@ export interface PhaseSeconds {
   checkpoint: number;
 }
 
-/** A layout a model is built in: NCHW, PyTorch's default, or channels-last (NHWC). */
-export type ModelLayout = 'nchw' | 'channels-last';
+/**
+ * How a model keeps its activations and convolution weights in memory (PyTorch's memory format):
+ * NCHW, PyTorch's default, or channels-last (NHWC). Not the width layout of its layers
+ * (`VggLayout`). `--layout` and results.jsonl's `layout` name it.
+ */
+export type MemoryFormat = 'nchw' | 'channels-last';
 
-/** The layout an architecture trains in, and the step times that chose it ('auto'). */
-export interface LayoutChoice {
-  layout: ModelLayout;
+/** The memory format an architecture trains in, and the step times that chose it ('auto'). */
+export interface MemoryFormatChoice {
+  layout: MemoryFormat;
   /** Median milliseconds of a training step in each layout, when measured. */
-  msPerStep: Partial<Record<ModelLayout, number>>;
+  msPerStep: Partial<Record<MemoryFormat, number>>;
 }
 
 /** An architecture's best and last statistics (docs/method.md §3 and §5). */

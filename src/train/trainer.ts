@@ -12,14 +12,14 @@ import { WarmRestartSchedule } from './schedule.js';
 import { evalStep, forwardLoss, trainStep } from './step.js';
 import type {
   EpochStats,
-  LayoutChoice,
-  ModelLayout,
+  MemoryFormatChoice,
+  MemoryFormat,
   PhaseSeconds,
   TrainingSummary,
 } from './outcome.js';
 import { restoreTraining, saveTraining, type Progress } from './training-state.js';
 
-export type { EpochStats, LayoutChoice, ModelLayout, PhaseSeconds } from './outcome.js';
+export type { EpochStats, MemoryFormatChoice, MemoryFormat, PhaseSeconds } from './outcome.js';
 
 /** The recipe with what one architecture's training needs besides (docs/method.md §1, §3). */
 export interface TrainingConfig extends TrainingRecipe {
@@ -35,7 +35,7 @@ export interface TrainingConfig extends TrainingRecipe {
 export interface TrainingOutcome extends TrainingSummary {
   epochs: EpochStats[];
   phases: PhaseSeconds;
-  layout: LayoutChoice;
+  layout: MemoryFormatChoice;
   memory: MicroBatchChoice | undefined;
   /** Stopped at `untilEpoch` with its checkpoint kept, to continue later. */
   paused: boolean;
@@ -60,7 +60,7 @@ export interface StepProgress {
 /** What training tells whoever follows it; the sweep's reporter implements the same interface. */
 export interface TrainingEvents {
   /** The layout was settled (a new architecture, not a resumed one). */
-  layout?(choice: LayoutChoice): void;
+  layout?(choice: MemoryFormatChoice): void;
   /** The micro-batch was settled by measurement (a new architecture, not a resumed one). */
   memory?(choice: MicroBatchChoice): void;
   /** Training continues from a checkpoint at this epoch and batch. */
@@ -84,7 +84,7 @@ export interface TrainOptions {
    * The layout already chosen for this architecture (by another seed's run of it): trained in
    * without timing again. A checkpoint's own layout still wins.
    */
-  layout?: LayoutChoice;
+  layout?: MemoryFormatChoice;
   /** The micro-batch settled for this architecture in that layout, by another seed's run. */
   memory?: MicroBatchChoice;
   /** Memory budget in bytes that the micro-batch must fit (CPU). */
@@ -121,7 +121,7 @@ function probeBatch(config: TrainingConfig, m: number): { x: Tensor; y: Tensor }
   };
 }
 
-function buildModel(widths: readonly number[], config: TrainingConfig, layout: ModelLayout): Vgg {
+function buildModel(widths: readonly number[], config: TrainingConfig, layout: MemoryFormat): Vgg {
   return new Vgg(widths, {
     classes: config.classes,
     colors: config.colors,
@@ -135,7 +135,7 @@ function buildModel(widths: readonly number[], config: TrainingConfig, layout: M
 
 /** A layout choice, with the peak memory its timed steps took (CPU; undefined elsewhere). */
 interface TimedLayout {
-  choice: LayoutChoice;
+  choice: MemoryFormatChoice;
   peakBytes: number | undefined;
 }
 
@@ -156,7 +156,7 @@ function chooseLayout(widths: readonly number[], config: TrainingConfig): TimedL
 }
 
 /** The faster of the timed layouts (NCHW on a tie, or where none was timed), with the figures. */
-export function fasterLayout(msPerStep: StepTiming['msPerStep']): LayoutChoice {
+export function fasterLayout(msPerStep: StepTiming['msPerStep']): MemoryFormatChoice {
   const layout =
     (msPerStep['channels-last'] ?? Infinity) < (msPerStep.nchw ?? Infinity)
       ? 'channels-last'
@@ -166,9 +166,9 @@ export function fasterLayout(msPerStep: StepTiming['msPerStep']): LayoutChoice {
 
 /** What {@link timeTrainingSteps} measured of each layout. */
 export interface StepTiming {
-  msPerStep: Partial<Record<ModelLayout, number>>;
+  msPerStep: Partial<Record<MemoryFormat, number>>;
   /** Peak bytes one whole step added to the process (CPU only; its last timed round). */
-  peakBytes: Partial<Record<ModelLayout, number>>;
+  peakBytes: Partial<Record<MemoryFormat, number>>;
 }
 
 /**
@@ -181,7 +181,7 @@ export interface StepTiming {
 export function timeTrainingSteps(
   widths: readonly number[],
   config: TrainingConfig,
-  layouts: readonly ModelLayout[],
+  layouts: readonly MemoryFormat[],
 ): StepTiming | undefined {
   const m = Math.min(config.microBatch, config.batchSize);
   const models = layouts.map((layout) => {
@@ -255,7 +255,7 @@ export function fastestStep(timing: StepTiming | undefined): number | undefined 
 function fitMemory(
   widths: readonly number[],
   config: TrainingConfig,
-  layout: ModelLayout,
+  layout: MemoryFormat,
   limit: number,
   measured: number | undefined,
 ): MicroBatchChoice {
@@ -321,7 +321,7 @@ const yieldToEventLoop = (): Promise<void> =>
 /** An architecture being trained: its model, optimiser, schedule and progress. */
 interface Run {
   phases: PhaseSeconds;
-  layout: LayoutChoice;
+  layout: MemoryFormatChoice;
   model: Vgg;
   sgd: Sgd;
   schedule: WarmRestartSchedule;

@@ -3,7 +3,7 @@ import type { Tensor } from '../engine/index.js';
 import { UsageError } from '../errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
 import type { NamedTensor } from '../models/vgg.js';
-import type { EpochStats, ModelLayout } from './outcome.js';
+import type { EpochStats, MemoryFormat } from './outcome.js';
 import type { WarmRestartState } from './schedule.js';
 
 /**
@@ -20,7 +20,7 @@ export interface Progress {
   running: { lossSum: number; correct: number; seen: number; seconds: number; lr: number };
   microBatch: number;
   /** The layout the architecture trains in (absent in checkpoints of older versions). */
-  layout?: ModelLayout;
+  layout?: MemoryFormat;
   diverged: boolean;
 }
 

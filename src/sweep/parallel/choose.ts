@@ -1,12 +1,12 @@
 import type { Architecture } from '../../family/skew-normal.js';
-import type { ModelLayout } from '../../train/outcome.js';
+import type { MemoryFormat } from '../../train/outcome.js';
 import type { TrainingConfig } from '../../train/trainer.js';
 import { setThreads, threads as threadCount } from '../../engine/runtime.js';
 import {
   fasterLayout,
   fastestStep,
   timeTrainingSteps,
-  type LayoutChoice,
+  type MemoryFormatChoice,
   type StepTiming,
 } from '../../train/trainer.js';
 import { TrainerPool } from './pool.js';
@@ -103,7 +103,7 @@ export interface MeasuredSplit {
   choice: ParallelChoice;
   pool: TrainerPool | undefined;
   /** The layouts the sampled architectures train in, timed at the chosen split (by id). */
-  layouts: Map<number, LayoutChoice>;
+  layouts: Map<number, MemoryFormatChoice>;
 }
 
 /**
@@ -122,7 +122,7 @@ export async function measureSplits(
   steps?: StepsByArchitecture,
 ): Promise<MeasuredSplit> {
   const sample = sampleArchitectures(architectures);
-  const layouts: ModelLayout[] =
+  const layouts: MemoryFormat[] =
     config.layout === 'auto' ? ['nchw', 'channels-last'] : [config.layout];
   const timed: TimedArchitecture[] = sample.map((a) => ({ id: a.id, widths: a.widths, layouts }));
   const measured: SplitMeasurement[] = [];
@@ -173,7 +173,7 @@ export async function measureSplits(
     } else await pool?.close();
   }
   const chosen = best?.m ?? candidates[0] ?? { processes: 1, threads: 1 };
-  const settled = new Map<number, LayoutChoice>();
+  const settled = new Map<number, MemoryFormatChoice>();
   if (config.layout === 'auto') {
     for (const [k, timing] of (best?.timings ?? []).entries()) {
       const id = sample[k]?.id;

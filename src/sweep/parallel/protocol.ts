@@ -1,5 +1,5 @@
 import type { StudyConfig } from '../../run/study.js';
-import type { ModelLayout } from '../../train/outcome.js';
+import type { MemoryFormat } from '../../train/outcome.js';
 import type {
   StepTiming,
   TrainingConfig,
@@ -39,7 +39,7 @@ export type ToTrainer =
 export interface TimedArchitecture {
   id: number;
   widths: readonly number[];
-  layouts: ModelLayout[];
+  layouts: MemoryFormat[];
 }
 
 type EventName = keyof TrainingEvents;
