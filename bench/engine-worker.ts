@@ -17,7 +17,7 @@ const widths = widthsArg.split(',').map(Number);
 const batch = Number(batchArg);
 setThreads(Number(threadsArg));
 manualSeed(0);
-const model = new Vgg(widths, { channelsLast: layout !== 'nchw' });
+const model = new Vgg(widths, { memoryFormat: layout === 'nchw' ? 'nchw' : 'channels-last' });
 const bf16 = layout === 'bf16';
 const sgd = new Sgd(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
 const x = zeros([batch, 3, 32, 32]).uniform_(0, 1);

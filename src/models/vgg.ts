@@ -19,11 +19,11 @@ export interface VggOptions extends Omit<VggLayoutOptions, 'batchNorm'> {
   weightInit?: InitScheme;
   device?: string;
   /**
-   * Keep activations and conv weights channels-last (NHWC) in memory. Default true: measured 8 to
-   * 25 % faster than NCHW on CPU with oneDNN (npm run bench -- engine), same values within float
-   * rounding.
+   * How activations and conv weights sit in memory. Default 'nchw', PyTorch's default; which is
+   * faster depends on the architecture and the machine, so training times both (`--layout auto`,
+   * src/train/trainer.ts) and builds the model in the faster. Values agree within float rounding.
    */
-  channelsLast?: boolean;
+  memoryFormat?: MemoryFormat;
   /**
    * Element type of the parameters and activations (default float32, as the reference trains).
    * float64 serves the parity tests, whose reference is then independent of any CPU's kernels.
@@ -31,6 +31,12 @@ export interface VggOptions extends Omit<VggLayoutOptions, 'batchNorm'> {
   dtype?: Extract<DType, 'float32' | 'float64'>;
 }
 
+/**
+ * How a model keeps its activations and convolution weights in memory (PyTorch's memory format):
+ * NCHW, PyTorch's default, or channels-last (NHWC). Not the width layout of its layers
+ * (`VggLayout`). `--layout` and results.jsonl's `layout` name it.
+ */
+export type MemoryFormat = 'nchw' | 'channels-last';
 /** A named tensor of the model: a trainable parameter or a buffer (running statistics). */
 export interface NamedTensor {
   name: string;
@@ -84,7 +90,7 @@ interface LinearUnit {
 export class Vgg {
   readonly layout: VggLayout;
   readonly device: string;
-  readonly channelsLast: boolean;
+  readonly memoryFormat: MemoryFormat;
   readonly dtype: DType;
   private readonly convs: ConvUnit[] = [];
   private readonly linears: LinearUnit[] = [];
@@ -102,7 +108,7 @@ export class Vgg {
     }
     this.layout = vggLayout(widths, { ...options, batchNorm: this.eps > 0 });
     this.device = checkDevice(options.device ?? 'cpu');
-    this.channelsLast = options.channelsLast ?? true;
+    this.memoryFormat = options.memoryFormat ?? 'nchw';
     this.dtype = options.dtype ?? 'float32';
     this.momentum = options.batchNormMomentum ?? 0.1;
     this.dropoutP = options.dropout ?? 0.5;
@@ -117,7 +123,7 @@ export class Vgg {
         this.convs.push({
           prefix: `features.block${c.block}`,
           index: c.index,
-          weight: this.channelsLast ? weight.channelsLast() : weight,
+          weight: this.memoryFormat === 'channels-last' ? weight.channelsLast() : weight,
           bn: batchNorm ? new BatchNorm(c.outChannels, dtype, device) : null,
           poolAfter: next === undefined || next.block !== c.block,
         });
@@ -195,7 +201,7 @@ export class Vgg {
       if (h !== x && h !== next) h.dispose();
       h = next;
     };
-    if (this.channelsLast) advance(x.channelsLast());
+    if (this.memoryFormat === 'channels-last') advance(x.channelsLast());
     for (const c of this.convs) {
       advance(ops.conv2d(h, c.weight, null, 1, 1));
       if (c.bn) advance(c.bn.forward(h, training, this.momentum, this.eps));

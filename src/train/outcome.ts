@@ -28,12 +28,8 @@ export interface PhaseSeconds {
   checkpoint: number;
 }
 
-/**
- * How a model keeps its activations and convolution weights in memory (PyTorch's memory format):
- * NCHW, PyTorch's default, or channels-last (NHWC). Not the width layout of its layers
- * (`VggLayout`). `--layout` and results.jsonl's `layout` name it.
- */
-export type MemoryFormat = 'nchw' | 'channels-last';
+import type { MemoryFormat } from '../models/vgg.js';
+export type { MemoryFormat };
 
 /** The memory format an architecture trains in, and the step times that chose it ('auto'). */
 export interface MemoryFormatChoice {

@@ -129,7 +129,7 @@ function buildModel(widths: readonly number[], config: TrainingConfig, layout: M
     batchNorm: config.batchNorm,
     weightInit: config.weightInit,
     device: config.device,
-    channelsLast: layout === 'channels-last',
+    memoryFormat: layout,
   });
 }
 

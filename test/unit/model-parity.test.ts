@@ -119,7 +119,7 @@ function model(channelsLast: boolean, precision: Precision, eps = fixture.eps): 
     classes: fixture.classes,
     batchNorm: eps,
     dropout: 0,
-    channelsLast,
+    memoryFormat: channelsLast ? 'channels-last' : 'nchw',
     dtype: precision,
   });
   return loadInto(m, eps === 0 ? fixture.noBatchNorm.initial : fixture.initial, precision);

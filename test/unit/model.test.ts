@@ -48,7 +48,10 @@ describe('VGG model', () => {
 
   it('maps a batch of images to logits, in train and eval mode, channels-last too', () => {
     for (const channelsLast of [false, true]) {
-      const m = new Vgg(TINY, { classes: 5, channelsLast });
+      const m = new Vgg(TINY, {
+        classes: 5,
+        memoryFormat: channelsLast ? 'channels-last' : 'nchw',
+      });
       const logits = tidy(() => m.forward(zeros([3, 3, 32, 32]).normal_(0, 1), true));
       assert.deepEqual(logits.shape, [3, 5]);
       const evalLogits = noGrad(() => m.forward(zeros([2, 3, 32, 32]), false));

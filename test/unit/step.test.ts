@@ -9,7 +9,7 @@ const WIDTHS = [4, 4, 6, 6, 8, 8, 8, 10, 10];
 
 function setup(): { model: Vgg; sgd: Sgd } {
   manualSeed(11);
-  const model = new Vgg(WIDTHS, { channelsLast: false, dropout: 0 });
+  const model = new Vgg(WIDTHS, { memoryFormat: 'nchw', dropout: 0 });
   const sgd = new Sgd(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
   return { model, sgd };
 }
