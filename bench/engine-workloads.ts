@@ -1,4 +1,4 @@
-import { vggBaseWidths } from '../src/family/vgg-base.js';
+import { vggBaseWidths } from '../src/models/vgg-base.js';
 
 /** The engine benchmark's workloads (issue: VGG-16 / 8, VGG-16, the most early-heavy member / 4). */
 export interface EngineWorkload {

@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export { UsageError } from './errors.js';
-export { classifierWidth, convsPerDeepBlock, vggBaseWidths } from './family/vgg-base.js';
+export { classifierWidth, convsPerDeepBlock, vggBaseWidths } from './models/vgg-base.js';
 export {
   baselineArchitecture,
   binnedDensity,

@@ -1,4 +1,4 @@
-import { mix32, Rng } from '../data/random.js';
+import { mix32, Rng } from '../util/random.js';
 import type { ArchitectureStats } from './architectures.js';
 import { excludesZero, expandedPercentile, LEVEL, mean, type Estimate } from './stats.js';
 

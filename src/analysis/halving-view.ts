@@ -1,4 +1,5 @@
 import type { RunResult } from '../run/load.js';
+import type { ResultRecord } from '../run/results.js';
 import {
   architectureStats,
   rankArchitectures,
@@ -100,4 +101,37 @@ export function halvingView(
     view: { rungs: all, commonEpoch, stopped, survivors },
     compared: results.map((r) => atEpoch(r, commonEpoch)),
   };
+}
+
+/**
+ * Where successive halving stopped the runs, and what it cost against the full sweep (MAC-images:
+ * every run's MACs per image times the epochs it trained; the images per epoch are the same for
+ * all). Undefined for a sweep without halving.
+ */
+export function halvingSummary(
+  records: readonly Pick<
+    ResultRecord,
+    'macs' | 'abandoned' | 'diverged' | 'epochsTrained' | 'stoppedAtRung'
+  >[],
+  epochs: number,
+): string | undefined {
+  const halved = records.filter((r) => r.epochsTrained !== undefined);
+  if (halved.length === 0) return undefined;
+  const stops = new Map<string, number>();
+  for (const r of halved) {
+    const where =
+      r.stoppedAtRung === null || r.stoppedAtRung === undefined
+        ? r.abandoned || r.diverged
+          ? `${r.abandoned ? 'abandoned' : 'diverged'} by the recipe`
+          : `trained all ${epochs} epochs`
+        : `stopped at the rung of epoch ${r.stoppedAtRung}`;
+    stops.set(where, (stops.get(where) ?? 0) + 1);
+  }
+  // MAC-epochs: the images per epoch are a common factor of both.
+  const spent = halved.reduce((n, r) => n + r.macs * (r.epochsTrained ?? 0), 0);
+  const full = halved.reduce((n, r) => n + r.macs * epochs, 0);
+  return [
+    `Successive halving: ${[...stops].map(([where, n]) => `${n} runs ${where}`).join(', ')}.`,
+    `Cost: ${((100 * spent) / full).toFixed(1)} % of the full sweep's MAC-images; architectures stopped early are ranked on fewer epochs.`,
+  ].join('\n');
 }

@@ -1,5 +1,5 @@
 import jStat from 'jstat';
-import { mix32, Rng } from '../data/random.js';
+import { mix32, Rng } from '../util/random.js';
 
 /**
  * The statistics featshift puts on its numbers: Student t intervals over seeds, Welch's interval

@@ -1,6 +1,6 @@
 import { cropRgb, pythonRound, resizeRgb, type FolderImages } from './image-folder.js';
 import type { Batch } from './loader.js';
-import { mix32, permutation, Rng } from './random.js';
+import { mix32, permutation, Rng } from '../util/random.js';
 
 export interface ImageFolderLoaderOptions {
   batchSize: number;

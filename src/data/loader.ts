@@ -1,5 +1,5 @@
 import type { ImageSet } from './image-set.js';
-import { mix32, permutation, Rng } from './random.js';
+import { mix32, permutation, Rng } from '../util/random.js';
 import { resizeBilinear, resizeBilinearFloat } from './resize.js';
 
 export interface LoaderOptions {

@@ -1,7 +1,7 @@
 import { UsageError } from '../errors.js';
 import { countMacs, countParams, vggLayout } from '../models/vgg-layout.js';
 import { erf, exp, fastErf, numpyArange, pairwiseSum } from './precise-math.js';
-import { vggBaseWidths } from './vgg-base.js';
+import { vggBaseWidths } from '../models/vgg-base.js';
 
 /** A closed range walked with a step, as the reference does: numpy.arange(min, max + step, step). */
 export interface GridRange {

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { convsPerDeepBlock } from '../family/vgg-base.js';
+import { convsPerDeepBlock } from './vgg-base.js';
 
 /** One 3x3 convolution (stride 1, padding 1, no bias) followed by batch norm (when on) and ReLU. */
 export interface ConvLayerSpec {

@@ -3,11 +3,10 @@ import { createRequire } from 'node:module';
 import { architectureStats, topVerdict } from '../analysis/architectures.js';
 import { analyzeStudy, type GroupSummary } from '../analysis/study-analysis.js';
 import type { Interval } from '../analysis/stats.js';
-import { halvingView } from '../analysis/halving-view.js';
+import { halvingSummary, halvingView } from '../analysis/halving-view.js';
 import type { NormalizedEdf } from '../analysis/cost-matched.js';
 import { halvingRungs } from '../run/rungs.js';
 import type { LoadedRun, RunResult } from '../run/load.js';
-import { halvingSummary } from '../sweep/halving.js';
 
 const require = createRequire(import.meta.url);
 let plotly: string | undefined;

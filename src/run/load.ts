@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { UsageError } from '../errors.js';
 import { baselineArchitecture } from '../family/skew-normal.js';
-import { vggBaseWidths } from '../family/vgg-base.js';
+import { vggBaseWidths } from '../models/vgg-base.js';
 import { countMacs, countParams, vggLayout } from '../models/vgg-layout.js';
 import { datasetSpec } from '../data/registry.js';
 import { CONFIG_FILE, CSV_NAME, RESULTS_FILE, SEED_FOLDER } from './files.js';

@@ -9,7 +9,7 @@ import {
 import { analyzeStudy } from '../analysis/study-analysis.js';
 import { halvingView } from '../analysis/halving-view.js';
 import { loadRun } from '../run/load.js';
-import { halvingSummary } from './halving.js';
+import { halvingSummary } from '../analysis/halving-view.js';
 import type { ResultRecord } from '../run/results.js';
 import { humanCount, sparkline, textTable } from '../util/text-table.js';
 

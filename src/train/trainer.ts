@@ -1,7 +1,7 @@
 import { tensor, tidy, zeros, type Tensor } from '../engine/index.js';
 import { OutOfMemoryError } from '../engine/errors.js';
 import { manualSeed, releaseHostMemory } from '../engine/runtime.js';
-import { mix32 } from '../data/random.js';
+import { mix32 } from '../util/random.js';
 import type { Batch } from '../data/loader.js';
 import { Vgg } from '../models/vgg.js';
 import { measurePeakBytes, planMicroBatch, type MicroBatchChoice } from './memory.js';

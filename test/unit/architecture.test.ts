@@ -59,7 +59,77 @@ function closure(start: string): { modules: Set<string>; packages: Set<string> }
   return { modules, packages };
 }
 
+/**
+ * The folders and what each may load at run time (the README's "Layout"): a graph without
+ * cycles, the engine under the models under the trainer under the sweep under the command line;
+ * data apart; the family over the models' width layout; the run folder, the analysis and the
+ * report over the family and the run folder.
+ */
+const LAYERS: Record<string, readonly string[]> = {
+  'errors.ts': [],
+  types: [],
+  util: [],
+  engine: ['util', 'errors.ts'],
+  models: ['engine', 'util', 'errors.ts'],
+  family: ['models', 'util', 'errors.ts'],
+  data: ['util', 'errors.ts'],
+  train: ['models', 'engine', 'data', 'family', 'util', 'errors.ts'],
+  run: ['train', 'models', 'family', 'data', 'util', 'errors.ts'],
+  analysis: ['run', 'family', 'util', 'errors.ts'],
+  report: ['analysis', 'run', 'family', 'util', 'errors.ts'],
+  sweep: ['analysis', 'run', 'train', 'models', 'family', 'data', 'engine', 'util', 'errors.ts'],
+  cli: [
+    'sweep',
+    'report',
+    'analysis',
+    'run',
+    'train',
+    'models',
+    'family',
+    'data',
+    'engine',
+    'util',
+    'errors.ts',
+  ],
+  'index.ts': [
+    'sweep',
+    'report',
+    'analysis',
+    'run',
+    'train',
+    'models',
+    'family',
+    'data',
+    'engine',
+    'util',
+    'errors.ts',
+  ],
+};
+
+const folderOf = (file: string): string => file.split('/')[0] as string;
+
 describe('the architecture, as the README states it', () => {
+  it('every import follows the stated layers, folder by folder', () => {
+    const wrong: string[] = [];
+    for (const [file, { local }] of graph) {
+      const from = folderOf(file);
+      const allowed = LAYERS[from];
+      assert.ok(allowed, `${file} is in a folder the layers do not name`);
+      for (const target of local) {
+        const to = folderOf(target);
+        if (to !== from && !allowed.includes(to)) wrong.push(`${file} -> ${target}`);
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  it('the family and the models load no engine where they describe widths and costs', () => {
+    for (const start of ['family/skew-normal.ts', 'models/vgg-layout.ts', 'models/vgg-base.ts']) {
+      const engine = [...closure(start).modules].filter((m) => m.startsWith('engine/'));
+      assert.deepEqual(engine, [], `${start} loads ${engine.join(', ')}`);
+    }
+  });
+
   it('the run folder, the analysis and the report load neither the engine nor the trainer nor the sweep runner', () => {
     const starts = [...graph.keys()].filter(
       (f) => f.startsWith('run/') || f.startsWith('report/') || f.startsWith('analysis/'),

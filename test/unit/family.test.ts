@@ -7,7 +7,7 @@ import {
   skewNormalFamily,
   skewNormalPdf,
 } from '../../src/family/skew-normal.js';
-import { vggBaseWidths } from '../../src/family/vgg-base.js';
+import { vggBaseWidths } from '../../src/models/vgg-base.js';
 import { UsageError } from '../../src/errors.js';
 import { readFixture } from '../helpers/paths.js';
 

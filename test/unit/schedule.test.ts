@@ -10,7 +10,7 @@ import {
   referenceMemoryEstimate,
 } from '../../src/train/memory.js';
 import { vggLayout } from '../../src/models/vgg-layout.js';
-import { vggBaseWidths } from '../../src/family/vgg-base.js';
+import { vggBaseWidths } from '../../src/models/vgg-base.js';
 
 describe('warm-restart schedule', () => {
   it('follows docs/method.md §3: lr = min + (max - min)(1 + cos(pi t / cycle)) / 2, set before every step', () => {

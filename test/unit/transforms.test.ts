@@ -13,7 +13,7 @@ import {
 } from '../../src/data/image-folder.js';
 import { randomResizedCropBox } from '../../src/data/image-folder-loader.js';
 import type { ImageSet } from '../../src/data/image-set.js';
-import { Rng } from '../../src/data/random.js';
+import { Rng } from '../../src/util/random.js';
 import { DATASETS, type DatasetSpec } from '../../src/data/registry.js';
 import { REFERENCE_DEFAULTS, type StudyConfig } from '../../src/run/study.js';
 import { buildLoaders, type StudyData } from '../../src/sweep/study-data.js';
