@@ -65,6 +65,21 @@ function closure(start: string): { modules: Set<string>; packages: Set<string> }
  * data apart; the family over the models' width layout; the run folder, the analysis and the
  * report over the family and the run folder.
  */
+/** The command line and the library's entry point may load every layer. */
+const EVERY_LAYER = [
+  'sweep',
+  'report',
+  'analysis',
+  'run',
+  'train',
+  'models',
+  'family',
+  'data',
+  'engine',
+  'util',
+  'errors.ts',
+] as const;
+
 const LAYERS: Record<string, readonly string[]> = {
   'errors.ts': [],
   types: [],
@@ -78,32 +93,8 @@ const LAYERS: Record<string, readonly string[]> = {
   analysis: ['run', 'family', 'util', 'errors.ts'],
   report: ['analysis', 'run', 'family', 'util', 'errors.ts'],
   sweep: ['analysis', 'run', 'train', 'models', 'family', 'data', 'engine', 'util', 'errors.ts'],
-  cli: [
-    'sweep',
-    'report',
-    'analysis',
-    'run',
-    'train',
-    'models',
-    'family',
-    'data',
-    'engine',
-    'util',
-    'errors.ts',
-  ],
-  'index.ts': [
-    'sweep',
-    'report',
-    'analysis',
-    'run',
-    'train',
-    'models',
-    'family',
-    'data',
-    'engine',
-    'util',
-    'errors.ts',
-  ],
+  cli: EVERY_LAYER,
+  'index.ts': EVERY_LAYER,
 };
 
 const folderOf = (file: string): string => file.split('/')[0] as string;
