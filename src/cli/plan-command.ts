@@ -105,10 +105,10 @@ export function planCommand(): Command {
   return new Command('plan')
     .summary("choose a study's design by the difference it can detect, from a pilot run")
     .description(
-      "choose a study's design from a pilot: for k architectures per location and s seeds each (a design kxs),\n" +
-        'the smallest early - middle - late and location - VGG difference over architectures it would detect at 95 % with\n' +
-        '80 % power, and its time, from the variances and run times the pilot measured (docs/method.md §7).\n' +
-        'The pilot is a run folder of the same training budget, with two seeds or more and two or more members per location.',
+      "choose a study's design from a pilot: for each design KxS (K architectures per location, S seeds each), " +
+        'the smallest early - middle - late and location - VGG difference over architectures it would detect at 95 % ' +
+        'with 80 % power, and its time, from the variances and run times the pilot measured (docs/method.md §6).\n' +
+        'The pilot is a run folder trained as the study would be, with two seeds or more and two or more members per location.',
     )
     .argument('<RUN_DIR...>', 'run folders of one pilot study')
     .option(
