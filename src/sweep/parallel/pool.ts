@@ -1,6 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from '../../errors.js';
 import type {
   StepTiming,
   TrainingConfig,
@@ -14,6 +13,7 @@ import type {
   ToTrainer,
   TrainRequest,
 } from './protocol.js';
+import { fromWire } from './wire-error.js';
 
 const TRAINER_PROCESS = fileURLToPath(new URL('./trainer-process.js', import.meta.url));
 
@@ -23,17 +23,6 @@ export class TrainerProcessError extends Error {
     super(message);
     this.name = 'TrainerProcessError';
   }
-}
-
-/** The error a training process reported, as the same class where it matters to the CLI. */
-function rebuildError(m: Extract<FromTrainer, { type: 'failed' }>): Error {
-  const error =
-    m.name === 'UsageError' || m.option !== undefined
-      ? new UsageError(m.message, m.option)
-      : new Error(m.message);
-  error.name = m.name;
-  if (m.stack !== undefined) error.stack = m.stack;
-  return error;
 }
 
 /** One forked training process and the one request it is answering, if any. */
@@ -64,7 +53,7 @@ class TrainerProcess {
       }
       const pending = this.pending;
       this.pending = undefined;
-      if (m.type === 'failed') pending?.reject(rebuildError(m));
+      if (m.type === 'failed') pending?.reject(fromWire(m.error));
       else pending?.resolve(m);
     });
     this.child.on('exit', (code, signal) => {

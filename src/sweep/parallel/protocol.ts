@@ -1,3 +1,4 @@
+import type { WireError } from './wire-error.js';
 import type { StudyConfig } from '../../run/study.js';
 import type { MemoryFormat } from '../../train/outcome.js';
 import type {
@@ -50,4 +51,4 @@ export type FromTrainer =
   | { type: 'trained'; outcome: TrainingOutcome }
   | { type: 'stopped' }
   | { type: 'timed'; timings: (StepTiming | undefined)[] }
-  | { type: 'failed'; name: string; message: string; option?: string; stack?: string };
+  | { type: 'failed'; error: WireError };

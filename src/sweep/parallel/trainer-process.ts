@@ -1,8 +1,8 @@
-import { UsageError } from '../../errors.js';
 import { trainModel, timeTrainingSteps, TrainingStopped } from '../../train/trainer.js';
 import type { TrainingEvents } from '../../train/trainer.js';
 import { loadStudyData, SeedLoaders, type StudyData } from '../study-data.js';
 import type { FromTrainer, ProcessSetup, ToTrainer, TrainRequest } from './protocol.js';
+import { toWire } from './wire-error.js';
 
 /**
  * One training process of a parallel local sweep (forked by pool.ts with FEATSHIFT_THREADS set):
@@ -70,18 +70,7 @@ async function train(request: TrainRequest): Promise<FromTrainer> {
 }
 
 function failure(error: unknown): FromTrainer {
-  if (error instanceof Error) {
-    return {
-      type: 'failed',
-      name: error.name,
-      message: error.message,
-      ...(error instanceof UsageError && error.option !== undefined
-        ? { option: error.option }
-        : {}),
-      ...(error.stack !== undefined ? { stack: error.stack } : {}),
-    };
-  }
-  return { type: 'failed', name: 'Error', message: String(error) };
+  return { type: 'failed', error: toWire(error) };
 }
 
 process.on('message', (message: ToTrainer) => {

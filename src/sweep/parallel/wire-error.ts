@@ -1,0 +1,64 @@
+import { DataError } from '../../data/errors.js';
+import { EngineError, OutOfMemoryError } from '../../engine/errors.js';
+import { UsageError } from '../../errors.js';
+
+/**
+ * An error as it crosses from a training process to the sweep: its class by name and the fields
+ * that class carries, so that the parent rethrows the same class (a DataError still exits 2 and
+ * names its file, an OutOfMemoryError is still told from another libtorch failure). Classes the
+ * sweep does not tell apart come back as a plain Error under their own name.
+ */
+export interface WireError {
+  name: string;
+  message: string;
+  stack?: string;
+  /** UsageError: the option at fault. */
+  option?: string;
+  /** DataError: the file, and whether the machine could not reach it. */
+  file?: string;
+  unreachable?: boolean;
+}
+
+export function toWire(error: unknown): WireError {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  const wire: WireError = {
+    name: error.name,
+    message: error.message,
+    ...(error.stack !== undefined ? { stack: error.stack } : {}),
+  };
+  if (error instanceof UsageError && error.option !== undefined) wire.option = error.option;
+  if (error instanceof DataError) {
+    if (error.file !== undefined) wire.file = error.file;
+    wire.unreachable = error.unreachable;
+  }
+  return wire;
+}
+
+export function fromWire(wire: WireError): Error {
+  let error: Error;
+  switch (wire.name) {
+    case 'UsageError':
+      error = new UsageError(wire.message, wire.option);
+      break;
+    case 'DataError': {
+      // The message already names the file: rebuilt without it, then the field set.
+      const data = new DataError(wire.message, undefined, {
+        unreachable: wire.unreachable ?? false,
+      });
+      (data as { file: string | undefined }).file = wire.file;
+      error = data;
+      break;
+    }
+    case 'OutOfMemoryError':
+      error = new OutOfMemoryError(wire.message);
+      break;
+    case 'EngineError':
+      error = new EngineError(wire.message);
+      break;
+    default:
+      error = new Error(wire.message);
+      error.name = wire.name;
+  }
+  if (wire.stack !== undefined) error.stack = wire.stack;
+  return error;
+}

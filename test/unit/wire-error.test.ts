@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DataError } from '../../src/data/errors.js';
+import { EngineError, OutOfMemoryError } from '../../src/engine/errors.js';
+import { UsageError } from '../../src/errors.js';
+import { fromWire, toWire } from '../../src/sweep/parallel/wire-error.js';
+
+/**
+ * Errors keep their class from a training process to the sweep (the process pool's messages are
+ * structured clones, which keep no class): each class the command line tells apart, one by one.
+ */
+const across = (error: unknown): Error => fromWire(structuredClone(toWire(error)));
+
+describe('errors across the process pool', () => {
+  it('a UsageError comes back as one, with its option', () => {
+    const e = across(new UsageError('--depth 11 is not 3k + 7', 'depth'));
+    assert.ok(e instanceof UsageError);
+    assert.equal(e.option, 'depth');
+    assert.equal(e.message, '--depth 11 is not 3k + 7');
+  });
+
+  it('a DataError comes back as one, naming its file once, unreachable or not', () => {
+    const damaged = across(new DataError('is not an IDX file', '/data/train-images.gz'));
+    assert.ok(damaged instanceof DataError);
+    assert.equal(damaged.message, '/data/train-images.gz: is not an IDX file');
+    assert.equal(damaged.file, '/data/train-images.gz');
+    assert.equal(damaged.unreachable, false);
+    const offline = across(new DataError('could not be downloaded', 'x.gz', { unreachable: true }));
+    assert.ok(offline instanceof DataError);
+    assert.equal(offline.unreachable, true);
+  });
+
+  it('an OutOfMemoryError stays an OutOfMemoryError (an EngineError too), another EngineError an EngineError', () => {
+    const oom = across(new OutOfMemoryError('CUDA out of memory'));
+    assert.ok(oom instanceof OutOfMemoryError);
+    assert.ok(oom instanceof EngineError);
+    const engine = across(new EngineError('shape mismatch'));
+    assert.ok(engine instanceof EngineError);
+    assert.ok(!(engine instanceof OutOfMemoryError));
+  });
+
+  it('any other error keeps its name, message and stack', () => {
+    const original = new RangeError('a seed must be a non-negative integer');
+    const e = across(original);
+    assert.equal(e.name, 'RangeError');
+    assert.equal(e.message, original.message);
+    assert.equal(e.stack, original.stack);
+    assert.equal(across('thrown text').message, 'thrown text');
+  });
+});
