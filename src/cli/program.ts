@@ -11,6 +11,7 @@ import { doctorCommand } from './doctor-command.js';
 import { familyCommand } from './family-command.js';
 import { sweepCommand } from './sweep-command.js';
 import { reportCommand, viewCommand } from './report-command.js';
+import { ArchitectureError, CheckpointError, type ArchitectureField } from '../models/errors.js';
 import { statusCommand, workerCommand } from './queue-commands.js';
 
 const USAGE_EXIT = 2;
@@ -50,6 +51,14 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The flag that sets each part of a VGG's description (the width list and colours have none). */
+const ARCHITECTURE_FLAGS: Record<ArchitectureField, string | undefined> = {
+  widths: undefined,
+  classes: 'classes',
+  patchSize: 'patch-size',
+  colors: undefined,
+};
+
 export async function main(argv: string[]): Promise<number> {
   // A closed pipe (`featshift family | head`) ends the output quietly.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -70,6 +79,18 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError) {
       const where = error.option ? ` (--${error.option})` : '';
       process.stderr.write(`featshift: error${where}: ${printable(error.message)}\n`);
+      return USAGE_EXIT;
+    }
+    // The model's own errors, in its terms: named here by the flag that sets what they name.
+    if (error instanceof ArchitectureError) {
+      const flag = ARCHITECTURE_FLAGS[error.field];
+      process.stderr.write(
+        `featshift: error${flag ? ` (--${flag})` : ''}: ${printable(error.message)}\n`,
+      );
+      return USAGE_EXIT;
+    }
+    if (error instanceof CheckpointError) {
+      process.stderr.write(`featshift: error (--resume): ${printable(error.message)}\n`);
       return USAGE_EXIT;
     }
     if (error instanceof DataError) {

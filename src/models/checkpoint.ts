@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { tensor, type Tensor } from '../engine/tensor.js';
 import type { DType, HostArray } from '../engine/native.js';
+import { CheckpointError } from './errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
 /**
@@ -58,7 +59,7 @@ export async function saveCheckpoint(
 export async function loadCheckpoint(path: string, device = 'cpu'): Promise<Checkpoint> {
   const file = await readFile(path);
   const fail = (why: string): never => {
-    throw new Error(`${path} is not a valid checkpoint: ${why}`);
+    throw new CheckpointError(`${path} is not a valid checkpoint: ${why}`, path);
   };
   if (file.byteLength < 8) fail('shorter than its 8-byte header length');
   const headerLength = Number(file.readBigUInt64LE(0));
@@ -109,8 +110,9 @@ function typedArray(dtype: string, buffer: ArrayBuffer, name: string, path: stri
     case 'BOOL':
       return new Uint8Array(buffer);
     default:
-      throw new Error(
+      throw new CheckpointError(
         `${path}: tensor '${name}' has dtype ${dtype}, which featshift does not read`,
+        path,
       );
   }
 }

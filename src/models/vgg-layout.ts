@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { ArchitectureError } from './errors.js';
 import { convsPerDeepBlock } from './vgg-base.js';
 
 /** One 3x3 convolution (stride 1, padding 1, no bias) followed by batch norm (when on) and ReLU. */
@@ -56,27 +56,33 @@ export function vggLayout(widths: readonly number[], options: VggLayoutOptions =
   const batchNorm = options.batchNorm ?? true;
   const depth = widths.length + 1;
   if ((depth - 7) % 3 !== 0 || depth < 10) {
-    throw new UsageError(
+    throw new ArchitectureError(
       `a VGG width list has D - 1 entries with D = 3k + 7 (9, 12, 15, 18, ... widths), got ${widths.length}`,
       'widths',
     );
   }
   for (const w of widths) {
     if (!Number.isInteger(w) || w < 1) {
-      throw new UsageError(`every width must be a positive integer, got ${String(w)}`, 'widths');
+      throw new ArchitectureError(
+        `every width must be a positive integer, got ${String(w)}`,
+        'widths',
+      );
     }
   }
   if (!Number.isInteger(classes) || classes < 1) {
-    throw new UsageError(`the class count must be a positive integer, got ${classes}`, 'classes');
+    throw new ArchitectureError(
+      `the class count must be a positive integer, got ${classes}`,
+      'classes',
+    );
   }
   if (!Number.isInteger(patchSize) || patchSize < 32) {
-    throw new UsageError(
+    throw new ArchitectureError(
       `the patch size must be an integer of at least 32 (five 2x2 max-pools), got ${patchSize}`,
-      'patch-size',
+      'patchSize',
     );
   }
   if (!Number.isInteger(colors) || colors < 1) {
-    throw new UsageError(
+    throw new ArchitectureError(
       `the input channel count must be a positive integer, got ${colors}`,
       'colors',
     );

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Tensor } from '../engine/index.js';
-import { UsageError } from '../errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
+import { CheckpointError } from '../models/errors.js';
 import type { NamedTensor } from '../models/vgg.js';
 import type { EpochStats, MemoryFormat } from './outcome.js';
 import type { WarmRestartState } from './schedule.js';
@@ -52,7 +52,7 @@ export async function restoreTraining(
   if (!path || !existsSync(path)) return undefined;
   const ckpt = await loadCheckpoint(path, device);
   const meta = ckpt.metadata.featshift;
-  if (!meta) throw new UsageError(`${path} is not a featshift training checkpoint`, 'resume');
+  if (!meta) throw new CheckpointError(`${path} is not a featshift training checkpoint`, path);
   const progress = parseProgress(meta, path, limits);
   const split = (optimiser: boolean): Map<string, Tensor> =>
     new Map([...ckpt.tensors].filter(([k]) => k.startsWith(OPTIMISER_PREFIX) === optimiser));
@@ -69,9 +69,9 @@ export function parseProgress(
   limits: { epochs: number; batchSize: number; batchesPerEpoch: number },
 ): Progress {
   const refuse = (key: string, expected: string): never => {
-    throw new UsageError(
+    throw new CheckpointError(
       `${path}: ${key} is not ${expected} (edited or damaged): delete the checkpoint to train this architecture again from its start`,
-      'resume',
+      path,
     );
   };
   type Loose = Record<string, unknown>;

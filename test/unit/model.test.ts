@@ -17,6 +17,7 @@ import { fans, initWeight, INIT_SCHEMES } from '../../src/models/init.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/models/checkpoint.js';
 import { Vgg } from '../../src/models/vgg.js';
 import { skewNormalFamily } from '../../src/family/skew-normal.js';
+import { CheckpointError } from '../../src/models/errors.js';
 import { Sgd } from '../../src/train/sgd.js';
 
 const TINY = [4, 4, 6, 6, 8, 8, 8, 10, 10];
@@ -135,7 +136,10 @@ describe('VGG model', () => {
     writeFileSync(join(dir, 'bad.safetensors'), Buffer.from([1, 2, 3]));
     await assert.rejects(
       loadCheckpoint(join(dir, 'bad.safetensors')),
-      /not a valid checkpoint: shorter/,
+      (e: unknown) =>
+        e instanceof CheckpointError &&
+        e.path === join(dir, 'bad.safetensors') &&
+        /not a valid checkpoint: shorter/.test(e.message),
     );
     assert.throws(() => {
       b.loadState(new Map([['features.block1.conv1.weight', zeros([1])]]));

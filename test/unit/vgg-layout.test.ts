@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { countMacs, countParams, vggLayout } from '../../src/models/vgg-layout.js';
-import { UsageError } from '../../src/errors.js';
+import { ArchitectureError } from '../../src/models/errors.js';
 import { readFixture } from '../helpers/paths.js';
 
 const { torchParams } = readFixture<{ torchParams: [number[], number][] }>('reference-family.json');
@@ -40,9 +40,15 @@ describe('vggLayout', () => {
   });
 
   it('refuses bad width lists, class counts and patch sizes', () => {
-    assert.throws(() => vggLayout([1, 2, 3]), UsageError);
+    assert.throws(
+      () => vggLayout([1, 2, 3]),
+      (e: unknown) => e instanceof ArchitectureError && e.field === 'widths',
+    );
     assert.throws(() => vggLayout([2, 2, 2, 2, 0, 2, 2, 2, 2]), /positive integer/);
-    assert.throws(() => vggLayout([2, 2, 2, 2, 2, 2, 2, 2, 2], { classes: 0 }), UsageError);
+    assert.throws(
+      () => vggLayout([2, 2, 2, 2, 2, 2, 2, 2, 2], { classes: 0 }),
+      (e: unknown) => e instanceof ArchitectureError && e.field === 'classes',
+    );
     assert.throws(() => vggLayout([2, 2, 2, 2, 2, 2, 2, 2, 2], { patchSize: 16 }), /at least 32/);
   });
 });

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { DataError } from '../../src/data/errors.js';
 import { EngineError, OutOfMemoryError } from '../../src/engine/errors.js';
 import { UsageError } from '../../src/errors.js';
+import { ArchitectureError, CheckpointError } from '../../src/models/errors.js';
 import { fromWire, toWire } from '../../src/sweep/parallel/wire-error.js';
 
 /**
@@ -37,6 +38,22 @@ describe('errors across the process pool', () => {
     const engine = across(new EngineError('shape mismatch'));
     assert.ok(engine instanceof EngineError);
     assert.ok(!(engine instanceof OutOfMemoryError));
+  });
+
+  it('an ArchitectureError and a CheckpointError come back as themselves, with their field and path', () => {
+    const widths = across(
+      new ArchitectureError('every width must be a positive integer', 'patchSize'),
+    );
+    assert.ok(widths instanceof ArchitectureError);
+    assert.equal(widths.field, 'patchSize');
+    const ckpt = across(
+      new CheckpointError(
+        '/r/checkpoints/arch_1.safetensors is not a valid checkpoint',
+        '/r/checkpoints/arch_1.safetensors',
+      ),
+    );
+    assert.ok(ckpt instanceof CheckpointError);
+    assert.equal(ckpt.path, '/r/checkpoints/arch_1.safetensors');
   });
 
   it('any other error keeps its name, message and stack', () => {

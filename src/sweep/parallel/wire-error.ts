@@ -1,11 +1,13 @@
 import { DataError } from '../../data/errors.js';
 import { EngineError, OutOfMemoryError } from '../../engine/errors.js';
 import { UsageError } from '../../errors.js';
+import { ArchitectureError, CheckpointError, type ArchitectureField } from '../../models/errors.js';
 
 /**
  * An error as it crosses from a training process to the sweep: its class by name and the fields
  * that class carries, so that the parent rethrows the same class (a DataError still exits 2 and
- * names its file, an OutOfMemoryError is still told from another libtorch failure). Classes the
+ * names its file, a damaged checkpoint is still one, an OutOfMemoryError is still told from
+ * another libtorch failure). Classes the
  * sweep does not tell apart come back as a plain Error under their own name.
  */
 export interface WireError {
@@ -17,6 +19,10 @@ export interface WireError {
   /** DataError: the file, and whether the machine could not reach it. */
   file?: string;
   unreachable?: boolean;
+  /** ArchitectureError: the part of the description at fault. */
+  field?: ArchitectureField;
+  /** CheckpointError: the checkpoint. */
+  path?: string;
 }
 
 export function toWire(error: unknown): WireError {
@@ -31,6 +37,8 @@ export function toWire(error: unknown): WireError {
     if (error.file !== undefined) wire.file = error.file;
     wire.unreachable = error.unreachable;
   }
+  if (error instanceof ArchitectureError) wire.field = error.field;
+  if (error instanceof CheckpointError) wire.path = error.path;
   return wire;
 }
 
@@ -49,6 +57,12 @@ export function fromWire(wire: WireError): Error {
       error = data;
       break;
     }
+    case 'ArchitectureError':
+      error = new ArchitectureError(wire.message, wire.field ?? 'widths');
+      break;
+    case 'CheckpointError':
+      error = new CheckpointError(wire.message, wire.path ?? '');
+      break;
     case 'OutOfMemoryError':
       error = new OutOfMemoryError(wire.message);
       break;
