@@ -243,7 +243,38 @@ describe('featshift report in a real browser (Debian chromium)', () => {
         .map((r) => r.id)
         .sort((a, b) => a - b),
     );
+    const shown = async (query: string): Promise<{ ids: number[]; problem: string }> => {
+      await page.fill('#filter-0', query);
+      return {
+        ids: (await ids()).sort((a, b) => a - b),
+        problem: (await page.textContent('#filter-problem-0')) ?? '',
+      };
+    };
+    const expected = (keep: (r: ResultRecord) => boolean): number[] =>
+      records
+        .filter(keep)
+        .map((r) => r.id)
+        .sort((a, b) => a - b);
+    // Keys in any case, numbers with k and M suffixes.
+    assert.deepEqual(await shown('BESTVAL>70'), {
+      ids: expected((r) => r.bestVal > 70),
+      problem: '',
+    });
+    const params = await shown('params<300k macs>=1.2M');
+    assert.deepEqual(
+      params.ids,
+      expected((r) => r.params < 300e3 && r.macs >= 1.2e6),
+    );
+    assert.ok(params.ids.length > 0 && params.ids.length < records.length, String(params.ids));
+    // What it cannot read or does not know is said, and filters nothing.
+    const unknown = await shown('foo>3');
+    assert.equal(unknown.ids.length, records.length);
+    assert.match(unknown.problem, /no key 'foo': use one of id, xi, omega/);
+    const unread = await shown('xi<');
+    assert.equal(unread.ids.length, records.length);
+    assert.match(unread.problem, /cannot read 'xi<'/);
     await page.fill('#filter-0', '');
+    assert.equal(await page.textContent('#filter-problem-0'), '');
     await page.fill('#topk-0', '3');
     const top = await page.$$eval('#table-0 tbody tr.top', (rows) =>
       rows.map((r) => Number(r.getAttribute('data-id'))),

@@ -167,6 +167,7 @@ header small { color: #777; }
 .detail pre { background: #f6f6f6; padding: 0.75rem; white-space: pre-wrap; grid-column: 1 / -1; }
 .controls { display: flex; gap: 1.5rem; align-items: center; margin: 0.5rem 0; }
 .controls input[type=number] { width: 4rem; }
+.controls .problem { color: #b00020; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; font-size: 0.9rem; }
 th { cursor: pointer; text-align: right; border-bottom: 2px solid #444; padding: 0.2rem 0.5rem; user-select: none; }
 td { text-align: right; padding: 0.15rem 0.5rem; border-bottom: 1px solid #eee; }

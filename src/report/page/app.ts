@@ -537,30 +537,64 @@ const COMPARE: Record<string, (v: number, n: number) => boolean> = {
   '=': (v, n) => v === n,
 };
 
-/** A filter is words: 'key<number', 'key>number', 'key=number', or text any cell contains. */
-function matches(a: RunResult, query: string): boolean {
-  return query
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean)
-    .every((word) => {
-      const m = /^(\w+)(<=|>=|<|>|=)(-?[\d.eE+-]+)$/.exec(word);
-      if (m) {
-        // A column, or any numeric field of the architecture (lastVal>80).
-        const column = COLUMNS.find((c) => c[0] === m[1]);
-        const v = column
-          ? rowValue(a, column[0])
-          : (a as unknown as Record<string, unknown>)[m[1] ?? ''];
-        const compare = COMPARE[m[2] ?? '='];
-        return typeof v === 'number' && compare !== undefined && compare(v, Number(m[3]));
-      }
-      return COLUMNS.some((c) => cellText(a, c[0]).toLowerCase().includes(word.toLowerCase()));
+/** Number suffixes the filter reads: 300k, 1.2M, 2G. */
+const SUFFIX: Record<string, number> = { k: 1e3, K: 1e3, M: 1e6, G: 1e9 };
+
+/** A parsed filter: one test per word it understood, and a sentence for each it did not. */
+interface Filter {
+  tests: ((a: RunResult) => boolean)[];
+  problems: string[];
+}
+
+/**
+ * A filter is words: 'key<number' (also >, <=, >=, =; keys in any case: a column or any numeric
+ * field such as lastVal; numbers as 300k or 1.2M), or text some cell contains. A word it cannot
+ * read, or a key the run does not have, is named in `problems` and filters nothing.
+ */
+function parseFilter(run: LoadedRun, query: string): Filter {
+  const keys = new Map<string, string>();
+  for (const [key] of COLUMNS) keys.set(key.toLowerCase(), key);
+  for (const a of run.architectures)
+    for (const [k, v] of Object.entries(a))
+      if (typeof v === 'number' && !keys.has(k.toLowerCase())) keys.set(k.toLowerCase(), k);
+  const filter: Filter = { tests: [], problems: [] };
+  for (const word of query.trim().split(/\s+/).filter(Boolean)) {
+    if (!/[<>=]/.test(word)) {
+      const text = word.toLowerCase();
+      filter.tests.push((a) => COLUMNS.some((c) => cellText(a, c[0]).toLowerCase().includes(text)));
+      continue;
+    }
+    const m = /^(\w+)(<=|>=|<|>|=)(-?\d*\.?\d+(?:[eE][+-]?\d+)?)([kKMG]?)$/.exec(word);
+    if (!m) {
+      filter.problems.push(
+        `cannot read '${word}': write key<number, such as xi<5, bestVal>=80 or params<300k`,
+      );
+      continue;
+    }
+    const key = keys.get((m[1] ?? '').toLowerCase());
+    if (key === undefined) {
+      filter.problems.push(
+        `no key '${m[1] ?? ''}': use one of ${COLUMNS.map((c) => c[0])
+          .filter((k) => k !== 'status')
+          .join(', ')}`,
+      );
+      continue;
+    }
+    const limit = Number(m[3]) * (SUFFIX[m[4] ?? ''] ?? 1);
+    const compare = COMPARE[m[2] ?? '='] as (v: number, n: number) => boolean;
+    filter.tests.push((a) => {
+      const column = COLUMNS.find((c) => c[0] === key);
+      const v = column ? rowValue(a, column[0]) : (a as unknown as Record<string, unknown>)[key];
+      return typeof v === 'number' && compare(v, limit);
     });
+  }
+  return filter;
 }
 
 function table(run: LoadedRun, r: number): void {
   const sort = state.sort[r] ?? { key: 'bestVal', desc: true };
-  const rows = run.architectures.filter((a) => matches(a, state.filter[r] ?? ''));
+  const filter = parseFilter(run, state.filter[r] ?? '');
+  const rows = run.architectures.filter((a) => filter.tests.every((test) => test(a)));
   rows.sort((a, b) => {
     const x = rowValue(a, sort.key);
     const y = rowValue(b, sort.key);
@@ -596,6 +630,7 @@ function table(run: LoadedRun, r: number): void {
   );
   byId(`table-${r}`).replaceChildren(head, body);
   byId(`count-${r}`).textContent = `${rows.length} of ${run.architectures.length} shown`;
+  byId(`filter-problem-${r}`).textContent = filter.problems.join('; ');
 }
 
 function renderRun(r: number): void {
@@ -709,6 +744,7 @@ function runSection(run: LoadedRun, r: number): HTMLElement {
         el('input', { id: `topk-${r}`, type: 'number', min: 0, value: state.topK[r] ?? 5 }),
       ]),
       el('span', { id: `count-${r}` }),
+      el('span', { id: `filter-problem-${r}`, class: 'problem', role: 'status' }),
     ]),
     el('table', { id: `table-${r}` }),
   );
