@@ -148,7 +148,7 @@ function reportRun(run: LoadedRun): ReportRun {
 export function reportData(runs: LoadedRun[], live = false): ReportData {
   return {
     runs: runs.map(reportRun),
-    generated: `featshift report, ${new Date().toISOString()}`,
+    generated: `generated ${new Date().toISOString()}`,
     live,
     pollMs: 3000,
   };
