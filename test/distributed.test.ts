@@ -357,7 +357,7 @@ describe('distributed sweeps on a real redis-server', () => {
     await own.stop();
   });
 
-  it('exits with 1 and names the architectures that failed on every attempt', async () => {
+  it('exits with 1 and names the architectures that failed on every attempt, in --json-log events too', async () => {
     const out = join(tmp(), 'run');
     const ids = cheapestIds(1);
     // The workers' memory limit fits no micro-batch: every attempt fails.
@@ -388,10 +388,18 @@ describe('distributed sweeps on a real redis-server', () => {
       'failing',
       '--attempts',
       '1',
+      '--json-log',
       '--out',
       out,
     ]);
     assert.equal(r.status, 1, r.stdout + r.stderr);
+    // --json-log holds on a queue too: every line an event, the last the summary.
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; message?: string });
+    assert.ok(events.some((e) => e.event === 'queue' && /FAILED/.test(e.message ?? '')));
+    assert.equal(events.at(-1)?.event, 'done');
     assert.match(
       r.stderr,
       new RegExp(`failed on every attempt \\(id ${ids[0]}; see failed\\.json\\)`),

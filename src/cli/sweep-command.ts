@@ -263,10 +263,22 @@ export function sweepCommand(): Command {
             name: o.queueName as string,
             attempts: o.attempts as number,
             takeOver: Boolean(o.takeOverQueue),
+            // --json-log: the queue's lines as events, and the summary as the local runner ends.
             log: (line) => {
-              if (!runtime.quiet)
+              if (mode === 'json')
+                process.stdout.write(
+                  `${JSON.stringify({ event: 'queue', time: new Date().toISOString(), message: line })}\n`,
+                );
+              else if (!runtime.quiet)
                 process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
             },
+            ...(mode === 'json'
+              ? {
+                  conclude: (records, dir) => {
+                    reporter.done(records, dir);
+                  },
+                }
+              : {}),
           });
           if (outcome.stopped) process.exitCode = 130;
           else if (outcome.failed && outcome.failed.length > 0) {

@@ -43,6 +43,11 @@ export interface QueueOptions {
   takeOver: boolean;
   pollMs?: number;
   log: (line: string) => void;
+  /**
+   * Says the sweep is done, with every result (the summary as --json-log writes it); without it
+   * the conclusion is printed as text.
+   */
+  conclude?: (records: ResultRecord[], dir: string) => void;
 }
 
 /** The Redis key that names the sweep a queue belongs to. */
@@ -308,9 +313,11 @@ async function followQueue(
       }
       if (pending.size > 0) await new Promise((r) => setTimeout(r, options.pollMs ?? 1000));
     }
-    process.stdout.write(
-      `\n${sweepConclusion(records, dir)}\n\nresults: ${join(dir, RESULTS_FILE)}${failedUnits.size ? `; failed: ${[...failedUnits].join('; ')} (see ${FAILED_FILE})` : ''}\n`,
-    );
+    if (options.conclude) options.conclude(records, dir);
+    else
+      process.stdout.write(
+        `\n${sweepConclusion(records, dir)}\n\nresults: ${join(dir, RESULTS_FILE)}${failedUnits.size ? `; failed: ${[...failedUnits].join('; ')} (see ${FAILED_FILE})` : ''}\n`,
+      );
     return { dir, records, stopped: false, failed: [...failedUnits] };
   } finally {
     client.disconnect();
