@@ -70,6 +70,10 @@ describe('featshift analyze', () => {
     const text = runCli(['analyze', dir]);
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout, /Groups \(best validation accuracy/);
+    assert.match(
+      text.stdout,
+      /^Ids number the skew-normal family of VGG-16, VGG-16's features \(xi 0:15:1, /m,
+    );
     assert.match(text.stdout, /early − late/);
   });
 

@@ -215,6 +215,13 @@ describe('featshift report in a real browser (Debian chromium)', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'report-selected.png'), fullPage: true });
   });
 
+  it('names the grid its ids number', async () => {
+    assert.match(
+      (await page.textContent('#grid-0')) ?? '',
+      /^Ids number the skew-normal family of VGG-16, x0\.125 of VGG-16's features \(xi 0:15:1, /,
+    );
+  });
+
   it('sorts and filters the table, and highlights the top k', async () => {
     const ids = (): Promise<number[]> =>
       page.$$eval('#table-0 tbody tr', (rows) =>

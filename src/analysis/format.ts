@@ -14,6 +14,7 @@ export function formatAnalysis(a: StudyAnalysis): string {
   const out: string[] = [];
   out.push(
     `${a.dirs.join(', ')}: ${a.dataset}, VGG-${a.depth}, ${a.finished}${a.planned !== null ? ` of ${a.planned}` : ''} runs, seeds ${a.seeds.join(', ')}; intervals at ${a.level * 100} %, bootstrap of ${a.resamples} resamples`,
+    `Ids number ${a.grid ?? "the original code's grid (its CSVs do not say which)"}.`,
     '',
     `Architectures (mean over seeds ± half-width of the 95 % Student t interval${a.halving ? `; every run at epoch ${a.halving.commonEpoch}, the rung all reached` : ''}):`,
     textTable(

@@ -2,6 +2,7 @@ import type { LoadedRun, RunResult } from '../run/load.js';
 import { humanCount } from '../util/text-table.js';
 import { unitKey } from '../run/results.js';
 import { halvingRungs } from '../run/rungs.js';
+import { gridName } from '../run/study.js';
 import { halvingView, type HalvingView } from './halving-view.js';
 import {
   effectVerdict,
@@ -107,6 +108,8 @@ export interface StudyAnalysis {
   dirs: string[];
   dataset: string;
   depth: number;
+  /** The grid the ids number (null: the original code's CSVs, which do not say). */
+  grid: string | null;
   seeds: number[];
   /** Finished runs, and the runs the studies planned (null when unknown: the original's CSVs). */
   finished: number;
@@ -535,6 +538,7 @@ export function analyzeStudy(runs: readonly LoadedRun[], options: AnalysisOption
     dirs: runs.map((r) => r.dir),
     dataset: first.dataset,
     depth: first.depth,
+    grid: first.study ? gridName(first.study) : null,
     seeds,
     finished: results.length,
     planned,

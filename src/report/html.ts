@@ -6,6 +6,7 @@ import type { Interval } from '../analysis/stats.js';
 import { halvingSummary, halvingView } from '../analysis/halving-view.js';
 import type { NormalizedEdf } from '../analysis/cost-matched.js';
 import { halvingRungs } from '../run/rungs.js';
+import { gridName } from '../run/study.js';
 import type { LoadedRun, RunResult } from '../run/load.js';
 
 const require = createRequire(import.meta.url);
@@ -73,6 +74,8 @@ export interface ReportRun extends Omit<LoadedRun, 'architectures'> {
   finding: string[];
   /** Successive halving: where runs stopped and the cost against the full sweep. */
   halving: string | null;
+  /** The grid the ids number, in words (null: the original code's CSVs). */
+  grid: string | null;
 }
 
 export interface ReportData {
@@ -142,6 +145,7 @@ function reportRun(run: LoadedRun): ReportRun {
     normalizedEdf: analysis?.normalizedEdf ?? [],
     finding: analysis?.finding ?? [],
     halving: run.epochs === null ? null : (halvingSummary(run.architectures, run.epochs) ?? null),
+    grid: run.study ? gridName(run.study) : null,
   };
 }
 

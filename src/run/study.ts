@@ -471,6 +471,22 @@ export function familyOptions(study: StudyConfig, classes: number, colors = 3): 
   };
 }
 
+/**
+ * The grid a study's ids number, in words: ids are positions in this grid only (id 59 of the
+ * 1/8 family is not id 59 of another grid), so every listing of ids names it once.
+ */
+export function gridName(study: StudyConfig): string {
+  const range = (g: { min: number; max: number; step: number }): string =>
+    `${g.min}:${g.max}:${g.step}`;
+  const scale =
+    study.totalFeatures !== null
+      ? `${study.totalFeatures} features in all`
+      : study.widthMultiplier !== null && study.widthMultiplier !== 1
+        ? `x${study.widthMultiplier} of VGG-${study.depth}'s features`
+        : `VGG-${study.depth}'s features`;
+  return `the skew-normal family of VGG-${study.depth}, ${scale} (xi ${study.xi ? range(study.xi) : `0:${study.depth - 1}:1`}, omega ${range(study.omega)}, alpha ${range(study.alpha)}, at least ${study.minFeatures} features a layer)`;
+}
+
 /** The architectures a study trains, in order: the baseline first (when asked), then the members. */
 export function selectArchitectures(
   study: StudyConfig,

@@ -73,6 +73,7 @@ export function sweepConclusion(records: readonly ResultRecord[], dir: string): 
   const halving = run.epochs === null ? undefined : halvingSummary(records, run.epochs);
   if (halving) parts.push('', halving);
   const analysis = analyzeStudy([run], { resamples: 4000, seed: 0 });
+  if (analysis.grid) parts.push('', `Ids number ${analysis.grid}.`);
   parts.push(
     '',
     'Finding (groups of architectures compared with 95 % intervals):',

@@ -706,6 +706,9 @@ function runSection(run: LoadedRun, r: number): HTMLElement {
         ? `${run.dataset}, VGG-${run.depth}, ${run.runCount}${planned} runs of ${run.architectures.length} architectures, seeds ${run.seeds.join(', ')} (${run.source})`
         : `${run.dataset}, VGG-${run.depth}, ${run.architectures.length}${planned} architectures (${run.source})`,
     ]),
+    el('p', { class: 'meta', id: `grid-${r}` }, [
+      `Ids number ${run.grid ?? "the original code's grid (its CSVs do not say which)"}.`,
+    ]),
   ];
   if (run.halving !== null)
     children.push(el('p', { class: 'meta', id: `halving-${r}` }, [run.halving]));
