@@ -341,8 +341,11 @@ function curvesByRung(run: LoadedRun, r: number): void {
     {
       title: { text: 'validation curves by where successive halving stopped them' },
       margin: { l: 60, r: 10, t: 40, b: 50 },
-      xaxis: { title: { text: 'epoch' } },
-      yaxis: { title: { text: 'validation accuracy %' } },
+      xaxis: epochAxis(Math.max(1, ...run.architectures.map((a) => a.valAcc.length))),
+      yaxis: accuracyAxis(
+        'validation accuracy %',
+        run.architectures.flatMap((a) => a.valAcc),
+      ),
       legend: { x: 1, xanchor: 'right', y: 0 },
       hovermode: 'closest',
     },
@@ -466,8 +469,18 @@ function detail(run: LoadedRun, r: number): void {
         text: `learning curves: id ${a.id}${a.seeds > 1 ? ` (mean of ${a.seeds} seeds, 95 % band)` : ''}`,
       },
       margin: { l: 50, r: 10, t: 40, b: 40 },
-      xaxis: { title: { text: 'epoch' } },
-      yaxis: { title: { text: 'accuracy %' } },
+      xaxis: epochAxis(epochs.length),
+      yaxis: accuracyAxis(
+        'accuracy %',
+        [
+          ...a.valAcc,
+          ...a.trainAcc,
+          ...a.valBand.low,
+          ...a.valBand.high,
+          ...a.trainBand.low,
+          ...a.trainBand.high,
+        ].filter((v): v is number => v !== null),
+      ),
     },
     PLOT_CONFIG,
   );
@@ -504,6 +517,25 @@ function rowValue(a: RunResult, key: ColumnKey): number | string | null {
     default:
       return a[key];
   }
+}
+
+/** An epoch axis: whole epochs only, about ten ticks however long the run. */
+function epochAxis(epochs: number): object {
+  return {
+    title: { text: 'epoch' },
+    tickformat: 'd',
+    tick0: 1,
+    dtick: Math.max(1, Math.ceil(epochs / 10)),
+  };
+}
+
+/** An accuracy axis in percent: a margin around the values, never beyond 0-100 %. */
+function accuracyAxis(title: string, values: readonly number[]): object {
+  const finite = values.filter((v) => Number.isFinite(v));
+  const low = finite.length > 0 ? Math.min(...finite) : 0;
+  const high = finite.length > 0 ? Math.max(...finite) : 100;
+  const pad = Math.max(1, (high - low) * 0.08);
+  return { title: { text: title }, range: [Math.max(0, low - pad), Math.min(100, high + pad)] };
 }
 
 /** An element with attributes and children; strings become text nodes, never markup. */
