@@ -168,141 +168,181 @@ export function sweepCommand(): Command {
     .option('--json-log', 'one JSON object per event on standard output')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const resume = o.resume as string | undefined;
-      const explicit: Partial<StudyConfig> = {};
-      for (const key of STUDY_KEYS) {
-        if (cmd.getOptionValueSource(key) === 'cli')
-          (explicit as Record<string, unknown>)[key] = o[key];
-      }
-      // On resume the run's own halving settles it: an --eta or --rungs is compared with it.
-      if (
-        resume === undefined &&
-        (explicit.eta !== undefined || explicit.rungs !== undefined) &&
-        explicit.halving !== true
-      )
-        throw new UsageError(
-          `--${explicit.eta !== undefined ? 'eta' : 'rungs'} sets successive halving: add --halving`,
-          explicit.eta !== undefined ? 'eta' : 'rungs',
-        );
-      if (explicit.seeds !== undefined) {
-        // A count counts from --seed, or on resume from the seed the run was started with.
-        const base = explicit.seed ?? (resume !== undefined ? storedSeed(resume) : 0);
-        explicit.seeds = resolveSeeds(String(o.seeds), base);
-      }
-      if (typeof explicit.trainData === 'string') explicit.trainData = resolve(explicit.trainData);
-      if (typeof explicit.valData === 'string') explicit.valData = resolve(explicit.valData);
-      const folders = explicit.trainData !== undefined || explicit.valData !== undefined;
-      if (folders && explicit.dataset === undefined) explicit.dataset = IMAGE_FOLDER;
-      if (explicit.dataset !== undefined && explicit.dataset !== IMAGE_FOLDER)
-        explicit.dataset = requireDatasetSpec(explicit.dataset).name;
+      const explicit = explicitStudyOptions(o, cmd, resume);
       const embedded = resume === undefined && Object.keys(explicit).length === 0;
       const study: StudyConfig = embedded
         ? embeddedDefaultStudy()
         : { ...REFERENCE_DEFAULTS, ...explicit };
-      const runtime: RuntimeConfig = {
-        device: o.device as string,
-        threads: (o.threads as number | undefined) ?? null,
-        parallel: (o.parallel as number | 'auto' | undefined) ?? 1,
-        memoryLimit: (o.memoryLimit as number | undefined) ?? null,
-        dataDir: (o.dataDir as string | undefined) ?? null,
-        keepCheckpoints: Boolean(o.keepCheckpoints),
-        quiet: Boolean(o.quiet),
-        jsonLog: Boolean(o.jsonLog),
-      };
-      const mode: ReportMode = runtime.jsonLog
-        ? 'json'
-        : runtime.quiet
-          ? 'quiet'
-          : process.stdout.isTTY
-            ? 'tty'
-            : 'plain';
+      const runtime = runtimeOptions(o);
+      const mode = reportMode(runtime);
       // A new study that cannot do what was asked is refused before anything is written.
       if (resume === undefined) {
         checkStudy(study);
         preflight(study);
       }
       const reporter = new ConsoleReporter(mode);
-      if (embedded && (mode === 'tty' || mode === 'plain')) {
-        process.stdout.write(
-          `The embedded default study: do features belong early, in the middle, late, or as in VGG?\n` +
-            `  Fashion-MNIST, VGG-16 at 1/8 of its features, ids ${study.ids ?? ''} (${EMBEDDED_PER_LOCATION} per location, none at the minimum width) and the baseline,\n` +
-            `  seeds ${(study.seeds ?? []).join(', ')}, ${study.epochs} epochs in batches of ${study.batchSize} on the first ${study.trainSubset ?? ''} training and ${study.valSubset ?? ''} test images.\n` +
-            `  Chosen by the difference it can detect: locations are compared over their architectures, which differ far more\n` +
-            `  than seeds; two seeds cannot rank single architectures. The paper: every member at full width, 150 epochs on all\n` +
-            `  images, one seed. At this budget the answer is about short training; give study options (--epochs, --ids, ...) for another.\n`,
-        );
-      }
-      let stopRequested = false;
-      const onSigint = (): void => {
-        if (stopRequested) process.exit(130);
-        stopRequested = true;
-        process.stderr.write(
-          '\nstopping after the current step, with a checkpoint (Ctrl-C again to quit at once)\n',
-        );
-      };
-      process.on('SIGINT', onSigint);
+      if (embedded && (mode === 'tty' || mode === 'plain')) announceEmbedded(study);
+      const stop = stopOnSigint();
       const request = {
         study,
         runtime,
         explicit,
         ...(o.out !== undefined ? { out: o.out as string } : {}),
         ...(resume !== undefined ? { resume } : {}),
-        shouldStop: () => stopRequested,
+        shouldStop: stop.requested,
       };
       try {
-        if (o.queue !== undefined) {
-          if (o.parallel !== undefined)
-            throw new UsageError(
-              '--parallel shares one machine among training processes; on a queue start a featshift worker per share instead (featshift worker --threads N)',
-              'parallel',
-            );
-          const url = o.queue as string;
-          const { runDistributedSweep } = await import('../sweep/distributed/coordinator.js');
-          const outcome = await runDistributedSweep(request, {
-            url,
-            connection: parseRedisUrl(url),
-            name: o.queueName as string,
-            attempts: o.attempts as number,
-            takeOver: Boolean(o.takeOverQueue),
-            // --json-log: the queue's lines as events, and the summary as the local runner ends.
-            log: (line) => {
-              if (mode === 'json')
-                process.stdout.write(
-                  `${JSON.stringify({ event: 'queue', time: new Date().toISOString(), message: line })}\n`,
-                );
-              else if (!runtime.quiet)
-                process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-            },
-            ...(mode === 'json'
-              ? {
-                  conclude: (records, dir) => {
-                    reporter.done(records, dir);
-                  },
-                }
-              : {}),
-          });
+        if (o.queue !== undefined) await runOnQueue(request, o, mode, reporter);
+        else {
+          const outcome = await runSweep(request, reporter);
           if (outcome.stopped) process.exitCode = 130;
-          else if (outcome.failed && outcome.failed.length > 0) {
-            process.stderr.write(
-              `featshift: ${outcome.failed.length} of ${outcome.failed.length + outcome.records.length} runs failed on every attempt (${outcome.failed.join('; ')}; see failed.json)\n`,
-            );
-            process.exitCode = 1;
-          }
-          return;
+          else if (mode === 'quiet') process.stdout.write(`${outcome.dir}\n`);
         }
-        const outcome = await runSweep(request, reporter);
-        if (outcome.stopped) process.exitCode = 130;
-        else if (mode === 'quiet') process.stdout.write(`${outcome.dir}\n`);
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ENOSPC') {
-          throw new Error(
-            `no space left on the device while writing${reporter.dir ? ` to ${reporter.dir}` : ''}: what was already written is intact; free some space, then resume with featshift sweep --resume '${reporter.dir}'`,
-          );
-        }
-        throw error;
+        throw diskFullAdvice(error, reporter.dir);
       } finally {
-        process.off('SIGINT', onSigint);
+        stop.release();
       }
     });
   return command;
+}
+
+/** The study options given on the command line, resolved: seeds, data folders, dataset names. */
+function explicitStudyOptions(
+  o: Record<string, unknown>,
+  cmd: Command,
+  resume: string | undefined,
+): Partial<StudyConfig> {
+  const explicit: Partial<StudyConfig> = {};
+  for (const key of STUDY_KEYS) {
+    if (cmd.getOptionValueSource(key) === 'cli')
+      (explicit as Record<string, unknown>)[key] = o[key];
+  }
+  // On resume the run's own halving settles it: an --eta or --rungs is compared with it.
+  if (
+    resume === undefined &&
+    (explicit.eta !== undefined || explicit.rungs !== undefined) &&
+    explicit.halving !== true
+  )
+    throw new UsageError(
+      `--${explicit.eta !== undefined ? 'eta' : 'rungs'} sets successive halving: add --halving`,
+      explicit.eta !== undefined ? 'eta' : 'rungs',
+    );
+  if (explicit.seeds !== undefined) {
+    // A count counts from --seed, or on resume from the seed the run was started with.
+    const base = explicit.seed ?? (resume !== undefined ? storedSeed(resume) : 0);
+    explicit.seeds = resolveSeeds(String(o.seeds), base);
+  }
+  if (typeof explicit.trainData === 'string') explicit.trainData = resolve(explicit.trainData);
+  if (typeof explicit.valData === 'string') explicit.valData = resolve(explicit.valData);
+  const folders = explicit.trainData !== undefined || explicit.valData !== undefined;
+  if (folders && explicit.dataset === undefined) explicit.dataset = IMAGE_FOLDER;
+  if (explicit.dataset !== undefined && explicit.dataset !== IMAGE_FOLDER)
+    explicit.dataset = requireDatasetSpec(explicit.dataset).name;
+  return explicit;
+}
+
+/** How this machine runs the study: options that do not change its results. */
+function runtimeOptions(o: Record<string, unknown>): RuntimeConfig {
+  return {
+    device: o.device as string,
+    threads: (o.threads as number | undefined) ?? null,
+    parallel: (o.parallel as number | 'auto' | undefined) ?? 1,
+    memoryLimit: (o.memoryLimit as number | undefined) ?? null,
+    dataDir: (o.dataDir as string | undefined) ?? null,
+    keepCheckpoints: Boolean(o.keepCheckpoints),
+    quiet: Boolean(o.quiet),
+    jsonLog: Boolean(o.jsonLog),
+  };
+}
+
+function reportMode(runtime: RuntimeConfig): ReportMode {
+  if (runtime.jsonLog) return 'json';
+  if (runtime.quiet) return 'quiet';
+  return process.stdout.isTTY ? 'tty' : 'plain';
+}
+
+/** What the embedded default asks, and why it is designed so, before it starts. */
+function announceEmbedded(study: StudyConfig): void {
+  process.stdout.write(
+    `The embedded default study: do features belong early, in the middle, late, or as in VGG?\n` +
+      `  Fashion-MNIST, VGG-16 at 1/8 of its features, ids ${study.ids ?? ''} (${EMBEDDED_PER_LOCATION} per location, none at the minimum width) and the baseline,\n` +
+      `  seeds ${(study.seeds ?? []).join(', ')}, ${study.epochs} epochs in batches of ${study.batchSize} on the first ${study.trainSubset ?? ''} training and ${study.valSubset ?? ''} test images.\n` +
+      `  Chosen by the difference it can detect: locations are compared over their architectures, which differ far more\n` +
+      `  than seeds; two seeds cannot rank single architectures. The paper: every member at full width, 150 epochs on all\n` +
+      `  images, one seed. At this budget the answer is about short training; give study options (--epochs, --ids, ...) for another.\n`,
+  );
+}
+
+/** The first Ctrl-C stops after the current step, with a checkpoint; the second at once. */
+function stopOnSigint(): { requested: () => boolean; release: () => void } {
+  let requested = false;
+  const onSigint = (): void => {
+    if (requested) process.exit(130);
+    requested = true;
+    process.stderr.write(
+      '\nstopping after the current step, with a checkpoint (Ctrl-C again to quit at once)\n',
+    );
+  };
+  process.on('SIGINT', onSigint);
+  return {
+    requested: () => requested,
+    release: () => {
+      process.off('SIGINT', onSigint);
+    },
+  };
+}
+
+/** The study on a queue: this process coordinates, `featshift worker`s train. */
+async function runOnQueue(
+  request: Parameters<typeof runSweep>[0],
+  o: Record<string, unknown>,
+  mode: ReportMode,
+  reporter: ConsoleReporter,
+): Promise<void> {
+  if (o.parallel !== undefined)
+    throw new UsageError(
+      '--parallel shares one machine among training processes; on a queue start a featshift worker per share instead (featshift worker --threads N)',
+      'parallel',
+    );
+  const url = o.queue as string;
+  const { runDistributedSweep } = await import('../sweep/distributed/coordinator.js');
+  const outcome = await runDistributedSweep(request, {
+    url,
+    connection: parseRedisUrl(url),
+    name: o.queueName as string,
+    attempts: o.attempts as number,
+    takeOver: Boolean(o.takeOverQueue),
+    // --json-log: the queue's lines as events, and the summary as the local runner ends.
+    log: (line) => {
+      if (mode === 'json')
+        process.stdout.write(
+          `${JSON.stringify({ event: 'queue', time: new Date().toISOString(), message: line })}\n`,
+        );
+      else if (mode !== 'quiet')
+        process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+    },
+    ...(mode === 'json'
+      ? {
+          conclude: (records, dir) => {
+            reporter.done(records, dir);
+          },
+        }
+      : {}),
+  });
+  if (outcome.stopped) process.exitCode = 130;
+  else if (outcome.failed && outcome.failed.length > 0) {
+    process.stderr.write(
+      `featshift: ${outcome.failed.length} of ${outcome.failed.length + outcome.records.length} runs failed on every attempt (${outcome.failed.join('; ')}; see failed.json)\n`,
+    );
+    process.exitCode = 1;
+  }
+}
+
+/** A full disk, said with what it left intact and how to go on. */
+function diskFullAdvice(error: unknown, dir: string | undefined): unknown {
+  if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') return error;
+  return new Error(
+    `no space left on the device while writing${dir ? ` to ${dir}` : ''}: what was already written is intact; free some space, then resume with featshift sweep --resume '${dir ?? ''}'`,
+  );
 }
