@@ -215,6 +215,38 @@ describe('featshift report in a real browser (Debian chromium)', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'report-selected.png'), fullPage: true });
   });
 
+  it('keeps two runs side by side within a 1280 px window, no number wrapped in its cell', async () => {
+    await page.setViewportSize({ width: 1280, height: 2000 });
+    try {
+      // Plotly redraws its plots a moment after a resize: wait for the page to settle.
+      await page
+        .waitForFunction(() => document.documentElement.scrollWidth <= window.innerWidth, null, {
+          timeout: 5000,
+        })
+        .catch(() => undefined);
+      const widths = await page.evaluate(() => ({
+        page: document.documentElement.scrollWidth,
+        window: window.innerWidth,
+      }));
+      assert.ok(
+        widths.page <= widths.window,
+        `the page is ${widths.page} px wide in ${widths.window}`,
+      );
+      const wrapped = await page.$$eval(
+        '#table-0 td',
+        (cells) =>
+          cells.filter(
+            (c) =>
+              c.getClientRects().length > 1 ||
+              (c as HTMLElement).offsetHeight > 2.2 * parseFloat(getComputedStyle(c).fontSize),
+          ).length,
+      );
+      assert.equal(wrapped, 0);
+    } finally {
+      await page.setViewportSize({ width: 1600, height: 2600 });
+    }
+  });
+
   it('names the grid its ids number', async () => {
     assert.match(
       (await page.textContent('#grid-0')) ?? '',

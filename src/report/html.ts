@@ -174,7 +174,8 @@ header small { color: #777; }
 .controls .problem { color: #b00020; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; font-size: 0.9rem; }
 th { cursor: pointer; text-align: right; border-bottom: 2px solid #444; padding: 0.2rem 0.5rem; user-select: none; }
-td { text-align: right; padding: 0.15rem 0.5rem; border-bottom: 1px solid #eee; }
+td { text-align: right; padding: 0.15rem 0.5rem; border-bottom: 1px solid #eee; white-space: nowrap; }
+.table-scroll { overflow-x: auto; }
 tr[data-id] { cursor: pointer; }
 tr.top td { background: #fff3e0; }
 tr.selected td { background: #cfe8ff; }

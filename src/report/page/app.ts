@@ -781,7 +781,7 @@ function runSection(run: LoadedRun, r: number): HTMLElement {
       el('span', { id: `count-${r}` }),
       el('span', { id: `filter-problem-${r}`, class: 'problem', role: 'status' }),
     ]),
-    el('table', { id: `table-${r}` }),
+    el('div', { class: 'table-scroll' }, [el('table', { id: `table-${r}` })]),
   );
   return el('section', { class: 'run', id: `run-${r}` }, children);
 }
