@@ -27,7 +27,7 @@ import { serveReport } from '../src/report/server.js';
 import { referenceCsv, type ResultRecord } from '../src/run/results.js';
 import { runCli } from './helpers/cli.js';
 import { repoRoot } from './helpers/paths.js';
-import { architectureRecord } from './helpers/results.js';
+import { architectureRecord, writeRunFolder } from './helpers/results.js';
 
 /** Screenshots for people to look at: CI keeps this folder as an artifact. */
 const ARTIFACTS = join(repoRoot, 'test-artifacts', 'report');
@@ -79,22 +79,18 @@ const seeded = (list: ResultRecord[]): ResultRecord[] =>
 
 /** A featshift run folder whose study plans `planned` (a live sweep has finished `list` of them). */
 function jsonlRun(dir: string, list: ResultRecord[], planned = list): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, 'config.json'),
-    JSON.stringify({
-      featshift: '0.1.0',
-      study: {
-        dataset: 'FashionMNIST',
-        depth: 16,
-        widthMultiplier: 0.125,
-        seed: 0,
-        seeds: [...new Set(list.map((r) => r.seed))],
-      },
-      architectures: [...new Set(planned.map((r) => r.id))],
-    }),
+  writeRunFolder(
+    dir,
+    {
+      dataset: 'FashionMNIST',
+      depth: 16,
+      widthMultiplier: 0.125,
+      seed: 0,
+      seeds: [...new Set(list.map((r) => r.seed))],
+    },
+    [...new Set(planned.map((r) => r.id))],
+    list.map((r) => JSON.stringify(r)),
   );
-  writeFileSync(join(dir, 'results.jsonl'), list.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }
 
 /** A run folder as the original code wrote it: model_NNN.csv, cumulative. */

@@ -296,7 +296,7 @@ function paretoFront(list: readonly ArchitectureStats[], measure: 'params' | 'ma
 }
 
 /** Pools the runs of folders of one study; a unit found twice is counted once. */
-function poolRuns(runs: readonly LoadedRun[], warnings: string[]): RunResult[] {
+export function poolRuns(runs: readonly LoadedRun[], warnings: string[]): RunResult[] {
   const seen = new Map<string, RunResult>();
   for (const run of runs) {
     for (const r of run.architectures) {

@@ -13,8 +13,7 @@ import {
 } from '../analysis/design-power.js';
 import { checkOneStudy } from '../analysis/one-study.js';
 import { LEVEL, POWER } from '../analysis/stats.js';
-import { BASELINE } from '../analysis/study-analysis.js';
-import { unitKey } from '../run/results.js';
+import { BASELINE, poolRuns } from '../analysis/study-analysis.js';
 import { UsageError } from '../errors.js';
 import { loadRun, type LoadedRun } from '../run/load.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -147,10 +146,7 @@ export function planCommand(): Command {
         let pilot: PilotVariances;
         try {
           // A unit in two folders counts once, as analyze pools them.
-          const units = new Map(
-            runs.flatMap((r) => r.architectures).map((u) => [unitKey(u.id, u.seed), u]),
-          );
-          pilot = pilotVariances([...units.values()], first.depth);
+          pilot = pilotVariances(poolRuns(runs, warnings), first.depth);
         } catch (e) {
           if (e instanceof PilotError)
             throw new UsageError(`pilot ${dirs.join(', ')}: ${e.message}`);

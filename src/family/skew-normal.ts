@@ -10,6 +10,9 @@ export interface GridRange {
   step: number;
 }
 
+/** The locations xi the family takes when none are given: every layer, 0 to L. */
+export const defaultXiGrid = (layers: number): GridRange => ({ min: 0, max: layers, step: 1 });
+
 export interface FamilyOptions {
   /** VGG depth D = 3k + 7 (default 16). */
   depth?: number;
@@ -339,7 +342,7 @@ export function skewNormalFamily(options: FamilyOptions = {}): Architecture[] {
       'area-tolerance',
     );
   }
-  const xis = gridValues(options.xi ?? { min: 0, max: layers, step: 1 }, 'xi');
+  const xis = gridValues(options.xi ?? defaultXiGrid(layers), 'xi');
   const omegas = gridValues(options.omega ?? { min: 0, max: 5.5, step: 0.5 }, 'omega');
   const alphas = gridValues(options.alpha ?? { min: -40, max: 40, step: 4 }, 'alpha');
 

@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
 import {
+  defaultXiGrid,
   baselineArchitecture,
   skewNormalFamily,
   type Architecture,
@@ -484,7 +485,7 @@ export function gridName(study: StudyConfig): string {
       : study.widthMultiplier !== null && study.widthMultiplier !== 1
         ? `x${study.widthMultiplier} of VGG-${study.depth}'s features`
         : `VGG-${study.depth}'s features`;
-  return `the skew-normal family of VGG-${study.depth}, ${scale} (xi ${study.xi ? range(study.xi) : `0:${study.depth - 1}:1`}, omega ${range(study.omega)}, alpha ${range(study.alpha)}, at least ${study.minFeatures} features a layer)`;
+  return `the skew-normal family of VGG-${study.depth}, ${scale} (xi ${range(study.xi ?? defaultXiGrid(study.depth - 1))}, omega ${range(study.omega)}, alpha ${range(study.alpha)}, at least ${study.minFeatures} features a layer)`;
 }
 
 /** The architectures a study trains, in order: the baseline first (when asked), then the members. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tinyFamily } from './tiny-study.js';
@@ -80,6 +80,21 @@ export function tinyRecord(
   return architectureRecord(a, seed, best, secondsPerEpoch);
 }
 
+/** A run folder as a sweep writes it: config.json with `study` and `architectures`, and `lines`. */
+export function writeRunFolder(
+  dir: string,
+  study: Record<string, unknown>,
+  architectures: readonly number[],
+  lines: readonly string[],
+): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ featshift: '0.1.0', study, architectures }),
+  );
+  writeFileSync(join(dir, 'results.jsonl'), lines.map((l) => `${l}\n`).join(''));
+}
+
 /** A run folder of the tiny family with the given study values and result lines. */
 export function tinyRunFolder(
   lines: string[],
@@ -87,21 +102,18 @@ export function tinyRunFolder(
   ids?: number[],
 ): string {
   const dir = mkdtempSync(join(tmpdir(), 'featshift-folder-'));
-  writeFileSync(
-    join(dir, 'config.json'),
-    JSON.stringify({
-      featshift: '0.1.0',
-      study: {
-        dataset: 'FashionMNIST',
-        depth: 10,
-        widthMultiplier: 0.0625,
-        seed: 0,
-        seeds: [0, 1],
-        ...study,
-      },
-      architectures: ids ?? [1, 2, 3],
-    }),
+  writeRunFolder(
+    dir,
+    {
+      dataset: 'FashionMNIST',
+      depth: 10,
+      widthMultiplier: 0.0625,
+      seed: 0,
+      seeds: [0, 1],
+      ...study,
+    },
+    ids ?? [1, 2, 3],
+    lines,
   );
-  writeFileSync(join(dir, 'results.jsonl'), lines.map((l) => `${l}\n`).join(''));
   return dir;
 }

@@ -614,8 +614,8 @@ function parseFilter(run: LoadedRun, query: string): Filter {
     }
     const limit = Number(m[3]) * (SUFFIX[m[4] ?? ''] ?? 1);
     const compare = COMPARE[m[2] ?? '='] as (v: number, n: number) => boolean;
+    const column = COLUMNS.find((c) => c[0] === key);
     filter.tests.push((a) => {
-      const column = COLUMNS.find((c) => c[0] === key);
       const v = column ? rowValue(a, column[0]) : (a as unknown as Record<string, unknown>)[key];
       return typeof v === 'number' && compare(v, limit);
     });
