@@ -5,7 +5,7 @@ import { baselineArchitecture, skewNormalFamily } from '../src/family/skew-norma
 import { REFERENCE_DEFAULTS } from '../src/run/study.js';
 import { candidateSplits, measureSplits } from '../src/sweep/parallel/choose.js';
 import { TrainerPool } from '../src/sweep/parallel/pool.js';
-import { trainingConfig } from '../src/sweep/unit-trainer.js';
+import { trainingConfig } from '../src/sweep/unit-request.js';
 import type { MemoryFormat } from '../src/train/outcome.js';
 import { fastestStep } from '../src/train/trainer.js';
 import { runBenchSweep, type BenchRow } from './common.js';

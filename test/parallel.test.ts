@@ -4,7 +4,6 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Architecture } from '../src/family/skew-normal.js';
-import { forEachUnit } from '../src/sweep/concurrent.js';
 import {
   candidateSplits,
   measureSplits,
@@ -16,7 +15,7 @@ import { runCli, startCli } from './helpers/cli.js';
 import { resultNumbers, results } from './helpers/results.js';
 import { cheapestIds, tinyFamily, tinySweep } from './helpers/tiny-study.js';
 import { REFERENCE_DEFAULTS } from '../src/run/study.js';
-import { trainingConfig } from '../src/sweep/unit-trainer.js';
+import { trainingConfig } from '../src/sweep/unit-request.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-parallel-'));
 // Two processes where the machine has two cores (one core: the serial path, still checked).
@@ -123,63 +122,6 @@ describe('--parallel auto: timing the splits', () => {
     } finally {
       await pool?.close();
     }
-  });
-});
-
-describe('running units at once', () => {
-  it('runs at most the given number at once, starting them in order', async () => {
-    let running = 0;
-    let most = 0;
-    const started: number[] = [];
-    const stopped = await forEachUnit(
-      [1, 2, 3, 4, 5],
-      { concurrency: 2, shouldStop: () => false },
-      async (n) => {
-        started.push(n);
-        running++;
-        most = Math.max(most, running);
-        await new Promise((r) => setTimeout(r, 5 * (6 - n)));
-        running--;
-        return true;
-      },
-    );
-    assert.equal(stopped, false);
-    assert.equal(most, 2);
-    assert.deepEqual(started, [1, 2, 3, 4, 5]);
-  });
-
-  it('starts nothing new after a failure, asks the others to stop, and throws the first error once all settle', async () => {
-    const settled: number[] = [];
-    let stops = 0;
-    await assert.rejects(
-      forEachUnit(
-        [1, 2, 3, 4],
-        { concurrency: 2, shouldStop: () => false, onFailure: () => stops++ },
-        async (n) => {
-          if (n === 1) throw new Error('unit 1 failed');
-          await new Promise((r) => setTimeout(r, 20));
-          settled.push(n);
-          return true;
-        },
-      ),
-      /unit 1 failed/,
-    );
-    assert.equal(stops, 1);
-    assert.deepEqual(settled, [2], 'unit 2 was running and finished; 3 and 4 never started');
-  });
-
-  it('reports a stop, and starts nothing after it', async () => {
-    const started: number[] = [];
-    const stopped = await forEachUnit(
-      [1, 2, 3],
-      { concurrency: 1, shouldStop: () => started.length >= 2 },
-      (n) => {
-        started.push(n);
-        return Promise.resolve(true);
-      },
-    );
-    assert.equal(stopped, true);
-    assert.deepEqual(started, [1, 2]);
   });
 });
 

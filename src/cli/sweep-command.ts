@@ -17,7 +17,7 @@ import {
 } from '../run/study.js';
 import type { RuntimeConfig } from '../sweep/config.js';
 import { ConsoleReporter, type ReportMode } from '../sweep/reporter.js';
-import { runSweep } from '../sweep/sweep.js';
+import { runSweep, type SweepOutcome } from '../sweep/sweep.js';
 import { IMAGE_FOLDER } from '../sweep/study-data.js';
 import { addFamilyOptions } from './family-command.js';
 import { DEFAULT_QUEUE_NAME } from '../sweep/distributed/jobs.js';
@@ -192,12 +192,11 @@ export function sweepCommand(): Command {
         shouldStop: stop.requested,
       };
       try {
-        if (o.queue !== undefined) await runOnQueue(request, o, mode, reporter);
-        else {
-          const outcome = await runSweep(request, reporter);
-          if (outcome.stopped) process.exitCode = 130;
-          else if (mode === 'quiet') process.stdout.write(`${outcome.dir}\n`);
-        }
+        const outcome =
+          o.queue !== undefined
+            ? await runOnQueue(request, o, reporter)
+            : await runSweep(request, reporter);
+        concludeOutcome(outcome, mode);
       } catch (error) {
         throw diskFullAdvice(error, reporter.dir);
       } finally {
@@ -297,9 +296,8 @@ function stopOnSigint(): { requested: () => boolean; release: () => void } {
 async function runOnQueue(
   request: Parameters<typeof runSweep>[0],
   o: Record<string, unknown>,
-  mode: ReportMode,
   reporter: ConsoleReporter,
-): Promise<void> {
+): Promise<SweepOutcome> {
   if (o.parallel !== undefined)
     throw new UsageError(
       '--parallel shares one machine among training processes; on a queue start a featshift worker per share instead (featshift worker --threads N)',
@@ -307,36 +305,25 @@ async function runOnQueue(
     );
   const url = o.queue as string;
   const { runDistributedSweep } = await import('../sweep/distributed/coordinator.js');
-  const outcome = await runDistributedSweep(request, {
+  return runDistributedSweep(request, reporter, {
     url,
     connection: parseRedisUrl(url),
     name: o.queueName as string,
     attempts: o.attempts as number,
     takeOver: Boolean(o.takeOverQueue),
-    // --json-log: the queue's lines as events, and the summary as the local runner ends.
-    log: (line) => {
-      if (mode === 'json')
-        process.stdout.write(
-          `${JSON.stringify({ event: 'queue', time: new Date().toISOString(), message: line })}\n`,
-        );
-      else if (mode !== 'quiet')
-        process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-    },
-    ...(mode === 'json'
-      ? {
-          conclude: (records, dir) => {
-            reporter.done(records, dir);
-          },
-        }
-      : {}),
   });
+}
+
+/** The exit code, whichever executor trained: 130 stopped, 1 when runs failed for good. */
+function concludeOutcome(outcome: SweepOutcome, mode: ReportMode): void {
+  const failed = outcome.failed ?? [];
   if (outcome.stopped) process.exitCode = 130;
-  else if (outcome.failed && outcome.failed.length > 0) {
+  else if (failed.length > 0) {
     process.stderr.write(
-      `featshift: ${outcome.failed.length} of ${outcome.failed.length + outcome.records.length} runs failed on every attempt (${outcome.failed.join('; ')}; see failed.json)\n`,
+      `featshift: ${failed.length} of ${failed.length + outcome.records.length} runs failed on every attempt (${failed.join('; ')}; see failed.json)\n`,
     );
     process.exitCode = 1;
-  }
+  } else if (mode === 'quiet') process.stdout.write(`${outcome.dir}\n`);
 }
 
 /** A full disk, said with what it left intact and how to go on. */

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { RESULTS_FILE } from '../run/files.js';
+import { FAILED_FILE, RESULTS_FILE } from '../run/files.js';
 import type { RungDecision } from '../run/halving-state.js';
 import { unitLabel, type RunUnit } from '../run/units.js';
 import { unitKey, type ResultRecord } from '../run/results.js';
@@ -14,7 +14,7 @@ import type {
 import { architectureStats, topVerdict } from '../analysis/architectures.js';
 import { sweepConclusion } from './summary.js';
 import { clockDuration } from '../util/duration.js';
-import type { SweepReporter } from './sweep.js';
+import type { SweepReporter } from './driver.js';
 import type { ParallelChoice, Split } from './parallel/choose.js';
 
 export type ReportMode = 'tty' | 'plain' | 'json' | 'quiet';
@@ -155,6 +155,7 @@ export class ConsoleReporter implements SweepReporter {
     unit: RunUnit;
     epochs: number;
     imagesPerEpoch: number;
+    where?: string;
   }): TrainingEvents {
     const { unit } = info;
     const a = unit.arch;
@@ -163,7 +164,7 @@ export class ConsoleReporter implements SweepReporter {
     this.remaining = this.remaining.filter((u) => u.arch.id !== a.id || u.seed !== unit.seed);
     const view: UnitView = {
       unit,
-      label: `${this.seeds > 1 ? 'run' : 'arch'} ${info.index + 1}/${info.total} (${unitLabel(unit, this.seeds)})`,
+      label: `${this.seeds > 1 ? 'run' : 'arch'} ${info.index + 1}/${info.total} (${unitLabel(unit, this.seeds)})${info.where !== undefined ? ` on ${info.where}` : ''}`,
       epochs: info.epochs,
       imagesPerEpoch: info.imagesPerEpoch,
       epochStarted: 0,
@@ -183,6 +184,7 @@ export class ConsoleReporter implements SweepReporter {
         widths: a.widths,
         macs: a.macs,
         params: a.params,
+        ...(info.where !== undefined ? { where: info.where } : {}),
       });
     else
       this.line(
@@ -344,14 +346,50 @@ export class ConsoleReporter implements SweepReporter {
     );
   }
 
-  stopped(dir: string): void {
+  paused(r: ResultRecord): void {
+    const key = unitKey(r.id, r.seed);
+    const view = this.running.get(key);
+    if (view) this.dropBar(view);
+    this.running.delete(key);
+    if (this.mode === 'json') this.json('paused', { ...r });
+    else
+      this.line(
+        `  ${unitLabel({ arch: r, seed: r.seed }, this.seeds)} reached the rung at epoch ${r.valAcc.length}: best val ${r.bestVal.toFixed(2)}%`,
+      );
+  }
+
+  promoted(id: number, epoch: number): void {
+    if (this.mode === 'json') this.json('promoted', { id, epoch });
+    else this.line(`id ${id} goes on to epoch ${epoch}`);
+  }
+
+  failed(unit: RunUnit, reason: string, attempts: number): void {
+    const key = unitKey(unit.arch.id, unit.seed);
+    const view = this.running.get(key);
+    if (view) this.dropBar(view);
+    this.running.delete(key);
+    if (this.mode === 'json')
+      this.json('failed', { id: unit.arch.id, seed: unit.seed, reason, attempts });
+    else
+      this.line(
+        `${unitLabel(unit, this.seeds)} FAILED after ${attempts} attempts: ${reason}; the sweep goes on`,
+      );
+  }
+
+  note(message: string): void {
+    if (this.mode === 'json') this.json('note', { message });
+    else this.line(message);
+  }
+
+  stopped(dir: string, resume?: string): void {
     this.bars?.stop();
     this.bars = undefined;
     if (this.mode === 'json') this.json('stopped', { dir });
-    else this.out.write(`stopped; continue with: featshift sweep --resume '${dir}'\n`);
+    else
+      this.out.write(`${resume ?? `stopped; continue with: featshift sweep --resume '${dir}'`}\n`);
   }
 
-  done(records: ResultRecord[], dir: string): void {
+  done(records: ResultRecord[], dir: string, failed: string[] = []): void {
     if (this.mode === 'json') {
       const stats = architectureStats(records);
       const top = topVerdict(stats);
@@ -377,9 +415,13 @@ export class ConsoleReporter implements SweepReporter {
         best: top.best,
         tiedWithBest: top.tiedWithBest,
         undecidable: top.undecidable,
+        failed,
       });
       return;
     }
-    this.out.write(`\n${sweepConclusion(records, dir)}\n\nresults: ${join(dir, RESULTS_FILE)}\n`);
+    const lost = failed.length > 0 ? `; failed: ${failed.join('; ')} (see ${FAILED_FILE})` : '';
+    this.out.write(
+      `\n${sweepConclusion(records, dir)}\n\nresults: ${join(dir, RESULTS_FILE)}${lost}\n`,
+    );
   }
 }

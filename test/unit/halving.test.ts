@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 
 import { describe, it } from 'node:test';
 import { cycleEnds, halvingRungs, promote } from '../../src/sweep/halving.js';
-import { ashaPromotions } from '../../src/sweep/distributed/asha.js';
+import { ashaPromotions } from '../../src/sweep/asha.js';
 import type { ResultRecord } from '../../src/run/results.js';
 import { REFERENCE_DEFAULTS } from '../../src/run/study.js';
 

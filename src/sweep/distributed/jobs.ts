@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { EpochStats } from '../../train/outcome.js';
 import type { Architecture } from '../../family/skew-normal.js';
 import { parseStoredStudy, type StudyConfig } from '../../run/study.js';
 
@@ -49,7 +51,10 @@ export function jobDataProblem(data: unknown): string | undefined {
   return undefined;
 }
 
-/** Progress a worker reports while training (job.updateProgress). */
+/**
+ * Progress a worker reports while training (job.updateProgress): the step's and the last ended
+ * epoch's numbers, so that the coordinator shows a queued unit as the local runner shows its own.
+ */
 export interface JobProgress {
   epoch: number;
   epochs: number;
@@ -57,6 +62,45 @@ export interface JobProgress {
   imagesPerEpoch: number;
   accuracy: number;
   worker: string;
+  /** The step's (a featshift before 0.9 sent neither). */
+  batch?: number;
+  batches?: number;
+  loss?: number;
+  lr?: number;
+  /** The last epoch that ended, with its validation numbers. */
+  lastEpoch?: EpochStats;
+}
+
+/**
+ * What a `featshift worker` gives the sandboxed processes that train its jobs, as one JSON
+ * environment variable (BullMQ forks them; FEATSHIFT_THREADS is set apart, read as libtorch loads).
+ */
+export interface WorkerSettings {
+  device: string;
+  /** How the worker is named in results and progress: host:pid:device. */
+  name: string;
+  dataDir: string | null;
+  /** Checkpoints on storage every worker reaches: a job taken over after a crash resumes. */
+  checkpointDir: string | null;
+  memoryLimit: number | null;
+}
+
+const WORKER_SETTINGS = 'FEATSHIFT_WORKER';
+
+export function workerSettingsEnv(settings: WorkerSettings): Record<string, string> {
+  return { [WORKER_SETTINGS]: JSON.stringify(settings) };
+}
+
+/** The settings a sandboxed processor was forked with (defaults where it was forked without). */
+export function readWorkerSettings(env: NodeJS.ProcessEnv): WorkerSettings {
+  const given = JSON.parse(env[WORKER_SETTINGS] ?? '{}') as Partial<WorkerSettings>;
+  return {
+    device: given.device ?? 'cpu',
+    name: given.name ?? `${hostname()}:${process.pid}`,
+    dataDir: given.dataDir ?? null,
+    checkpointDir: given.checkpointDir ?? null,
+    memoryLimit: given.memoryLimit ?? null,
+  };
 }
 
 /** A short stable name for a run, safe in job ids. */

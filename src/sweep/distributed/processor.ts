@@ -1,33 +1,31 @@
 import { rm } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UnrecoverableError, type SandboxedJob } from 'bullmq';
 import { defaultMemoryLimit } from '../../train/memory.js';
-import { trainModel } from '../../train/trainer.js';
+import { trainModel, type EpochStats, type StepProgress } from '../../train/trainer.js';
 import { checkpointName } from '../../run/files.js';
 import { toRecord, type ResultRecord } from '../../run/results.js';
 import { checkPrecision } from '../config.js';
 import { halvingRecord } from '../halving.js';
-import { trainingConfig } from '../unit-trainer.js';
+import { trainRequest, unitTrainOptions } from '../unit-request.js';
 import { buildLoaders, loadStudyData, type StudyData } from '../study-data.js';
-import { jobDataProblem, runKey, type ArchitectureJob, type JobProgress } from './jobs.js';
+import {
+  jobDataProblem,
+  readWorkerSettings,
+  runKey,
+  type ArchitectureJob,
+  type JobProgress,
+} from './jobs.js';
 
 /**
  * BullMQ's sandboxed processor: trains one (architecture, seed) in a child process of `featshift
- * worker`, so that training never blocks the worker's lock renewal. Its settings come through
- * the environment the worker forks it with.
+ * worker`, so that training never blocks the worker's lock renewal. Its settings come from the
+ * worker as one environment variable (readWorkerSettings).
  */
 const cache = new Map<string, Promise<StudyData>>();
 
-export default async function trainJob(
-  job: SandboxedJob<ArchitectureJob, ResultRecord>,
-): Promise<ResultRecord & { paused?: boolean }> {
-  const problem = jobDataProblem(job.data);
-  // Not retried: the same data would fail the same way.
-  if (problem !== undefined) throw new UnrecoverableError(`not a featshift job: ${problem}`);
-  const { runId, study, arch, seed, untilEpoch } = job.data;
-  const device = process.env.FEATSHIFT_WORKER_DEVICE ?? 'cpu';
-  const dataDir = process.env.FEATSHIFT_DATA_DIR;
+function studyData(study: ArchitectureJob['study'], dataDir: string | null): Promise<StudyData> {
   const key = JSON.stringify([
     study.dataset,
     study.trainData,
@@ -37,53 +35,72 @@ export default async function trainJob(
   ]);
   let data = cache.get(key);
   if (!data) {
-    data = loadStudyData(study, dataDir ?? null);
+    data = loadStudyData(study, dataDir);
     cache.set(key, data);
   }
-  const dataset = await data;
-  checkPrecision(study, device); // a worker without bf16 fails the job with the reason
-  const { train, test, trainCount } = buildLoaders(study, dataset, seed);
-  // On storage that every worker reaches, a job taken over after a crash resumes from here.
-  const checkpointDir = process.env.FEATSHIFT_CHECKPOINT_DIR ?? join(tmpdir(), 'featshift-worker');
-  const checkpointPath = join(checkpointDir, runKey(runId), checkpointName(arch.id, seed));
-  const worker = process.env.FEATSHIFT_WORKER_NAME ?? `${hostname()}:${process.pid}`;
-  const memory = Number(process.env.FEATSHIFT_MEMORY_LIMIT);
+  return data;
+}
+
+/** Progress sent to the job at most every two seconds, and at every epoch's end. */
+function progressReporter(
+  job: SandboxedJob<ArchitectureJob, ResultRecord>,
+  fixed: Pick<JobProgress, 'epochs' | 'imagesPerEpoch' | 'worker'>,
+): { step: (s: StepProgress) => void; epoch: (s: EpochStats) => void } {
   let lastReport = 0;
-  const report = (
-    p: Omit<JobProgress, 'worker' | 'epochs' | 'imagesPerEpoch'>,
-    force = false,
-  ): void => {
+  let lastEpoch: EpochStats | undefined;
+  const report = (p: Omit<JobProgress, keyof typeof fixed>, force: boolean): void => {
     const now = Date.now();
     if (!force && now - lastReport < 2000) return;
     lastReport = now;
     void job.updateProgress({
       ...p,
-      epochs: study.epochs,
-      imagesPerEpoch: trainCount,
-      worker,
+      ...fixed,
+      ...(lastEpoch ? { lastEpoch } : {}),
     } satisfies JobProgress);
   };
+  return {
+    step: (s) => {
+      const { epoch, images, accuracy, batch, batches, loss, lr } = s;
+      report({ epoch, images, accuracy, batch, batches, loss, lr }, false);
+    },
+    epoch: (s) => {
+      lastEpoch = s;
+      report({ epoch: s.epoch + 1, images: 0, accuracy: s.trainAcc }, true);
+    },
+  };
+}
+
+export default async function trainJob(
+  job: SandboxedJob<ArchitectureJob, ResultRecord>,
+): Promise<ResultRecord & { paused?: boolean }> {
+  const problem = jobDataProblem(job.data);
+  // Not retried: the same data would fail the same way.
+  if (problem !== undefined) throw new UnrecoverableError(`not a featshift job: ${problem}`);
+  const { runId, study, arch, seed, untilEpoch } = job.data;
+  const settings = readWorkerSettings(process.env);
+  const dataset = await studyData(study, settings.dataDir);
+  checkPrecision(study, settings.device); // a worker without bf16 fails the job with the reason
+  const loaders = buildLoaders(study, dataset, seed);
+  // On storage that every worker reaches, a job taken over after a crash resumes from here.
+  const checkpointDir = settings.checkpointDir ?? join(tmpdir(), 'featshift-worker');
+  const checkpointPath = join(checkpointDir, runKey(runId), checkpointName(arch.id, seed));
+  const request = trainRequest(
+    study,
+    { arch, seed },
+    dataset,
+    { device: settings.device, checkpointPath },
+    { untilEpoch },
+  );
   try {
     const outcome = await trainModel(
-      {
-        id: arch.id,
-        widths: arch.widths,
-        config: trainingConfig(study, seed, dataset, device),
-        train,
-        test,
-        trainImages: trainCount,
-        checkpointPath,
-        memoryLimit: Number.isFinite(memory) && memory > 0 ? memory : defaultMemoryLimit(),
-        ...(untilEpoch !== undefined ? { untilEpoch } : {}),
-      },
-      {
-        step: (s) => {
-          report({ epoch: s.epoch, images: s.images, accuracy: s.accuracy });
-        },
-        epoch: (s) => {
-          report({ epoch: s.epoch + 1, images: 0, accuracy: s.trainAcc }, true);
-        },
-      },
+      unitTrainOptions(request, loaders, {
+        memoryLimit: settings.memoryLimit ?? defaultMemoryLimit(),
+      }),
+      progressReporter(job, {
+        epochs: study.epochs,
+        imagesPerEpoch: loaders.trainCount,
+        worker: settings.name,
+      }),
     );
     // A paused run keeps its checkpoint: its promotion continues from it (on storage every
     // worker reaches, whichever worker takes the next rung).
@@ -92,6 +109,6 @@ export default async function trainJob(
       ? { ...halvingRecord(arch, seed, outcome), paused: outcome.paused }
       : toRecord(arch, seed, outcome);
   } finally {
-    await train.close();
+    await loaders.train.close();
   }
 }

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
 import { checkDevice } from '../../engine/runtime.js';
 import type { ResultRecord } from '../../run/results.js';
-import type { ArchitectureJob } from './jobs.js';
+import { workerSettingsEnv, type ArchitectureJob } from './jobs.js';
 import { redactRedisUrl, type RedisConnection } from './redis-url.js';
 
 export interface WorkerOptions {
@@ -39,16 +39,14 @@ export function startWorkers(options: WorkerOptions): {
     const name = `${hostname()}:${process.pid}:${device}`;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      FEATSHIFT_WORKER_DEVICE: device,
-      FEATSHIFT_WORKER_NAME: name,
+      ...workerSettingsEnv({
+        device,
+        name,
+        dataDir: options.dataDir,
+        checkpointDir: options.checkpointDir,
+        memoryLimit: options.memoryLimit,
+      }),
       ...(options.threads !== null ? { FEATSHIFT_THREADS: String(options.threads) } : {}),
-      ...(options.dataDir !== null ? { FEATSHIFT_DATA_DIR: options.dataDir } : {}),
-      ...(options.checkpointDir !== null
-        ? { FEATSHIFT_CHECKPOINT_DIR: options.checkpointDir }
-        : {}),
-      ...(options.memoryLimit !== null
-        ? { FEATSHIFT_MEMORY_LIMIT: String(options.memoryLimit) }
-        : {}),
     };
     const worker = new Worker<ArchitectureJob, ResultRecord>(options.queueName, PROCESSOR, {
       connection: options.connection,

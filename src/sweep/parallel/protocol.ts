@@ -1,12 +1,12 @@
 import type { WireError } from './wire-error.js';
 import type { StudyConfig } from '../../run/study.js';
+import type { TrainRequest } from '../unit-request.js';
 import type { MemoryFormat } from '../../train/outcome.js';
 import type {
   StepTiming,
   TrainingConfig,
   TrainingEvents,
   TrainingOutcome,
-  TrainOptions,
 } from '../../train/trainer.js';
 
 /**
@@ -23,12 +23,7 @@ export interface ProcessSetup {
   memoryLimit: number;
 }
 
-export type TrainRequest = Pick<
-  TrainOptions,
-  'id' | 'widths' | 'config' | 'untilEpoch' | 'layout' | 'memory'
-> & {
-  checkpointPath: string;
-};
+export type { TrainRequest };
 
 export type ToTrainer =
   | { type: 'setup'; setup: ProcessSetup }

@@ -3,6 +3,7 @@ import type { TrainingEvents } from '../../train/trainer.js';
 import { loadStudyData, SeedLoaders, type StudyData } from '../study-data.js';
 import type { FromTrainer, ProcessSetup, ToTrainer, TrainRequest } from './protocol.js';
 import { toWire } from './wire-error.js';
+import { unitTrainOptions } from '../unit-request.js';
 
 /**
  * One training process of a parallel local sweep (forked by pool.ts with FEATSHIFT_THREADS set):
@@ -52,14 +53,10 @@ async function train(request: TrainRequest): Promise<FromTrainer> {
   const batches = await loaders.of(request.config.seed);
   try {
     const outcome = await trainModel(
-      {
-        ...request,
-        train: batches.train,
-        test: batches.test,
-        trainImages: batches.trainCount,
+      unitTrainOptions(request, batches, {
         memoryLimit: setup.memoryLimit,
         shouldStop: () => stopRequested,
-      },
+      }),
       forwardedEvents(),
     );
     return { type: 'trained', outcome };

@@ -1,4 +1,4 @@
-import { unitKey, type ResultRecord } from '../../run/results.js';
+import { unitKey, type ResultRecord } from '../run/results.js';
 
 /**
  * Asynchronous successive halving (ASHA) for the queue: instead of waiting for every
