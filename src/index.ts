@@ -60,7 +60,7 @@ export {
   type TrainingOutcome,
   type EpochStats,
 } from './train/trainer.js';
-export { REFERENCE_RECIPE, type TrainingRecipe } from './train/recipe.js';
+export { type TrainingRecipe } from './train/recipe.js';
 export { trainStep, evalStep } from './train/step.js';
 export {
   chooseMicroBatch,

@@ -202,7 +202,9 @@ describe('distributed sweeps on a real redis-server', () => {
       out,
     ]);
     spawned.push(coordinator.child);
-    await until(() => / done on /.test(coordinator.output()), 60000, 'a first result');
+    await until(() => /done: best val/.test(coordinator.output()), 60000, 'a first result');
+    // The queue's units are shown as the local runner shows its own, with the worker named.
+    assert.match(coordinator.output(), /run \d\/4 \(id \d+, seed [49]\) on \S+:\d+:cpu: widths/);
     coordinator.child.kill('SIGINT');
     assert.equal(await coordinator.exited, 130);
     assert.match(coordinator.output(), /stopped following; the workers go on/);
@@ -393,13 +395,15 @@ describe('distributed sweeps on a real redis-server', () => {
       out,
     ]);
     assert.equal(r.status, 1, r.stdout + r.stderr);
-    // --json-log holds on a queue too: every line an event, the last the summary.
+    // --json-log holds on a queue too: the local runner's events, the last the summary.
     const events = r.stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { event: string; message?: string });
-    assert.ok(events.some((e) => e.event === 'queue' && /FAILED/.test(e.message ?? '')));
+      .map((l) => JSON.parse(l) as { event: string; id?: number; failed?: string[] });
+    assert.equal(events[0]?.event, 'start');
+    assert.ok(events.some((e) => e.event === 'failed' && e.id === ids[0]));
     assert.equal(events.at(-1)?.event, 'done');
+    assert.deepEqual(events.at(-1)?.failed, [`id ${ids[0]}`]);
     assert.match(
       r.stderr,
       new RegExp(`failed on every attempt \\(id ${ids[0]}; see failed\\.json\\)`),

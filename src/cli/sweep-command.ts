@@ -1,9 +1,6 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { resolve } from 'node:path';
-import { DATASETS } from '../data/registry.js';
 import { requireDatasetSpec } from '../data/dataset.js';
-import { INIT_SCHEMES } from '../models/init.js';
-import { LAYOUTS, PRECISIONS } from '../train/recipe.js';
 import { UsageError } from '../errors.js';
 import { readStoredRun } from '../run/folder.js';
 import { preflight } from '../run/preflight.js';
@@ -19,13 +16,12 @@ import type { RuntimeConfig } from '../sweep/config.js';
 import { ConsoleReporter, type ReportMode } from '../sweep/reporter.js';
 import { runSweep, type SweepOutcome } from '../sweep/sweep.js';
 import { IMAGE_FOLDER } from '../sweep/study-data.js';
-import { addFamilyOptions } from './family-command.js';
 import { DEFAULT_QUEUE_NAME } from '../sweep/distributed/jobs.js';
 import { parseRedisUrl } from '../sweep/distributed/redis-url.js';
 import * as parse from './parse.js';
+import { addStudyFlags, givenStudyValues } from './study-flags.js';
 
 /** The options that decide results: each is named as its StudyConfig key (--lr-wr-epochs is lrWrEpochs). */
-const STUDY_KEYS = Object.keys(REFERENCE_DEFAULTS) as (keyof StudyConfig)[];
 
 /** The seed a run folder was started with (a run of an older featshift: its only seed). */
 function storedSeed(dir: string): number {
@@ -40,98 +36,9 @@ export function sweepCommand(): Command {
         'With no study option: the embedded default, which asks whether features belong early, in the middle, late or as in VGG\n' +
         '(Fashion-MNIST, VGG-16 at 1/8 width, 3 members per location + baseline, 2 seeds each, 3 epochs on subsets, ~8 min on 2 cores).\n' +
         "With any study option: the reference's defaults for the rest (CIFAR10, VGG-16, 150 epochs, ...).",
-    )
-    .option(
-      '--dataset <NAME>',
-      `dataset: ${Object.keys(DATASETS).join(', ')} (reference default CIFAR10)`,
-    )
-    .option(
-      '--train-data <DIR>',
-      "train on an image folder, one sub-folder per class (the reference's IMAGENET; needs --val-data)",
-    )
-    .option('--val-data <DIR>', 'the validation image folder, with the same class sub-folders');
-  addFamilyOptions(command, false);
+    );
+  addStudyFlags(command, ['data', 'family', 'selection', 'recipe', 'seeds', 'halving']);
   command
-    .option('--ids <LIST>', 'train only these ids, such as 1-10,17 (0 is the baseline)')
-    .option('--epochs <N>', 'epochs (default 150)', parse.positiveInteger)
-    .option('-b, --batch-size <N>', 'mini-batch size (default 128)', parse.positiveInteger)
-    .option(
-      '--micro-batch <N>',
-      'images per forward/backward pass, a divisor of the batch size; gradients are accumulated (default: the whole batch)',
-      parse.positiveInteger,
-    )
-    .option(
-      '--allow-split',
-      'split further where the micro-batch does not fit this machine (numbers then depend on its memory; always on a GPU)',
-    )
-    .option('--lr <LR>', 'maximum learning rate (default 0.01)', parse.positiveNumber)
-    .option('--momentum <M>', 'SGD momentum (default 0.9)', parse.finiteNumber)
-    .option('--nesterov', 'Nesterov momentum (default off)')
-    .option('--weight-decay <W>', 'weight decay (default 5e-4)', parse.finiteNumber)
-    .option(
-      '--batch-norm <EPS>',
-      'batch-norm epsilon; 0 builds the network without batch norm (default 1e-4)',
-      parse.nonNegativeNumber,
-    )
-    .option(
-      '--lr-wr-epochs <N>',
-      'epochs of the first warm-restart cycle (default 10)',
-      parse.positiveInteger,
-    )
-    .option('--lr-wr-mul <N>', 'growth of each next cycle (default 2)', parse.positiveInteger)
-    .option(
-      '--lr-wr-min <LR>',
-      'minimum learning rate of the cycles (default 1e-5)',
-      parse.finiteNumber,
-    )
-    .addOption(
-      new Option(
-        '--weight-init <SCHEME>',
-        'weight initialisation (default kaiming-normal)',
-      ).choices(INIT_SCHEMES),
-    )
-    .option(
-      '--normalize-data',
-      "per-channel normalisation with the dataset's mean and std (default off)",
-    )
-    .option('--gcn', 'global contrast normalisation of each image (default off)')
-    .option(
-      '--seed <N>',
-      'seed of initialisation, data order, augmentation and dropout (default 0)',
-      parse.integer,
-    )
-    .option(
-      '--seeds <N|LIST>',
-      'train every architecture with N seeds (--seed, --seed + 1, ...) or with the seeds listed, such as 3,7,11 (default: --seed alone)',
-    )
-    .option(
-      '--no-abandon',
-      "train every architecture in full: off the reference's rule that stops one below twice chance at the end of the first cycle",
-    )
-    .option(
-      '--halving',
-      'successive halving: at each rung (a warm-restart cycle end) only the best 1/eta architectures go on',
-    )
-    .option('--eta <N>', 'keep the best 1/N at each rung (default 3)', parse.positiveInteger)
-    .option(
-      '--rungs <LIST>',
-      'the rungs, cycle ends such as 10,30,70 (default: every cycle end up to --epochs)',
-      parse.integerList,
-    )
-    .option('--train-subset <N>', 'train on the first N training images', parse.positiveInteger)
-    .option('--val-subset <N>', 'validate on the first N test images', parse.positiveInteger)
-    .addOption(
-      new Option(
-        '--precision <PRECISION>',
-        'fp32 (the reference), or bf16 mixed precision where the device supports it (default fp32)',
-      ).choices(PRECISIONS),
-    )
-    .addOption(
-      new Option(
-        '--layout <LAYOUT>',
-        'activation layout: auto times a few steps of each and trains in the faster (default auto)',
-      ).choices(LAYOUTS),
-    )
     .option('--device <DEVICE>', 'cpu or cuda:N', 'cpu')
     .option(
       '--threads <N>',
@@ -156,7 +63,7 @@ export function sweepCommand(): Command {
       '--queue <URL>',
       'distribute over workers: redis://[:PASSWORD@]HOST:PORT/DB (rediss:// for TLS); see featshift worker',
     )
-    .option('--queue-name <NAME>', 'the queue (default featshift)', DEFAULT_QUEUE_NAME)
+    .option('--queue-name <NAME>', 'the queue', DEFAULT_QUEUE_NAME)
     .option(
       '--attempts <N>',
       'tries per architecture on a queue before it is recorded as failed',
@@ -212,11 +119,7 @@ function explicitStudyOptions(
   cmd: Command,
   resume: string | undefined,
 ): Partial<StudyConfig> {
-  const explicit: Partial<StudyConfig> = {};
-  for (const key of STUDY_KEYS) {
-    if (cmd.getOptionValueSource(key) === 'cli')
-      (explicit as Record<string, unknown>)[key] = o[key];
-  }
+  const explicit = givenStudyValues(o, cmd) as Partial<StudyConfig>;
   // On resume the run's own halving settles it: an --eta or --rungs is compared with it.
   if (
     resume === undefined &&

@@ -5,81 +5,30 @@ import {
   skewNormalFamily,
   type Architecture,
   type FamilyOptions,
-  type GridRange,
 } from '../family/skew-normal.js';
-import { INIT_SCHEMES } from '../models/init.js';
-import { LAYOUTS, PRECISIONS, REFERENCE_RECIPE, type TrainingRecipe } from '../train/recipe.js';
+import type { TrainingRecipe } from '../train/recipe.js';
+import {
+  ADDED_LATER,
+  REFERENCE_DEFAULTS,
+  RENAMED,
+  STUDY_KEYS,
+  studyFlag,
+  studyOption,
+  type StudyConfig,
+  type StudyKey,
+} from './study-options.js';
 
-/**
- * A study: everything that decides a sweep's results, stored in the run folder's config.json.
- * The training recipe (docs/method.md §3) under the original code's option names, the family
- * (§2), the data (§4), and the selection.
- */
-export interface StudyConfig extends TrainingRecipe {
-  dataset: string;
-  /** Image folders (the original's --train-data / --val-data), for the dataset ImageFolder. */
-  trainData: string | null;
-  valData: string | null;
-  depth: number;
-  patchSize: number;
-  xi: GridRange | null;
-  omega: GridRange;
-  alpha: GridRange;
-  minFeatures: number;
-  areaTolerance: number;
-  totalFeatures: number | null;
-  widthMultiplier: number | null;
-  /** The selection, as given (such as '1-10,17'); null for every member. */
-  ids: string | null;
-  includeBaseline: boolean;
-  /** Images per forward and backward pass (a divisor of the batch size); null: the whole batch. */
-  microBatch: number | null;
-  /** Per-channel normalisation with the dataset's statistics (the original's --normalize-data). */
-  normalizeData: boolean;
-  /** Global contrast normalisation of each image (an extra). */
-  gcn: boolean;
-  trainSubset: number | null;
-  valSubset: number | null;
-  /**
-   * The seeds every architecture trains with, one run each (--seeds); null: --seed alone. The
-   * unit of work is (architecture, seed): each gives the same numbers whatever else runs.
-   */
-  seeds: number[] | null;
-  /** Successive halving over the architectures at the rungs (src/sweep/halving.ts). */
-  halving: boolean;
-  /** The best 1/eta of a rung's architectures go on to the next. */
-  eta: number;
-  /** The rungs (ends of warm-restart cycles); null: every cycle end. */
-  rungs: number[] | null;
-}
+export {
+  REFERENCE_DEFAULTS,
+  STUDY_KEYS,
+  STUDY_OPTIONS,
+  studyFlag,
+  type StudyConfig,
+  type StudyKey,
+} from './study-options.js';
 
-/** The original code's defaults (its lib/cmdparser.py). */
-export const REFERENCE_DEFAULTS: StudyConfig = {
-  ...REFERENCE_RECIPE,
-  dataset: 'CIFAR10',
-  trainData: null,
-  valData: null,
-  depth: 16,
-  patchSize: 32,
-  xi: null,
-  omega: { min: 0, max: 5.5, step: 0.5 },
-  alpha: { min: -40, max: 40, step: 4 },
-  minFeatures: 2,
-  areaTolerance: 0.05,
-  totalFeatures: null,
-  widthMultiplier: null,
-  ids: null,
-  includeBaseline: false,
-  microBatch: null,
-  normalizeData: false,
-  gcn: false,
-  trainSubset: null,
-  valSubset: null,
-  seeds: null,
-  halving: false,
-  eta: 3,
-  rungs: null,
-};
+/** The training recipe of the reference (docs/method.md §3): the recipe keys of its defaults. */
+export const REFERENCE_RECIPE: TrainingRecipe = REFERENCE_DEFAULTS;
 
 /**
  * The embedded default, `featshift sweep` with no study option: does the paper's answer hold on
@@ -239,39 +188,6 @@ export function changedKeys(stored: StudyConfig, requested: Partial<StudyConfig>
   );
 }
 
-/** The CLI option of each study key: the key in kebab case. */
-export const studyFlag = (key: keyof StudyConfig): string =>
-  key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-
-/**
- * The range of every numeric study value: [least, most, integer]. The upper bounds keep a study
- * within what a machine and the method allow (a patch of 100,000 px or a width multiplier of 1e9
- * would only end in an allocation failure); the seed is a 32-bit unsigned integer, the size of
- * every generator featshift seeds, so that two recorded seeds never train alike.
- */
-const NUMBER_RANGES: Partial<Record<keyof StudyConfig, [number, number, boolean]>> = {
-  depth: [10, 100, true],
-  patchSize: [32, 1024, true],
-  minFeatures: [1, 1_000_000, true],
-  areaTolerance: [0, 0.999, false],
-  totalFeatures: [1, 10_000_000, true],
-  widthMultiplier: [1e-6, 64, false],
-  epochs: [1, 100_000, true],
-  batchSize: [1, 65_536, true],
-  microBatch: [1, 65_536, true],
-  lr: [Number.MIN_VALUE, Number.MAX_VALUE, false],
-  momentum: [0, 1e6, false],
-  weightDecay: [0, 1e6, false],
-  batchNorm: [0, 1e6, false],
-  lrWrEpochs: [1, 100_000, true],
-  lrWrMul: [1, 1000, true],
-  lrWrMin: [0, 1e6, false],
-  seed: [0, 2 ** 32 - 1, true],
-  eta: [2, 1000, true],
-  trainSubset: [1, 2 ** 31 - 1, true],
-  valSubset: [1, 2 ** 31 - 1, true],
-};
-
 /**
  * Refuses a study whose values are out of range or contradict each other, before anything is
  * written: a negative momentum, a seed beyond 32 bits, a micro-batch that does not divide the
@@ -285,10 +201,11 @@ export function checkStudy(study: StudyConfig, where?: string): void {
       where ? 'resume' : flag,
     );
   };
-  for (const [key, [least, most, integer]] of Object.entries(NUMBER_RANGES) as [
-    keyof StudyConfig,
-    [number, number, boolean],
-  ][]) {
+  for (const key of STUDY_KEYS) {
+    const { range, kind } = studyOption(key);
+    if (!range) continue;
+    const [least, most] = range;
+    const integer = kind === 'integer';
     const value = study[key];
     if (value === null) continue;
     if (
@@ -353,43 +270,28 @@ export function checkStudy(study: StudyConfig, where?: string): void {
   }
 }
 
-type Kind = 'number' | 'string' | 'boolean' | 'grid' | 'numbers';
-
-/** The JSON kind of every stored study value, and whether it may be null. */
-function kindOf(key: keyof StudyConfig): { kind: Kind; nullable: boolean } {
-  const sample = REFERENCE_DEFAULTS[key];
-  const nullable = sample === null;
-  if (['xi', 'omega', 'alpha'].includes(key)) return { kind: 'grid', nullable: key === 'xi' };
-  if (key === 'seeds' || key === 'rungs') return { kind: 'numbers', nullable: true };
-  if (['totalFeatures', 'widthMultiplier', 'trainSubset', 'valSubset', 'microBatch'].includes(key))
-    return { kind: 'number', nullable: true };
-  if (['ids', 'trainData', 'valData'].includes(key)) return { kind: 'string', nullable: true };
-  return { kind: typeof sample as Kind, nullable };
+/** Whether a stored value has its option's JSON kind (or is null where null is a value). */
+function storedKindOk(key: StudyKey, value: unknown): boolean {
+  const { kind, nullable } = studyOption(key);
+  if (value === null) return nullable;
+  switch (kind) {
+    case 'grid':
+      return (
+        typeof value === 'object' &&
+        ['min', 'max', 'step'].every((k) => Number.isFinite((value as Record<string, unknown>)[k]))
+      );
+    case 'integers':
+      return Array.isArray(value) && value.every((x) => typeof x === 'number');
+    case 'integer':
+    case 'number':
+      return typeof value === 'number';
+    case 'switch':
+      return typeof value === 'boolean';
+    case 'text':
+    case 'choice':
+      return typeof value === 'string';
+  }
 }
-
-/** Keys that older featshift versions did not store, with the value their runs used. */
-const ADDED_LATER: Partial<StudyConfig> = {
-  trainData: null,
-  valData: null,
-  microBatch: null,
-  allowSplit: false,
-  abandon: true,
-  precision: 'fp32',
-  seeds: null,
-  halving: false,
-  eta: 3,
-  rungs: null,
-};
-
-/** Keys that older featshift versions stored under other names. */
-const RENAMED: Record<string, keyof StudyConfig> = {
-  batchNormEps: 'batchNorm',
-  lrCycle: 'lrWrEpochs',
-  lrMultiplier: 'lrWrMul',
-  lrMin: 'lrWrMin',
-  init: 'weightInit',
-  normalize: 'normalizeData',
-};
 
 /** A stored study's keys under today's names (a run folder of an older featshift). */
 export function upgradeStudy(raw: object): Record<string, unknown> {
@@ -415,41 +317,24 @@ export function parseStoredStudy(raw: unknown, path: string): StudyConfig {
     );
   const given: Record<string, unknown> = { ...ADDED_LATER, ...upgradeStudy(raw) };
   const study: Record<string, unknown> = {};
-  for (const key of Object.keys(REFERENCE_DEFAULTS) as (keyof StudyConfig)[]) {
+  for (const key of STUDY_KEYS) {
     const value = given[key];
-    const { kind, nullable } = kindOf(key);
-    const ok =
-      (value === null && nullable) ||
-      (kind === 'grid'
-        ? value !== null &&
-          typeof value === 'object' &&
-          ['min', 'max', 'step'].every((k) =>
-            Number.isFinite((value as Record<string, unknown>)[k]),
-          )
-        : kind === 'numbers'
-          ? Array.isArray(value) && value.every((x) => typeof x === 'number')
-          : typeof value === kind);
-    if (!ok) {
+    if (!storedKindOk(key, value)) {
+      const { kind, nullable } = studyOption(key);
       throw new UsageError(
         `${path}: study.${key} is ${value === undefined ? 'missing' : JSON.stringify(value)}, expected ${nullable ? `${kind} or null` : kind}: the file was edited or damaged; restore it or start a new run`,
         'resume',
       );
     }
+    const { choices } = studyOption(key);
+    if (choices && !choices.includes(value as string))
+      throw new UsageError(
+        `${path}: study.${key} '${String(value)}' is none of ${choices.join(', ')}: the file was edited or damaged; restore it or start a new run`,
+        'resume',
+      );
     study[key] = value;
   }
   const parsed = study as unknown as StudyConfig;
-  if (!(PRECISIONS as readonly string[]).includes(parsed.precision))
-    throw new UsageError(
-      `${path}: study.precision '${parsed.precision}' is no precision`,
-      'resume',
-    );
-  if (!(LAYOUTS as readonly string[]).includes(parsed.layout))
-    throw new UsageError(`${path}: study.layout '${parsed.layout}' is no layout`, 'resume');
-  if (!(INIT_SCHEMES as readonly string[]).includes(parsed.weightInit))
-    throw new UsageError(
-      `${path}: study.weightInit '${parsed.weightInit}' is no weight initialisation`,
-      'resume',
-    );
   checkStudy(parsed, path);
   return parsed;
 }

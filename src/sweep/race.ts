@@ -144,7 +144,7 @@ export class StudyRace {
         await this.o.io.saveState(state);
       }
     }
-    if (this.o.asynchronous) await this.promoteAsync(false);
+    if (state && this.o.asynchronous) await this.promoteAsync(false);
   }
 
   /**

@@ -49,23 +49,3 @@ export interface TrainingRecipe {
 
 export const PRECISIONS = ['fp32', 'bf16'] as const;
 export type Precision = (typeof PRECISIONS)[number];
-
-/** The original code's defaults (its lib/cmdparser.py). */
-export const REFERENCE_RECIPE: TrainingRecipe = {
-  epochs: 150,
-  batchSize: 128,
-  lr: 0.01,
-  momentum: 0.9,
-  nesterov: false,
-  weightDecay: 5e-4,
-  batchNorm: 1e-4,
-  lrWrEpochs: 10,
-  lrWrMul: 2,
-  lrWrMin: 1e-5,
-  weightInit: 'kaiming-normal',
-  seed: 0,
-  allowSplit: false,
-  layout: 'auto',
-  abandon: true,
-  precision: 'fp32',
-};

@@ -325,6 +325,7 @@ describe('the study driver over a fake executor', () => {
     const dir = tmp();
     const { outcome, reporter } = await drive(dir, study(false), {
       concurrency: Number.POSITIVE_INFINITY,
+      asynchronous: true,
       failAt: 3,
     });
     assert.equal(outcome.stopped, false);
