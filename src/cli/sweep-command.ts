@@ -38,7 +38,49 @@ export function sweepCommand(): Command {
         "With any study option: the reference's defaults for the rest (CIFAR10, VGG-16, 150 epochs, ...).",
     );
   addStudyFlags(command, ['data', 'family', 'selection', 'recipe', 'seeds', 'halving']);
-  command
+  addRuntimeFlags(command).action(async (o: Record<string, unknown>, cmd: Command) => {
+    const resume = o.resume as string | undefined;
+    const explicit = explicitStudyOptions(o, cmd, resume);
+    const embedded = resume === undefined && Object.keys(explicit).length === 0;
+    const study: StudyConfig = embedded
+      ? embeddedDefaultStudy()
+      : { ...REFERENCE_DEFAULTS, ...explicit };
+    const runtime = runtimeOptions(o);
+    const mode = reportMode(runtime);
+    // A new study that cannot do what was asked is refused before anything is written.
+    if (resume === undefined) {
+      checkStudy(study);
+      preflight(study);
+    }
+    const reporter = new ConsoleReporter(mode);
+    if (embedded && (mode === 'tty' || mode === 'plain')) announceEmbedded(study);
+    const stop = stopOnSigint();
+    const request = {
+      study,
+      runtime,
+      explicit,
+      ...(o.out !== undefined ? { out: o.out as string } : {}),
+      ...(resume !== undefined ? { resume } : {}),
+      shouldStop: stop.requested,
+    };
+    try {
+      const outcome =
+        o.queue !== undefined
+          ? await runOnQueue(request, o, reporter)
+          : await runSweep(request, reporter);
+      concludeOutcome(outcome, mode);
+    } catch (error) {
+      throw diskFullAdvice(error, reporter.dir);
+    } finally {
+      stop.release();
+    }
+  });
+  return command;
+}
+
+/** How this machine runs the study: flags that never change its numbers (but --threads on resume). */
+function addRuntimeFlags(command: Command): Command {
+  return command
     .option('--device <DEVICE>', 'cpu or cuda:N', 'cpu')
     .option(
       '--threads <N>',
@@ -72,45 +114,7 @@ export function sweepCommand(): Command {
     )
     .option('--take-over-queue', "use a queue that still holds another sweep's jobs")
     .option('-q, --quiet', 'print only the summary')
-    .option('--json-log', 'one JSON object per event on standard output')
-    .action(async (o: Record<string, unknown>, cmd: Command) => {
-      const resume = o.resume as string | undefined;
-      const explicit = explicitStudyOptions(o, cmd, resume);
-      const embedded = resume === undefined && Object.keys(explicit).length === 0;
-      const study: StudyConfig = embedded
-        ? embeddedDefaultStudy()
-        : { ...REFERENCE_DEFAULTS, ...explicit };
-      const runtime = runtimeOptions(o);
-      const mode = reportMode(runtime);
-      // A new study that cannot do what was asked is refused before anything is written.
-      if (resume === undefined) {
-        checkStudy(study);
-        preflight(study);
-      }
-      const reporter = new ConsoleReporter(mode);
-      if (embedded && (mode === 'tty' || mode === 'plain')) announceEmbedded(study);
-      const stop = stopOnSigint();
-      const request = {
-        study,
-        runtime,
-        explicit,
-        ...(o.out !== undefined ? { out: o.out as string } : {}),
-        ...(resume !== undefined ? { resume } : {}),
-        shouldStop: stop.requested,
-      };
-      try {
-        const outcome =
-          o.queue !== undefined
-            ? await runOnQueue(request, o, reporter)
-            : await runSweep(request, reporter);
-        concludeOutcome(outcome, mode);
-      } catch (error) {
-        throw diskFullAdvice(error, reporter.dir);
-      } finally {
-        stop.release();
-      }
-    });
-  return command;
+    .option('--json-log', 'one JSON object per event on standard output');
 }
 
 /** The study options given on the command line, resolved: seeds, data folders, dataset names. */

@@ -11,7 +11,6 @@ import {
   STUDY_KEYS,
   studyFlag,
   studyOption,
-  type StudyConfig,
 } from '../../src/run/study-options.js';
 
 const ALL_GROUPS = ['data', 'family', 'selection', 'recipe', 'seeds', 'halving'] as const;
@@ -55,7 +54,7 @@ describe('the one table of study options', () => {
       if (!range) continue;
       const most = range[1];
       if (most === Number.MAX_VALUE) continue;
-      const study = { ...REFERENCE_DEFAULTS, [key]: most * 2 + 1 } as StudyConfig;
+      const study = { ...REFERENCE_DEFAULTS, [key]: most * 2 + 1 };
       assert.throws(
         () => {
           checkStudy(study);

@@ -52,6 +52,39 @@ async function readJobs(
  * The state of a distributed sweep: jobs done, running (where, which epoch), failed and waiting,
  * each worker's measured throughput (MAC-images per second) and the ETA it implies.
  */
+/** The MAC-images a job trains (a fraction of them: what is left of a running one). */
+function jobCost(job: { data: ArchitectureJob; progress: unknown }, fraction = 1): number {
+  const p = job.progress as Partial<JobProgress> | number;
+  const images =
+    typeof p === 'object' && p.imagesPerEpoch
+      ? p.imagesPerEpoch
+      : (job.data.study.trainSubset ?? 50000);
+  // A halving job trains to its rung (an estimate: it may continue from an earlier one).
+  return job.data.arch.macs * images * (job.data.untilEpoch ?? job.data.study.epochs) * fraction;
+}
+
+/** Throughput per worker from its finished jobs. */
+function workerThroughput(
+  completed: readonly {
+    data: ArchitectureJob;
+    progress: unknown;
+    processedBy?: string | undefined;
+    finishedOn?: number | undefined;
+    processedOn?: number | undefined;
+  }[],
+): Map<string, { work: number; seconds: number; jobs: number }> {
+  const throughput = new Map<string, { work: number; seconds: number; jobs: number }>();
+  for (const job of completed) {
+    const who = job.processedBy ?? 'unknown';
+    const t = throughput.get(who) ?? { work: 0, seconds: 0, jobs: 0 };
+    t.work += jobCost(job);
+    t.seconds += Math.max(0.001, ((job.finishedOn ?? 0) - (job.processedOn ?? 0)) / 1000);
+    t.jobs += 1;
+    throughput.set(who, t);
+  }
+  return throughput;
+}
+
 export async function queueStatus(connection: RedisConnection, name: string): Promise<string> {
   const queue = new Queue<ArchitectureJob, ResultRecord>(name, { connection });
   try {
@@ -68,27 +101,7 @@ export async function queueStatus(connection: RedisConnection, name: string): Pr
       `queue '${name}': ${counts.completed ?? 0} done, ${counts.active ?? 0} running, ${counts.failed ?? 0} failed, ${waiting} waiting`,
     ];
     const malformed: string[] = [];
-    const cost = (job: { data: ArchitectureJob; progress: unknown }, fraction = 1): number => {
-      const p = job.progress as Partial<JobProgress> | number;
-      const images =
-        typeof p === 'object' && p.imagesPerEpoch
-          ? p.imagesPerEpoch
-          : (job.data.study.trainSubset ?? 50000);
-      // A halving job trains to its rung (an estimate: it may continue from an earlier one).
-      return (
-        job.data.arch.macs * images * (job.data.untilEpoch ?? job.data.study.epochs) * fraction
-      );
-    };
-    // Throughput per worker from its finished jobs.
-    const throughput = new Map<string, { work: number; seconds: number; jobs: number }>();
-    for (const job of await readJobs(queue, ['completed'], 999, malformed)) {
-      const who = job.processedBy ?? 'unknown';
-      const t = throughput.get(who) ?? { work: 0, seconds: 0, jobs: 0 };
-      t.work += cost(job);
-      t.seconds += Math.max(0.001, ((job.finishedOn ?? 0) - (job.processedOn ?? 0)) / 1000);
-      t.jobs += 1;
-      throughput.set(who, t);
-    }
+    const throughput = workerThroughput(await readJobs(queue, ['completed'], 999, malformed));
     let remaining = 0;
     const active = await readJobs(queue, ['active'], -1, malformed);
     if (active.length > 0) lines.push('running:');
@@ -102,13 +115,13 @@ export async function queueStatus(connection: RedisConnection, name: string): Pr
         typeof p === 'object' && p.epochs
           ? 1 - ((p.epoch ?? 0) + (p.images ?? 0) / Math.max(1, p.imagesPerEpoch ?? 1)) / p.epochs
           : 1;
-      remaining += cost(job, Math.max(0, fraction));
+      remaining += jobCost(job, Math.max(0, fraction));
       lines.push(
         `  ${unitName(job.data)} on ${job.processedBy ?? (typeof p === 'object' ? p.worker : undefined) ?? '?'}: ${epoch}${job.data.untilEpoch !== undefined ? ` (halving: to the rung at epoch ${job.data.untilEpoch})` : ''}`,
       );
     }
     for (const job of await readJobs(queue, ['waiting', 'prioritized', 'delayed'], -1, malformed))
-      remaining += cost(job);
+      remaining += jobCost(job);
     const failed = await readJobs(queue, ['failed'], 99, malformed);
     if (failed.length > 0) lines.push('failed:');
     for (const job of failed)

@@ -33,76 +33,15 @@ export function startWorkers(options: WorkerOptions): {
   close: () => Promise<void>;
 } {
   const devices = options.devices.map((d) => checkDevice(d));
-  let running = 0;
-  let redisDown = false;
-  const workers = devices.map((device) => {
-    const name = `${hostname()}:${process.pid}:${device}`;
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...workerSettingsEnv({
-        device,
-        name,
-        dataDir: options.dataDir,
-        checkpointDir: options.checkpointDir,
-        memoryLimit: options.memoryLimit,
-      }),
-      ...(options.threads !== null ? { FEATSHIFT_THREADS: String(options.threads) } : {}),
-    };
-    const worker = new Worker<ArchitectureJob, ResultRecord>(options.queueName, PROCESSOR, {
-      connection: options.connection,
-      name,
-      concurrency: options.concurrency,
-      useWorkerThreads: false,
-      workerForkOptions: { env },
-      lockDuration: options.lockMs,
-      stalledInterval: Math.max(1000, Math.floor(options.lockMs / 2)),
-      maxStalledCount: 3,
-    });
-    let waiting = false;
-    worker.on('error', (e) => {
-      if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|Connection is closed/.test(e.message)) {
-        if (!waiting)
-          options.log(
-            `waiting for Redis at ${redactRedisUrl(options.url)} (${e.message.split('\n')[0]}); retrying with back-off`,
-          );
-        waiting = true;
-        redisDown = true;
-        return;
-      }
-      options.log(`worker error: ${e.message.split('\n')[0]}`);
-    });
-    worker.on('ready', () => {
-      if (waiting) options.log(`connected to Redis at ${redactRedisUrl(options.url)}`);
-      waiting = false;
-      redisDown = false;
-    });
-    worker.on('active', (job) => {
-      running++;
-      options.log(
-        `${device}: training id ${job.data.arch.id}, seed ${job.data.seed} (job ${job.id ?? '?'}, attempt ${job.attemptsMade + 1})`,
-      );
-    });
-    worker.on('completed', (job, result) => {
-      running--;
-      options.log(
-        `${device}: id ${job.data.arch.id}, seed ${job.data.seed} done, best val ${result.bestVal.toFixed(2)}%`,
-      );
-    });
-    worker.on('failed', (job, error) => {
-      if (job) running--;
-      options.log(
-        `${device}: id ${job?.data.arch.id ?? '?'} failed: ${error.message.split('\n')[0]}`,
-      );
-    });
-    return worker;
-  });
+  const state = { running: 0, redisDown: false };
+  const workers = devices.map((device) => deviceWorker(device, options, state));
   return {
     workers,
     // With jobs running and Redis up, wait for them; otherwise there is nothing to finish, and
     // waiting for an unreachable Redis would take a second Ctrl-C.
     close: async () => {
-      const closing = Promise.all(workers.map((w) => w.close(running === 0)));
-      if (running > 0 && !redisDown) {
+      const closing = Promise.all(workers.map((w) => w.close(state.running === 0)));
+      if (state.running > 0 && !state.redisDown) {
         await closing;
         return;
       }
@@ -113,4 +52,71 @@ export function startWorkers(options: WorkerOptions): {
       await settle(Promise.all(workers.map((w) => w.disconnect())), 1000);
     },
   };
+}
+
+/** One BullMQ worker for one device, its jobs forked with the worker's settings, its events logged. */
+function deviceWorker(
+  device: string,
+  options: WorkerOptions,
+  state: { running: number; redisDown: boolean },
+): Worker<ArchitectureJob, ResultRecord> {
+  const name = `${hostname()}:${process.pid}:${device}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...workerSettingsEnv({
+      device,
+      name,
+      dataDir: options.dataDir,
+      checkpointDir: options.checkpointDir,
+      memoryLimit: options.memoryLimit,
+    }),
+    ...(options.threads !== null ? { FEATSHIFT_THREADS: String(options.threads) } : {}),
+  };
+  const worker = new Worker<ArchitectureJob, ResultRecord>(options.queueName, PROCESSOR, {
+    connection: options.connection,
+    name,
+    concurrency: options.concurrency,
+    useWorkerThreads: false,
+    workerForkOptions: { env },
+    lockDuration: options.lockMs,
+    stalledInterval: Math.max(1000, Math.floor(options.lockMs / 2)),
+    maxStalledCount: 3,
+  });
+  let waiting = false;
+  worker.on('error', (e) => {
+    if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|Connection is closed/.test(e.message)) {
+      if (!waiting)
+        options.log(
+          `waiting for Redis at ${redactRedisUrl(options.url)} (${e.message.split('\n')[0]}); retrying with back-off`,
+        );
+      waiting = true;
+      state.redisDown = true;
+      return;
+    }
+    options.log(`worker error: ${e.message.split('\n')[0]}`);
+  });
+  worker.on('ready', () => {
+    if (waiting) options.log(`connected to Redis at ${redactRedisUrl(options.url)}`);
+    waiting = false;
+    state.redisDown = false;
+  });
+  worker.on('active', (job) => {
+    state.running++;
+    options.log(
+      `${device}: training id ${job.data.arch.id}, seed ${job.data.seed} (job ${job.id ?? '?'}, attempt ${job.attemptsMade + 1})`,
+    );
+  });
+  worker.on('completed', (job, result) => {
+    state.running--;
+    options.log(
+      `${device}: id ${job.data.arch.id}, seed ${job.data.seed} done, best val ${result.bestVal.toFixed(2)}%`,
+    );
+  });
+  worker.on('failed', (job, error) => {
+    if (job) state.running--;
+    options.log(
+      `${device}: id ${job?.data.arch.id ?? '?'} failed: ${error.message.split('\n')[0]}`,
+    );
+  });
+  return worker;
 }
