@@ -110,7 +110,7 @@ describe('hardening: values read back from disk are checked, with the file and k
     const configPath = join(dir, 'config.json');
     const original = readFileSync(configPath, 'utf8');
     for (const [key, value, message] of [
-      ['epochs', 'two', /config\.json: study\.epochs is "two", expected number/],
+      ['epochs', 'two', /config\.json: study\.epochs is "two", expected integer/],
       ['lr', null, /config\.json: study\.lr is null, expected number/],
       ['batchSize', 0, /config\.json: study\.batchSize must be between 1 and 65536, got 0/],
     ] as const) {

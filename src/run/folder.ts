@@ -285,7 +285,14 @@ export function readRunId(dir: string): string | undefined {
 /** Writes failed.json: the architectures a queued sweep gave up on, with their errors. */
 export async function writeFailed(
   dir: string,
-  failures: readonly { id: number; seed: number; reason: string; attempts: number }[],
+  failures: readonly {
+    id: number;
+    seed: number;
+    reason: string;
+    attempts: number;
+    /** The error's class (DataError, OutOfMemoryError, ...). */
+    error?: string;
+  }[],
 ): Promise<void> {
   await writeFileAtomic(join(dir, FAILED_FILE), `${JSON.stringify(failures, null, 2)}\n`);
 }

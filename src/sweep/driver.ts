@@ -101,7 +101,7 @@ export type UnitResult =
   | { kind: 'trained'; record: ResultRecord; paused: boolean }
   | { kind: 'stopped' }
   /** Failed for good, after every attempt a queue allows (a local failure throws instead). */
-  | { kind: 'failed'; reason: string; attempts: number };
+  | { kind: 'failed'; reason: string; attempts: number; /** The error's class. */ error?: string };
 
 /** Called by an executor when a unit actually starts training: where, and its epoch's images. */
 export type UnitStarted = (info: { where?: string; imagesPerEpoch?: number }) => TrainingEvents;
@@ -319,7 +319,7 @@ async function drive(
   const waiting: Work[] = [];
   const left = ctx.plan.inPlay;
   const serial = pLimit(1);
-  const failures: { id: number; seed: number; reason: string; attempts: number }[] = [];
+  const failures: Parameters<typeof writeFailed>[1][number][] = [];
   let failure: { error: unknown } | undefined;
   let stopped = false;
   let started = total - ctx.plan.todo.length;
@@ -334,7 +334,14 @@ async function drive(
       return;
     }
     const { unit } = work;
-    failures.push({ id: unit.arch.id, seed: unit.seed, ...result });
+    const { reason, attempts, error } = result;
+    failures.push({
+      id: unit.arch.id,
+      seed: unit.seed,
+      reason,
+      attempts,
+      ...(error !== undefined ? { error } : {}),
+    });
     await writeFailed(ctx.dir, failures);
     reporter.failed?.(unit, result.reason, result.attempts);
   };

@@ -9,6 +9,7 @@ import { toRecord, type ResultRecord } from '../../run/results.js';
 import { checkPrecision } from '../config.js';
 import { halvingRecord } from '../halving.js';
 import { trainRequest, unitTrainOptions } from '../unit-request.js';
+import { toQueueError } from '../parallel/wire-error.js';
 import { buildLoaders, loadStudyData, type StudyData } from '../study-data.js';
 import {
   jobDataProblem,
@@ -76,6 +77,17 @@ export default async function trainJob(
   const problem = jobDataProblem(job.data);
   // Not retried: the same data would fail the same way.
   if (problem !== undefined) throw new UnrecoverableError(`not a featshift job: ${problem}`);
+  try {
+    return await train(job);
+  } catch (error) {
+    // Its class and fields cross to the coordinator in the job's failedReason.
+    throw toQueueError(error);
+  }
+}
+
+async function train(
+  job: SandboxedJob<ArchitectureJob, ResultRecord>,
+): Promise<ResultRecord & { paused?: boolean }> {
   const { runId, study, arch, seed, untilEpoch } = job.data;
   const settings = readWorkerSettings(process.env);
   const dataset = await studyData(study, settings.dataDir);

@@ -7,6 +7,7 @@ import { longestUnitsFirst, unitLabel, type RunUnit } from '../../run/units.js';
 import type { TrainingEvents } from '../../train/trainer.js';
 import type { Executor, SweepReporter, UnitResult, UnitStarted, Work } from '../driver.js';
 import { halvingRungs } from '../halving.js';
+import { fromQueueReason, queueReasonText } from '../parallel/wire-error.js';
 import { jobId, type ArchitectureJob, type JobProgress } from './jobs.js';
 import { redactRedisUrl, type RedisConnection } from './redis-url.js';
 
@@ -226,7 +227,13 @@ export class QueueExecutor implements Executor {
       f.events ??= f.started(job.processedBy ? { where: job.processedBy } : {});
       this.end(id, f, { kind: 'trained', record, paused: paused === true });
     } else if (state === 'failed' && job.attemptsMade >= this.o.attempts) {
-      this.end(id, f, { kind: 'failed', reason: job.failedReason, attempts: job.attemptsMade });
+      const error = fromQueueReason(job.failedReason);
+      this.end(id, f, {
+        kind: 'failed',
+        reason: queueReasonText(job.failedReason),
+        error: error.name,
+        attempts: job.attemptsMade,
+      });
     } else if (state === 'active') this.progress(f, job);
   }
 

@@ -2,6 +2,7 @@ import { Job, Queue, type JobType } from 'bullmq';
 import type { ResultRecord } from '../../run/results.js';
 import { unitLabel } from '../../run/units.js';
 import { jobDataProblem, type ArchitectureJob, type JobProgress } from './jobs.js';
+import { queueReasonText } from '../parallel/wire-error.js';
 import { printable } from '../../util/printable.js';
 import type { RedisConnection } from './redis-url.js';
 
@@ -125,7 +126,9 @@ export async function queueStatus(connection: RedisConnection, name: string): Pr
     const failed = await readJobs(queue, ['failed'], 99, malformed);
     if (failed.length > 0) lines.push('failed:');
     for (const job of failed)
-      lines.push(`  ${unitName(job.data)} after ${job.attemptsMade} attempts: ${job.failedReason}`);
+      lines.push(
+        `  ${unitName(job.data)} after ${job.attemptsMade} attempts: ${queueReasonText(job.failedReason)}`,
+      );
     let rate = 0;
     if (throughput.size > 0) lines.push('workers:');
     for (const [who, t] of throughput) {

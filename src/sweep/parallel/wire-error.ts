@@ -76,3 +76,34 @@ export function fromWire(wire: WireError): Error {
   if (wire.stack !== undefined) error.stack = wire.stack;
   return error;
 }
+
+/**
+ * On a queue an error crosses as a job's failedReason, a string: the wire form after a marker,
+ * so that the coordinator and `featshift status` rebuild its class and fields.
+ */
+const QUEUE_MARK = 'featshift-error:';
+
+/** The Error a queue job fails with, carrying `error` (without its stack) in its message. */
+export function toQueueError(error: unknown): Error {
+  const wire = toWire(error);
+  delete wire.stack;
+  const carried = new Error(`${QUEUE_MARK}${JSON.stringify(wire)}`);
+  if (error instanceof Error && error.stack !== undefined) carried.stack = error.stack;
+  return carried;
+}
+
+/** The error a job failed with, rebuilt (an error thrown elsewhere: a plain Error of the text). */
+export function fromQueueReason(reason: string): Error {
+  if (!reason.startsWith(QUEUE_MARK)) return new Error(reason);
+  try {
+    return fromWire(JSON.parse(reason.slice(QUEUE_MARK.length)) as WireError);
+  } catch {
+    return new Error(reason);
+  }
+}
+
+/** A job's failedReason as people read it: 'DataError: cannot read ...'. */
+export function queueReasonText(reason: string): string {
+  const error = fromQueueReason(reason);
+  return error.name === 'Error' ? error.message : `${error.name}: ${error.message}`;
+}
