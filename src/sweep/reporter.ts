@@ -90,15 +90,7 @@ export class ConsoleReporter implements SweepReporter {
     return clockDuration(left / rate);
   }
 
-  start(info: {
-    dir: string;
-    total: number;
-    done: number;
-    seeds: number;
-    resumed: boolean;
-    todo: RunUnit[];
-    warnings?: string[];
-  }): void {
+  start(info: Parameters<SweepReporter['start']>[0]): void {
     this.dir = info.dir;
     // What the study's options alone say it will not do as a user may expect (src/run/preflight.ts).
     for (const w of info.warnings ?? []) process.stderr.write(`featshift: warning: ${w}\n`);
@@ -149,14 +141,7 @@ export class ConsoleReporter implements SweepReporter {
       this.line(`training in ${split(choice)}${measured}`);
   }
 
-  architectureStart(info: {
-    index: number;
-    total: number;
-    unit: RunUnit;
-    epochs: number;
-    imagesPerEpoch: number;
-    where?: string;
-  }): TrainingEvents {
+  architectureStart(info: Parameters<SweepReporter['architectureStart']>[0]): TrainingEvents {
     const { unit } = info;
     const a = unit.arch;
     this.epochs = info.epochs;

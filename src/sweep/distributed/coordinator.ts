@@ -14,19 +14,11 @@ import {
   type SweepRequest,
 } from '../driver.js';
 import { studyDataShape } from '../study-data.js';
-import { QueueExecutor } from './queue-executor.js';
+import { QueueExecutor, type QueueOptions } from './queue-executor.js';
 import { probeRedis, QueueUnreachableError } from './redis-probe.js';
-import { redactRedisUrl, type RedisConnection } from './redis-url.js';
+import { redactRedisUrl } from './redis-url.js';
 
-export interface QueueOptions {
-  url: string;
-  connection: RedisConnection;
-  name: string;
-  attempts: number;
-  /** Accept a queue that holds another sweep's jobs. */
-  takeOver: boolean;
-  pollMs?: number;
-}
+export type { QueueOptions } from './queue-executor.js';
 
 /**
  * Runs a sweep on a queue: the study driver hands each (architecture, seed), or each piece of it

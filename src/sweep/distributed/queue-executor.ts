@@ -11,13 +11,18 @@ import { fromQueueReason, queueReasonText } from '../parallel/wire-error.js';
 import { jobId, type ArchitectureJob, type JobProgress } from './jobs.js';
 import { redactRedisUrl, type RedisConnection } from './redis-url.js';
 
-export interface QueueExecutorOptions {
+/** A queue as `featshift sweep --queue` names it. */
+export interface QueueOptions {
   url: string;
   connection: RedisConnection;
   name: string;
   attempts: number;
+  /** Accept a queue that holds another sweep's jobs. */
   takeOver: boolean;
   pollMs?: number;
+}
+
+export interface QueueExecutorOptions extends QueueOptions {
   runId: string;
   dir: string;
   study: StudyConfig;
