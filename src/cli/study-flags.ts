@@ -34,12 +34,23 @@ function parserOf(key: StudyKey): ((text: string) => unknown) | undefined {
   }
 }
 
+/**
+ * A study option's flag with its short form and argument, `-b, --batch-size <N>` (commander's
+ * spelling; `argument` rewrites the argument, as the docs show it); a switch that is on by
+ * default is given as its negation, --no-abandon.
+ */
+function flagText(key: StudyKey, argument: (arg: string) => string): string {
+  const o = studyOption(key);
+  const negated = o.kind === 'switch' && o.default === true;
+  const short = o.short !== undefined ? `${o.short}, ` : '';
+  const arg = o.arg !== undefined ? ` ${argument(o.arg)}` : '';
+  return `${short}--${negated ? 'no-' : ''}${studyFlag(key)}${arg}`;
+}
+
 /** The flag of one study option. */
 export function studyFlagOption(key: StudyKey): Option {
   const o = studyOption(key);
-  const negated = o.kind === 'switch' && o.default === true;
-  const name = `--${negated ? 'no-' : ''}${studyFlag(key)}`;
-  const flags = `${o.short !== undefined ? `${o.short}, ` : ''}${name}${o.arg !== undefined ? ` ${o.arg}` : ''}`;
+  const flags = flagText(key, (arg) => arg);
   const shown = shownDefault(key);
   const option = new Option(flags, shown === '-' ? o.help : `${o.help} (default ${shown})`);
   const parser = parserOf(key);
@@ -68,21 +79,13 @@ export function givenStudyValues(
   return given;
 }
 
-/** The flag as the docs name it: `-b, --batch-size N`. */
-function docsFlag(key: StudyKey): string {
-  const o = studyOption(key);
-  const negated = o.kind === 'switch' && o.default === true;
-  const arg = o.arg !== undefined ? ` ${o.arg.replace(/[<>]/g, '').replace('|', '\\|')}` : '';
-  return `${o.short !== undefined ? `${o.short}, ` : ''}--${negated ? 'no-' : ''}${studyFlag(key)}${arg}`;
-}
-
 /** The study options as docs/study.md shows them: generated, and checked by a test. */
 export function studyOptionsMarkdown(): string {
   const rows = STUDY_KEYS.map((key) => {
     const o = studyOption(key);
     const choices = o.choices ? ` (${o.choices.join(', ')})` : '';
     const cells = [
-      `\`${docsFlag(key)}\``,
+      `\`${flagText(key, (arg) => arg.replace(/[<>]/g, '').replace('|', '\\|'))}\``,
       `${o.help}${choices}`.replace(/\|/g, '\\|'),
       shownDefault(key).replace(/\|/g, '\\|'),
       o.reference ?? '-',

@@ -6,7 +6,6 @@ import {
   type Architecture,
   type FamilyOptions,
 } from '../family/skew-normal.js';
-import type { TrainingRecipe } from '../train/recipe.js';
 import {
   ADDED_LATER,
   REFERENCE_DEFAULTS,
@@ -26,9 +25,6 @@ export {
   type StudyConfig,
   type StudyKey,
 } from './study-options.js';
-
-/** The training recipe of the reference (docs/method.md §3): the recipe keys of its defaults. */
-export const REFERENCE_RECIPE: TrainingRecipe = REFERENCE_DEFAULTS;
 
 /**
  * The embedded default, `featshift sweep` with no study option: does the paper's answer hold on

@@ -317,7 +317,7 @@ async function drive(
   const total = ctx.plan.units.length;
   const inFlight = new Set<Promise<void>>();
   const waiting: Work[] = [];
-  const left = ctx.plan.inPlay;
+  const { inPlay } = ctx.plan;
   const serial = pLimit(1);
   const failures: Parameters<typeof writeFailed>[1][number][] = [];
   let failure: { error: unknown } | undefined;
@@ -328,7 +328,7 @@ async function drive(
       stopped = true;
       return;
     }
-    left.delete(work);
+    inPlay.delete(work);
     if (result.kind === 'trained') {
       await race.trained(work, result.record, result.paused);
       return;
@@ -343,13 +343,13 @@ async function drive(
       ...(error !== undefined ? { error } : {}),
     });
     await writeFailed(ctx.dir, failures);
-    reporter.failed?.(unit, result.reason, result.attempts);
+    reporter.failed?.(unit, reason, attempts);
   };
   const launch = (work: Work): void => {
-    const started_ = (info: { where?: string; imagesPerEpoch?: number }): TrainingEvents =>
+    const onStart = (info: { where?: string; imagesPerEpoch?: number }): TrainingEvents =>
       reporter.architectureStart({
         // Halving trains a unit in pieces, rung by rung: count the runs that have ended.
-        index: ctx.halving ? race.endedCount : started++,
+        index: ctx.halving ? ctx.plan.records.length : started++,
         total,
         unit: work.unit,
         epochs: work.untilEpoch ?? ctx.epochs,
@@ -357,7 +357,7 @@ async function drive(
         ...(info.where !== undefined ? { where: info.where } : {}),
       });
     const running: Promise<void> = executor
-      .train(work, started_)
+      .train(work, onStart)
       .then(
         (result) => serial(() => settle(work, result)),
         (error: unknown) => {
@@ -375,7 +375,7 @@ async function drive(
     if (failure || stopped) break;
     for (const work of race.take()) {
       waiting.push(work);
-      left.add(work);
+      inPlay.add(work);
     }
     while (waiting.length > 0 && inFlight.size < executor.concurrency)
       launch(waiting.shift() as Work);

@@ -51,3 +51,13 @@ export function halvingRecord(
     stoppedAtRung: null,
   };
 }
+
+/** A unit's record as every executor writes it: under halving with its epochs and rung. */
+export function unitRecord(
+  study: { halving: boolean },
+  arch: Architecture,
+  seed: number,
+  outcome: TrainingOutcome,
+): ResultRecord {
+  return study.halving ? halvingRecord(arch, seed, outcome) : toRecord(arch, seed, outcome);
+}

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHECKPOINTS_DIR, checkpointPath, singleSeedCheckpointName } from '../run/files.js';
-import { toRecord, type ResultRecord } from '../run/results.js';
+import type { ResultRecord } from '../run/results.js';
 import type { StudyConfig } from '../run/study.js';
 import { seedRoundsLongestFirst, type RunUnit } from '../run/units.js';
 import type { MicroBatchChoice } from '../train/memory.js';
@@ -14,7 +14,7 @@ import {
   type TrainingOutcome,
 } from '../train/trainer.js';
 import type { Executor, SweepReporter, UnitResult, UnitStarted, Work } from './driver.js';
-import { halvingRecord } from './halving.js';
+import { unitRecord } from './halving.js';
 import type { ParallelChoice } from './parallel/choose.js';
 import type { TrainerPool } from './parallel/pool.js';
 import { SeedLoaders, type StudyData } from './study-data.js';
@@ -92,10 +92,7 @@ export class LocalExecutor implements Executor {
   async train(work: Work, started: UnitStarted): Promise<UnitResult> {
     const outcome = await this.trainUnit(work, started({}));
     if (!outcome) return { kind: 'stopped' };
-    const { arch, seed } = work.unit;
-    const record = this.o.study.halving
-      ? halvingRecord(arch, seed, outcome)
-      : toRecord(arch, seed, outcome);
+    const record = unitRecord(this.o.study, work.unit.arch, work.unit.seed, outcome);
     return { kind: 'trained', record, paused: outcome.paused };
   }
 

@@ -77,11 +77,6 @@ export class StudyRace {
     return this.o.rungs.length - 1;
   }
 
-  /** Units that have ended (a line in results.jsonl), by unitKey. */
-  get endedCount(): number {
-    return this.ended.size;
-  }
-
   /** The work rung k still owes its entrants: seeds not ended and not yet paused there. */
   private owed(k: number, ids: readonly number[]): Work[] {
     const rung = this.o.rungs[k] as number;

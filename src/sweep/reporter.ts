@@ -300,13 +300,18 @@ export class ConsoleReporter implements SweepReporter {
     }
   }
 
+  /** A unit stops training (done, paused at a rung, failed): its view and bar go. */
+  private endView(id: number, seed: number): UnitView | undefined {
+    const key = unitKey(id, seed);
+    const view = this.running.get(key);
+    if (view) this.dropBar(view);
+    this.running.delete(key);
+    return view;
+  }
+
   architectureDone(r: ResultRecord, remaining: RunUnit[]): void {
     this.finished++;
-    const view = this.running.get(unitKey(r.id, r.seed));
-    if (view) {
-      this.dropBar(view);
-      this.running.delete(unitKey(r.id, r.seed));
-    }
+    const view = this.endView(r.id, r.seed);
     if (this.mode === 'json') this.json('result', { ...r });
     else {
       const flag = r.diverged
@@ -332,10 +337,7 @@ export class ConsoleReporter implements SweepReporter {
   }
 
   paused(r: ResultRecord): void {
-    const key = unitKey(r.id, r.seed);
-    const view = this.running.get(key);
-    if (view) this.dropBar(view);
-    this.running.delete(key);
+    this.endView(r.id, r.seed);
     if (this.mode === 'json') this.json('paused', { ...r });
     else
       this.line(
@@ -349,10 +351,7 @@ export class ConsoleReporter implements SweepReporter {
   }
 
   failed(unit: RunUnit, reason: string, attempts: number): void {
-    const key = unitKey(unit.arch.id, unit.seed);
-    const view = this.running.get(key);
-    if (view) this.dropBar(view);
-    this.running.delete(key);
+    this.endView(unit.arch.id, unit.seed);
     if (this.mode === 'json')
       this.json('failed', { id: unit.arch.id, seed: unit.seed, reason, attempts });
     else

@@ -113,6 +113,7 @@ class LocalSite implements Site {
   private readonly request: SweepRequest;
   private device = 'cpu';
   private data: StudyData | undefined;
+  private imagesPerEpoch = 0;
 
   constructor(request: SweepRequest) {
     this.request = request;
@@ -136,6 +137,7 @@ class LocalSite implements Site {
     this.data = data;
     const imagesPerEpoch = trainImageCount(study, data);
     checkTrainingSetSize(study, imagesPerEpoch);
+    this.imagesPerEpoch = imagesPerEpoch;
     return { classes: data.classes, inputChannels: data.inputChannels, imagesPerEpoch };
   }
 
@@ -150,7 +152,7 @@ class LocalSite implements Site {
       folder.numerics?.threads,
       todo,
       trainingConfig(study, seeds[0] ?? study.seed, data, device),
-      study.epochs * Math.floor(trainImageCount(study, data) / study.batchSize),
+      study.epochs * Math.floor(this.imagesPerEpoch / study.batchSize),
     );
     const split = measured.choice;
     const pool =

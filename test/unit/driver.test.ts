@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { RunFolder } from '../../src/run/folder.js';
 import type { HalvingState } from '../../src/run/halving-state.js';
-import { toRecord, type ResultRecord } from '../../src/run/results.js';
+import type { ResultRecord } from '../../src/run/results.js';
 import { REFERENCE_DEFAULTS, type StudyConfig } from '../../src/run/study.js';
 import type { RunUnit } from '../../src/run/units.js';
 import {
@@ -18,7 +18,7 @@ import {
   type UnitStarted,
   type Work,
 } from '../../src/sweep/driver.js';
-import { halvingRecord, promote } from '../../src/sweep/halving.js';
+import { promote, unitRecord } from '../../src/sweep/halving.js';
 import type { TrainingOutcome } from '../../src/train/trainer.js';
 import { cheapestIds } from '../helpers/tiny-study.js';
 import { results } from '../helpers/results.js';
@@ -127,9 +127,7 @@ class FakeExecutor implements Executor {
     if (n === this.o.failAt) return { kind: 'failed', reason: 'out of luck', attempts: 3 };
     if (this.shouldStop()) return { kind: 'stopped' };
     const outcome = outcomeOf(unit, untilEpoch ?? EPOCHS, untilEpoch !== undefined);
-    const record = this.halving
-      ? halvingRecord(unit.arch, unit.seed, outcome)
-      : toRecord(unit.arch, unit.seed, outcome);
+    const record = unitRecord({ halving: this.halving }, unit.arch, unit.seed, outcome);
     return { kind: 'trained', record, paused: outcome.paused };
   }
 

@@ -5,9 +5,9 @@ import { UnrecoverableError, type SandboxedJob } from 'bullmq';
 import { defaultMemoryLimit } from '../../train/memory.js';
 import { trainModel, type EpochStats, type StepProgress } from '../../train/trainer.js';
 import { checkpointName } from '../../run/files.js';
-import { toRecord, type ResultRecord } from '../../run/results.js';
+import type { ResultRecord } from '../../run/results.js';
 import { checkPrecision } from '../config.js';
-import { halvingRecord } from '../halving.js';
+import { unitRecord } from '../halving.js';
 import { trainRequest, unitTrainOptions } from '../unit-request.js';
 import { toQueueError } from '../parallel/wire-error.js';
 import { buildLoaders, loadStudyData, type StudyData } from '../study-data.js';
@@ -117,9 +117,8 @@ async function train(
     // A paused run keeps its checkpoint: its promotion continues from it (on storage every
     // worker reaches, whichever worker takes the next rung).
     if (!outcome.paused) await rm(checkpointPath, { force: true });
-    return study.halving
-      ? { ...halvingRecord(arch, seed, outcome), paused: outcome.paused }
-      : toRecord(arch, seed, outcome);
+    const record = unitRecord(study, arch, seed, outcome);
+    return study.halving ? { ...record, paused: outcome.paused } : record;
   } finally {
     await loaders.train.close();
   }
