@@ -41,6 +41,7 @@ interface Followed {
   work: Work;
   started: UnitStarted;
   resolve: (result: UnitResult) => void;
+  reject: (error: Error) => void;
   /** The reporter's events, once a worker took the job. */
   events?: TrainingEvents;
   /** Epochs already shown ended. */
@@ -67,6 +68,8 @@ export class QueueExecutor implements Executor {
   private outage = false;
   private readonly loop: Promise<void>;
   private wake: (() => void) | undefined;
+  /** Following the queue failed: no unit can train any more. */
+  private broken: Error | undefined;
 
   private constructor(
     options: QueueExecutorOptions,
@@ -132,8 +135,9 @@ export class QueueExecutor implements Executor {
   }
 
   train(work: Work, started: UnitStarted): Promise<UnitResult> {
-    return new Promise((resolve) => {
-      this.toAdd.push({ work, started, resolve, epochsShown: 0 });
+    if (this.broken) return Promise.reject(this.broken);
+    return new Promise((resolve, reject) => {
+      this.toAdd.push({ work, started, resolve, reject, epochsShown: 0 });
       this.wake?.();
     });
   }
@@ -145,16 +149,13 @@ export class QueueExecutor implements Executor {
   private spec({ unit, untilEpoch }: Work, priority: number) {
     const { study, runId } = this.o;
     const { arch, seed } = unit;
+    // Under halving a unit has a job per rung, named by the epoch it trains to.
+    const rung = study.halving ? (untilEpoch ?? study.epochs) : undefined;
     return {
-      name: `arch-${arch.id}-seed-${seed}${study.halving ? `-epoch-${untilEpoch ?? study.epochs}` : ''}`,
+      name: `arch-${arch.id}-seed-${seed}${rung !== undefined ? `-epoch-${rung}` : ''}`,
       data: { runId, study, arch, seed, ...(untilEpoch !== undefined ? { untilEpoch } : {}) },
       opts: {
-        jobId: jobId(
-          runId,
-          arch.id,
-          seed,
-          study.halving ? (untilEpoch ?? study.epochs) : undefined,
-        ),
+        jobId: jobId(runId, arch.id, seed, rung),
         priority,
         attempts: this.o.attempts,
         backoff: { type: 'exponential' as const, delay: 2000 },
@@ -186,13 +187,22 @@ export class QueueExecutor implements Executor {
 
   /** Until closed: enqueue what came in, read every followed job's state, wait a moment. */
   private async follow(): Promise<void> {
-    while (!this.closed) {
-      if (this.o.shouldStop()) this.stopFollowing();
-      else {
-        await this.enqueue();
-        for (const [id, f] of [...this.followed]) await this.check(id, f);
+    try {
+      while (!this.closed) {
+        if (this.o.shouldStop()) this.stopFollowing();
+        else {
+          await this.enqueue();
+          for (const [id, f] of [...this.followed]) await this.check(id, f);
+        }
+        await this.pause();
       }
-      await this.pause();
+    } catch (error) {
+      // The queue refused a command (not an outage, which BullMQ rides out): every unit fails
+      // with the error, which the driver throws once the others have settled.
+      this.broken = error instanceof Error ? error : new Error(String(error));
+      for (const f of [...this.followed.values(), ...this.toAdd]) f.reject(this.broken);
+      this.followed.clear();
+      this.toAdd = [];
     }
   }
 
@@ -279,7 +289,7 @@ export class QueueExecutor implements Executor {
     this.toAdd = [];
   }
 
-  /** A queue's units are not stopped by a failure of another: the workers go on. */
+  /** The driver gives up (a unit failed here): stop following; the workers go on with their jobs. */
   stop(): void {
     this.stopFollowing();
   }
