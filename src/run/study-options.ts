@@ -28,7 +28,13 @@ export interface OptionSpec<T> {
   /** The argument's name in the flag (--epochs <N>). */
   arg?: string;
   short?: string;
-  /** [least, most] of a number (checked for flags and stored studies alike). */
+  /**
+   * [least, most] of a number (checked for flags and stored studies alike). The upper bounds keep
+   * a study within what a machine and the method allow (a patch of 100,000 px or a width
+   * multiplier of 1e9 would only end in an allocation failure); the seed is a 32-bit unsigned
+   * integer, the size of every generator featshift seeds, so that two recorded seeds never train
+   * alike.
+   */
   range?: [number, number];
   choices?: readonly string[];
   /** An option that cannot be given with this one. */
