@@ -19,12 +19,14 @@ export { erf, exp } from './family/precise-math.js';
 export {
   countMacs,
   countParams,
-  vggLayout,
+  vggPlan,
   type ConvLayerSpec,
   type LinearLayerSpec,
-  type VggLayout,
-  type VggLayoutOptions,
-} from './models/vgg-layout.js';
+  type VggPlan,
+  type VggPlanOptions,
+} from './models/vgg-plan.js';
+/** @deprecated 0.1's name of {@link vggPlan}, before "layout" meant the memory layout alone. */
+export { vggPlan as vggLayout, type VggPlan as VggLayout } from './models/vgg-plan.js';
 export * as engine from './engine/index.js';
 export { Vgg, type VggOptions, type NamedTensor } from './models/vgg.js';
 export { INIT_SCHEMES, initWeight, type InitScheme } from './models/init.js';
@@ -84,7 +86,9 @@ export {
 } from './run/study.js';
 export { readResults, referenceCsv, type ResultRecord } from './run/results.js';
 export * as runFiles from './run/files.js';
-export { loadRun, type LoadedRun, type RunResult } from './run/load.js';
+export { loadStudy, type LoadedStudy, type RunResult } from './run/load.js';
+/** @deprecated 0.1's name of {@link loadStudy}. */
+export { loadStudy as loadRun, type LoadedStudy as LoadedRun } from './run/load.js';
 export { runUnits, type RunUnit } from './run/units.js';
 export {
   tInterval,

@@ -158,7 +158,7 @@ describe("the halving page's commands do what they say", () => {
 describe('halving runs compared on equal terms (tiny family)', () => {
   it('analyze, the summary and the report compare every run at the first rung, and rank survivors apart', async () => {
     const { cheapestIds, tinyHalvingSweep } = await import('./helpers/tiny-study.js');
-    const { loadRun } = await import('../src/run/load.js');
+    const { loadStudy } = await import('../src/run/load.js');
     const { reportData } = await import('../src/report/html.js');
     const out = join(tmp(), 'run');
     const sweep = runCli([...tinyHalvingSweep(cheapestIds(4), 3, 256), '--out', out]);
@@ -199,7 +199,7 @@ describe('halving runs compared on equal terms (tiny family)', () => {
       assert.equal(x.bestVal.mean, Math.max(...full.valAcc));
     }
     assert.match(a.finding.join('\n'), /compares each run at epoch 1, which every run reached/);
-    const page = reportData([loadRun(out)]).runs[0];
+    const page = reportData([loadStudy(out)]).runs[0];
     for (const x of page?.architectures ?? []) assert.equal(x.bestVal, atFirst.get(x.id));
     assert.ok(
       page?.architectures.some((x) => x.valAcc.length === 3),

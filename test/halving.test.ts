@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 
 import { runCli, startCli } from './helpers/cli.js';
 import { reportData } from '../src/report/html.js';
-import { loadRun } from '../src/run/load.js';
+import { loadStudy } from '../src/run/load.js';
 import { resultNumbers, results } from './helpers/results.js';
 import { cheapestIds, tinySweep } from './helpers/tiny-study.js';
 
@@ -53,7 +53,7 @@ describe('featshift sweep --halving, end to end', () => {
     assert.match(h.stdout, /Cost: \d+\.\d % of the full sweep's MAC-images/);
     assert.equal(existsSync(join(halved, 'checkpoints')), false);
     // The report says where runs stopped and what they cost, and colours curves by it.
-    const [run] = reportData([loadRun(halved)]).runs;
+    const [run] = reportData([loadStudy(halved)]).runs;
     assert.match(run?.halving ?? '', /Cost: \d+\.\d % of the full sweep's MAC-images/);
     assert.ok(run?.architectures.some((a) => a.stoppedAtRung === 1));
   });

@@ -22,7 +22,7 @@ import { byCodePoint, loadImageFolders } from '../src/data/image-folder.js';
 import { UsageError } from '../src/errors.js';
 import { serveReport } from '../src/report/server.js';
 import { halvingStateProblem, type HalvingState } from '../src/run/halving-state.js';
-import { loadRun } from '../src/run/load.js';
+import { loadStudy } from '../src/run/load.js';
 import { readResults, resultLineProblem, type ResultRecord } from '../src/run/results.js';
 import { promote } from '../src/sweep/halving.js';
 import { printable } from '../src/util/printable.js';
@@ -96,9 +96,9 @@ describe('results.jsonl: one validator for the sweep and every reader (D5, D8)',
       line(tinyRecord(9, 0, 90)), // an architecture the study does not have
       line({ ...tinyRecord(1, 0, 90) }), // (1, 0) again
     ]);
-    const run = loadRun(dir);
+    const run = loadStudy(dir);
     assert.deepEqual(
-      run.architectures.map((a) => [a.id, a.seed, a.bestVal]),
+      run.runs.map((a) => [a.id, a.seed, a.bestVal]),
       [
         [1, 0, 60],
         [2, 1, 71],
@@ -150,9 +150,9 @@ describe('results.jsonl: one validator for the sweep and every reader (D5, D8)',
     const values = ['nan', 'inf', 'Infinity', '', '-50', '60.0'];
     for (const [i, best] of values.entries())
       writeFileSync(join(dir, `model_00${i + 1}.csv`), `${header}\n${row(best)}\n`);
-    const run = loadRun(dir);
+    const run = loadStudy(dir);
     assert.deepEqual(
-      run.architectures.map((a) => [a.id, a.bestVal]),
+      run.runs.map((a) => [a.id, a.bestVal]),
       [[6, 60]],
     );
     assert.equal(
@@ -165,9 +165,9 @@ describe('results.jsonl: one validator for the sweep and every reader (D5, D8)',
       mkdirSync(join(seeded, folder));
       writeFileSync(join(seeded, folder, 'model_001.csv'), `${header}\n${row('60.0')}\n`);
     }
-    const s = loadRun(seeded);
+    const s = loadStudy(seeded);
     assert.deepEqual(
-      s.architectures.map((a) => [a.id, a.seed]),
+      s.runs.map((a) => [a.id, a.seed]),
       [[1, 1]],
     );
     assert.match(s.warnings.join('\n'), /seed-01: skipped, not a seed folder/);

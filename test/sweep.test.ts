@@ -18,7 +18,7 @@ import { runCli, startCli } from './helpers/cli.js';
 import { resultNumbers, results } from './helpers/results.js';
 import { withTmpfs } from './helpers/tmpfs.js';
 import { PNG } from 'pngjs';
-import { countParams, vggLayout } from '../src/models/vgg-layout.js';
+import { countParams, vggPlan } from '../src/models/vgg-plan.js';
 import { bf16Unsupported } from '../src/engine/runtime.js';
 
 // Two cheap members of the VGG-10 family at 1/16 of its features.
@@ -423,8 +423,8 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     const recs = results(dir);
     assert.equal(recs.length, 2);
     for (const rec of recs) {
-      assert.equal(rec.params, countParams(vggLayout(rec.widths, { batchNorm: false })));
-      assert.ok(rec.params < countParams(vggLayout(rec.widths)));
+      assert.equal(rec.params, countParams(vggPlan(rec.widths, { batchNorm: false })));
+      assert.ok(rec.params < countParams(vggPlan(rec.widths)));
       assert.ok(rec.valAcc.every(Number.isFinite));
     }
   });
@@ -538,7 +538,7 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     assert.ok(rec);
     assert.equal(rec.valAcc.length, 1);
     // Two classes: the class layer has two outputs.
-    assert.equal(rec.params, countParams(vggLayout(rec.widths, { classes: 2 })));
+    assert.equal(rec.params, countParams(vggPlan(rec.widths, { classes: 2 })));
     const half = runCli([...args, '--train-data', join(root, 'train'), '--out', tmp()]);
     assert.equal(half.status, 2);
     assert.match(half.stderr, /needs both --train-data DIR and --val-data DIR/);

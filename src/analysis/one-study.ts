@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import type { LoadedRun } from '../run/load.js';
+import type { LoadedStudy } from '../run/load.js';
 import type { StudyConfig } from '../run/study.js';
 
 /** Study keys that say which runs a folder holds, not what they are: folders of one study differ there. */
@@ -16,8 +16,8 @@ export interface StudyDifference {
  * recorded option but the selection of architectures and seeds). Folders without a config.json
  * (the original code's CSVs) say nothing and differ in nothing here.
  */
-export function studyDifferences(runs: readonly LoadedRun[]): StudyDifference[] {
-  const withStudy = runs.filter((r): r is LoadedRun & { study: StudyConfig } => r.study !== null);
+export function studyDifferences(runs: readonly LoadedStudy[]): StudyDifference[] {
+  const withStudy = runs.filter((r): r is LoadedStudy & { study: StudyConfig } => r.study !== null);
   const first = withStudy[0];
   if (!first) return [];
   const keys = (Object.keys(first.study) as (keyof StudyConfig)[]).filter(
@@ -38,7 +38,7 @@ const describe = (d: StudyDifference): string =>
  * architecture under each id, and (unless `pool`) the same results-changing options. Returns the
  * warnings that pooling anyway (`pool`) leaves, to be printed with the analysis.
  */
-export function checkOneStudy(runs: readonly LoadedRun[], pool: boolean): string[] {
+export function checkOneStudy(runs: readonly LoadedStudy[], pool: boolean): string[] {
   const first = runs[0];
   if (!first) return [];
   const other = runs.find((r) => r.dataset !== first.dataset || r.depth !== first.depth);
@@ -49,7 +49,7 @@ export function checkOneStudy(runs: readonly LoadedRun[], pool: boolean): string
   }
   const widths = new Map<number, { dir: string; widths: string }>();
   for (const run of runs) {
-    for (const r of run.architectures) {
+    for (const r of run.runs) {
       const known = widths.get(r.id);
       const mine = r.widths.join(' ');
       if (known && known.widths !== mine)

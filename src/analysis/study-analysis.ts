@@ -1,4 +1,4 @@
-import type { LoadedRun, RunResult } from '../run/load.js';
+import type { LoadedStudy, RunResult } from '../run/load.js';
 import { humanCount } from '../util/text-table.js';
 import { unitKey } from '../run/results.js';
 import { halvingRungs } from '../run/rungs.js';
@@ -296,10 +296,10 @@ function paretoFront(list: readonly ArchitectureStats[], measure: 'params' | 'ma
 }
 
 /** Pools the runs of folders of one study; a unit found twice is counted once. */
-export function poolRuns(runs: readonly LoadedRun[], warnings: string[]): RunResult[] {
+export function poolRuns(runs: readonly LoadedStudy[], warnings: string[]): RunResult[] {
   const seen = new Map<string, RunResult>();
   for (const run of runs) {
-    for (const r of run.architectures) {
+    for (const r of run.runs) {
       const key = unitKey(r.id, r.seed);
       const other = seen.get(key);
       if (other) {
@@ -452,7 +452,10 @@ function findings(analysis: Omit<StudyAnalysis, 'finding'>): string[] {
 }
 
 /** Analyses the runs of one study (one or several folders of it). */
-export function analyzeStudy(runs: readonly LoadedRun[], options: AnalysisOptions): StudyAnalysis {
+export function analyzeStudy(
+  runs: readonly LoadedStudy[],
+  options: AnalysisOptions,
+): StudyAnalysis {
   const warnings = runs.flatMap((r) => r.warnings);
   const first = runs[0];
   if (!first) throw new Error('analyzeStudy needs at least one run');

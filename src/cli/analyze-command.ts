@@ -3,7 +3,7 @@ import { formatAnalysis } from '../analysis/format.js';
 import { analyzeStudy } from '../analysis/study-analysis.js';
 import { UsageError } from '../errors.js';
 import { checkOneStudy } from '../analysis/one-study.js';
-import { loadRun } from '../run/load.js';
+import { loadStudy } from '../run/load.js';
 import { printable } from '../util/printable.js';
 import { checkOutputPath } from './output-path.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -49,7 +49,7 @@ export function analyzeCommand(): Command {
             'resamples',
           );
         if (o.output !== undefined) checkOutputPath(o.output, dirs);
-        const runs = dirs.map((d) => loadRun(d));
+        const runs = dirs.map((d) => loadStudy(d));
         const pooled = checkOneStudy(runs, o.pool === true);
         const analysis = analyzeStudy(runs, { resamples: o.resamples, seed: o.bootstrapSeed });
         analysis.warnings.push(...pooled);

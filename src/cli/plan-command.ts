@@ -15,7 +15,7 @@ import { checkOneStudy } from '../analysis/one-study.js';
 import { LEVEL, POWER } from '../analysis/stats.js';
 import { BASELINE, poolRuns } from '../analysis/study-analysis.js';
 import { UsageError } from '../errors.js';
-import { loadRun, type LoadedRun } from '../run/load.js';
+import { loadStudy, type LoadedStudy } from '../run/load.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { clockDuration } from '../util/duration.js';
 import { printable } from '../util/printable.js';
@@ -52,7 +52,7 @@ export interface PlanOutput {
 }
 
 /** The pilot's training budget in words, as every design would train. */
-function trainingBudget(run: LoadedRun): string {
+function trainingBudget(run: LoadedStudy): string {
   const s = run.study;
   if (!s) return 'the budget of the original CSVs';
   const images = (n: number | null, all: string): string => (n === null ? all : String(n));
@@ -135,9 +135,9 @@ export function planCommand(): Command {
         },
       ) => {
         if (o.output !== undefined) checkOutputPath(o.output, dirs);
-        const runs = dirs.map((d) => loadRun(d));
+        const runs = dirs.map((d) => loadStudy(d));
         const warnings = [...runs.flatMap((r) => r.warnings), ...checkOneStudy(runs, false)];
-        const first = runs[0] as LoadedRun;
+        const first = runs[0] as LoadedStudy;
         if (runs.some((r) => r.study?.halving))
           throw new UsageError(
             'plan needs a pilot trained without --halving: its runs stop at different epochs, so their spread is not one budget',

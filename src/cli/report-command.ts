@@ -1,15 +1,15 @@
 import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { reportData, reportHtml } from '../report/html.js';
-import { loadRun } from '../run/load.js';
+import { loadStudy } from '../run/load.js';
 import { serveReport } from '../report/server.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { printable } from '../util/printable.js';
 import { checkOutputPath } from './output-path.js';
 import * as parse from './parse.js';
 
-function loadRuns(dirs: string[]): ReturnType<typeof loadRun>[] {
-  const runs = dirs.map((d) => loadRun(d));
+function loadRuns(dirs: string[]): ReturnType<typeof loadStudy>[] {
+  const runs = dirs.map((d) => loadStudy(d));
   for (const run of runs)
     for (const w of run.warnings) process.stderr.write(`featshift: warning: ${printable(w)}\n`);
   return runs;

@@ -5,7 +5,7 @@ import { DataError } from './errors.js';
 import type { ImageSet } from './image-set.js';
 
 /** The members of the CIFAR binary archives, and how to split them into train and test. */
-const LAYOUT = {
+const ARCHIVE_MEMBERS = {
   cifar10: {
     folder: 'cifar-10-batches-bin',
     train: [
@@ -39,9 +39,9 @@ export async function readCifarArchive(
   archive: string,
   format: 'cifar10' | 'cifar100',
 ): Promise<{ train: ImageSet; test: ImageSet }> {
-  const layout = LAYOUT[format];
-  const wanted = new Set<string>([...layout.train, ...layout.test]);
-  const known = new Set<string>([...wanted, ...layout.extra]);
+  const members = ARCHIVE_MEMBERS[format];
+  const wanted = new Set<string>([...members.train, ...members.test]);
+  const known = new Set<string>([...wanted, ...members.extra]);
   const files = new Map<string, Buffer>();
   let refusal: DataError | undefined;
   const refuse = (why: string): void => {
@@ -56,13 +56,13 @@ export async function readCifarArchive(
         if (path.startsWith('/') || normal.startsWith('..') || normal.split('/').includes('..')) {
           refuse(`refused tar member '${path}': it escapes the archive's folder`);
         } else if (entry.type === 'Directory') {
-          if (normal.replace(/\/$/, '') !== layout.folder)
+          if (normal.replace(/\/$/, '') !== members.folder)
             refuse(`refused tar member '${path}': unexpected folder`);
         } else if (entry.type !== 'File' && entry.type !== 'OldFile') {
           refuse(`refused tar member '${path}': a ${entry.type}, not a regular file`);
-        } else if (posix.dirname(normal) !== layout.folder || !known.has(posix.basename(normal))) {
+        } else if (posix.dirname(normal) !== members.folder || !known.has(posix.basename(normal))) {
           refuse(
-            `refused tar member '${path}': not a file of the published ${layout.folder} archive`,
+            `refused tar member '${path}': not a file of the published ${members.folder} archive`,
           );
         } else if (wanted.has(posix.basename(normal))) {
           const chunks: Buffer[] = [];
@@ -86,15 +86,15 @@ export async function readCifarArchive(
   if (refusal) throw refusal;
   for (const name of wanted) {
     if (!files.has(name))
-      throw new DataError(`the archive lacks ${layout.folder}/${name}`, archive);
+      throw new DataError(`the archive lacks ${members.folder}/${name}`, archive);
   }
   const read = (names: readonly string[]): ImageSet => {
-    const record = layout.labelBytes + PIXELS;
+    const record = members.labelBytes + PIXELS;
     const buffers = names.map((n) => {
       const b = files.get(n) as Buffer;
       if (b.length === 0 || b.length % record !== 0) {
         throw new DataError(
-          `${layout.folder}/${n} holds ${b.length} bytes, not a whole number of ${record}-byte records`,
+          `${members.folder}/${n} holds ${b.length} bytes, not a whole number of ${record}-byte records`,
           archive,
         );
       }
@@ -106,11 +106,11 @@ export async function readCifarArchive(
     let i = 0;
     for (const b of buffers) {
       for (let o = 0; o < b.length; o += record, i++) {
-        labels[i] = b[o + layout.labelBytes - 1] as number;
-        images.set(b.subarray(o + layout.labelBytes, o + record), i * PIXELS);
+        labels[i] = b[o + members.labelBytes - 1] as number;
+        images.set(b.subarray(o + members.labelBytes, o + record), i * PIXELS);
       }
     }
     return { images, labels, count, channels: 3, size: 32 };
   };
-  return { train: read(layout.train), test: read(layout.test) };
+  return { train: read(members.train), test: read(members.test) };
 }

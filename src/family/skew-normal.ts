@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { countMacs, countParams, vggLayout } from '../models/vgg-layout.js';
+import { countMacs, countParams, vggPlan } from '../models/vgg-plan.js';
 import { erf, exp, fastErf, numpyArange, pairwiseSum } from './precise-math.js';
 import { vggBaseWidths } from '../models/vgg-base.js';
 
@@ -281,7 +281,7 @@ function describe(
   patchSize: number,
   options: Pick<FamilyOptions, 'colors' | 'batchNorm'>,
 ): Architecture {
-  const layout = vggLayout(widths, {
+  const plan = vggPlan(widths, {
     classes,
     patchSize,
     ...(options.colors !== undefined ? { colors: options.colors } : {}),
@@ -292,8 +292,8 @@ function describe(
     ...shape,
     widths,
     capacity: referenceCapacity(widths, classes),
-    params: countParams(layout),
-    macs: countMacs(layout),
+    params: countParams(plan),
+    macs: countMacs(plan),
     totalFeatures: widths.reduce((a, b) => a + b, 0),
   };
 }

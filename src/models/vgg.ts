@@ -3,9 +3,9 @@ import { checkDevice } from '../engine/runtime.js';
 import type { DType } from '../engine/native.js';
 import { keep, tidy, zeros, type Tensor } from '../engine/tensor.js';
 import { initWeight, type InitScheme } from './init.js';
-import { vggLayout, countParams, type VggLayout, type VggLayoutOptions } from './vgg-layout.js';
+import { vggPlan, countParams, type VggPlan, type VggPlanOptions } from './vgg-plan.js';
 
-export interface VggOptions extends Omit<VggLayoutOptions, 'batchNorm'> {
+export interface VggOptions extends Omit<VggPlanOptions, 'batchNorm'> {
   /**
    * Batch-norm epsilon (`--batch-norm`, default 1e-4). 0 builds the network without batch norm,
    * as the original does; its convolutions and hidden linear layers keep no bias, so they have
@@ -33,8 +33,9 @@ export interface VggOptions extends Omit<VggLayoutOptions, 'batchNorm'> {
 
 /**
  * How a model keeps its activations and convolution weights in memory (PyTorch's memory format):
- * NCHW, PyTorch's default, or channels-last (NHWC). Not the width layout of its layers
- * (`VggLayout`). `--layout` and results.jsonl's `layout` name it.
+ * NCHW, PyTorch's default, or channels-last (NHWC). In featshift "layout" names this alone
+ * (`--layout`, results.jsonl's `layout`); the widths and shapes of the layers are the plan
+ * (`VggPlan`).
  */
 export type MemoryFormat = 'nchw' | 'channels-last';
 /** A named tensor of the model: a trainable parameter or a buffer (running statistics). */
@@ -88,7 +89,7 @@ interface LinearUnit {
  * `features.block1.bn1.running_mean`, `classifier.fc3.bias`.
  */
 export class Vgg {
-  readonly layout: VggLayout;
+  readonly plan: VggPlan;
   readonly device: string;
   readonly memoryFormat: MemoryFormat;
   readonly dtype: DType;
@@ -106,7 +107,7 @@ export class Vgg {
         `the batch-norm epsilon must be 0 (no batch norm) or positive, got ${this.eps}`,
       );
     }
-    this.layout = vggLayout(widths, { ...options, batchNorm: this.eps > 0 });
+    this.plan = vggPlan(widths, { ...options, batchNorm: this.eps > 0 });
     this.device = checkDevice(options.device ?? 'cpu');
     this.memoryFormat = options.memoryFormat ?? 'nchw';
     this.dtype = options.dtype ?? 'float32';
@@ -114,10 +115,10 @@ export class Vgg {
     this.dropoutP = options.dropout ?? 0.5;
     const init = options.weightInit ?? 'kaiming-normal';
     const { device, dtype } = this;
-    const batchNorm = this.layout.batchNorm;
+    const batchNorm = this.plan.batchNorm;
     tidy(() => {
-      this.layout.convs.forEach((c, i) => {
-        const next = this.layout.convs[i + 1];
+      this.plan.convs.forEach((c, i) => {
+        const next = this.plan.convs[i + 1];
         const weight = zeros([c.outChannels, c.inChannels, 3, 3], dtype, device);
         initWeight(weight, init);
         this.convs.push({
@@ -128,7 +129,7 @@ export class Vgg {
           poolAfter: next === undefined || next.block !== c.block,
         });
       });
-      for (const l of this.layout.linears) {
+      for (const l of this.plan.linears) {
         const weight = zeros([l.outFeatures, l.inFeatures], dtype, device);
         initWeight(weight, init);
         this.linears.push({
@@ -136,7 +137,7 @@ export class Vgg {
           weight,
           bias: l.bias ? zeros([l.outFeatures], dtype, device) : null,
           bn: l.batchNorm ? new BatchNorm(l.outFeatures, dtype, device) : null,
-          hidden: l.index < this.layout.linears.length,
+          hidden: l.index < this.plan.linears.length,
         });
       }
       keep(this.state().map((s) => s.tensor));
@@ -185,7 +186,7 @@ export class Vgg {
 
   /** Number of trainable parameters (equals `featshift family`'s `params`). */
   get parameterCount(): number {
-    return countParams(this.layout);
+    return countParams(this.plan);
   }
 
   /**

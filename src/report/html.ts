@@ -7,7 +7,7 @@ import { halvingSummary, halvingView } from '../analysis/halving-view.js';
 import type { NormalizedEdf } from '../analysis/cost-matched.js';
 import { halvingRungs } from '../run/rungs.js';
 import { gridName } from '../run/study.js';
-import type { LoadedRun, RunResult } from '../run/load.js';
+import type { LoadedStudy, RunResult } from '../run/load.js';
 
 const require = createRequire(import.meta.url);
 let plotly: string | undefined;
@@ -63,7 +63,7 @@ export interface ReportArchitecture extends RunResult {
 }
 
 /** A run on the page: its architectures over seeds, the groups' EDFs and the finding. */
-export interface ReportRun extends Omit<LoadedRun, 'architectures'> {
+export interface ReportStudy extends Omit<LoadedStudy, 'runs'> {
   architectures: ReportArchitecture[];
   /** Finished runs, (architecture, seed). */
   runCount: number;
@@ -79,7 +79,7 @@ export interface ReportRun extends Omit<LoadedRun, 'architectures'> {
 }
 
 export interface ReportData {
-  runs: ReportRun[];
+  runs: ReportStudy[];
   generated: string;
   live: boolean;
   pollMs?: number;
@@ -88,19 +88,16 @@ export interface ReportData {
 /** Bootstrap resamples of the page's analysis: the page redraws live, so fewer than analyze's. */
 const PAGE_RESAMPLES = 1000;
 
-function reportRun(run: LoadedRun): ReportRun {
+function reportRun(run: LoadedStudy): ReportStudy {
   // Under successive halving the numbers compared are each run's at the rung all reached; the
   // curves still run to where each run stopped.
-  const halved = halvingView(
-    run.architectures,
-    run.study?.halving ? halvingRungs(run.study) : undefined,
-  );
-  const stats = architectureStats(halved ? halved.compared : run.architectures);
-  const curves = new Map(architectureStats(run.architectures).map((a) => [a.id, a]));
+  const halved = halvingView(run.runs, run.study?.halving ? halvingRungs(run.study) : undefined);
+  const stats = architectureStats(halved ? halved.compared : run.runs);
+  const curves = new Map(architectureStats(run.runs).map((a) => [a.id, a]));
   const top = topVerdict(stats);
   const architectures = stats.map((a): ReportArchitecture => {
     const curve = curves.get(a.id) ?? a;
-    const runs = run.architectures.filter((r) => r.id === a.id);
+    const runs = run.runs.filter((r) => r.id === a.id);
     const first = runs[0] as RunResult;
     const meanOf = (pick: (r: RunResult) => number): number =>
       runs.reduce((n, r) => n + pick(r), 0) / runs.length;
@@ -125,13 +122,11 @@ function reportRun(run: LoadedRun): ReportRun {
     };
   });
   const analysis =
-    run.architectures.length > 0
-      ? analyzeStudy([run], { resamples: PAGE_RESAMPLES, seed: 0 })
-      : undefined;
+    run.runs.length > 0 ? analyzeStudy([run], { resamples: PAGE_RESAMPLES, seed: 0 }) : undefined;
   return {
     ...run,
     architectures,
-    runCount: run.architectures.length,
+    runCount: run.runs.length,
     groups: (analysis?.groups ?? [])
       .filter((g) => g.scheme === 'location')
       .map(({ name, description, ids, runs, errors, mean }) => ({
@@ -144,12 +139,12 @@ function reportRun(run: LoadedRun): ReportRun {
       })),
     normalizedEdf: analysis?.normalizedEdf ?? [],
     finding: analysis?.finding ?? [],
-    halving: run.epochs === null ? null : (halvingSummary(run.architectures, run.epochs) ?? null),
+    halving: run.epochs === null ? null : (halvingSummary(run.runs, run.epochs) ?? null),
     grid: run.study ? gridName(run.study) : null,
   };
 }
 
-export function reportData(runs: LoadedRun[], live = false): ReportData {
+export function reportData(runs: LoadedStudy[], live = false): ReportData {
   return {
     runs: runs.map(reportRun),
     generated: `generated ${new Date().toISOString()}`,

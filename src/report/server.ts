@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadRun, type LoadedRun } from '../run/load.js';
+import { loadStudy, type LoadedStudy } from '../run/load.js';
 import { reportData, reportHtml } from './html.js';
 import { RESULTS_FILE } from '../run/files.js';
 
@@ -24,11 +24,11 @@ export async function serveReport(
   host = '127.0.0.1',
   port = 0,
 ): Promise<ViewServer> {
-  const last = new Map<string, LoadedRun>();
-  const current = (): LoadedRun[] =>
+  const last = new Map<string, LoadedStudy>();
+  const current = (): LoadedStudy[] =>
     dirs.map((dir) => {
       try {
-        const run = loadRun(dir);
+        const run = loadStudy(dir);
         last.set(dir, run);
         return run;
       } catch (error) {
@@ -45,7 +45,7 @@ export async function serveReport(
           dataset: 'unknown',
           depth: 16,
           source: RESULTS_FILE,
-          architectures: [],
+          runs: [],
           baselineWidths: [],
           planned: null,
           seeds: [],
@@ -70,7 +70,7 @@ export async function serveReport(
       return;
     }
     if (path === '/' || path === '/index.html') {
-      const runs = current().filter((r) => r.architectures.length > 0);
+      const runs = current().filter((r) => r.runs.length > 0);
       if (runs.length === 0) {
         res.writeHead(200, {
           'content-type': 'text/html; charset=utf-8',
@@ -89,7 +89,7 @@ export async function serveReport(
       return;
     }
     if (path === '/data.json') {
-      const runs = current().filter((r) => r.architectures.length > 0);
+      const runs = current().filter((r) => r.runs.length > 0);
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify(reportData(runs, true)));
       return;

@@ -4,7 +4,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { UsageError } from '../errors.js';
 import { baselineArchitecture } from '../family/skew-normal.js';
 import { vggBaseWidths } from '../models/vgg-base.js';
-import { countMacs, countParams, vggLayout } from '../models/vgg-layout.js';
+import { countMacs, countParams, vggPlan } from '../models/vgg-plan.js';
 import { datasetSpec } from '../data/registry.js';
 import { CONFIG_FILE, CSV_NAME, RESULTS_FILE, SEED_FOLDER } from './files.js';
 import { resultLineProblem, unitKey, type ResultContext, type ResultRecord } from './results.js';
@@ -45,19 +45,23 @@ export type RunResult = Pick<
   runSeconds?: number;
 };
 
-export interface LoadedRun {
+/**
+ * A study as its run folder holds it. Words as featshift uses them: the study is what one run
+ * folder trains (one family, dataset, recipe and seeds); a run is one (architecture, seed) trained.
+ */
+export interface LoadedStudy {
   name: string;
   dir: string;
   dataset: string;
   depth: number;
   source: typeof RESULTS_FILE | 'reference CSV';
   /** Every finished run, (architecture, seed), in id then seed order. */
-  architectures: RunResult[];
-  /** The seeds the run trains (planned), or those found in its files. */
+  runs: RunResult[];
+  /** The seeds the study trains (planned), or those found in its files. */
   seeds: number[];
-  /** The standard VGG's widths at the run's budget, for comparison. */
+  /** The standard VGG's widths at the study's budget, for comparison. */
   baselineWidths: number[];
-  /** How many runs, (architecture, seed), the run planned (more than finished while it runs). */
+  /** How many runs, (architecture, seed), the study planned (more than finished while it runs). */
   planned: number | null;
   /** The study config.json records (null: the original's CSVs, which do not say). */
   study: StudyConfig | null;
@@ -226,7 +230,7 @@ function readCsvSet(dir: string, seed: number, classes: number, warnings: string
     let params = 0;
     let macs = 0;
     try {
-      const layout = vggLayout(widths, { classes });
+      const layout = vggPlan(widths, { classes });
       params = countParams(layout);
       macs = countMacs(layout);
     } catch {
@@ -335,7 +339,7 @@ function readLoadedConfig(
  * A malformed line or row is skipped with a warning naming the file and line; a run still being
  * written shows what has finished.
  */
-export function loadRun(dir: string): LoadedRun {
+export function loadStudy(dir: string): LoadedStudy {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new UsageError(
       `${dir} is not a folder: give a run folder written by featshift sweep or the original code`,
@@ -353,7 +357,7 @@ export function loadRun(dir: string): LoadedRun {
   const spec = datasetSpec(dataset);
   const classes = spec?.classes ?? 10;
   let architectures: RunResult[];
-  let source: LoadedRun['source'];
+  let source: LoadedStudy['source'];
   if (existsSync(join(dir, RESULTS_FILE))) {
     architectures = readResultsJsonl(
       join(dir, RESULTS_FILE),
@@ -412,7 +416,7 @@ export function loadRun(dir: string): LoadedRun {
     dataset: spec?.name ?? dataset,
     depth,
     source,
-    architectures,
+    runs: architectures,
     seeds: plannedSeeds ?? [...new Set(architectures.map((a) => a.seed))].sort((a, b) => a - b),
     epochs: study?.epochs ?? null,
     study: study ?? null,

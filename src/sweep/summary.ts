@@ -8,7 +8,7 @@ import {
 } from '../analysis/architectures.js';
 import { analyzeStudy } from '../analysis/study-analysis.js';
 import { halvingView } from '../analysis/halving-view.js';
-import { loadRun } from '../run/load.js';
+import { loadStudy } from '../run/load.js';
 import { halvingSummary } from '../analysis/halving-view.js';
 import type { ResultRecord } from '../run/results.js';
 import { humanCount, sparkline, textTable } from '../util/text-table.js';
@@ -69,7 +69,7 @@ export function summaryTable(records: readonly ResultRecord[]): string {
 export function sweepConclusion(records: readonly ResultRecord[], dir: string): string {
   const parts = [summaryTable(records)];
   if (records.length === 0) return parts[0] as string;
-  const run = loadRun(dir);
+  const run = loadStudy(dir);
   const halving = run.epochs === null ? undefined : halvingSummary(records, run.epochs);
   if (halving) parts.push('', halving);
   const analysis = analyzeStudy([run], { resamples: 4000, seed: 0 });

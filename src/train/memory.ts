@@ -3,7 +3,7 @@ import { freemem } from 'node:os';
 import { OutOfMemoryError } from '../engine/errors.js';
 import { releaseHostMemory } from '../engine/runtime.js';
 import { UsageError } from '../errors.js';
-import type { VggLayout } from '../models/vgg-layout.js';
+import type { VggPlan } from '../models/vgg-plan.js';
 
 const GiB = 1024 ** 3;
 
@@ -70,20 +70,20 @@ export function measurePeakBytes(fn: () => void): number | undefined {
  * 4 x estimate + 1 GiB. Shown beside featshift's measurement.
  */
 export function referenceMemoryEstimate(
-  layout: VggLayout,
+  plan: VggPlan,
   batch: number,
 ): { estimateBytes: number; requiredBytes: number } {
-  let bits = 32 * batch * layout.colors * layout.patchSize * layout.patchSize;
-  let size = layout.patchSize;
-  const blocks = new Map<number, typeof layout.convs>();
-  for (const c of layout.convs) blocks.set(c.block, [...(blocks.get(c.block) ?? []), c]);
+  let bits = 32 * batch * plan.colors * plan.patchSize * plan.patchSize;
+  let size = plan.patchSize;
+  const blocks = new Map<number, typeof plan.convs>();
+  for (const c of plan.convs) blocks.set(c.block, [...(blocks.get(c.block) ?? []), c]);
   for (const convs of blocks.values()) {
     for (const c of convs)
       bits += 32 * 9 * c.inChannels * c.outChannels + 32 * size * size * c.outChannels * batch;
     size = Math.floor(size / 2);
     bits += 32 * size * size * (convs[convs.length - 1]?.outChannels ?? 0) * batch;
   }
-  const [fc1, fc2, fc3] = layout.linears;
+  const [fc1, fc2, fc3] = plan.linears;
   if (fc1 && fc2 && fc3) {
     bits +=
       32 * (fc1.inFeatures * fc1.outFeatures + fc2.inFeatures * fc2.outFeatures) +
@@ -127,10 +127,10 @@ export function chooseMicroBatch(
   batchSize: number,
   budgetBytes: number,
   probe: Probe,
-  layout: VggLayout,
+  plan: VggPlan,
   largest = batchSize,
 ): MicroBatchChoice {
-  const reference = referenceMemoryEstimate(layout, batchSize);
+  const reference = referenceMemoryEstimate(plan, batchSize);
   const split = largest < batchSize;
   const candidates = divisorsDescending(batchSize).filter((d) => d <= largest);
   const small = candidates[candidates.length - 1] as number;
@@ -185,7 +185,7 @@ export function planMicroBatch(
   batchSize: number,
   policy: MicroBatchPolicy,
   probe: Probe,
-  layout: VggLayout,
+  plan: VggPlan,
   /**
    * Peak bytes of the requested size measured already (a whole training step, more than a
    * pass takes): trusted where it fits the budget, else the size is measured by `probe`.
@@ -200,7 +200,7 @@ export function planMicroBatch(
       split: false,
       measuredBytes: measured,
       budgetBytes,
-      reference: referenceMemoryEstimate(layout, batchSize),
+      reference: referenceMemoryEstimate(plan, batchSize),
     };
   }
   const need = measured === 'oom' ? 'runs out of memory' : `needs ${gib(measured)}`;
@@ -215,5 +215,5 @@ export function planMicroBatch(
       `not even a micro-batch of ${requested} fits the memory budget (${gib(budgetBytes)}; it ${need}): raise --memory-limit or use a smaller model`,
     );
   }
-  return chooseMicroBatch(batchSize, budgetBytes, probe, layout, smaller);
+  return chooseMicroBatch(batchSize, budgetBytes, probe, plan, smaller);
 }

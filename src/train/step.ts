@@ -20,7 +20,7 @@ function piece(
   start: number,
   n: number,
 ): { x: Tensor; y: Tensor } {
-  const { colors, patchSize: P } = model.layout;
+  const { colors, patchSize: P } = model.plan;
   const per = colors * P * P;
   return {
     x: tensor(images.subarray(start * per, (start + n) * per), [n, colors, P, P], model.device),

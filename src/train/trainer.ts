@@ -5,7 +5,7 @@ import { mix32 } from '../util/random.js';
 import type { Batch } from '../data/loader.js';
 import { Vgg } from '../models/vgg.js';
 import { measurePeakBytes, planMicroBatch, type MicroBatchChoice } from './memory.js';
-import { vggLayout } from '../models/vgg-layout.js';
+import { vggPlan } from '../models/vgg-plan.js';
 import type { TrainingRecipe } from './recipe.js';
 import { Sgd } from './sgd.js';
 import { WarmRestartSchedule } from './schedule.js';
@@ -295,7 +295,7 @@ function fitMemory(
         probe.warm = true;
         return measurePeakBytes(run);
       },
-      vggLayout(widths, {
+      vggPlan(widths, {
         classes: config.classes,
         colors: config.colors,
         patchSize: config.patchSize,

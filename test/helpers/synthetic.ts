@@ -1,4 +1,4 @@
-import type { LoadedRun, RunResult } from '../../src/run/load.js';
+import type { LoadedStudy, RunResult } from '../../src/run/load.js';
 
 const pct = (v: number): number => Math.min(100, Math.max(0, v));
 
@@ -29,14 +29,14 @@ export function syntheticRun(id: number, seed: number, xi: number | null, best: 
 }
 
 /** The runs as one loaded study of VGG-16 on Fashion-MNIST, without a config.json. */
-export function syntheticStudy(results: RunResult[], planned: number | null = null): LoadedRun {
+export function syntheticStudy(results: RunResult[], planned: number | null = null): LoadedStudy {
   return {
     name: 'synthetic',
     dir: '/synthetic',
     dataset: 'FashionMNIST',
     depth: 16,
     source: 'results.jsonl',
-    architectures: results,
+    runs: results,
     seeds: [...new Set(results.map((r) => r.seed))],
     baselineWidths: [],
     planned,

@@ -5,7 +5,7 @@ import { architectureStats, plusMinus, topVerdict } from '../../src/analysis/arc
 import { PERCENT, tInterval } from '../../src/analysis/stats.js';
 import { analyzeStudy } from '../../src/analysis/study-analysis.js';
 
-import type { LoadedRun, RunResult } from '../../src/run/load.js';
+import type { LoadedStudy, RunResult } from '../../src/run/load.js';
 
 import type { ResultRecord } from '../../src/run/results.js';
 import { skewNormalFamily } from '../../src/family/skew-normal.js';
@@ -21,7 +21,7 @@ import { syntheticRun, syntheticStudy } from '../helpers/synthetic.js';
  */
 
 const run = syntheticRun;
-const loaded = (list: RunResult[]): LoadedRun => syntheticStudy(list);
+const loaded = (list: RunResult[]): LoadedStudy => syntheticStudy(list);
 
 describe('honest small samples', () => {
   it('two seeds: no tie marks and no ranking, said in words; intervals cut at 0-100 % and marked', () => {

@@ -115,7 +115,7 @@ describe('the architecture, as the README states it', () => {
   });
 
   it('the family and the models load no engine where they describe widths and costs', () => {
-    for (const start of ['family/skew-normal.ts', 'models/vgg-layout.ts', 'models/vgg-base.ts']) {
+    for (const start of ['family/skew-normal.ts', 'models/vgg-plan.ts', 'models/vgg-base.ts']) {
       const engine = [...closure(start).modules].filter((m) => m.startsWith('engine/'));
       assert.deepEqual(engine, [], `${start} loads ${engine.join(', ')}`);
     }

@@ -9,7 +9,7 @@ import {
   divisorsDescending,
   referenceMemoryEstimate,
 } from '../../src/train/memory.js';
-import { vggLayout } from '../../src/models/vgg-layout.js';
+import { vggPlan } from '../../src/models/vgg-plan.js';
 import { vggBaseWidths } from '../../src/models/vgg-base.js';
 
 describe('warm-restart schedule', () => {
@@ -72,7 +72,7 @@ describe('warm-restart schedule', () => {
 });
 
 describe('choosing the micro-batch', () => {
-  const layout = vggLayout(vggBaseWidths(16));
+  const plan = vggPlan(vggBaseWidths(16));
 
   it('takes the largest divisor of the batch whose measured pass fits', () => {
     assert.deepEqual(divisorsDescending(12), [12, 6, 4, 3, 2, 1]);
@@ -81,11 +81,11 @@ describe('choosing the micro-batch', () => {
       measured.push(m);
       return 1000 + 100 * m; // bytes
     };
-    const choice = chooseMicroBatch(128, 5000, probe, layout);
+    const choice = chooseMicroBatch(128, 5000, probe, plan);
     assert.equal(choice.microBatch, 32);
     assert.equal(choice.measuredBytes, 4200);
     assert.ok(measured.includes(32), 'the chosen size was measured itself');
-    assert.equal(chooseMicroBatch(128, 1e9, probe, layout).microBatch, 128);
+    assert.equal(chooseMicroBatch(128, 1e9, probe, plan).microBatch, 128);
   });
 
   it('steps down when a measurement exceeds the prediction, and treats out-of-memory as too big', () => {
@@ -93,7 +93,7 @@ describe('choosing the micro-batch', () => {
       if (m >= 64) throw new OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB');
       return m <= 2 ? 100 * m : 1000 * m;
     };
-    assert.equal(chooseMicroBatch(128, 20000, probe, layout).microBatch, 16);
+    assert.equal(chooseMicroBatch(128, 20000, probe, plan).microBatch, 16);
     // Any other failure of a probe is no measurement: it propagates.
     assert.throws(
       () =>
@@ -103,7 +103,7 @@ describe('choosing the micro-batch', () => {
           () => {
             throw new EngineError('CUDA error: an illegal memory access was encountered');
           },
-          layout,
+          plan,
         ),
       EngineError,
     );
@@ -112,13 +112,13 @@ describe('choosing the micro-batch', () => {
   it("keeps the study's micro-batch when it fits, whatever the free memory: the same numbers on every host", () => {
     const probe = (m: number): number => 1000 * m;
     for (const budget of [200_000, 1e9]) {
-      const plan = planMicroBatch(
+      const choice = planMicroBatch(
         128,
         { requested: 128, allowSplit: true, budgetBytes: budget },
         probe,
-        layout,
+        plan,
       );
-      assert.deepEqual([plan.microBatch, plan.split], [128, false]);
+      assert.deepEqual([choice.microBatch, choice.split], [128, false]);
     }
   });
 
@@ -129,7 +129,7 @@ describe('choosing the micro-batch', () => {
     };
     assert.throws(
       () =>
-        planMicroBatch(128, { requested: 128, allowSplit: false, budgetBytes: 1e12 }, gpu, layout),
+        planMicroBatch(128, { requested: 128, allowSplit: false, budgetBytes: 1e12 }, gpu, plan),
       (e: unknown) =>
         e instanceof MemoryBudgetError &&
         /a micro-batch of 128 images runs out of memory.*--allow-split/.test(e.message),
@@ -138,7 +138,7 @@ describe('choosing the micro-batch', () => {
       128,
       { requested: 128, allowSplit: true, budgetBytes: 1e12 },
       gpu,
-      layout,
+      plan,
     );
     assert.deepEqual([split.microBatch, split.split], [32, true]);
     // A study's own smaller micro-batch that fits is not a split.
@@ -146,20 +146,20 @@ describe('choosing the micro-batch', () => {
       128,
       { requested: 16, allowSplit: false, budgetBytes: 1e12 },
       gpu,
-      layout,
+      plan,
     );
     assert.deepEqual([own.microBatch, own.split], [16, false]);
   });
 
   it('refuses when not even the smallest micro-batch fits', () => {
     assert.throws(
-      () => chooseMicroBatch(128, 10, () => 1000, layout),
+      () => chooseMicroBatch(128, 10, () => 1000, plan),
       /not even a micro-batch of 1 fits the memory budget/,
     );
   });
 
   it("computes the reference's estimate: inputs, 32-bit weights and every layer's output, x4 + 1 GiB", () => {
-    const { estimateBytes, requiredBytes } = referenceMemoryEstimate(layout, 128);
+    const { estimateBytes, requiredBytes } = referenceMemoryEstimate(plan, 128);
     assert.ok(
       estimateBytes > 0.05 * 2 ** 30 && estimateBytes < 0.5 * 2 ** 30,
       String(estimateBytes),

@@ -5,12 +5,7 @@
  * run folder (its name, its dataset, a warning) reaches the page as text through DOM methods,
  * never as markup; Plotly only ever gets numbers and featshift's own words.
  */
-import type {
-  ReportArchitecture as RunResult,
-  ReportData,
-  ReportInterval,
-  ReportRun as LoadedRun,
-} from '../html.js';
+import type { ReportArchitecture, ReportData, ReportInterval, ReportStudy } from '../html.js';
 
 /** The part of Plotly's API the page uses. */
 interface PlotlyApi {
@@ -101,19 +96,19 @@ const pm = (n: number, ci: ReportInterval | null): string =>
       ? `${pct(n)} [${pct(ci.low)}, ${pct(ci.high)}]`
       : `${pct(n)} ± ${pct(ci.half)}`;
 
-const members = (run: LoadedRun): RunResult[] =>
+const members = (run: ReportStudy): ReportArchitecture[] =>
   run.architectures.filter((a) => a.xi !== null && a.omega !== null && a.alpha !== null);
 
-const ranked = (run: LoadedRun): RunResult[] =>
+const ranked = (run: ReportStudy): ReportArchitecture[] =>
   run.architectures.slice().sort((a, b) => b.bestVal - a.bestVal || a.id - b.id);
 
-const topIds = (run: LoadedRun, k: number): number[] =>
+const topIds = (run: ReportStudy, k: number): number[] =>
   ranked(run)
     .slice(0, k)
     .map((a) => a.id);
 
 /** Plotly's hover text: numbers and featshift's words only. */
-function hoverText(a: RunResult): string {
+function hoverText(a: ReportArchitecture): string {
   return [
     `id ${a.id}${a.id === 0 ? ' (baseline VGG)' : ''}`,
     `widths ${a.widths.join(' ')}`,
@@ -134,7 +129,7 @@ function bindClick(target: PlotElement, r: number): void {
   });
 }
 
-function scatter3d(run: LoadedRun, r: number, key: string, title: string): void {
+function scatter3d(run: ReportStudy, r: number, key: string, title: string): void {
   const list = members(run);
   const top = topIds(run, state.topK[r] ?? 5);
   const target = byId(`${key}-${r}`) as PlotElement;
@@ -177,10 +172,10 @@ function scatter3d(run: LoadedRun, r: number, key: string, title: string): void 
 interface Scatter2d {
   key: string;
   title: string;
-  x: (a: RunResult) => number | null;
-  y: (a: RunResult) => number;
+  x: (a: ReportArchitecture) => number | null;
+  y: (a: ReportArchitecture) => number;
   /** y's 95 % interval (error bars, cut at the scale's bounds). */
-  ci: (a: RunResult) => ReportInterval | null;
+  ci: (a: ReportArchitecture) => ReportInterval | null;
   xTitle: string;
   yTitle: string;
   logX: boolean;
@@ -191,9 +186,9 @@ interface Scatter2d {
  * at 0 or 100 % stays inside the axis); none where every point is a single run.
  */
 function errorBars(
-  list: RunResult[],
-  y: (a: RunResult) => number,
-  ci: (a: RunResult) => ReportInterval | null,
+  list: ReportArchitecture[],
+  y: (a: ReportArchitecture) => number,
+  ci: (a: ReportArchitecture) => ReportInterval | null,
 ): object {
   const values = list.map(ci);
   if (!values.some((v) => v !== null)) return { visible: false };
@@ -276,7 +271,7 @@ function drawEdfs(
 }
 
 /** The empirical distribution of best validation error per location group, as RegNet draws them. */
-function edf(run: LoadedRun, r: number): void {
+function edf(run: ReportStudy, r: number): void {
   drawEdfs(
     `edf-${r}`,
     run.groups
@@ -296,7 +291,7 @@ function edf(run: LoadedRun, r: number): void {
  * as all members' are (the normalised EDF of Radosavovic et al. 2019), so that a group is not
  * better only for being dearer.
  */
-function edfAtCost(run: LoadedRun, r: number): void {
+function edfAtCost(run: ReportStudy, r: number): void {
   drawEdfs(
     `edf-cost-${r}`,
     run.normalizedEdf.map((g) => ({
@@ -313,8 +308,8 @@ function edfAtCost(run: LoadedRun, r: number): void {
  * Every architecture's validation curve, coloured by where successive halving stopped it (all
  * alike in a run without halving): how the rungs cut the race.
  */
-function curvesByRung(run: LoadedRun, r: number): void {
-  const where = (a: RunResult): string =>
+function curvesByRung(run: ReportStudy, r: number): void {
+  const where = (a: ReportArchitecture): string =>
     typeof a.stoppedAtRung === 'number' ? `stopped at epoch ${a.stoppedAtRung}` : 'trained in full';
   const groups = [...new Set(run.architectures.map(where))].sort();
   const palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
@@ -354,7 +349,7 @@ function curvesByRung(run: LoadedRun, r: number): void {
   bindClick(target, r);
 }
 
-function scatter2d(run: LoadedRun, r: number, plot: Scatter2d): void {
+function scatter2d(run: ReportStudy, r: number, plot: Scatter2d): void {
   const top = topIds(run, state.topK[r] ?? 5);
   const list = run.architectures.filter((a) => a.id !== 0);
   const base = run.architectures.filter((a) => a.id === 0);
@@ -409,7 +404,7 @@ function scatter2d(run: LoadedRun, r: number, plot: Scatter2d): void {
   bindClick(target, r);
 }
 
-function detail(run: LoadedRun, r: number): void {
+function detail(run: ReportStudy, r: number): void {
   const id = state.selected[r];
   const a = run.architectures.find((x) => x.id === id) ?? ranked(run)[0];
   if (!a) return;
@@ -498,7 +493,7 @@ function detail(run: LoadedRun, r: number): void {
   ].join('\n');
 }
 
-function rowValue(a: RunResult, key: ColumnKey): number | string | null {
+function rowValue(a: ReportArchitecture, key: ColumnKey): number | string | null {
   switch (key) {
     case 'gap':
       return a.bestValTrain - a.bestVal;
@@ -551,7 +546,7 @@ function el(
   return node;
 }
 
-function cellText(a: RunResult, key: ColumnKey): string {
+function cellText(a: ReportArchitecture, key: ColumnKey): string {
   const v = rowValue(a, key);
   if (v === null) return '-';
   if (key === 'bestVal') return pm(a.bestVal, a.bestValCi) + (a.tiedWithBest ? ' =' : '');
@@ -574,7 +569,7 @@ const SUFFIX: Record<string, number> = { k: 1e3, K: 1e3, M: 1e6, G: 1e9 };
 
 /** A parsed filter: one test per word it understood, and a sentence for each it did not. */
 interface Filter {
-  tests: ((a: RunResult) => boolean)[];
+  tests: ((a: ReportArchitecture) => boolean)[];
   problems: string[];
 }
 
@@ -583,7 +578,7 @@ interface Filter {
  * field such as lastVal; numbers as 300k or 1.2M), or text some cell contains. A word it cannot
  * read, or a key the run does not have, is named in `problems` and filters nothing.
  */
-function parseFilter(run: LoadedRun, query: string): Filter {
+function parseFilter(run: ReportStudy, query: string): Filter {
   const keys = new Map<string, string>();
   for (const [key] of COLUMNS) keys.set(key.toLowerCase(), key);
   for (const a of run.architectures)
@@ -623,7 +618,7 @@ function parseFilter(run: LoadedRun, query: string): Filter {
   return filter;
 }
 
-function table(run: LoadedRun, r: number): void {
+function table(run: ReportStudy, r: number): void {
   const sort = state.sort[r] ?? { key: 'bestVal', desc: true };
   const filter = parseFilter(run, state.filter[r] ?? '');
   const rows = run.architectures.filter((a) => filter.tests.every((test) => test(a)));
@@ -729,7 +724,7 @@ function select(r: number, id: number): void {
 }
 
 /** One section per run, side by side: heading, warnings, plots, detail, controls, table. */
-function runSection(run: LoadedRun, r: number): HTMLElement {
+function runSection(run: ReportStudy, r: number): HTMLElement {
   const planned = run.planned ? ` of ${run.planned}` : '';
   const children: HTMLElement[] = [
     el('h2', {}, [run.name]),

@@ -22,7 +22,7 @@ export interface LinearLayerSpec {
 }
 
 /** The VGG of docs/method.md §1 for one width list, as data. */
-export interface VggLayout {
+export interface VggPlan {
   readonly depth: number;
   readonly widths: readonly number[];
   readonly colors: number;
@@ -36,7 +36,7 @@ export interface VggLayout {
   readonly finalSize: number;
 }
 
-export interface VggLayoutOptions {
+export interface VggPlanOptions {
   classes?: number;
   patchSize?: number;
   /** Input channels (3, or 1 for KMNIST as the reference feeds it). */
@@ -49,7 +49,7 @@ export interface VggLayoutOptions {
  * Lay out the network for a width list of length D - 1: blocks of 2, 2, k, k, k convolutions, each
  * block ending in a 2x2 max-pool, then Linear + BN + ReLU twice, dropout, and the class layer.
  */
-export function vggLayout(widths: readonly number[], options: VggLayoutOptions = {}): VggLayout {
+export function vggPlan(widths: readonly number[], options: VggPlanOptions = {}): VggPlan {
   const classes = options.classes ?? 10;
   const patchSize = options.patchSize ?? 32;
   const colors = options.colors ?? 3;
@@ -140,11 +140,11 @@ export function vggLayout(widths: readonly number[], options: VggLayoutOptions =
 }
 
 /** Trainable parameters: conv and linear weights, the class layer's bias, batch-norm scale and shift. */
-export function countParams(layout: VggLayout): number {
+export function countParams(plan: VggPlan): number {
   let n = 0;
-  for (const c of layout.convs)
-    n += c.inChannels * c.outChannels * 9 + (layout.batchNorm ? 2 * c.outChannels : 0);
-  for (const l of layout.linears) {
+  for (const c of plan.convs)
+    n += c.inChannels * c.outChannels * 9 + (plan.batchNorm ? 2 * c.outChannels : 0);
+  for (const l of plan.linears) {
     n += l.inFeatures * l.outFeatures;
     if (l.bias) n += l.outFeatures;
     if (l.batchNorm) n += 2 * l.outFeatures;
@@ -153,9 +153,9 @@ export function countParams(layout: VggLayout): number {
 }
 
 /** Multiply-accumulates of the convolutions and linear layers for one image. */
-export function countMacs(layout: VggLayout): number {
+export function countMacs(plan: VggPlan): number {
   let n = 0;
-  for (const c of layout.convs) n += c.inputSize * c.inputSize * 9 * c.inChannels * c.outChannels;
-  for (const l of layout.linears) n += l.inFeatures * l.outFeatures;
+  for (const c of plan.convs) n += c.inputSize * c.inputSize * 9 * c.inChannels * c.outChannels;
+  for (const l of plan.linears) n += l.inFeatures * l.outFeatures;
   return n;
 }
