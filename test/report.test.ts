@@ -17,92 +17,17 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import {
-  baselineArchitecture,
-  skewNormalFamily,
-  type Architecture,
-} from '../src/family/skew-normal.js';
-import { launchChromium, openPage } from '../src/report/browser.js';
+import type { Architecture } from '../src/family/skew-normal.js';
+import { launchChromium, openPage, PAGE_TIMEOUT_MS } from '../src/report/browser.js';
 import { serveReport } from '../src/report/server.js';
-import { referenceCsv, type ResultRecord } from '../src/run/results.js';
-import { runCli } from './helpers/cli.js';
+import type { ResultRecord } from '../src/run/results.js';
+import { runCli, startCli } from './helpers/cli.js';
 import { repoRoot } from './helpers/paths.js';
-import { architectureRecord, writeRunFolder } from './helpers/results.js';
+import { csvRun, jsonlRun, members, records, seeded } from './helpers/report-runs.js';
 
 /** Screenshots for people to look at: CI keeps this folder as an artifact. */
 const ARTIFACTS = join(repoRoot, 'test-artifacts', 'report');
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-report-'));
-
-/** Three epochs of a member, its best at the last. */
-function fakeRecord(a: Architecture, k: number): ResultRecord {
-  const best = 60 + ((k * 37) % 30) + 0.25;
-  return {
-    ...architectureRecord(a, 0, best),
-    bestValTrain: best + 3,
-    bestEpoch: 2,
-    lastVal: best - 1,
-    lastTrain: best + 4,
-    trainAcc: [40, 70, best + 3],
-    valAcc: [45, best - 5, best],
-    trainLoss: [2, 1, 0.5],
-    valLoss: [2, 1.2, 0.8],
-    lr: [0.01, 0.005, 0.001],
-    seconds: [1, 1, 1],
-    microBatch: 128,
-    finishedAt: '2026-11-29T00:00:00.000Z',
-  };
-}
-
-const family = skewNormalFamily({ widthMultiplier: 0.125 });
-const members = family.filter((_, i) => i % 9 === 0); // 13 architectures spread over the family
-const records = [
-  fakeRecord(baselineArchitecture({ widthMultiplier: 0.125 }), 99),
-  ...members.map(fakeRecord),
-];
-
-/** Three seeds of every record, 0.5 points either side of seed 0: the same means. */
-const seeded = (list: ResultRecord[]): ResultRecord[] =>
-  list.flatMap((r) => [
-    r,
-    ...[1, 2].map((seed) => {
-      const shift = seed === 1 ? 0.5 : -0.5;
-      return {
-        ...r,
-        seed,
-        bestVal: r.bestVal + shift,
-        bestValTrain: r.bestValTrain + shift,
-        valAcc: r.valAcc.map((v) => v + shift),
-        trainAcc: r.trainAcc.map((v) => v + shift),
-      };
-    }),
-  ]);
-
-/** A featshift run folder whose study plans `planned` (a live sweep has finished `list` of them). */
-function jsonlRun(dir: string, list: ResultRecord[], planned = list): void {
-  writeRunFolder(
-    dir,
-    {
-      dataset: 'FashionMNIST',
-      depth: 16,
-      widthMultiplier: 0.125,
-      seed: 0,
-      seeds: [...new Set(list.map((r) => r.seed))],
-    },
-    [...new Set(planned.map((r) => r.id))],
-    list.map((r) => JSON.stringify(r)),
-  );
-}
-
-/** A run folder as the original code wrote it: model_NNN.csv, cumulative. */
-function csvRun(dir: string, list: ResultRecord[]): void {
-  mkdirSync(dir, { recursive: true });
-  list.forEach((r, i) => {
-    writeFileSync(
-      join(dir, `model_${String(r.id).padStart(3, '0')}.csv`),
-      referenceCsv(list.slice(0, i + 1)),
-    );
-  });
-}
 
 describe('featshift report in a real browser (Debian chromium)', () => {
   let browser: Browser;
@@ -128,7 +53,7 @@ describe('featshift report in a real browser (Debian chromium)', () => {
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('request', (req) => requests.push(req.url()));
     await page.goto(pathToFileURL(html).href);
-    await page.waitForFunction(() => document.querySelector('#scatter-val-1 .main-svg') !== null);
+    await page.waitForFunction(() => document.querySelector('#curves-rung-1 .main-svg') !== null);
     await page.screenshot({ path: join(ARTIFACTS, 'report-two-runs.png'), fullPage: true });
   });
 
@@ -141,22 +66,28 @@ describe('featshift report in a real browser (Debian chromium)', () => {
     assert.deepEqual(requests, [pathToFileURL(html).href]);
   });
 
-  it('has one point per architecture in each 3D plot, for both runs side by side', async () => {
+  it('has one point per architecture in the answer and one line in the parallel coordinates, for both runs side by side', async () => {
     const counts = await page.evaluate(() =>
-      [0, 1].flatMap((r) =>
-        ['scatter-val', 'scatter-train'].map((p) => {
-          const gd = document.getElementById(`${p}-${r}`) as unknown as {
-            data: { type: string; x: unknown[] }[];
+      [0, 1].flatMap((r) => {
+        const plot = (
+          id: string,
+        ): { data: { type: string; x?: unknown[]; dimensions?: { values: unknown[] }[] }[] } =>
+          document.getElementById(`${id}-${r}`) as unknown as {
+            data: { type: string; x?: unknown[]; dimensions?: { values: unknown[] }[] }[];
           };
-          return `${gd.data[0]?.type}:${gd.data[0]?.x.length}`;
-        }),
-      ),
+        const answer = plot('answer').data[0];
+        const lines = plot('parallel').data[0];
+        return [
+          `${answer?.type}:${answer?.x?.length}`,
+          `${lines?.type}:${lines?.dimensions?.[0]?.values.length}`,
+        ];
+      }),
     );
     assert.deepEqual(counts, [
-      `scatter3d:${members.length}`,
-      `scatter3d:${members.length}`,
-      'scatter3d:8',
-      'scatter3d:8',
+      `scatter:${members.length}`,
+      `parcoords:${members.length}`,
+      'scatter:8',
+      'parcoords:8',
     ]);
     const columns = await page.evaluate(
       () =>
@@ -169,6 +100,7 @@ describe('featshift report in a real browser (Debian chromium)', () => {
 
   it('shows an architecture’s widths when its point is hovered, and its profile when clicked', async () => {
     const target = members[3] as Architecture;
+    await page.locator('#acc-params-0').scrollIntoViewIfNeeded();
     const point = await page.evaluate((id) => {
       const gd = document.getElementById('acc-params-0') as unknown as {
         data: { customdata: number[]; x: number[]; y: number[] }[];
@@ -357,7 +289,7 @@ describe('featshift report in a real browser (Debian chromium)', () => {
     for (const name of ['early', 'late', 'VGG']) assert.ok(names.includes(name), names.join(' '));
     assert.ok(got.edf.every(([, last]) => last === 1));
     assert.equal(got.curvesByRung.length, records.length, 'one validation curve per architecture');
-    assert.ok(got.curvesByRung.every((name) => name === 'trained in full'));
+    assert.deepEqual([...new Set(got.curvesByRung)].sort(), ['architecture', 'baseline VGG']);
     assert.match(got.finding, /^Question: do features belong early, in the middle, late/);
     assert.match(got.finding, /early − late: /);
     assert.match(got.meta, /42 of 42 runs of 14 architectures, seeds 0, 1, 2/);
@@ -370,7 +302,8 @@ describe('featshift report in a real browser (Debian chromium)', () => {
     assert.equal(r.status, 0, r.stderr);
     const files = readdirSync(dir).sort();
     assert.ok(
-      files.includes('1-scatter-val.png') &&
+      files.includes('1-answer.png') &&
+        files.includes('1-parallel.png') &&
         files.includes('1-acc-params.png') &&
         files.includes('1-widths.png'),
       files.join(' '),
@@ -480,6 +413,51 @@ describe('featshift view', () => {
       await browser.close();
       await view.close();
     }
+  });
+});
+
+describe('featshift view of a sweep from its first second', () => {
+  it('opens the folder before its first result and shows the run in training as it goes', async () => {
+    const { cheapestIds, tinySweep } = await import('./helpers/tiny-study.js');
+    const out = join(tmp(), 'run');
+    // Long enough that the first run is still training while the page is looked at.
+    const sweep = await startCli([...tinySweep(cheapestIds(2), 20, 60000), '--out', out], () =>
+      existsSync(join(out, 'config.json')),
+    );
+    let view: Awaited<ReturnType<typeof startCli>> | undefined;
+    const browser = await launchChromium();
+    try {
+      for (let waited = 0; !existsSync(join(out, 'config.json')); waited += 50) {
+        assert.ok(waited < PAGE_TIMEOUT_MS, 'the sweep never wrote its config.json');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      let url = '';
+      view = await startCli(['view', out, '--port', '0'], (stdout) => {
+        url = /http:\/\/\S+\//.exec(stdout)?.[0] ?? '';
+        return url !== '';
+      });
+      assert.notEqual(url, '', 'featshift view refused a sweep that has just started');
+      const page = await openPage(browser);
+      await page.goto(url);
+      await page.waitForFunction(() => document.querySelector('#training-0 li') !== null);
+      const first = await page.locator('#training-0 li').first().textContent();
+      assert.equal(await page.locator('#table-0 tbody tr').count(), 0, 'no result yet');
+      assert.match(first ?? '', /^id \d+ \(xi .*\), seed 0 .*epoch \d+ of 20/);
+      await page.waitForFunction(
+        (before) => document.querySelector('#training-0 li')?.textContent !== before,
+        first,
+      );
+      const later = await page.locator('#training-0 li').first().textContent();
+      assert.notEqual(later, first);
+      await page.screenshot({ path: join(ARTIFACTS, 'view-in-training.png'), fullPage: true });
+    } finally {
+      await browser.close();
+      view?.child.kill('SIGINT');
+      sweep.child.kill('SIGINT');
+      await sweep.exited;
+      if (view) await view.exited;
+    }
+    assert.equal(existsSync(join(out, 'live.json')), false, 'live.json goes when the sweep stops');
   });
 });
 

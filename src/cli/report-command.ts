@@ -1,15 +1,15 @@
 import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { reportData, reportHtml } from '../report/html.js';
-import { loadStudy } from '../run/load.js';
+import { loadStudy, type LoadedStudy, type LoadOptions } from '../run/load.js';
 import { serveReport } from '../report/server.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { printable } from '../util/printable.js';
 import { checkOutputPath } from './output-path.js';
 import * as parse from './parse.js';
 
-function loadRuns(dirs: string[]): ReturnType<typeof loadStudy>[] {
-  const runs = dirs.map((d) => loadStudy(d));
+function loadRuns(dirs: string[], options: LoadOptions = {}): LoadedStudy[] {
+  const runs = dirs.map((d) => loadStudy(d, options));
   for (const run of runs)
     for (const w of run.warnings) process.stderr.write(`featshift: warning: ${printable(w)}\n`);
   return runs;
@@ -54,8 +54,9 @@ export function viewCommand(): Command {
       '127.0.0.1',
     )
     .action(async (dirs: string[], o: { port: number; host: string }) => {
-      // Refuse bad folders up front; later changes while serving are tolerated.
-      loadRuns(dirs);
+      // Refuse bad folders up front (a sweep that has only just started is no bad folder);
+      // later changes while serving are tolerated.
+      loadRuns(dirs, { inProgress: true });
       const view = await serveReport(dirs, o.host, o.port);
       process.stdout.write(`featshift view: ${view.url} (Ctrl-C to stop)\n`);
       await new Promise<void>((done) => {

@@ -4,7 +4,7 @@ import { architectureStats, topVerdict } from '../analysis/architectures.js';
 import { analyzeStudy, type GroupSummary } from '../analysis/study-analysis.js';
 import type { Interval } from '../analysis/stats.js';
 import { halvingSummary, halvingView } from '../analysis/halving-view.js';
-import type { NormalizedEdf } from '../analysis/cost-matched.js';
+import type { LocationEffect, NormalizedEdf } from '../analysis/cost-matched.js';
 import { halvingRungs } from '../run/rungs.js';
 import { gridName } from '../run/study.js';
 import type { LoadedStudy, RunResult } from '../run/load.js';
@@ -71,6 +71,8 @@ export interface ReportStudy extends Omit<LoadedStudy, 'runs'> {
   groups: Pick<GroupSummary, 'name' | 'description' | 'ids' | 'runs' | 'errors' | 'mean'>[];
   /** The location groups' error distributions reweighted to one cost distribution. */
   normalizedEdf: NormalizedEdf[];
+  /** Points of accuracy per layer later, raw and at matched cost (null: under three members). */
+  location: LocationEffect | null;
   finding: string[];
   /** Successive halving: where runs stopped and the cost against the full sweep. */
   halving: string | null;
@@ -138,6 +140,7 @@ function reportRun(run: LoadedStudy): ReportStudy {
         mean,
       })),
     normalizedEdf: analysis?.normalizedEdf ?? [],
+    location: analysis?.location ?? null,
     finding: analysis?.finding ?? [],
     halving: run.epochs === null ? null : (halvingSummary(run.runs, run.epochs) ?? null),
     grid: run.study ? gridName(run.study) : null,
@@ -157,14 +160,26 @@ const STYLE = `
 body { font-family: system-ui, sans-serif; margin: 0 1rem 2rem; color: #222; }
 header { display: flex; align-items: baseline; gap: 1rem; }
 header small { color: #777; }
-#runs { display: grid; gap: 1.5rem; }
-.run { min-width: 0; }
+#runs { display: grid; column-gap: 1.5rem; }
+.run { min-width: 0; display: grid; grid-template-rows: subgrid; }
+.warnings:empty, .finding:empty, p.meta:empty { display: none; }
+.run.empty .answer, .run.empty .plots, .run.empty .detail { display: none; }
 .meta { color: #555; margin-top: -0.5rem; }
+.finding { background: #f3f7ee; padding: 0.25rem 0.75rem; line-height: 1.4; }
+.finding p { margin: 0.4rem 0; }
+.finding p:first-child { font-weight: 600; }
+.training { background: #eef4fb; padding: 0.25rem 0.75rem; margin: 0.5rem 0; }
+.training:empty { display: none; }
+.in-training { padding-left: 1.25rem; }
+.in-training progress { width: 8rem; vertical-align: middle; }
+.answer { display: grid; grid-template-columns: repeat(auto-fit, minmax(380px, 1fr)); gap: 0.5rem; }
+.answer .plot:first-child { grid-column: span 2; }
+@media (max-width: 1400px) { .answer .plot:first-child { grid-column: auto; } }
 .plots { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 0.5rem; }
-.plot { height: 420px; min-width: 0; }
+.plot { height: 460px; min-width: 0; }
 .detail { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 0.5rem; align-items: start; }
 .detail pre { background: #f6f6f6; padding: 0.75rem; white-space: pre-wrap; grid-column: 1 / -1; }
-.controls { display: flex; gap: 1.5rem; align-items: center; margin: 0.5rem 0; }
+.controls { display: flex; flex-wrap: wrap; gap: 0.5rem 1.5rem; align-items: center; margin: 0.5rem 0; }
 .controls input[type=number] { width: 4rem; }
 .controls .problem { color: #b00020; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; font-size: 0.9rem; }
@@ -175,7 +190,6 @@ tr[data-id] { cursor: pointer; }
 tr.top td { background: #fff3e0; }
 tr.selected td { background: #cfe8ff; }
 .warnings { color: #a15c00; }
-.finding { background: #f3f7ee; padding: 0.5rem 0.75rem; white-space: pre-wrap; }
 `;
 
 /** The whole report as one self-contained HTML page. */
@@ -191,7 +205,7 @@ export function reportHtml(data: ReportData): string {
 </head>
 <body>
 <header><h1>featshift report</h1><small id="generated"></small></header>
-<p>Each point is one architecture of the skew-normal family: xi is where the features peak, omega how widely they spread, alpha how the distribution leans. Hover a point for its widths and accuracies; click it (or a table row) for its width profile beside the baseline VGG and its learning curves.</p>
+<p>Each point is one architecture of the skew-normal family: xi is where the features peak (a layer index), omega how widely they spread, alpha how the distribution leans. Bars are 95 % intervals over seeds, red rings the top architectures, the dashed line and the star the baseline VGG. Hover a point for its widths and accuracies; click it (or a table row) for its width profile beside the baseline and its learning curves.</p>
 <div id="runs"></div>
 <script>${plotlySource()}</script>
 <script type="application/json" id="featshift-data">${scriptJson(data)}</script>

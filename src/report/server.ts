@@ -7,6 +7,9 @@ import { RESULTS_FILE } from '../run/files.js';
 const isLoopback = (address: string): boolean =>
   address.startsWith('127.') || address === '::1' || address === '::ffff:127.0.0.1';
 
+/** A folder the page can show: results, or a featshift study that has started (none finished). */
+const showable = (run: LoadedStudy): boolean => run.runs.length > 0 || run.study !== null;
+
 export interface ViewServer {
   url: string;
   server: Server;
@@ -15,8 +18,8 @@ export interface ViewServer {
 
 /**
  * Serves the report of run folders, re-read on every request so that a running sweep shows its
- * newest results (the page polls /data.json). Only two routes exist, `/` and `/data.json`:
- * nothing else on the disk can be reached. A folder that is being written, changes or disappears
+ * newest results and the runs in training (the page polls /data.json). Only two routes exist,
+ * `/` and `/data.json`: nothing else on the disk can be reached. A folder that is being written, changes or disappears
  * keeps its last good data, with a warning.
  */
 export async function serveReport(
@@ -28,7 +31,7 @@ export async function serveReport(
   const current = (): LoadedStudy[] =>
     dirs.map((dir) => {
       try {
-        const run = loadStudy(dir);
+        const run = loadStudy(dir, { inProgress: true });
         last.set(dir, run);
         return run;
       } catch (error) {
@@ -51,6 +54,7 @@ export async function serveReport(
           seeds: [],
           epochs: null,
           study: null,
+          training: null,
           warnings: [reason],
         };
       }
@@ -70,14 +74,14 @@ export async function serveReport(
       return;
     }
     if (path === '/' || path === '/index.html') {
-      const runs = current().filter((r) => r.runs.length > 0);
+      const runs = current().filter(showable);
       if (runs.length === 0) {
         res.writeHead(200, {
           'content-type': 'text/html; charset=utf-8',
           'cache-control': 'no-store',
         });
         res.end(
-          '<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="3"><title>featshift</title><p>No finished architecture yet; this page reloads every 3 seconds.</p>',
+          '<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="3"><title>featshift</title><p>No run folder can be shown yet; this page reloads every 3 seconds.</p>',
         );
         return;
       }
@@ -89,7 +93,7 @@ export async function serveReport(
       return;
     }
     if (path === '/data.json') {
-      const runs = current().filter((r) => r.runs.length > 0);
+      const runs = current().filter(showable);
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify(reportData(runs, true)));
       return;

@@ -17,6 +17,8 @@ export const FAILED_FILE = 'failed.json';
 export const LOCK_FILE = 'run.lock';
 /** Successive halving's state: each rung's standings and decision, the runs paused at a rung. */
 export const HALVING_FILE = 'halving.json';
+/** The runs in training now and their progress, while a sweep runs (for featshift view). */
+export const LIVE_FILE = 'live.json';
 /** The checkpoint of each architecture in training. */
 export const CHECKPOINTS_DIR = 'checkpoints';
 

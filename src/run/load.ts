@@ -6,6 +6,7 @@ import { baselineArchitecture } from '../family/skew-normal.js';
 import { vggBaseWidths } from '../models/vgg-base.js';
 import { countMacs, countParams, vggPlan } from '../models/vgg-plan.js';
 import { datasetSpec } from '../data/registry.js';
+import { readLiveStatus, type LiveStatus } from './live.js';
 import { CONFIG_FILE, CSV_NAME, RESULTS_FILE, SEED_FOLDER } from './files.js';
 import { resultLineProblem, unitKey, type ResultContext, type ResultRecord } from './results.js';
 import {
@@ -67,6 +68,8 @@ export interface LoadedStudy {
   study: StudyConfig | null;
   /** The epochs the study trains (null: the original's CSVs, which do not say). */
   epochs: number | null;
+  /** The runs in training now (loaded with `inProgress`; null: none, or not asked). */
+  training: LiveStatus | null;
   warnings: string[];
 }
 
@@ -339,7 +342,15 @@ function readLoadedConfig(
  * A malformed line or row is skipped with a warning naming the file and line; a run still being
  * written shows what has finished.
  */
-export function loadStudy(dir: string): LoadedStudy {
+export interface LoadOptions {
+  /**
+   * A sweep may have just started (featshift view): a featshift run folder with no finished run
+   * yet loads with none, and with the runs in training that live.json shows.
+   */
+  inProgress?: boolean;
+}
+
+export function loadStudy(dir: string, options: LoadOptions = {}): LoadedStudy {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new UsageError(
       `${dir} is not a folder: give a run folder written by featshift sweep or the original code`,
@@ -358,6 +369,7 @@ export function loadStudy(dir: string): LoadedStudy {
   const classes = spec?.classes ?? 10;
   let architectures: RunResult[];
   let source: LoadedStudy['source'];
+  const started = options.inProgress === true && study !== undefined;
   if (existsSync(join(dir, RESULTS_FILE))) {
     architectures = readResultsJsonl(
       join(dir, RESULTS_FILE),
@@ -368,6 +380,9 @@ export function loadStudy(dir: string): LoadedStudy {
       },
       warnings,
     );
+    source = RESULTS_FILE;
+  } else if (started) {
+    architectures = [];
     source = RESULTS_FILE;
   } else {
     architectures = readReferenceCsvs(dir, classes, warnings);
@@ -382,7 +397,7 @@ export function loadStudy(dir: string): LoadedStudy {
       });
     source = 'reference CSV';
   }
-  if (architectures.length === 0) {
+  if (architectures.length === 0 && !started) {
     // Say what was there: an empty folder, or files whose every row was skipped (and why).
     const found =
       source === RESULTS_FILE
@@ -422,6 +437,13 @@ export function loadStudy(dir: string): LoadedStudy {
     study: study ?? null,
     baselineWidths,
     planned,
+    training: started ? liveStatus(dir, warnings) : null,
     warnings,
   };
+}
+
+function liveStatus(dir: string, warnings: string[]): LiveStatus | null {
+  const { status, warning } = readLiveStatus(dir);
+  if (warning) warnings.push(warning);
+  return status;
 }

@@ -25,6 +25,7 @@ import {
 } from '../run/results.js';
 import { checkStudy, selectArchitectures, studySeeds } from '../run/study.js';
 import { runUnits, unitLabel, type RunUnit } from '../run/units.js';
+import { LiveStatusFile } from './live-status.js';
 import type { TrainingEvents } from '../train/trainer.js';
 import type { RuntimeConfig } from './config.js';
 import { halvingRungs, promote } from './halving.js';
@@ -173,10 +174,12 @@ interface Plan {
 export async function runStudy(
   folder: RunFolder,
   request: SweepRequest,
-  reporter: SweepReporter,
+  shown: SweepReporter,
   site: Site,
 ): Promise<SweepOutcome> {
   const { dir, study } = folder;
+  const live = new LiveStatusFile(dir);
+  const reporter = live.follow(shown);
   checkStudy(study);
   // Refuses rungs that end no cycle, before anything is written.
   const rungs = study.halving ? halvingRungs(study) : [study.epochs];
@@ -222,6 +225,7 @@ export async function runStudy(
     });
   } finally {
     await executor.close();
+    await live.close();
   }
   if (outcome.stopped) reporter.stopped(dir, executor.resumeHint);
   else {

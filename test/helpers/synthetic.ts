@@ -37,6 +37,7 @@ export function syntheticStudy(results: RunResult[], planned: number | null = nu
     depth: 16,
     source: 'results.jsonl',
     runs: results,
+    training: null,
     seeds: [...new Set(results.map((r) => r.seed))],
     baselineWidths: [],
     planned,

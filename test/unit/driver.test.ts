@@ -19,7 +19,8 @@ import {
   type Work,
 } from '../../src/sweep/driver.js';
 import { promote, unitRecord } from '../../src/sweep/halving.js';
-import type { TrainingOutcome } from '../../src/train/trainer.js';
+import type { TrainingEvents, TrainingOutcome } from '../../src/train/trainer.js';
+import { readLiveStatus, type LiveUnit } from '../../src/run/live.js';
 import { cheapestIds } from '../helpers/tiny-study.js';
 import { results } from '../helpers/results.js';
 
@@ -85,6 +86,8 @@ interface FakeOptions {
   failAt?: number;
   /** Start units in the reverse of the race's order. */
   reverse?: boolean;
+  /** What a unit's training tells once it has started (steps, epochs), before it ends. */
+  during?: (events: TrainingEvents, unit: RunUnit) => Promise<void>;
 }
 
 class FakeExecutor implements Executor {
@@ -111,8 +114,9 @@ class FakeExecutor implements Executor {
   }
 
   async train(work: Work, started: UnitStarted): Promise<UnitResult> {
-    started({});
+    const events = started({});
     const { unit, untilEpoch } = work;
+    await this.o.during?.(events, unit);
     this.calls.push({ id: unit.arch.id, seed: unit.seed, untilEpoch });
     const n = this.calls.length;
     this.running++;
@@ -333,5 +337,56 @@ describe('the study driver over a fake executor', () => {
     const failed = JSON.parse(readFileSync(join(dir, 'failed.json'), 'utf8')) as unknown[];
     assert.deepEqual(failed.length, 1);
     assert.ok(reporter.events.includes('failed'));
+  });
+  it('keeps live.json with the runs in training, their progress and curve so far, and removes it at the end', async () => {
+    const dir = tmp();
+    const seen: LiveUnit[][] = [];
+    const { outcome } = await drive(dir, study(false), {
+      concurrency: 1,
+      during: async (events, unit) => {
+        events.step?.({
+          epoch: 0,
+          batch: 3,
+          batches: 10,
+          images: 192,
+          loss: 1.5,
+          accuracy: 30,
+          lr: 0.1,
+        });
+        events.epoch?.({
+          epoch: 0,
+          trainAcc: 50,
+          valAcc: 40,
+          trainLoss: 1,
+          valLoss: 1,
+          lr: 0.1,
+          seconds: 1,
+        });
+        // live.json is written in the background: wait for this unit's epoch to reach it.
+        for (let waited = 0; ; waited += 10) {
+          const units = readLiveStatus(dir).status?.units ?? [];
+          const mine = units.find((u) => u.id === unit.arch.id && u.seed === unit.seed);
+          if (mine?.valAcc.length === 1) {
+            seen.push(units);
+            return;
+          }
+          assert.ok(waited < 30_000, 'live.json never showed the epoch');
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      },
+    });
+    assert.equal(outcome.stopped, false);
+    assert.equal(seen.length, IDS.length * 2);
+    for (const units of seen) {
+      assert.equal(units.length, 1, 'one run in training at a time, the ended ones gone');
+      const [u] = units;
+      assert.ok(u);
+      assert.deepEqual(
+        [u.epoch, u.batch, u.batches, u.loss, u.epochs, u.valAcc, u.trainAcc, u.untilEpoch],
+        [1, 0, 10, 1.5, [1], [40], [50], EPOCHS],
+      );
+      assert.ok(IDS.includes(u.id) && u.xi !== null && u.widths.length === 9);
+    }
+    assert.equal(existsSync(join(dir, 'live.json')), false, 'gone once the sweep ended');
   });
 });

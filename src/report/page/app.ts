@@ -56,18 +56,21 @@ const COLUMNS: readonly [ColumnKey, string][] = [
   ['status', 'status'],
 ];
 
+/** The figures of a run, in page order: the answer and its cost-matched estimate first. */
+const ANSWER_IDS = ['answer', 'effect'];
 const PLOT_IDS = [
-  'scatter-val',
-  'scatter-train',
+  ...ANSWER_IDS,
+  'parallel',
+  'shape',
   'acc-params',
   'acc-macs',
   'gap-xi',
-  'acc-xi',
   'edf',
   'edf-cost',
   'curves-rung',
 ];
 const PLOT_CONFIG = { displaylogo: false, responsive: true };
+const BASELINE_COLOUR = '#d62728';
 
 function byId(id: string): HTMLElement {
   const node = document.getElementById(id);
@@ -83,6 +86,17 @@ function fmt(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
   return String(n);
+}
+
+/** A round tick label: 500k, 2M, 1.5G. */
+function tickLabel(n: number): string {
+  for (const [unit, size] of [
+    ['G', 1e9],
+    ['M', 1e6],
+    ['k', 1e3],
+  ] as const)
+    if (n >= size) return `${Number((n / size).toPrecision(2))}${unit}`;
+  return String(Number(n.toPrecision(2)));
 }
 
 const pct = (n: unknown): string =>
@@ -110,7 +124,7 @@ const topIds = (run: ReportStudy, k: number): number[] =>
 /** Plotly's hover text: numbers and featshift's words only. */
 function hoverText(a: ReportArchitecture): string {
   return [
-    `id ${a.id}${a.id === 0 ? ' (baseline VGG)' : ''}`,
+    `id ${a.id}${a.id === 0 ? ' (baseline VGG)' : ` (xi ${a.xi}, omega ${a.omega}, alpha ${a.alpha})`}`,
     `widths ${a.widths.join(' ')}`,
     `best val ${pm(a.bestVal, a.bestValCi)} % (train ${pm(a.bestValTrain, a.bestValTrainCi)} %)${a.seeds > 1 ? `, mean of ${a.seeds} seeds` : ''}`,
     `last val ${pct(a.lastVal)} %, last train ${pct(a.lastTrain)} %`,
@@ -129,56 +143,174 @@ function bindClick(target: PlotElement, r: number): void {
   });
 }
 
-function scatter3d(run: ReportStudy, r: number, key: string, title: string): void {
-  const list = members(run);
-  const top = topIds(run, state.topK[r] ?? 5);
-  const target = byId(`${key}-${r}`) as PlotElement;
-  void Plotly.react(
-    target,
-    [
-      {
-        type: 'scatter3d',
-        mode: 'markers',
-        name: title,
-        x: list.map((a) => a.xi),
-        y: list.map((a) => a.omega),
-        z: list.map((a) => a.alpha),
-        customdata: list.map((a) => a.id),
-        text: list.map(hoverText),
-        hoverinfo: 'text',
-        marker: {
-          size: list.map((a) => (top.includes(a.id) ? 9 : 4)),
-          color: list.map((a) => (key === 'scatter-val' ? a.bestVal : a.bestValTrain)),
-          colorscale: 'Viridis',
-          colorbar: { title: { text: key === 'scatter-val' ? 'best val %' : 'train %' } },
-          symbol: list.map((a) => (top.includes(a.id) ? 'diamond' : 'circle')),
-        },
-      },
-    ],
-    {
-      title: { text: title },
-      margin: { l: 0, r: 0, t: 40, b: 0 },
-      scene: {
-        xaxis: { title: { text: 'xi (location)' } },
-        yaxis: { title: { text: 'omega (scale)' } },
-        zaxis: { title: { text: 'alpha (skew)' } },
-      },
-    },
-    PLOT_CONFIG,
-  );
-  bindClick(target, r);
+type Range = [number, number];
+
+/**
+ * What a figure shares with the same figure of the other runs side by side: its axes' ranges and
+ * its colour scales, so that two runs compare by eye.
+ */
+interface Shared {
+  accuracy: Range;
+  curves: Range;
+  gap: Range;
+  xi: Range;
+  omega: Range;
+  alpha: Range;
+  /** log10 of parameters and MACs. */
+  params: Range;
+  macs: Range;
+  error: Range;
+  effect: Range;
+  epochs: number;
+}
+let shared: Shared;
+
+/** The finite values' extent with a margin (at least `least`), never beyond `bounds`. */
+function span(
+  values: readonly (number | null | undefined)[],
+  least: number,
+  bounds: Range = [-Infinity, Infinity],
+  empty: Range = [0, 100],
+): Range {
+  const finite = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  if (finite.length === 0) return empty;
+  const low = Math.min(...finite);
+  const high = Math.max(...finite);
+  const pad = Math.max(least, (high - low) * 0.06);
+  return [Math.max(bounds[0], low - pad), Math.min(bounds[1], high + pad)];
 }
 
-interface Scatter2d {
-  key: string;
-  title: string;
-  x: (a: ReportArchitecture) => number | null;
-  y: (a: ReportArchitecture) => number;
-  /** y's 95 % interval (error bars, cut at the scale's bounds). */
-  ci: (a: ReportArchitecture) => ReportInterval | null;
-  xTitle: string;
-  yTitle: string;
-  logX: boolean;
+const log10 = (n: number): number => Math.log10(Math.max(1, n));
+
+function sharedRanges(runs: readonly ReportStudy[]): Shared {
+  const all = runs.flatMap((r) => r.architectures);
+  const effects = runs.flatMap((r) =>
+    [r.location?.raw, r.location?.adjusted].flatMap((e) => (e ? [e.value, e.low, e.high] : [])),
+  );
+  return {
+    accuracy: span(
+      all.flatMap((a) => [a.bestVal, a.bestValCi?.low, a.bestValCi?.high]),
+      1,
+      [0, 100],
+    ),
+    curves: span(
+      all.flatMap((a) => a.valAcc),
+      1,
+      [0, 100],
+    ),
+    gap: span(
+      all.flatMap((a) => [a.bestValTrain - a.bestVal, a.gapCi?.low, a.gapCi?.high]),
+      0.5,
+    ),
+    xi: span(
+      all.map((a) => a.xi),
+      0.3,
+    ),
+    omega: span(
+      all.map((a) => a.omega),
+      0.3,
+    ),
+    alpha: span(
+      all.map((a) => a.alpha),
+      0.3,
+    ),
+    params: span(
+      all.map((a) => log10(a.params)),
+      0.05,
+    ),
+    macs: span(
+      all.map((a) => log10(a.macs)),
+      0.05,
+    ),
+    error: span(
+      runs.flatMap((r) => [
+        ...r.groups.flatMap((g) => g.errors),
+        ...r.normalizedEdf.flatMap((g) => g.errors),
+      ]),
+      0.5,
+      [0, 100],
+    ),
+    effect: span([0, ...effects], 0.1),
+    epochs: Math.max(1, ...all.map((a) => a.valAcc.length)),
+  };
+}
+
+/** Round ticks (1, 2 and 5 of each decade, or every digit) over a range of log10 values. */
+function logTicks(range: Range): number[] {
+  const at = (mantissas: number[]): number[] => {
+    const ticks: number[] = [];
+    for (let d = Math.floor(range[0]); d <= Math.ceil(range[1]); d++)
+      for (const m of mantissas) {
+        const v = d + Math.log10(m);
+        if (v >= range[0] && v <= range[1]) ticks.push(v);
+      }
+    return ticks;
+  };
+  // A range within one decade (a family at one width) takes every digit.
+  const coarse = at([1, 2, 5]);
+  const fine = coarse.length >= 3 ? coarse : at([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  return fine.length >= 2 ? fine : range;
+}
+
+/** A log axis with readable labels (500k, 1M, 2M) rather than Plotly's small digits. */
+function logAxis(title: string, range: Range): object {
+  const ticks = logTicks(range);
+  return {
+    title: { text: title },
+    type: 'log',
+    range,
+    tickvals: ticks.map((v) => 10 ** v),
+    ticktext: ticks.map((v) => tickLabel(10 ** v)),
+    automargin: true,
+  };
+}
+
+/** A colour bar over log10 values, labelled as the axes are. */
+function logColorbar(title: string, range: Range): object {
+  const ticks = logTicks(range);
+  return {
+    title: { text: title, side: 'right' },
+    tickvals: ticks,
+    ticktext: ticks.map((v) => tickLabel(10 ** v)),
+    thickness: 12,
+  };
+}
+
+/** A linear axis with room for its labels. */
+const axis = (title: string, range: Range): object => ({
+  title: { text: title },
+  range,
+  automargin: true,
+});
+
+/** An accuracy axis in percent: the shared range, never beyond 0-100 %. */
+const accuracyAxis = (title: string, range: Range): object =>
+  axis(title, [Math.max(0, range[0]), Math.min(100, range[1])]);
+
+/** An epoch axis: whole epochs only, about ten ticks however long the run. */
+function epochAxis(epochs: number): object {
+  return {
+    title: { text: 'epoch' },
+    tickformat: 'd',
+    tick0: 1,
+    dtick: Math.max(1, Math.ceil(epochs / 10)),
+    range: [0.5, epochs + 0.5],
+    automargin: true,
+  };
+}
+
+/**
+ * The layout every figure starts from: a title left-aligned above the plot, a legend under it
+ * (Plotly makes room for both), hover on the nearest point.
+ */
+function figure(title: string, extra: object = {}): object {
+  return {
+    title: { text: title, x: 0, xref: 'paper', xanchor: 'left', font: { size: 15 } },
+    margin: { l: 60, r: 20, t: 50, b: 40 },
+    legend: { orientation: 'h', x: 0, xanchor: 'left', y: -0.16, yanchor: 'top' },
+    hovermode: 'closest',
+    ...extra,
+  };
 }
 
 /**
@@ -207,6 +339,372 @@ function errorBars(
     thickness: 1,
     width: 3,
   };
+}
+
+/** One scatter of architectures: what its axes show and what colours its points. */
+interface Marks {
+  x: (a: ReportArchitecture) => number | null;
+  y: (a: ReportArchitecture) => number;
+  /** y's 95 % interval (error bars, cut at the scale's bounds). */
+  ci: (a: ReportArchitecture) => ReportInterval | null;
+  /** What the y values are, for the baseline's legend entry. */
+  unit: string;
+  colour: 'macs' | 'xi';
+  xRange: Range;
+  /** Plotly's axis ids, for one panel of small multiples ('x2', 'y'). */
+  xaxis?: string;
+  /** The panel that draws the legend and the colour bar (the others share them). */
+  first?: boolean;
+}
+
+/**
+ * The architectures of a scatter and their legend: every member coloured by its MACs (or xi) with
+ * its interval, a red ring on the top k, and the baseline VGG as a star where it has an x value
+ * and as a dashed line across the plot where it has none (xi, omega, alpha).
+ */
+function markTraces(run: ReportStudy, r: number, m: Marks): object[] {
+  const k = state.topK[r] ?? 5;
+  const top = new Set(topIds(run, k));
+  const list = run.architectures.filter((a) => a.id !== 0 && m.x(a) !== null);
+  const first = m.first ?? true;
+  const panel = { xaxis: m.xaxis ?? 'x', yaxis: 'y', showlegend: first };
+  const colour =
+    m.colour === 'macs'
+      ? {
+          values: list.map((a) => log10(a.macs)),
+          range: shared.macs,
+          bar: logColorbar('MACs per image', shared.macs),
+        }
+      : {
+          values: list.map((a) => a.xi),
+          range: shared.xi,
+          bar: { title: { text: 'xi', side: 'right' }, thickness: 12 },
+        };
+  const interval = list.some((a) => m.ci(a) !== null);
+  const point = (l: ReportArchitecture[]): object => ({
+    x: l.map(m.x),
+    y: l.map(m.y),
+    customdata: l.map((a) => a.id),
+    text: l.map(hoverText),
+    hoverinfo: 'text',
+  });
+  const traces: object[] = [
+    {
+      type: 'scatter',
+      mode: 'markers',
+      name: interval ? 'architecture, 95 % interval' : 'architecture',
+      legendgroup: 'members',
+      ...point(list),
+      error_y: errorBars(list, m.y, m.ci),
+      marker: {
+        size: 8,
+        color: colour.values,
+        cmin: colour.range[0],
+        cmax: colour.range[1],
+        colorscale: 'Viridis',
+        showscale: first,
+        colorbar: colour.bar,
+      },
+      ...panel,
+    },
+  ];
+  const best = list.filter((a) => top.has(a.id));
+  if (best.length > 0)
+    traces.push({
+      type: 'scatter',
+      mode: 'markers',
+      name: `top ${k} by best validation accuracy`,
+      legendgroup: 'top',
+      ...point(best),
+      marker: { size: 16, symbol: 'circle-open', color: BASELINE_COLOUR, line: { width: 2 } },
+      ...panel,
+    });
+  const baseline = run.architectures.find((a) => a.id === 0);
+  if (baseline) {
+    const name = `baseline VGG (${pm(m.y(baseline), m.ci(baseline))} ${m.unit})`;
+    const bx = m.x(baseline);
+    traces.push(
+      bx !== null
+        ? {
+            type: 'scatter',
+            mode: 'markers',
+            name,
+            legendgroup: 'baseline',
+            ...point([baseline]),
+            error_y: errorBars([baseline], m.y, m.ci),
+            marker: { size: 14, symbol: 'star', color: BASELINE_COLOUR },
+            ...panel,
+          }
+        : {
+            type: 'scatter',
+            mode: 'lines',
+            name,
+            legendgroup: 'baseline',
+            x: m.xRange,
+            y: [m.y(baseline), m.y(baseline)],
+            text: [hoverText(baseline), hoverText(baseline)],
+            hoverinfo: 'text',
+            line: { color: BASELINE_COLOUR, dash: 'dash', width: 1.5 },
+            ...panel,
+          },
+    );
+  }
+  return traces;
+}
+
+/** Draws a figure and lets a click on a point select its architecture. */
+function draw(key: string, r: number, traces: object[], layout: object): void {
+  const target = byId(`${key}-${r}`) as PlotElement;
+  void Plotly.react(target, traces, layout, PLOT_CONFIG);
+  bindClick(target, r);
+}
+
+const accuracyMarks = {
+  y: (a: ReportArchitecture) => a.bestVal,
+  ci: (a: ReportArchitecture) => a.bestValCi,
+  unit: '%',
+};
+
+/**
+ * The answer: best validation accuracy against where the features peak, each point with its
+ * interval over seeds and coloured by its cost, the baseline VGG as a reference line.
+ */
+function answer(run: ReportStudy, r: number): void {
+  draw(
+    'answer',
+    r,
+    markTraces(run, r, { ...accuracyMarks, x: (a) => a.xi, colour: 'macs', xRange: shared.xi }),
+    figure('Best validation accuracy by where the features peak', {
+      xaxis: axis('xi: the layer where the features peak', shared.xi),
+      yaxis: accuracyAxis('best validation accuracy %', shared.accuracy),
+    }),
+  );
+}
+
+/**
+ * The same question at matched cost: the location effect of the analysis (points of accuracy per
+ * layer later), raw and with MACs and parameters held fixed, each with its 95 % interval.
+ */
+function effect(run: ReportStudy, r: number): void {
+  const e = run.location;
+  const rows = e
+    ? [
+        { label: 'raw', estimate: e.raw },
+        ...(e.adjusted ? [{ label: 'at matched cost', estimate: e.adjusted }] : []),
+      ]
+    : [];
+  const note = !e
+    ? 'no estimate: it needs three members or more'
+    : e.adjusted
+      ? ''
+      : `no estimate at matched cost: ${e.note ?? 'the model cannot be fitted'}`;
+  const verdict = (low: number | null, high: number | null, value: number): string =>
+    low === null || high === null || (low <= 0 && high >= 0)
+      ? 'the data cannot decide'
+      : value > 0
+        ? 'later is better'
+        : 'earlier is better';
+  draw(
+    'effect',
+    r,
+    rows.length === 0
+      ? []
+      : [
+          {
+            type: 'scatter',
+            mode: 'markers',
+            name: 'estimate, 95 % interval',
+            x: rows.map((row) => row.estimate.value),
+            y: rows.map((row) => row.label),
+            error_x: {
+              type: 'data',
+              symmetric: false,
+              array: rows.map(
+                (row) => (row.estimate.high ?? row.estimate.value) - row.estimate.value,
+              ),
+              arrayminus: rows.map(
+                (row) => row.estimate.value - (row.estimate.low ?? row.estimate.value),
+              ),
+              thickness: 2,
+            },
+            text: rows.map(
+              ({ label, estimate: s }) =>
+                `${label}: ${s.value.toFixed(2)} points per layer [${pct(s.low)}, ${pct(s.high)}]: ${verdict(s.low, s.high, s.value)}`,
+            ),
+            hoverinfo: 'text',
+            marker: { size: 11, color: '#1f77b4' },
+          },
+        ],
+    figure('Effect of one layer later, at matched cost', {
+      xaxis: {
+        ...axis('points of best val. accuracy per layer later', shared.effect),
+        zeroline: true,
+        zerolinecolor: '#444',
+        zerolinewidth: 2,
+      },
+      yaxis: { type: 'category', automargin: true, range: [-0.6, 1.6] },
+      showlegend: rows.length > 0,
+      annotations: note
+        ? [{ text: note, xref: 'paper', yref: 'paper', x: 0.5, y: 0.5, showarrow: false }]
+        : [],
+    }),
+  );
+}
+
+/**
+ * Every architecture as a line across its shape (xi, omega, alpha), its cost and its accuracy,
+ * coloured by its best validation accuracy (the parallel-coordinates view of W&B and Optuna).
+ */
+function parallel(run: ReportStudy, r: number): void {
+  const list = members(run).filter((a) => a.id !== 0);
+  const linear = (label: string, values: number[], range: Range): object => ({
+    label,
+    values,
+    range,
+  });
+  const logarithmic = (label: string, values: number[], range: Range): object => {
+    const ticks = logTicks(range);
+    return {
+      label,
+      values: values.map(log10),
+      range,
+      tickvals: ticks,
+      ticktext: ticks.map((v) => tickLabel(10 ** v)),
+    };
+  };
+  void Plotly.react(
+    byId(`parallel-${r}`),
+    list.length === 0
+      ? []
+      : [
+          {
+            type: 'parcoords',
+            name: 'architectures',
+            line: {
+              color: list.map((a) => a.bestVal),
+              colorscale: 'Viridis',
+              cmin: shared.accuracy[0],
+              cmax: shared.accuracy[1],
+              showscale: true,
+              colorbar: { title: { text: 'best val %', side: 'right' }, thickness: 12 },
+            },
+            dimensions: [
+              linear(
+                'xi',
+                list.map((a) => a.xi ?? 0),
+                shared.xi,
+              ),
+              linear(
+                'omega',
+                list.map((a) => a.omega ?? 0),
+                shared.omega,
+              ),
+              linear(
+                'alpha',
+                list.map((a) => a.alpha ?? 0),
+                shared.alpha,
+              ),
+              logarithmic(
+                'params',
+                list.map((a) => a.params),
+                shared.params,
+              ),
+              logarithmic(
+                'MACs',
+                list.map((a) => a.macs),
+                shared.macs,
+              ),
+              linear(
+                'train %',
+                list.map((a) => a.bestValTrain),
+                [0, 100],
+              ),
+              linear(
+                'best val %',
+                list.map((a) => a.bestVal),
+                shared.accuracy,
+              ),
+            ],
+          },
+        ],
+    figure('Every architecture: shape, cost and accuracy', {
+      margin: { l: 40, r: 30, t: 90, b: 30 },
+    }),
+    PLOT_CONFIG,
+  );
+}
+
+/** Small multiples: best validation accuracy against xi, omega and alpha, one y axis. */
+function shape(run: ReportStudy, r: number): void {
+  const panels = [
+    { key: 'xi', x: (a: ReportArchitecture) => a.xi, range: shared.xi, axis: 'x' },
+    { key: 'omega', x: (a: ReportArchitecture) => a.omega, range: shared.omega, axis: 'x2' },
+    { key: 'alpha', x: (a: ReportArchitecture) => a.alpha, range: shared.alpha, axis: 'x3' },
+  ];
+  const axes: Record<string, object> = {};
+  panels.forEach((p, i) => {
+    const name = i === 0 ? 'xaxis' : `xaxis${i + 1}`;
+    axes[name] = { ...axis(p.key, p.range), domain: [i * 0.35, i * 0.35 + 0.3], anchor: 'y' };
+  });
+  draw(
+    'shape',
+    r,
+    panels.flatMap((p, i) =>
+      markTraces(run, r, {
+        ...accuracyMarks,
+        x: p.x,
+        colour: 'macs',
+        xRange: p.range,
+        xaxis: p.axis,
+        first: i === 0,
+      }),
+    ),
+    figure('Best validation accuracy by each shape parameter', {
+      ...axes,
+      yaxis: accuracyAxis('best val %', shared.accuracy),
+    }),
+  );
+}
+
+interface CostPlot {
+  key: string;
+  title: string;
+  x: (a: ReportArchitecture) => number;
+  xTitle: string;
+  range: Range;
+}
+
+/** Best validation accuracy against a cost (log axis), coloured by xi. */
+function accuracyByCost(run: ReportStudy, r: number, plot: CostPlot): void {
+  draw(
+    plot.key,
+    r,
+    markTraces(run, r, { ...accuracyMarks, x: plot.x, colour: 'xi', xRange: plot.range }),
+    figure(plot.title, {
+      xaxis: logAxis(plot.xTitle, plot.range),
+      yaxis: accuracyAxis('best val %', shared.accuracy),
+    }),
+  );
+}
+
+/** The generalisation gap (train - validation at the best epoch) against xi. */
+function gap(run: ReportStudy, r: number): void {
+  draw(
+    'gap-xi',
+    r,
+    markTraces(run, r, {
+      x: (a) => a.xi,
+      y: (a) => a.bestValTrain - a.bestVal,
+      ci: (a) => a.gapCi,
+      unit: 'points',
+      colour: 'macs',
+      xRange: shared.xi,
+    }),
+    figure('Generalisation gap (train - val) by xi', {
+      xaxis: axis('xi: the layer where the features peak', shared.xi),
+      yaxis: axis('gap, points', shared.gap),
+    }),
+  );
 }
 
 /** A curve's 95 % band as two traces, the upper filled down to the lower. */
@@ -259,13 +757,10 @@ function drawEdfs(
   void Plotly.react(
     byId(target),
     traces,
-    {
-      title: { text: title },
-      margin: { l: 60, r: 10, t: 40, b: 50 },
-      xaxis: { title: { text: 'best validation error %' } },
-      yaxis: { title: { text: yTitle }, range: [0, 1.02] },
-      legend: { x: 1, xanchor: 'right', y: 0 },
-    },
+    figure(title, {
+      xaxis: axis('best validation error %', shared.error),
+      yaxis: axis(yTitle, [0, 1.02]),
+    }),
     PLOT_CONFIG,
   );
 }
@@ -281,8 +776,8 @@ function edf(run: ReportStudy, r: number): void {
         errors: g.errors,
         cdf: g.errors.map((_, i) => (i + 1) / g.errors.length),
       })),
-    'error distribution (EDF) by where the features sit',
-    'cumulative fraction of runs',
+    'Error distribution by where the features sit',
+    'fraction of runs',
   );
 }
 
@@ -299,109 +794,59 @@ function edfAtCost(run: ReportStudy, r: number): void {
       errors: g.errors,
       cdf: g.cdf,
     })),
-    'error distribution at one cost (reweighted by MACs)',
-    'cumulative weight of runs',
+    'Error distribution at one cost (reweighted by MACs)',
+    'weighted fraction of runs',
   );
 }
 
 /**
- * Every architecture's validation curve, coloured by where successive halving stopped it (all
- * alike in a run without halving): how the rungs cut the race.
+ * Every architecture's validation curve up to where it stopped, coloured by where successive
+ * halving stopped it (one colour in a run without halving), as Optuna's intermediate values.
  */
 function curvesByRung(run: ReportStudy, r: number): void {
+  const halved = run.halving !== null;
   const where = (a: ReportArchitecture): string =>
     typeof a.stoppedAtRung === 'number' ? `stopped at epoch ${a.stoppedAtRung}` : 'trained in full';
   const groups = [...new Set(run.architectures.map(where))].sort();
-  const palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
+  const palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#17becf'];
   const traces = run.architectures.map((a) => {
     const k = groups.indexOf(where(a));
+    const colour = a.id === 0 ? BASELINE_COLOUR : palette[k % palette.length];
+    const name = halved
+      ? `${a.id === 0 ? 'baseline VGG, ' : ''}${where(a)}`
+      : a.id === 0
+        ? 'baseline VGG'
+        : 'architecture';
     return {
       type: 'scatter',
-      mode: 'lines',
-      name: where(a),
-      legendgroup: where(a),
-      showlegend: run.architectures.find((b) => where(b) === where(a)) === a,
+      mode: 'lines+markers',
+      name,
+      legendgroup: name,
+      showlegend:
+        run.architectures.find((b) => (b.id !== 0) === (a.id !== 0) && where(b) === where(a)) === a,
       x: a.valAcc.map((_, i) => i + 1),
       y: a.valAcc,
       customdata: a.valAcc.map(() => a.id),
       text: a.valAcc.map(() => `id ${a.id}: ${where(a)}`),
       hoverinfo: 'text+y',
-      line: { color: palette[k % palette.length], width: 1.5 },
+      line: { color: colour, width: 1.5 },
+      marker: { color: colour, size: 5 },
     };
   });
-  const target = byId(`curves-rung-${r}`) as PlotElement;
-  void Plotly.react(
-    target,
+  draw(
+    'curves-rung',
+    r,
     traces,
-    {
-      title: { text: 'validation curves by where successive halving stopped them' },
-      margin: { l: 60, r: 10, t: 40, b: 50 },
-      xaxis: epochAxis(Math.max(1, ...run.architectures.map((a) => a.valAcc.length))),
-      yaxis: accuracyAxis(
-        'validation accuracy %',
-        run.architectures.flatMap((a) => a.valAcc),
-      ),
-      legend: { x: 1, xanchor: 'right', y: 0 },
-      hovermode: 'closest',
-    },
-    PLOT_CONFIG,
-  );
-  bindClick(target, r);
-}
-
-function scatter2d(run: ReportStudy, r: number, plot: Scatter2d): void {
-  const top = topIds(run, state.topK[r] ?? 5);
-  const list = run.architectures.filter((a) => a.id !== 0);
-  const base = run.architectures.filter((a) => a.id === 0);
-  const traces: object[] = [
-    {
-      type: 'scatter',
-      mode: 'markers',
-      name: 'family',
-      x: list.map(plot.x),
-      y: list.map(plot.y),
-      error_y: errorBars(list, plot.y, plot.ci),
-      customdata: list.map((a) => a.id),
-      text: list.map(hoverText),
-      hoverinfo: 'text',
-      marker: {
-        size: list.map((a) => (top.includes(a.id) ? 12 : 7)),
-        color: list.map((a) => a.xi),
-        colorscale: 'Viridis',
-        line: { width: list.map((a) => (top.includes(a.id) ? 2 : 0)), color: '#d62728' },
+    figure(
+      halved
+        ? 'Validation accuracy per epoch, by where halving stopped it'
+        : 'Validation accuracy per epoch',
+      {
+        xaxis: epochAxis(shared.epochs),
+        yaxis: accuracyAxis('validation accuracy %', shared.curves),
       },
-    },
-  ];
-  const [baseline] = base;
-  if (baseline && plot.x(baseline) !== null) {
-    traces.push({
-      type: 'scatter',
-      mode: 'markers',
-      name: 'baseline VGG',
-      x: base.map(plot.x),
-      y: base.map(plot.y),
-      error_y: errorBars(base, plot.y, plot.ci),
-      customdata: [0],
-      text: base.map(hoverText),
-      hoverinfo: 'text',
-      marker: { size: 14, symbol: 'star', color: '#d62728' },
-    });
-  }
-  const target = byId(`${plot.key}-${r}`) as PlotElement;
-  void Plotly.react(
-    target,
-    traces,
-    {
-      title: { text: plot.title },
-      hovermode: 'closest',
-      margin: { l: 60, r: 10, t: 40, b: 50 },
-      xaxis: { title: { text: plot.xTitle }, type: plot.logX ? 'log' : 'linear' },
-      yaxis: { title: { text: plot.yTitle } },
-      showlegend: false,
-    },
-    PLOT_CONFIG,
+    ),
   );
-  bindClick(target, r);
 }
 
 function detail(run: ReportStudy, r: number): void {
@@ -427,13 +872,11 @@ function detail(run: ReportStudy, r: number): void {
         marker: { color: '#bbbbbb' },
       },
     ],
-    {
-      title: { text: `features per layer: id ${a.id} and the baseline` },
+    figure(`Features per layer: id ${a.id} and the baseline`, {
       barmode: 'group',
-      margin: { l: 50, r: 10, t: 40, b: 40 },
-      xaxis: { title: { text: 'layer' }, dtick: 1 },
-      yaxis: { title: { text: 'features' } },
-    },
+      xaxis: { title: { text: 'layer' }, dtick: 1, automargin: true },
+      yaxis: { title: { text: 'features' }, automargin: true },
+    }),
     PLOT_CONFIG,
   );
   const epochs = a.valAcc.map((_, i) => i + 1);
@@ -459,24 +902,24 @@ function detail(run: ReportStudy, r: number): void {
         line: { color: '#ff7f0e' },
       },
     ],
-    {
-      title: {
-        text: `learning curves: id ${a.id}${a.seeds > 1 ? ` (mean of ${a.seeds} seeds, 95 % band)` : ''}`,
-      },
-      margin: { l: 50, r: 10, t: 40, b: 40 },
+    figure(`Learning curves: id ${a.id}${a.seeds > 1 ? ` (mean of ${a.seeds} seeds)` : ''}`, {
       xaxis: epochAxis(epochs.length),
       yaxis: accuracyAxis(
         'accuracy %',
-        [
-          ...a.valAcc,
-          ...a.trainAcc,
-          ...a.valBand.low,
-          ...a.valBand.high,
-          ...a.trainBand.low,
-          ...a.trainBand.high,
-        ].filter((v): v is number => v !== null),
+        span(
+          [
+            ...a.valAcc,
+            ...a.trainAcc,
+            ...a.valBand.low,
+            ...a.valBand.high,
+            ...a.trainBand.low,
+            ...a.trainBand.high,
+          ],
+          1,
+          [0, 100],
+        ),
       ),
-    },
+    }),
     PLOT_CONFIG,
   );
   const text = byId(`detail-text-${r}`);
@@ -505,32 +948,13 @@ function rowValue(a: ReportArchitecture, key: ColumnKey): number | string | null
         : a.abandoned
           ? 'abandoned'
           : typeof a.stoppedAtRung === 'number'
-            ? `stopped at rung ${a.stoppedAtRung}`
+            ? `stopped at epoch ${a.stoppedAtRung}`
             : a.id === 0
               ? 'baseline'
               : '';
     default:
       return a[key];
   }
-}
-
-/** An epoch axis: whole epochs only, about ten ticks however long the run. */
-function epochAxis(epochs: number): object {
-  return {
-    title: { text: 'epoch' },
-    tickformat: 'd',
-    tick0: 1,
-    dtick: Math.max(1, Math.ceil(epochs / 10)),
-  };
-}
-
-/** An accuracy axis in percent: a margin around the values, never beyond 0-100 %. */
-function accuracyAxis(title: string, values: readonly number[]): object {
-  const finite = values.filter((v) => Number.isFinite(v));
-  const low = finite.length > 0 ? Math.min(...finite) : 0;
-  const high = finite.length > 0 ? Math.max(...finite) : 100;
-  const pad = Math.max(1, (high - low) * 0.08);
-  return { title: { text: title }, range: [Math.max(0, low - pad), Math.min(100, high + pad)] };
 }
 
 /** An element with attributes and children; strings become text nodes, never markup. */
@@ -660,54 +1084,113 @@ function table(run: ReportStudy, r: number): void {
   byId(`filter-problem-${r}`).textContent = filter.problems.join('; ');
 }
 
+/** Seconds after which live.json's silence means its sweep has stopped (it writes every second). */
+const SILENT_S = 120;
+
+/**
+ * The runs in training now (featshift view of a running sweep): each with its progress and its
+ * validation curve so far, updated with every poll.
+ */
+function training(run: ReportStudy, r: number): void {
+  const box = byId(`training-${r}`);
+  const status = run.training;
+  if (!status || status.units.length === 0) {
+    box.replaceChildren();
+    return;
+  }
+  const age = Math.max(0, Math.round((Date.now() - Date.parse(status.updated)) / 1000));
+  const rows = status.units.map((u) => {
+    const batches = u.batches ?? 0;
+    const done = Math.min(u.untilEpoch, u.epoch + (batches > 0 ? u.batch / batches : 0));
+    const last = u.valAcc[u.valAcc.length - 1];
+    const text = [
+      `epoch ${Math.min(u.epoch + 1, u.untilEpoch)} of ${u.untilEpoch}`,
+      ...(batches > 0 ? [`batch ${u.batch} of ${batches}`] : []),
+      ...(u.loss !== null ? [`loss ${u.loss.toFixed(3)}`] : []),
+      ...(last !== undefined
+        ? [`validation ${pct(last)} % after epoch ${u.epochs[u.epochs.length - 1] ?? '?'}`]
+        : []),
+      ...(u.where !== null ? [`on ${u.where}`] : []),
+    ].join(', ');
+    return el('li', { 'data-id': u.id, 'data-seed': u.seed }, [
+      `id ${u.id} (xi ${u.xi}, omega ${u.omega}, alpha ${u.alpha}), seed ${u.seed} `,
+      el('progress', { max: u.untilEpoch, value: done.toFixed(3) }),
+      ` ${text}`,
+    ]);
+  });
+  const heard =
+    age > SILENT_S
+      ? `no word from the sweep for ${Math.round(age / 60)} min: it may have stopped`
+      : `updated ${age} s ago`;
+  box.replaceChildren(
+    el('h3', {}, [
+      `In training now: ${status.units.length} run${status.units.length === 1 ? '' : 's'}`,
+    ]),
+    el('p', { class: 'meta' }, [heard]),
+    el('ul', { class: 'in-training' }, rows),
+    el('div', { class: 'plot', id: `live-${r}` }),
+  );
+  void Plotly.react(
+    byId(`live-${r}`),
+    status.units.map((u) => ({
+      type: 'scatter',
+      mode: 'lines+markers',
+      name: `id ${u.id}, seed ${u.seed}`,
+      x: u.epochs,
+      y: u.valAcc,
+    })),
+    figure('Validation accuracy so far, runs in training', {
+      xaxis: epochAxis(Math.max(1, ...status.units.map((u) => u.untilEpoch))),
+      yaxis: accuracyAxis(
+        'validation accuracy %',
+        span(
+          status.units.flatMap((u) => u.valAcc),
+          1,
+          [0, 100],
+        ),
+      ),
+      annotations: status.units.some((u) => u.epochs.length > 0)
+        ? []
+        : [
+            {
+              text: 'the first epoch is still training',
+              xref: 'paper',
+              yref: 'paper',
+              x: 0.5,
+              y: 0.5,
+              showarrow: false,
+            },
+          ],
+    }),
+    PLOT_CONFIG,
+  );
+}
+
 function renderRun(r: number): void {
   const run = data.runs[r];
   if (!run) return;
-  scatter3d(run, r, 'scatter-val', 'best validation accuracy');
-  scatter3d(run, r, 'scatter-train', 'training accuracy (at the best epoch)');
-  const plots: Scatter2d[] = [
-    {
-      key: 'acc-params',
-      title: 'accuracy against parameters',
-      x: (a) => a.params,
-      y: (a) => a.bestVal,
-      ci: (a) => a.bestValCi,
-      xTitle: 'parameters',
-      yTitle: 'best val %',
-      logX: true,
-    },
-    {
-      key: 'acc-macs',
-      title: 'accuracy against MACs per image',
-      x: (a) => a.macs,
-      y: (a) => a.bestVal,
-      ci: (a) => a.bestValCi,
-      xTitle: 'MACs',
-      yTitle: 'best val %',
-      logX: true,
-    },
-    {
-      key: 'gap-xi',
-      title: 'generalisation gap (train - val) against xi',
-      x: (a) => a.xi,
-      y: (a) => a.bestValTrain - a.bestVal,
-      ci: (a) => a.gapCi,
-      xTitle: 'xi (where the features sit)',
-      yTitle: 'gap, points',
-      logX: false,
-    },
-    {
-      key: 'acc-xi',
-      title: 'accuracy against xi',
-      x: (a) => a.xi,
-      y: (a) => a.bestVal,
-      ci: (a) => a.bestValCi,
-      xTitle: 'xi (where the features sit)',
-      yTitle: 'best val %',
-      logX: false,
-    },
-  ];
-  for (const plot of plots) scatter2d(run, r, plot);
+  training(run, r);
+  // A sweep that has just started: its figures come with its first result.
+  if (run.architectures.length === 0) return;
+  answer(run, r);
+  effect(run, r);
+  parallel(run, r);
+  shape(run, r);
+  accuracyByCost(run, r, {
+    key: 'acc-params',
+    title: 'Best validation accuracy by parameters',
+    x: (a) => a.params,
+    xTitle: 'parameters',
+    range: shared.params,
+  });
+  accuracyByCost(run, r, {
+    key: 'acc-macs',
+    title: 'Best validation accuracy by MACs per image',
+    x: (a) => a.macs,
+    xTitle: 'MACs per image',
+    range: shared.macs,
+  });
+  gap(run, r);
   edf(run, r);
   edfAtCost(run, r);
   curvesByRung(run, r);
@@ -737,27 +1220,49 @@ function runSection(run: ReportStudy, r: number): HTMLElement {
       `Ids number ${run.grid ?? "the original code's grid (its CSVs do not say which)"}.`,
     ]),
   ];
-  if (run.halving !== null)
-    children.push(el('p', { class: 'meta', id: `halving-${r}` }, [run.halving]));
-  if (run.finding.length > 0)
-    children.push(el('pre', { class: 'finding', id: `finding-${r}` }, [run.finding.join('\n')]));
-  if (run.warnings.length > 0) {
-    children.push(
-      el('details', { class: 'warnings' }, [
-        el('summary', {}, [`${run.warnings.length} warning(s)`]),
-        el(
-          'ul',
-          {},
-          run.warnings.map((w) => el('li', {}, [w])),
-        ),
-      ]),
-    );
-  }
+  // Every section has the same rows, empty or not, so that runs side by side line up row by row
+  // (the sections are subgrids of the page's grid).
   children.push(
+    el('p', { class: 'meta', id: `halving-${r}` }, run.halving !== null ? [run.halving] : []),
+    el(
+      'div',
+      { class: 'finding', id: `finding-${r}` },
+      run.architectures.length === 0
+        ? [
+            el('p', {}, [
+              'No run has finished yet: the figures and the answer come with the first result.',
+            ]),
+          ]
+        : run.finding.map((line) => el('p', {}, [line])),
+    ),
+    el(
+      'details',
+      { class: 'warnings' },
+      run.warnings.length > 0
+        ? [
+            el('summary', {}, [`${run.warnings.length} warning(s)`]),
+            el(
+              'ul',
+              {},
+              run.warnings.map((w) => el('li', {}, [w])),
+            ),
+          ]
+        : [],
+    ),
+  );
+  children.push(
+    el('div', { class: 'training', id: `training-${r}` }),
+    el(
+      'div',
+      { class: 'answer' },
+      ANSWER_IDS.map((p) => el('div', { class: 'plot', id: `${p}-${r}` })),
+    ),
     el(
       'div',
       { class: 'plots' },
-      PLOT_IDS.map((p) => el('div', { class: 'plot', id: `${p}-${r}` })),
+      PLOT_IDS.filter((p) => !ANSWER_IDS.includes(p)).map((p) =>
+        el('div', { class: 'plot', id: `${p}-${r}` }),
+      ),
     ),
     el('div', { class: 'detail' }, [
       el('div', { class: 'plot', id: `widths-${r}` }),
@@ -778,7 +1283,14 @@ function runSection(run: ReportStudy, r: number): HTMLElement {
     ]),
     el('div', { class: 'table-scroll' }, [el('table', { id: `table-${r}` })]),
   );
-  return el('section', { class: 'run', id: `run-${r}` }, children);
+  const section = el(
+    'section',
+    { class: run.architectures.length === 0 ? 'run empty' : 'run', id: `run-${r}` },
+    children,
+  );
+  // A row of the page's grid per child: the same figure of every run in one row.
+  section.style.gridRow = `span ${children.length}`;
+  return section;
 }
 
 function layout(): void {
@@ -819,6 +1331,7 @@ function init(): void {
     state.filter[r] ??= '';
     state.topK[r] ??= Math.min(5, run.architectures.length);
   });
+  shared = sharedRanges(data.runs);
   layout();
   data.runs.forEach((_, r) => {
     renderRun(r);
@@ -826,15 +1339,23 @@ function init(): void {
   byId('generated').textContent = data.generated;
 }
 
-/** featshift view: poll the server and redraw when a running sweep has finished more. */
+/** featshift view: poll the server; redraw the runs in training, and the rest when a run ends. */
 function poll(): void {
   fetch('data.json', { cache: 'no-store' })
     .then((res) => (res.ok ? (res.json() as Promise<ReportData>) : null))
     .then((next) => {
-      if (!next || JSON.stringify(next.runs) === JSON.stringify(data.runs)) return;
+      if (!next) return;
+      const finished = (d: ReportData): string =>
+        JSON.stringify(d.runs.map((run) => ({ ...run, training: null })));
+      const same = finished(next) === finished(data);
       data = next;
       page.data = data;
-      init();
+      // Progress alone redraws only the runs in training: the rest of the page keeps its place.
+      if (same)
+        data.runs.forEach((run, r) => {
+          training(run, r);
+        });
+      else init();
     })
     .catch(() => {
       // The server may be restarting: try again next time.
