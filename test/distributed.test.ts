@@ -1,3 +1,4 @@
+import { readLiveStatus } from '../src/run/live.js';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
@@ -147,6 +148,15 @@ describe('distributed sweeps on a real redis-server', () => {
       60000,
       'a first checkpoint',
     );
+    // The coordinator's run folder shows the run in training, and where, as a local sweep's does.
+    await until(
+      () =>
+        (readLiveStatus(out).status?.units ?? []).some(
+          (u) => u.where !== null && u.where.includes(':'),
+        ),
+      60000,
+      "live.json naming the worker's run",
+    );
     const survivor = start(workerArgs);
     spawned.push(survivor.child);
     process.kill(-(victim.child.pid ?? 0), 'SIGKILL');
@@ -160,6 +170,7 @@ describe('distributed sweeps on a real redis-server', () => {
     );
     assert.deepEqual(resultNumbers(got), resultNumbers(results(local)));
     assert.equal(existsSync(join(out, 'failed.json')), false);
+    assert.equal(existsSync(join(out, 'live.json')), false, 'live.json goes with the sweep');
     assert.match(survivor.output(), /training id \d+/);
     process.kill(-(survivor.child.pid ?? 0), 'SIGTERM');
     await survivor.exited;
