@@ -17,6 +17,27 @@ export {
 } from './family/skew-normal.js';
 export { erf, exp } from './family/precise-math.js';
 export {
+  linearFamily,
+  linearWidths,
+  LINEAR_DEFAULTS,
+  type LinearOptions,
+} from './family/linear.js';
+export {
+  costOf,
+  holdCost,
+  HOLDS,
+  HOLD_TOLERANCE,
+  type Hold,
+  type HeldCost,
+  type HoldOptions,
+} from './family/hold.js';
+export {
+  familyMembers,
+  FAMILY_KINDS,
+  type FamilyKind,
+  type MemberOptions,
+} from './family/members.js';
+export {
   countMacs,
   countParams,
   vggPlan,

@@ -110,6 +110,19 @@ describe('featshift family', () => {
     ['both budgets', ['--total-features', '100', '--width-multiplier', '2'], /cannot be used with/],
     ['an unknown format', ['--format', 'xml'], /table, json, csv/],
     ['a mistyped option', ['--dpeth', '16'], /unknown option '--dpeth'.*Did you mean --depth\?/],
+    ['a linear flag without the linear family', ['--wa', '0:8:1'], /--wa.*add --family linear/],
+    [
+      'a skew-normal flag with the linear family',
+      ['--family', 'linear', '--omega', '1:2:1'],
+      /--omega.*drop it, or drop --family linear/,
+    ],
+    ['an unknown cost to hold', ['--hold', 'flops'], /features, macs, params/],
+    ['a quantisation multiplier of 1', ['--family', 'linear', '--wm', '1:1:1'], /--wm.*above 1/],
+    [
+      'a linear grid with no valid member',
+      ['--family', 'linear', '--wa', '-10:-8:1'],
+      /no member of this grid is valid/,
+    ],
   ];
   for (const [what, args, message] of bad) {
     it(`refuses ${what} with one line and exit code 2`, () => {
@@ -121,6 +134,51 @@ describe('featshift family', () => {
       assert.doesNotMatch(r.stderr, /\bat .*\.js:\d+/);
     });
   }
+
+  it('lists the linear family held to the baseline’s MACs, every member with its costs and its miss', () => {
+    const r = runCli([
+      'family',
+      '--family',
+      'linear',
+      '--width-multiplier',
+      '0.125',
+      '--hold',
+      'macs',
+      '--include-baseline',
+      '--format',
+      'json',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const list = JSON.parse(r.stdout) as Record<string, unknown>[];
+    assert.deepEqual(Object.keys(list[0] ?? {}), [
+      'id',
+      'w0',
+      'wa',
+      'wm',
+      'widths',
+      'capacity',
+      'params',
+      'macs',
+      'totalFeatures',
+      'hold',
+      'deviation',
+    ]);
+    const [baseline, ...members] = list as [Record<string, unknown>, ...Record<string, unknown>[]];
+    assert.equal(baseline.id, 0);
+    assert.ok(members.length >= 15);
+    for (const m of members) {
+      assert.equal(m.hold, 'macs');
+      assert.ok(Math.abs((m.macs as number) / (baseline.macs as number) - 1) <= 0.01, String(m.id));
+      assert.ok(Math.abs(m.deviation as number) <= 0.01);
+    }
+    const table = runCli(['family', '--family', 'linear', '--hold', 'params', '--wa', '0:16:8']);
+    assert.equal(table.status, 0, table.stderr);
+    assert.match(
+      table.stdout,
+      /^\s*id\s+w0\s+wa\s+wm\s+widths\s+capacity\s+params\s+macs\s+totalFeatures\s+hold\s+deviation/,
+    );
+    assert.match(table.stdout, /params\s+[+-]\d+\.\d\d %/);
+  });
 
   it('suggests the closest command', () => {
     const r = runCli(['famliy']);

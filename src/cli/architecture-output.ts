@@ -5,82 +5,108 @@ import type { Architecture } from '../family/skew-normal.js';
 export type OutputFormat = 'table' | 'json' | 'csv';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'json', 'csv'];
 
-const COLUMNS = [
-  'id',
-  'xi',
-  'omega',
-  'alpha',
-  'widths',
-  'capacity',
-  'params',
-  'macs',
-  'totalFeatures',
-] as const satisfies readonly (keyof Architecture)[];
+type Value = string | number | null;
 
-/** Key order fixed by COLUMNS, so that JSON and CSV read the same. */
-function ordered(a: Architecture): Architecture {
-  return Object.fromEntries(COLUMNS.map((c) => [c, a[c]])) as unknown as Architecture;
+/** One column of a listing: its raw value (JSON, CSV) and how the table shows it. */
+interface Column {
+  key: string;
+  value: (a: Architecture) => Value;
+  shown?: (a: Architecture) => string;
+  align: 'left' | 'right';
 }
 
-const shape = (v: number | null): string => (v === null ? '-' : String(v));
+const field = (key: keyof Architecture): Column => ({
+  key,
+  value: (a) => {
+    const v = a[key];
+    return typeof v === 'number' || typeof v === 'string' ? v : null;
+  },
+  align: 'right',
+});
+
+const COST: Column[] = [
+  {
+    key: 'widths',
+    value: (a) => a.widths.join(' '),
+    align: 'left',
+  },
+  field('capacity'),
+  field('params'),
+  field('macs'),
+  field('totalFeatures'),
+];
+
+const HELD: Column[] = [
+  field('hold'),
+  {
+    key: 'deviation',
+    value: (a) => a.deviation ?? null,
+    shown: (a) =>
+      a.deviation === undefined
+        ? '-'
+        : `${a.deviation >= 0 ? '+' : ''}${(100 * a.deviation).toFixed(2)} %`,
+    align: 'right',
+  },
+];
+
+/**
+ * The columns of a listing: the id, the family's parameters (xi, omega, alpha, or the linear
+ * family's w0, wa, wm), the widths and every cost (features, parameters, MACs), and, where a cost
+ * other than the paper's features is held or a linear member listed, what it was held to and how
+ * near it came.
+ */
+function columns(list: readonly Architecture[]): Column[] {
+  const linear = list.some((a) => a.family === 'linear');
+  const shape = linear ? (['w0', 'wa', 'wm'] as const) : (['xi', 'omega', 'alpha'] as const);
+  const held = list.some((a) => a.hold !== undefined);
+  return [field('id'), ...shape.map(field), ...COST, ...(held ? HELD : [])];
+}
+
+const BORDERLESS = {
+  top: '',
+  'top-mid': '',
+  'top-left': '',
+  'top-right': '',
+  bottom: '',
+  'bottom-mid': '',
+  'bottom-left': '',
+  'bottom-right': '',
+  left: '',
+  'left-mid': '',
+  mid: '',
+  'mid-mid': '',
+  right: '',
+  'right-mid': '',
+  middle: '',
+};
 
 export function formatArchitectures(list: readonly Architecture[], format: OutputFormat): string {
+  const cols = columns(list);
   switch (format) {
     case 'json':
-      // One architecture per line: readable, and still one JSON array.
-      return `[\n${list.map((a) => `  ${JSON.stringify(ordered(a))}`).join(',\n')}\n]\n`;
+      // One architecture per line: readable, and still one JSON array; key order fixed by the
+      // columns, so that JSON and CSV read the same; the widths as a list.
+      return `[\n${list
+        .map(
+          (a) =>
+            `  ${JSON.stringify(Object.fromEntries(cols.map((c) => [c.key, c.key === 'widths' ? a.widths : c.value(a)])))}`,
+        )
+        .join(',\n')}\n]\n`;
     case 'csv':
       // Widths as one space-separated field: one column per layer would vary with the depth.
       return stringify(
-        list.map((a) => [
-          a.id,
-          a.xi ?? '',
-          a.omega ?? '',
-          a.alpha ?? '',
-          a.widths.join(' '),
-          a.capacity,
-          a.params,
-          a.macs,
-          a.totalFeatures,
-        ]),
-        { header: true, columns: [...COLUMNS] },
+        list.map((a) => cols.map((c) => c.value(a) ?? '')),
+        { header: true, columns: cols.map((c) => c.key) },
       );
     case 'table': {
       const table = new Table({
-        head: [...COLUMNS],
+        head: cols.map((c) => c.key),
         style: { head: [], border: [], compact: true, 'padding-left': 0, 'padding-right': 2 },
-        chars: {
-          top: '',
-          'top-mid': '',
-          'top-left': '',
-          'top-right': '',
-          bottom: '',
-          'bottom-mid': '',
-          'bottom-left': '',
-          'bottom-right': '',
-          left: '',
-          'left-mid': '',
-          mid: '',
-          'mid-mid': '',
-          right: '',
-          'right-mid': '',
-          middle: '',
-        },
-        colAligns: ['right', 'right', 'right', 'right', 'left', 'right', 'right', 'right', 'right'],
+        chars: BORDERLESS,
+        colAligns: cols.map((c) => c.align),
       });
-      for (const a of list) {
-        table.push([
-          a.id,
-          shape(a.xi),
-          shape(a.omega),
-          shape(a.alpha),
-          a.widths.join(' '),
-          a.capacity,
-          a.params,
-          a.macs,
-          a.totalFeatures,
-        ]);
-      }
+      for (const a of list)
+        table.push(cols.map((c) => (c.shown ? c.shown(a) : String(c.value(a) ?? '-'))));
       return `${table.toString()}\n`;
     }
   }

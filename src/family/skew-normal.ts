@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
-import { countMacs, countParams, vggPlan } from '../models/vgg-plan.js';
+import { countMacs, countParams, vggPlan, type VggPlanOptions } from '../models/vgg-plan.js';
+import { holdCost, type Hold } from './hold.js';
 import { erf, exp, fastErf, numpyArange, pairwiseSum } from './precise-math.js';
 import { vggBaseWidths } from '../models/vgg-base.js';
 
@@ -38,14 +39,30 @@ export interface FamilyOptions {
   colors?: number;
   /** Batch norm in the network, for `params` (default true; false as `--batch-norm 0`). */
   batchNorm?: boolean;
+  /** The cost every member is held to (default features, the paper's). */
+  hold?: Hold;
+  /** Largest relative miss of a held MAC or parameter count (default 0.01). */
+  holdTolerance?: number;
 }
 
-/** One member of the family (or the baseline, id 0). */
+/** One member of a family (or the baseline, id 0). */
 export interface Architecture {
   id: number;
+  /** The linear family's members say so; absent: the skew-normal family (or the baseline). */
+  family?: 'linear';
+  /** The skew-normal's location, scale and shape (null: the baseline, or a linear member). */
   xi: number | null;
   omega: number | null;
   alpha: number | null;
+  /** The linear family's parameters (docs/method.md §8): w_j = w0 + wa * j, quantised by wm. */
+  w0?: number;
+  wa?: number;
+  wm?: number | null;
+  /** The cost held across the family when it is not the paper's features (or a linear member). */
+  hold?: Hold;
+  /** The baseline's figure of that cost, and the member's over it, minus 1. */
+  target?: number;
+  deviation?: number;
   widths: number[];
   /** The reference's `Parameters` figure (docs/method.md §2), which ignores spatial sizes. */
   capacity: number;
@@ -273,27 +290,32 @@ export function featureBudget(baseTotal: number, options: FamilyOptions): number
   return baseTotal;
 }
 
-function describe(
+/** The network options of a family's members, for their parameters and MACs. */
+export function planOptions(options: FamilyOptions): VggPlanOptions {
+  return {
+    classes: positiveInteger(options.classes ?? 10, 'classes', 'the class count'),
+    patchSize: positiveInteger(options.patchSize ?? 32, 'patch-size', 'the patch size'),
+    ...(options.colors !== undefined ? { colors: options.colors } : {}),
+    ...(options.batchNorm !== undefined ? { batchNorm: options.batchNorm } : {}),
+  };
+}
+
+/** A member (or the baseline) from its widths: its reference capacity, parameters and MACs. */
+export function describeArchitecture(
   id: number,
   widths: number[],
   shape: { xi: number | null; omega: number | null; alpha: number | null },
-  classes: number,
-  patchSize: number,
-  options: Pick<FamilyOptions, 'colors' | 'batchNorm'>,
+  options: FamilyOptions,
 ): Architecture {
-  const plan = vggPlan(widths, {
-    classes,
-    patchSize,
-    ...(options.colors !== undefined ? { colors: options.colors } : {}),
-    ...(options.batchNorm !== undefined ? { batchNorm: options.batchNorm } : {}),
-  });
+  const plan = planOptions(options);
+  const layers = vggPlan(widths, plan);
   return {
     id,
     ...shape,
     widths,
-    capacity: referenceCapacity(widths, classes),
-    params: countParams(plan),
-    macs: countMacs(plan),
+    capacity: referenceCapacity(widths, plan.classes ?? 10),
+    params: countParams(layers),
+    macs: countMacs(layers),
     totalFeatures: widths.reduce((a, b) => a + b, 0),
   };
 }
@@ -305,12 +327,51 @@ function describe(
 export function baselineArchitecture(options: FamilyOptions = {}): Architecture {
   const depth = options.depth ?? 16;
   const patchSize = positiveInteger(options.patchSize ?? 32, 'patch-size', 'the patch size');
-  const classes = positiveInteger(options.classes ?? 10, 'classes', 'the class count');
   const base = vggBaseWidths(depth, patchSize);
   const baseTotal = base.reduce((a, b) => a + b, 0);
   const scale = featureBudget(baseTotal, options) / baseTotal;
   const widths = base.map((w) => Math.max(1, Math.round(w * scale)));
-  return describe(0, widths, { xi: null, omega: null, alpha: null }, classes, patchSize, options);
+  return describeArchitecture(0, widths, { xi: null, omega: null, alpha: null }, options);
+}
+
+/**
+ * The figure a family holds its members to: the feature budget (the paper), or the baseline VGG's
+ * MACs or parameters at that budget.
+ */
+export function heldTarget(options: FamilyOptions, hold: Hold): number {
+  const baseline = baselineArchitecture(options);
+  if (hold === 'macs') return baseline.macs;
+  if (hold === 'params') return baseline.params;
+  const depth = options.depth ?? 16;
+  const base = vggBaseWidths(depth, options.patchSize ?? 32);
+  return featureBudget(
+    base.reduce((a, b) => a + b, 0),
+    options,
+  );
+}
+
+/**
+ * Members held to another cost than the paper's features: each scaled to the baseline's MACs or
+ * parameters (docs/method.md §8), keeping its id; one that cannot be (a layer under the minimum,
+ * or no scale within the tolerance) is left out.
+ */
+export function holdMembers(members: Architecture[], options: FamilyOptions): Architecture[] {
+  const hold = options.hold ?? 'features';
+  if (hold === 'features') return members;
+  const target = heldTarget(options, hold);
+  const plan = planOptions(options);
+  return members.flatMap((a) => {
+    const held = holdCost(a.widths, {
+      ...plan,
+      hold,
+      target,
+      ...(options.holdTolerance !== undefined ? { tolerance: options.holdTolerance } : {}),
+      ...(options.minFeatures !== undefined ? { minFeatures: options.minFeatures } : {}),
+    });
+    if (!held) return [];
+    const shape = { xi: a.xi, omega: a.omega, alpha: a.alpha };
+    return [{ ...describeArchitecture(a.id, held.widths, shape, options), ...held.cost }];
+  });
 }
 
 /**
@@ -320,8 +381,8 @@ export function baselineArchitecture(options: FamilyOptions = {}): Architecture 
  */
 export function skewNormalFamily(options: FamilyOptions = {}): Architecture[] {
   const depth = options.depth ?? 16;
-  const patchSize = positiveInteger(options.patchSize ?? 32, 'patch-size', 'the patch size');
-  const classes = positiveInteger(options.classes ?? 10, 'classes', 'the class count');
+  // Checks the class count and patch size before the grid is walked.
+  const { patchSize } = planOptions(options);
   const base = vggBaseWidths(depth, patchSize);
   const layers = base.length;
   const total = featureBudget(
@@ -367,12 +428,12 @@ export function skewNormalFamily(options: FamilyOptions = {}): Architecture[] {
         }
         if (verdict === 'invalid' || verdict === 'uncertain') continue;
         members.push(
-          describe(members.length + 1, verdict, { xi, omega, alpha }, classes, patchSize, options),
+          describeArchitecture(members.length + 1, verdict, { xi, omega, alpha }, options),
         );
       }
     }
   }
-  return members;
+  return holdMembers(members, options);
 }
 
 /**
