@@ -10,7 +10,7 @@ import type { Browser } from 'playwright-core';
 import { launchChromium, openPage } from '../src/report/browser.js';
 import { runCli } from './helpers/cli.js';
 import { repoRoot } from './helpers/paths.js';
-import { csvRun, halvingRun, jsonlRun, records, seeded } from './helpers/report-runs.js';
+import { csvRun, halvingRun, jsonlRun, linearRun, records, seeded } from './helpers/report-runs.js';
 
 /**
  * The report as a reader sees it at 1280 px: a seeded run, a halving run and two runs side by side,
@@ -180,6 +180,12 @@ describe('the report at 1280 px: nothing clipped, every mark explained, accuracy
     const dir = join(root, 'halving');
     halvingRun(dir);
     clean(await check('halving-run', [dir]), 12);
+  });
+
+  it('a study of the linear family, placed by the centre of its features', async () => {
+    const dir = join(root, 'linear');
+    linearRun(dir);
+    clean(await check('linear-run', [dir]), 12);
   });
 
   it('two runs side by side, sharing their axes', async () => {

@@ -17,6 +17,16 @@ export interface ArchitectureStats {
   xi: number | null;
   omega: number | null;
   alpha: number | null;
+  /** A linear-family member (docs/method.md §8) and its parameters. */
+  family?: 'linear';
+  w0?: number;
+  wa?: number;
+  wm?: number | null;
+  /**
+   * Where the features sit, in layers from the input: xi for a skew-normal member (the paper's
+   * measure), the widths' centre of mass for a linear one; null for the baseline.
+   */
+  location: number | null;
   widths: number[];
   params: number;
   macs: number;
@@ -53,6 +63,16 @@ function band(curves: readonly (readonly number[])[]): CurveBand {
   return out;
 }
 
+/**
+ * The layer position of a width list's centre of mass, in the coordinates of xi (layer j spans
+ * [j, j + 1], so a uniform network of L layers has its centre at L / 2), to two decimals.
+ */
+export function featureCentre(widths: readonly number[]): number {
+  const total = widths.reduce((a, b) => a + b, 0);
+  const moment = widths.reduce((m, w, j) => m + (j + 0.5) * w, 0);
+  return Math.round((100 * moment) / total) / 100;
+}
+
 /** The runs of a study grouped by architecture, with their statistics, in id order. */
 export function architectureStats(results: readonly RunResult[]): ArchitectureStats[] {
   const byId = new Map<number, RunResult[]>();
@@ -67,6 +87,10 @@ export function architectureStats(results: readonly RunResult[]): ArchitectureSt
         xi: first.xi,
         omega: first.omega,
         alpha: first.alpha,
+        ...(first.family === 'linear'
+          ? { family: first.family, w0: first.w0, wa: first.wa, wm: first.wm ?? null }
+          : {}),
+        location: first.xi ?? (first.family === 'linear' ? featureCentre(first.widths) : null),
         widths: first.widths,
         params: first.params,
         macs: first.macs,
@@ -156,18 +180,22 @@ export function plusMinus(t: Interval, digits = 2): string {
     : `${t.mean.toFixed(digits)} ± ${t.halfWidth.toFixed(digits)}`;
 }
 
-/** The headings of placeCells. */
-export const PLACE_HEADINGS = ['rank', 'id', 'xi', 'omega', 'alpha', 'seeds'] as const;
+/** The headings of placeCells: the skew-normal's parameters, or the linear family's. */
+export function placeHeadings(list: readonly Pick<ArchitectureStats, 'family'>[]): string[] {
+  return list.some((a) => a.family === 'linear')
+    ? ['rank', 'id', 'w0', 'wa', 'wm', 'centre', 'seeds']
+    : ['rank', 'id', 'xi', 'omega', 'alpha', 'seeds'];
+}
 
-/** The first cells of an architecture's row: rank, id (the baseline named), xi, omega, alpha, seeds. */
-export function placeCells(a: ArchitectureStats, rank: number): string[] {
-  const value = (v: number | null): string => (v === null ? '-' : String(v));
-  return [
-    String(rank),
-    a.id === 0 ? '0 (VGG)' : String(a.id),
-    value(a.xi),
-    value(a.omega),
-    value(a.alpha),
-    String(a.seeds.length),
-  ];
+/**
+ * The first cells of an architecture's row: rank, id (the baseline named), its family's
+ * parameters (xi, omega, alpha; or w0, wa, wm and the widths' centre), seeds.
+ */
+export function placeCells(a: ArchitectureStats, rank: number, linear = false): string[] {
+  const value = (v: number | null | undefined): string =>
+    v === null || v === undefined ? '-' : String(v);
+  const shape = linear
+    ? [value(a.w0), value(a.wa), value(a.wm), value(a.location)]
+    : [value(a.xi), value(a.omega), value(a.alpha)];
+  return [String(rank), a.id === 0 ? '0 (VGG)' : String(a.id), ...shape, String(a.seeds.length)];
 }

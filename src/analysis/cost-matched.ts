@@ -15,6 +15,8 @@ import { excludesZero, expandedPercentile, LEVEL, mean, type Estimate } from './
 export interface LocationEffect {
   /** Members in the model. */
   architectures: number;
+  /** What the location is: xi (the skew-normal family), or the linear widths' centre of mass. */
+  measure: 'xi' | 'centre';
   /** Points of best validation accuracy per layer later, xi alone in the model. */
   raw: Estimate;
   /** The same with the covariates held fixed; null where the members cannot separate them. */
@@ -34,7 +36,8 @@ const COVARIATES: Column[] = [
   { name: 'alpha', value: (a) => a.alpha ?? 0 },
 ];
 
-const XI: Column = { name: 'xi', value: (a) => a.xi ?? 0 };
+/** Where the features sit: xi, or a linear member's centre of mass (ArchitectureStats.location). */
+const LOCATION: Column = { name: 'location', value: (a) => a.location ?? 0 };
 
 /**
  * Least squares of y on the columns of x (an intercept added), by the normal equations with
@@ -92,7 +95,7 @@ export function locationEffect(
   options: { resamples: number; seed: number; level?: number },
 ): LocationEffect | undefined {
   const level = options.level ?? LEVEL;
-  const list = members.filter((a) => a.xi !== null && a.runs.length > 0);
+  const list = members.filter((a) => a.location !== null && a.runs.length > 0);
   if (list.length < 3) return undefined;
   // Cost first (log MACs, log parameters), then the shape (omega, alpha) while there are at least
   // three members per coefficient: fewer leave the shape's coefficients to noise.
@@ -102,7 +105,7 @@ export function locationEffect(
     const cost = c.name.startsWith('log');
     if (varies && (cost || list.length >= 3 * (covariates.length + 3))) covariates.push(c);
   }
-  const columns = { raw: [XI], adjusted: [XI, ...covariates] };
+  const columns = { raw: [LOCATION], adjusted: [LOCATION, ...covariates] };
   const fit = (
     sample: readonly { a: ArchitectureStats; y: number }[],
     cols: Column[],
@@ -138,14 +141,16 @@ export function locationEffect(
   // A draw of few distinct architectures can leave the covariates collinear; too many such draws
   // and the interval would describe only the lucky ones.
   const usable = adjustedValue !== undefined && failed <= options.resamples / 10;
+  const measure = list.some((a) => a.family === 'linear') ? 'centre' : 'xi';
   return {
     architectures: n,
+    measure,
     raw,
     adjusted: usable ? expandedPercentile(draws.adjusted, adjustedValue, level, n) : null,
     covariates: covariates.map((c) => c.name),
     note: usable
       ? null
-      : `the ${n} members cannot separate where the features sit from their cost (${covariates.map((c) => c.name).join(', ')}): choose members that vary in xi at similar MACs`,
+      : `the ${n} members cannot separate where the features sit from their cost (${covariates.map((c) => c.name).join(', ')}): choose members that vary in ${measure} at similar MACs`,
   };
 }
 

@@ -2,7 +2,13 @@ import type { RunResult } from '../run/load.js';
 import { unitKey } from '../run/results.js';
 import { architectureStats, type ArchitectureStats } from './architectures.js';
 import { detectableFromVariances, mean, type PlannedSide } from './stats.js';
-import { BASELINE, isMember, locationBins, MIN_GROUP_ARCHITECTURES } from './study-analysis.js';
+import {
+  BASELINE,
+  isMember,
+  locationBins,
+  locationName,
+  MIN_GROUP_ARCHITECTURES,
+} from './study-analysis.js';
 
 /**
  * Planning a study from a pilot: the smallest difference between location groups (over
@@ -64,7 +70,7 @@ export function pilotVariances(results: readonly RunResult[], depth: number): Pi
     );
   const seedVariance = squares / dof;
   const groups: PilotGroup[] = [];
-  for (const bin of locationBins(depth - 1)) {
+  for (const bin of locationBins(depth - 1, locationName(members))) {
     const list = members.filter(bin.holds);
     if (list.length === 0) continue;
     if (list.length < 2)

@@ -1,5 +1,5 @@
 import { humanCount, sparkline, textTable } from '../util/text-table.js';
-import { PLACE_HEADINGS, placeCells, plusMinus } from './architectures.js';
+import { placeCells, placeHeadings, plusMinus } from './architectures.js';
 import type { Estimate } from './stats.js';
 import { describeEstimate, type StudyAnalysis } from './study-analysis.js';
 
@@ -11,6 +11,7 @@ const ci = (e: Estimate): string =>
 /** The analysis as text: architectures, groups, differences, matched cost, Pareto, finding. */
 export function formatAnalysis(a: StudyAnalysis): string {
   const tied = new Set(a.top.tiedWithBest);
+  const linear = a.architectures.some((x) => x.family === 'linear');
   const out: string[] = [];
   out.push(
     `${a.dirs.join(', ')}: ${a.dataset}, VGG-${a.depth}, ${a.finished}${a.planned !== null ? ` of ${a.planned}` : ''} runs, seeds ${a.seeds.join(', ')}; intervals at ${a.level * 100} %, bootstrap of ${a.resamples} resamples`,
@@ -19,7 +20,7 @@ export function formatAnalysis(a: StudyAnalysis): string {
     `Architectures (mean over seeds ± half-width of the 95 % Student t interval${a.halving ? `; every run at epoch ${a.halving.commonEpoch}, the rung all reached` : ''}):`,
     textTable(
       [
-        ...PLACE_HEADINGS,
+        ...placeHeadings(a.architectures),
         'best val %',
         'last val %',
         'train at best %',
@@ -29,7 +30,7 @@ export function formatAnalysis(a: StudyAnalysis): string {
         'widths',
       ],
       a.architectures.map((s, i) => [
-        ...placeCells(s, i + 1),
+        ...placeCells(s, i + 1, linear),
         plusMinus(s.bestVal),
         plusMinus(s.lastVal),
         plusMinus(s.bestValTrain),
@@ -117,9 +118,9 @@ export function formatAnalysis(a: StudyAnalysis): string {
       '',
       `Survivors of successive halving at epoch ${s.epoch} (their numbers at that epoch; everything else above is at epoch ${a.halving?.commonEpoch ?? '?'}):`,
       textTable(
-        [...PLACE_HEADINGS, 'best val %', 'last val %'],
+        [...placeHeadings(a.architectures), 'best val %', 'last val %'],
         s.architectures.map((x, i) => [
-          ...placeCells(x, i + 1),
+          ...placeCells(x, i + 1, linear),
           plusMinus(x.bestVal),
           plusMinus(x.lastVal),
         ]),

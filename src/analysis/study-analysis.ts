@@ -151,7 +151,11 @@ export const BASELINE = 'VGG';
 /** "Similar cost": within this factor of the baseline's parameters or MACs, either way. */
 const MATCH = 1.25;
 
-export const isMember = (a: ArchitectureStats): boolean => a.xi !== null && a.id !== 0;
+export const isMember = (a: ArchitectureStats): boolean => a.location !== null && a.id !== 0;
+
+/** What a study's location is measured by: xi (the paper's), or the linear widths' centre. */
+export const locationName = (list: readonly Pick<ArchitectureStats, 'family'>[]): string =>
+  list.some((a) => a.family === 'linear') ? 'centre' : 'xi';
 
 export interface Bin {
   name: string;
@@ -159,18 +163,25 @@ export interface Bin {
   holds: (a: ArchitectureStats) => boolean;
 }
 
-/** Where the features sit: the location xi over the layers, in thirds. */
-export function locationBins(layers: number): Bin[] {
+/**
+ * Where the features sit, in thirds of the layers: by xi for the skew-normal family, by the
+ * widths' centre of mass for the linear one (`measure` names it in the descriptions).
+ */
+export function locationBins(layers: number, measure = 'xi'): Bin[] {
   const third = layers / 3;
-  const at = (a: ArchitectureStats): number => a.xi as number;
+  const at = (a: ArchitectureStats): number => a.location as number;
   return [
-    { name: 'early', description: `xi < ${fmt(third)}`, holds: (a) => at(a) < third },
+    { name: 'early', description: `${measure} < ${fmt(third)}`, holds: (a) => at(a) < third },
     {
       name: 'middle',
-      description: `${fmt(third)} <= xi <= ${fmt(2 * third)}`,
+      description: `${fmt(third)} <= ${measure} <= ${fmt(2 * third)}`,
       holds: (a) => at(a) >= third && at(a) <= 2 * third,
     },
-    { name: 'late', description: `xi > ${fmt(2 * third)}`, holds: (a) => at(a) > 2 * third },
+    {
+      name: 'late',
+      description: `${measure} > ${fmt(2 * third)}`,
+      holds: (a) => at(a) > 2 * third,
+    },
   ];
 }
 
@@ -407,7 +418,7 @@ function findings(analysis: Omit<StudyAnalysis, 'finding'>): string[] {
   if (effect) {
     const perLayer = (e: Estimate): string => describeEstimate(e, ' points per layer');
     lines.push(
-      `Where the features sit, over all ${effect.architectures} members (a linear model of best validation accuracy on xi, bootstrap over architectures and seeds): raw ${perLayer(effect.raw)}, ${effectVerdict(effect.raw)}; ${
+      `Where the features sit, over all ${effect.architectures} members (a linear model of best validation accuracy on ${effect.measure === 'xi' ? 'xi' : "the widths' centre of mass"}, bootstrap over architectures and seeds): raw ${perLayer(effect.raw)}, ${effectVerdict(effect.raw)}; ${
         effect.adjusted
           ? `at matched cost (${effect.covariates.join(', ')} held fixed) ${perLayer(effect.adjusted)}, ${effectVerdict(effect.adjusted)}${
               excludesZero(effect.raw) &&
@@ -468,10 +479,18 @@ export function analyzeStudy(
   const members = architectures.filter(isMember);
   const baseline = architectures.filter((a) => !isMember(a));
   const layers = first.depth - 1;
+  const measure = locationName(members);
+  // Skew and spread are the skew-normal's parameters: a linear family has neither.
+  const shapes: [Scheme, Bin[]][] =
+    measure === 'xi'
+      ? [
+          ['skew', SKEW_BINS],
+          ['spread', SPREAD_BINS],
+        ]
+      : [];
   const schemes: [Scheme, Bin[]][] = [
-    ['location', locationBins(layers)],
-    ['skew', SKEW_BINS],
-    ['spread', SPREAD_BINS],
+    ['location', locationBins(layers, measure)],
+    ...shapes,
     ['params', costBins(members, 'params')],
     ['macs', costBins(members, 'macs')],
   ];
@@ -531,7 +550,10 @@ export function analyzeStudy(
   }
   const location = locationEffect(members, options) ?? null;
   const normalizedEdf = normalizedEdfs(
-    locationBins(layers).map((bin) => ({ name: bin.name, list: members.filter(bin.holds) })),
+    locationBins(layers, measure).map((bin) => ({
+      name: bin.name,
+      list: members.filter(bin.holds),
+    })),
     members,
   );
   const seeds = [...new Set(runs.flatMap((r) => r.seeds))].sort((a, b) => a - b);

@@ -7,6 +7,7 @@ import {
   type Group,
   type StudyKey,
 } from '../run/study-options.js';
+import { UsageError } from '../errors.js';
 import * as parse from './parse.js';
 
 /**
@@ -58,6 +59,25 @@ export function studyFlagOption(key: StudyKey): Option {
   if (o.choices) option.choices(o.choices);
   if (o.conflicts !== undefined) option.conflicts(o.conflicts);
   return option;
+}
+
+/** Each family's own flags: refused with the other family, which they would not shape. */
+const FAMILY_FLAGS: Record<'skew-normal' | 'linear', readonly StudyKey[]> = {
+  'skew-normal': ['xi', 'omega', 'alpha', 'areaTolerance'],
+  linear: ['w0', 'wa', 'wm', 'q'],
+};
+
+/** Refuses a flag of the family the study does not draw from (--xi with --family linear). */
+export function refuseOtherFamilyFlags(command: Command, family: 'skew-normal' | 'linear'): void {
+  const other = family === 'linear' ? 'skew-normal' : 'linear';
+  for (const key of FAMILY_FLAGS[other])
+    if (command.getOptionValueSource(key) === 'cli')
+      throw new UsageError(
+        family === 'linear'
+          ? 'only the skew-normal family has it: drop it, or drop --family linear'
+          : 'only the linear family has it: add --family linear',
+        studyFlag(key),
+      );
 }
 
 /** Adds the flags of the study options of these groups, in the table's order. */

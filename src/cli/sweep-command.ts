@@ -19,7 +19,7 @@ import { IMAGE_FOLDER } from '../sweep/study-data.js';
 import { DEFAULT_QUEUE_NAME } from '../sweep/distributed/jobs.js';
 import { parseRedisUrl } from '../sweep/distributed/redis-url.js';
 import * as parse from './parse.js';
-import { addStudyFlags, givenStudyValues } from './study-flags.js';
+import { addStudyFlags, givenStudyValues, refuseOtherFamilyFlags } from './study-flags.js';
 
 /** The options that decide results: each is named as its StudyConfig key (--lr-wr-epochs is lrWrEpochs). */
 
@@ -124,6 +124,8 @@ function explicitStudyOptions(
   resume: string | undefined,
 ): Partial<StudyConfig> {
   const explicit = givenStudyValues(o, cmd) as Partial<StudyConfig>;
+  // On resume the run's own family settles it, and a changed one is refused with the rest.
+  if (resume === undefined) refuseOtherFamilyFlags(cmd, explicit.family ?? 'skew-normal');
   // On resume the run's own halving settles it: an --eta or --rungs is compared with it.
   if (
     resume === undefined &&

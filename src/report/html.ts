@@ -52,6 +52,8 @@ const pageInterval = (t: Interval): ReportInterval | null =>
  * the half-widths of their 95 % intervals (null for a single run) and the band of each curve.
  */
 export interface ReportArchitecture extends RunResult {
+  /** Where the features sit: xi, or a linear member's centre of mass (null: the baseline). */
+  location: number | null;
   seeds: number;
   bestValCi: ReportInterval | null;
   bestValTrainCi: ReportInterval | null;
@@ -114,6 +116,7 @@ function reportRun(run: LoadedStudy): ReportStudy {
       diverged: a.diverged > 0,
       trainAcc: curve.trainAcc.mean,
       valAcc: curve.valAcc.mean,
+      location: a.location,
       seeds: runs.length,
       bestValCi: pageInterval(a.bestVal),
       bestValTrainCi: pageInterval(a.bestValTrain),
@@ -205,7 +208,7 @@ export function reportHtml(data: ReportData): string {
 </head>
 <body>
 <header><h1>featshift report</h1><small id="generated"></small></header>
-<p>Each point is one architecture of the skew-normal family: xi is where the features peak (a layer index), omega how widely they spread, alpha how the distribution leans. Bars are 95 % intervals over seeds, red rings the top architectures, the dashed line and the star the baseline VGG. Hover a point for its widths and accuracies; click it (or a table row) for its width profile beside the baseline and its learning curves.</p>
+<p>Each point is one architecture: of the skew-normal family, where xi is where the features peak (a layer index), omega how widely they spread, alpha how the distribution leans; or of the linear family, widths w0 + wa j (quantised by wm), placed by the layer of the features' centre of mass. Bars are 95 % intervals over seeds, red rings the top architectures, the dashed line and the star the baseline VGG. Hover a point for its widths and accuracies; click it (or a table row) for its width profile beside the baseline and its learning curves.</p>
 <div id="runs"></div>
 <script>${plotlySource()}</script>
 <script type="application/json" id="featshift-data">${scriptJson(data)}</script>

@@ -9,6 +9,11 @@ export interface LiveUnit {
   xi: number | null;
   omega: number | null;
   alpha: number | null;
+  /** A linear-family member's parameters (docs/method.md §8). */
+  family?: 'linear';
+  w0?: number;
+  wa?: number;
+  wm?: number | null;
   widths: number[];
   /** The epoch this piece of training ends at (a rung under successive halving). */
   untilEpoch: number;

@@ -8,7 +8,13 @@ import { countMacs, countParams, vggPlan } from '../models/vgg-plan.js';
 import { datasetSpec } from '../data/registry.js';
 import { readLiveStatus, type LiveStatus } from './live.js';
 import { CONFIG_FILE, CSV_NAME, RESULTS_FILE, SEED_FOLDER } from './files.js';
-import { resultLineProblem, unitKey, type ResultContext, type ResultRecord } from './results.js';
+import {
+  familyFields,
+  resultLineProblem,
+  unitKey,
+  type ResultContext,
+  type ResultRecord,
+} from './results.js';
 import {
   familyOptions,
   parseStoredStudy,
@@ -40,6 +46,13 @@ export type RunResult = Pick<
   | 'valAcc'
   | 'stoppedAtRung'
   | 'epochsTrained'
+  | 'family'
+  | 'w0'
+  | 'wa'
+  | 'wm'
+  | 'hold'
+  | 'target'
+  | 'deviation'
 > & {
   /** Wall-clock seconds the run trained and evaluated (its setup included); absent where the
    * record does not say (the original's CSVs). */
@@ -103,6 +116,7 @@ function fromJsonLine(r: StoredLine, seed: number): RunResult {
     valAcc: r.valAcc,
     ...(r.stoppedAtRung !== undefined ? { stoppedAtRung: r.stoppedAtRung } : {}),
     ...(typeof r.epochsTrained === 'number' ? { epochsTrained: r.epochsTrained } : {}),
+    ...familyFields(r),
     ...runSeconds(r),
   };
 }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { HOLDS, type Hold } from '../family/hold.js';
 import type { Architecture } from '../family/skew-normal.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type {
@@ -41,6 +42,16 @@ export interface ResultRecord extends Omit<Architecture, 'totalFeatures'>, Train
 /** The key of one unit of work, (architecture, seed). */
 export const unitKey = (id: number, seed: number): string => `${id}/${seed}`;
 
+/** What names a member beyond (xi, omega, alpha): its linear parameters, and its held cost. */
+export function familyFields(
+  a: Pick<Architecture, 'family' | 'w0' | 'wa' | 'wm' | 'hold' | 'target' | 'deviation'>,
+): Partial<ResultRecord> {
+  return {
+    ...(a.family === 'linear' ? { family: a.family, w0: a.w0, wa: a.wa, wm: a.wm ?? null } : {}),
+    ...(a.hold !== undefined ? { hold: a.hold, target: a.target, deviation: a.deviation } : {}),
+  };
+}
+
 export function toRecord(
   arch: Architecture,
   seed: number,
@@ -75,6 +86,7 @@ export function toRecord(
     lr: col('lr'),
     seconds: col('seconds'),
     microBatch: outcome.microBatch,
+    ...familyFields(arch),
     ...(outcome.phases ? { phaseSeconds: outcome.phases } : {}),
     ...(outcome.layout
       ? { layout: outcome.layout.layout, layoutMsPerStep: outcome.layout.msPerStep }
@@ -144,6 +156,8 @@ export function resultLineProblem(value: unknown, context: ResultContext = {}): 
     if (v !== null && v !== undefined && !(typeof v === 'number' && Number.isFinite(v)))
       return `${key} ${JSON.stringify(v)} is no number`;
   }
+  const problem = familyProblem(r);
+  if (problem) return problem;
   if (r.epochsTrained !== undefined && r.epochsTrained !== valAcc.length)
     return `epochsTrained ${JSON.stringify(r.epochsTrained)} is not the length of its curve (${valAcc.length})`;
   if (
@@ -156,6 +170,26 @@ export function resultLineProblem(value: unknown, context: ResultContext = {}): 
     return `id ${id} is not an architecture of this study (config.json)`;
   if (context.seeds && r.seed !== undefined && !context.seeds.includes(r.seed as number))
     return `seed ${JSON.stringify(r.seed)} is not a seed of this study (config.json)`;
+  return undefined;
+}
+
+/** Why a line's family fields (docs/method.md §8) are not what featshift writes, if they are not. */
+function familyProblem(r: Partial<Record<keyof ResultRecord, unknown>>): string | undefined {
+  const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+  if (r.family !== undefined) {
+    if (r.family !== 'linear') return `family ${JSON.stringify(r.family)} is not 'linear'`;
+    if (!finite(r.w0) || (r.w0 as number) <= 0) return `w0 ${JSON.stringify(r.w0)} is no width`;
+    if (!finite(r.wa)) return `wa ${JSON.stringify(r.wa)} is no number`;
+    if (r.wm !== null && !(finite(r.wm) && (r.wm as number) > 1))
+      return `wm ${JSON.stringify(r.wm)} is neither null nor a multiplier above 1`;
+  }
+  if (r.hold !== undefined) {
+    if (!HOLDS.includes(r.hold as Hold))
+      return `hold ${JSON.stringify(r.hold)} is none of ${HOLDS.join(', ')}`;
+    if (!finite(r.target) || (r.target as number) <= 0)
+      return `target ${JSON.stringify(r.target)} is no count`;
+    if (!finite(r.deviation)) return `deviation ${JSON.stringify(r.deviation)} is no number`;
+  }
   return undefined;
 }
 

@@ -1,4 +1,7 @@
 import { DATASETS } from '../data/registry.js';
+import { HOLD_TOLERANCE, HOLDS, type Hold } from '../family/hold.js';
+import { LINEAR_DEFAULTS } from '../family/linear.js';
+import { FAMILY_KINDS, type FamilyKind } from '../family/members.js';
 import type { GridRange } from '../family/skew-normal.js';
 import { INIT_SCHEMES, type InitScheme } from '../models/init.js';
 import { LAYOUTS, PRECISIONS, type Layout, type Precision } from '../train/recipe.js';
@@ -195,6 +198,59 @@ export const STUDY_OPTIONS = {
   includeBaseline: toggle(false, {
     group: 'family',
     help: 'add the standard VGG widths, scaled to the budget, as id 0',
+  }),
+
+  // Design spaces beyond the paper's (docs/method.md §8).
+  family: choice<FamilyKind>(FAMILY_KINDS, 'skew-normal', {
+    group: 'family',
+    arg: '<KIND>',
+    help: "skew-normal (the paper's) or linear (RegNet's w_j = w0 + wa j)",
+    absentMeans: 'skew-normal',
+  }),
+  hold: choice<Hold>(HOLDS, 'features', {
+    group: 'family',
+    arg: '<COST>',
+    help: "what every member keeps at the baseline VGG's figure: features (the paper's total), macs (per image) or params",
+    absentMeans: 'features',
+  }),
+  holdTolerance: number(HOLD_TOLERANCE, {
+    group: 'family',
+    arg: '<EPS>',
+    range: [0, 0.5],
+    help: 'largest relative miss of a held MAC or parameter count',
+    absentMeans: HOLD_TOLERANCE,
+  }),
+  w0: grid(
+    { ...LINEAR_DEFAULTS.w0 },
+    {
+      group: 'family',
+      arg: '<MIN:MAX:STEP>',
+      help: 'linear family: grid of the first width before scaling',
+      absentMeans: { ...LINEAR_DEFAULTS.w0 },
+    },
+  ),
+  wa: grid(
+    { ...LINEAR_DEFAULTS.wa },
+    {
+      group: 'family',
+      arg: '<MIN:MAX:STEP>',
+      help: 'linear family: grid of the slope (below 0 falling, 0 uniform, above 0 rising)',
+      absentMeans: { ...LINEAR_DEFAULTS.wa },
+    },
+  ),
+  wm: grid(null as GridRange | null, {
+    group: 'family',
+    arg: '<MIN:MAX:STEP>',
+    help: 'linear family: grid of the quantisation multiplier, above 1 (widths constant over stages)',
+    shown: 'none',
+    absentMeans: null,
+  }),
+  q: integer(LINEAR_DEFAULTS.q as number, {
+    group: 'family',
+    arg: '<N>',
+    range: [1, 1024],
+    help: 'linear family: quantised widths are multiples of N',
+    absentMeans: LINEAR_DEFAULTS.q,
   }),
 
   // The selection.

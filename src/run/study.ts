@@ -1,11 +1,6 @@
 import { UsageError } from '../errors.js';
-import {
-  defaultXiGrid,
-  baselineArchitecture,
-  skewNormalFamily,
-  type Architecture,
-  type FamilyOptions,
-} from '../family/skew-normal.js';
+import { familyMembers, type MemberOptions } from '../family/members.js';
+import { defaultXiGrid, baselineArchitecture, type Architecture } from '../family/skew-normal.js';
 import {
   ADDED_LATER,
   REFERENCE_DEFAULTS,
@@ -50,7 +45,7 @@ export function embeddedDefaultStudy(): StudyConfig {
     valSubset: 2000,
     seeds: [0, 1],
   };
-  const family = skewNormalFamily(familyOptions(study, 10, 1));
+  const family = familyMembers(familyOptions(study, 10, 1));
   return {
     ...study,
     ids: locationSample(family, study.depth - 1, study.minFeatures, EMBEDDED_PER_LOCATION).join(
@@ -336,8 +331,15 @@ export function parseStoredStudy(raw: unknown, path: string): StudyConfig {
 }
 
 /** The family options of a study's architectures (docs/method.md §2). */
-export function familyOptions(study: StudyConfig, classes: number, colors = 3): FamilyOptions {
+export function familyOptions(study: StudyConfig, classes: number, colors = 3): MemberOptions {
   return {
+    family: study.family,
+    hold: study.hold,
+    holdTolerance: study.holdTolerance,
+    w0: study.w0,
+    wa: study.wa,
+    wm: study.wm,
+    q: study.q,
     depth: study.depth,
     classes,
     colors,
@@ -366,7 +368,13 @@ export function gridName(study: StudyConfig): string {
       : study.widthMultiplier !== null && study.widthMultiplier !== 1
         ? `x${study.widthMultiplier} of VGG-${study.depth}'s features`
         : `VGG-${study.depth}'s features`;
-  return `the skew-normal family of VGG-${study.depth}, ${scale} (xi ${range(study.xi ?? defaultXiGrid(study.depth - 1))}, omega ${range(study.omega)}, alpha ${range(study.alpha)}, at least ${study.minFeatures} features a layer)`;
+  const held =
+    study.hold === 'features'
+      ? ''
+      : `, each held to the baseline's ${study.hold === 'macs' ? 'MACs' : 'parameters'} within ${100 * study.holdTolerance} %`;
+  if (study.family === 'linear')
+    return `the linear family of VGG-${study.depth}, ${scale} (w0 ${range(study.w0)}, wa ${range(study.wa)}, ${study.wm ? `quantised by wm ${range(study.wm)} to multiples of ${study.q}` : 'not quantised'}${held}, at least ${study.minFeatures} features a layer)`;
+  return `the skew-normal family of VGG-${study.depth}, ${scale} (xi ${range(study.xi ?? defaultXiGrid(study.depth - 1))}, omega ${range(study.omega)}, alpha ${range(study.alpha)}${held}, at least ${study.minFeatures} features a layer)`;
 }
 
 /** The architectures a study trains, in order: the baseline first (when asked), then the members. */
@@ -375,20 +383,26 @@ export function selectArchitectures(
   data: { classes: number; inputChannels: number },
 ): Architecture[] {
   const options = familyOptions(study, data.classes, data.inputChannels);
-  const family = skewNormalFamily(options);
+  const family = familyMembers(options);
   if (family.length === 0) {
     throw new UsageError(
-      'this family has no member: at this feature budget every distribution leaves a layer under --min-features; give a larger --width-multiplier or --total-features',
+      study.family === 'linear'
+        ? 'this family has no member: every line leaves a layer under --min-features or misses the held cost; widen --wa, loosen --hold-tolerance, or give a larger --width-multiplier or --total-features'
+        : 'this family has no member: at this feature budget every distribution leaves a layer under --min-features; give a larger --width-multiplier or --total-features',
       study.widthMultiplier !== null ? 'width-multiplier' : 'total-features',
     );
   }
   let members = family;
   if (study.ids !== null) {
     const ids = parseIds(study.ids);
-    const bad = ids.filter((id) => id > family.length || (id === 0 && !study.includeBaseline));
+    const known = new Set(family.map((a) => a.id));
+    const bad = ids.filter((id) => (id === 0 ? !study.includeBaseline : !known.has(id)));
     if (bad.length > 0) {
+      const last = family[family.length - 1]?.id ?? 0;
+      const gaps =
+        family.length < last ? ` (${last - family.length} of them not members here)` : '';
       throw new UsageError(
-        `no architecture with id ${formatIds(bad)}: this family has ids 1-${family.length}${study.includeBaseline ? ', and 0 for the baseline' : ' (0, the baseline, needs --include-baseline)'}`,
+        `no architecture with id ${formatIds(bad)}: this family has ids 1-${last}${gaps}${study.includeBaseline ? ', and 0 for the baseline' : ' (0, the baseline, needs --include-baseline)'}; featshift family lists them`,
         'ids',
       );
     }

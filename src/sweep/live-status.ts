@@ -142,6 +142,9 @@ function liveUnit(unit: RunUnit, untilEpoch: number, where: string | undefined):
     xi: arch.xi,
     omega: arch.omega,
     alpha: arch.alpha,
+    ...(arch.family === 'linear'
+      ? { family: arch.family, w0: arch.w0, wa: arch.wa, wm: arch.wm ?? null }
+      : {}),
     widths: [...arch.widths],
     untilEpoch,
     epoch: 0,

@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import { FAILED_FILE, RESULTS_FILE } from '../run/files.js';
 import type { RungDecision } from '../run/halving-state.js';
 import { unitLabel, type RunUnit } from '../run/units.js';
-import { unitKey, type ResultRecord } from '../run/results.js';
+import { familyFields, unitKey, type ResultRecord } from '../run/results.js';
 import type { MicroBatchChoice } from '../train/memory.js';
 import type {
   EpochStats,
@@ -166,6 +166,7 @@ export class ConsoleReporter implements SweepReporter {
         xi: a.xi,
         omega: a.omega,
         alpha: a.alpha,
+        ...familyFields(a),
         widths: a.widths,
         macs: a.macs,
         params: a.params,
@@ -386,6 +387,9 @@ export class ConsoleReporter implements SweepReporter {
           xi: a.xi,
           omega: a.omega,
           alpha: a.alpha,
+          ...(a.family === 'linear'
+            ? { family: a.family, w0: a.w0, wa: a.wa, wm: a.wm, location: a.location }
+            : {}),
           seeds: a.seeds,
           bestVal: a.bestVal,
           lastVal: a.lastVal,

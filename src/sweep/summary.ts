@@ -1,7 +1,7 @@
 import {
   architectureStats,
-  PLACE_HEADINGS,
   placeCells,
+  placeHeadings,
   plusMinus,
   rankArchitectures,
   topVerdict,
@@ -26,15 +26,23 @@ export function summaryTable(records: readonly ResultRecord[]): string {
   const ranked = rankArchitectures(stats);
   const top = topVerdict(stats);
   const tied = new Set(top.tiedWithBest);
+  const linear = stats.some((a) => a.family === 'linear');
   const rows = ranked.map((a, i) => [
-    ...placeCells(a, i + 1),
+    ...placeCells(a, i + 1, linear),
     plusMinus(a.bestVal),
     plusMinus(a.bestValTrain),
     humanCount(a.params),
     humanCount(a.macs),
     `${sparkline(a.widths)}${a.id === top.best && top.undecidable === null ? ' best' : ''}${tied.has(a.id) ? ' =best' : ''}${a.abandoned ? ` abandoned ${a.abandoned}/${a.seeds.length}` : ''}${a.diverged ? ` DIVERGED ${a.diverged}/${a.seeds.length}` : ''}`,
   ]);
-  const head: string[] = [...PLACE_HEADINGS, 'best val %', 'train %', 'params', 'MACs', 'widths'];
+  const head: string[] = [
+    ...placeHeadings(stats),
+    'best val %',
+    'train %',
+    'params',
+    'MACs',
+    'widths',
+  ];
   const verdict =
     top.undecidable !== null
       ? [

@@ -5,7 +5,8 @@ import {
   skewNormalFamily,
   type Architecture,
 } from '../../src/family/skew-normal.js';
-import { referenceCsv, type ResultRecord } from '../../src/run/results.js';
+import { linearFamily } from '../../src/family/linear.js';
+import { familyFields, referenceCsv, type ResultRecord } from '../../src/run/results.js';
 import { architectureRecord, writeRunFolder } from './results.js';
 
 /** Run folders for the report's browser tests: the 1/8 family's results, made up, not trained. */
@@ -129,4 +130,14 @@ export function halvingRun(dir: string): void {
     },
   ]);
   jsonlRun(dir, list, list, HALVING_STUDY);
+}
+
+/** A study of the linear family held to MACs, three seeds: its members fall, stay level or rise. */
+export function linearRun(dir: string): void {
+  const held = linearFamily({ widthMultiplier: 0.125, hold: 'macs' });
+  const list = [
+    fakeRecord(baselineArchitecture({ widthMultiplier: 0.125 }), 99),
+    ...held.map((a, k) => ({ ...fakeRecord(a, k), ...familyFields(a) })),
+  ];
+  jsonlRun(dir, seeded(list), seeded(list), { family: 'linear', hold: 'macs' });
 }

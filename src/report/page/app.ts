@@ -29,9 +29,7 @@ interface PageState {
 
 type ColumnKey =
   | 'id'
-  | 'xi'
-  | 'omega'
-  | 'alpha'
+  | ShapeKey
   | 'seeds'
   | 'bestVal'
   | 'bestValTrain'
@@ -41,11 +39,55 @@ type ColumnKey =
   | 'epochs'
   | 'status';
 
-const COLUMNS: readonly [ColumnKey, string][] = [
+/** A family's parameters, and where a member's features sit (xi, or a linear one's centre). */
+type ShapeKey = 'xi' | 'omega' | 'alpha' | 'w0' | 'wa' | 'wm' | 'location';
+
+/** The parameters that name a run's members: the skew-normal's, or the linear family's. */
+const shapeKeys = (run: ReportStudy): readonly ShapeKey[] =>
+  run.architectures.some((a) => a.family === 'linear')
+    ? ['w0', 'wa', 'wm', 'location']
+    : ['xi', 'omega', 'alpha'];
+
+const SHAPE_LABELS: Record<ShapeKey, string> = {
+  xi: 'xi',
+  omega: 'omega',
+  alpha: 'alpha',
+  w0: 'w0',
+  wa: 'wa',
+  wm: 'wm',
+  location: 'centre',
+};
+
+/** The axis title of where the features sit, for this run's family. */
+const whereTitle = (run: ReportStudy): string =>
+  shapeKeys(run).includes('xi')
+    ? 'xi: the layer where the features peak'
+    : "centre: the layer at the features' centre of mass";
+
+/** A member named by its family's parameters: xi 7, omega 2, alpha -4; or w0 48, wa 3. */
+function shapeText(a: {
+  xi: number | null;
+  omega: number | null;
+  alpha: number | null;
+  family?: 'linear';
+  w0?: number;
+  wa?: number;
+  wm?: number | null;
+}): string {
+  if (a.family === 'linear')
+    return `w0 ${a.w0 ?? '?'}, wa ${a.wa ?? '?'}${a.wm !== null && a.wm !== undefined ? `, wm ${a.wm}` : ''}`;
+  return `xi ${a.xi}, omega ${a.omega}, alpha ${a.alpha}`;
+}
+
+/** The table's columns for a run: the id, its family's parameters, the numbers. */
+const columns = (run: ReportStudy): readonly [ColumnKey, string][] => [
   ['id', 'id'],
-  ['xi', 'xi'],
-  ['omega', 'omega'],
-  ['alpha', 'alpha'],
+  ...shapeKeys(run).map((k): [ColumnKey, string] => [k, SHAPE_LABELS[k]]),
+  ...NUMBER_COLUMNS,
+];
+
+/** The columns every run's table has after its family's parameters. */
+const NUMBER_COLUMNS: readonly [ColumnKey, string][] = [
   ['seeds', 'seeds'],
   ['bestVal', 'best val %'],
   ['bestValTrain', 'train %'],
@@ -111,7 +153,7 @@ const pm = (n: number, ci: ReportInterval | null): string =>
       : `${pct(n)} ± ${pct(ci.half)}`;
 
 const members = (run: ReportStudy): ReportArchitecture[] =>
-  run.architectures.filter((a) => a.xi !== null && a.omega !== null && a.alpha !== null);
+  run.architectures.filter((a) => a.id !== 0 && a.location !== null);
 
 const ranked = (run: ReportStudy): ReportArchitecture[] =>
   run.architectures.slice().sort((a, b) => b.bestVal - a.bestVal || a.id - b.id);
@@ -124,7 +166,7 @@ const topIds = (run: ReportStudy, k: number): number[] =>
 /** Plotly's hover text: numbers and featshift's words only. */
 function hoverText(a: ReportArchitecture): string {
   return [
-    `id ${a.id}${a.id === 0 ? ' (baseline VGG)' : ` (xi ${a.xi}, omega ${a.omega}, alpha ${a.alpha})`}`,
+    `id ${a.id}${a.id === 0 ? ' (baseline VGG)' : ` (${shapeText(a)})`}`,
     `widths ${a.widths.join(' ')}`,
     `best val ${pm(a.bestVal, a.bestValCi)} % (train ${pm(a.bestValTrain, a.bestValTrainCi)} %)${a.seeds > 1 ? `, mean of ${a.seeds} seeds` : ''}`,
     `last val ${pct(a.lastVal)} %, last train ${pct(a.lastTrain)} %`,
@@ -153,9 +195,9 @@ interface Shared {
   accuracy: Range;
   curves: Range;
   gap: Range;
-  xi: Range;
-  omega: Range;
-  alpha: Range;
+  /** Where the features sit (xi, or a linear member's centre), and each family parameter. */
+  location: Range;
+  shape: Record<ShapeKey, Range>;
   /** log10 of parameters and MACs. */
   params: Range;
   macs: Range;
@@ -202,18 +244,19 @@ function sharedRanges(runs: readonly ReportStudy[]): Shared {
       all.flatMap((a) => [a.bestValTrain - a.bestVal, a.gapCi?.low, a.gapCi?.high]),
       0.5,
     ),
-    xi: span(
-      all.map((a) => a.xi),
+    location: span(
+      all.map((a) => a.location),
       0.3,
     ),
-    omega: span(
-      all.map((a) => a.omega),
-      0.3,
-    ),
-    alpha: span(
-      all.map((a) => a.alpha),
-      0.3,
-    ),
+    shape: Object.fromEntries(
+      (['xi', 'omega', 'alpha', 'w0', 'wa', 'wm', 'location'] as const).map((k) => [
+        k,
+        span(
+          all.map((a) => a[k]),
+          0.3,
+        ),
+      ]),
+    ) as Record<ShapeKey, Range>,
     params: span(
       all.map((a) => log10(a.params)),
       0.05,
@@ -349,7 +392,7 @@ interface Marks {
   ci: (a: ReportArchitecture) => ReportInterval | null;
   /** What the y values are, for the baseline's legend entry. */
   unit: string;
-  colour: 'macs' | 'xi';
+  colour: 'macs' | 'location';
   xRange: Range;
   /** Plotly's axis ids, for one panel of small multiples ('x2', 'y'). */
   xaxis?: string;
@@ -376,9 +419,15 @@ function markTraces(run: ReportStudy, r: number, m: Marks): object[] {
           bar: logColorbar('MACs per image', shared.macs),
         }
       : {
-          values: list.map((a) => a.xi),
-          range: shared.xi,
-          bar: { title: { text: 'xi', side: 'right' }, thickness: 12 },
+          values: list.map((a) => a.location),
+          range: shared.location,
+          bar: {
+            title: {
+              text: SHAPE_LABELS[shapeKeys(run).includes('xi') ? 'xi' : 'location'],
+              side: 'right',
+            },
+            thickness: 12,
+          },
         };
   const interval = list.some((a) => m.ci(a) !== null);
   const point = (l: ReportArchitecture[]): object => ({
@@ -473,9 +522,14 @@ function answer(run: ReportStudy, r: number): void {
   draw(
     'answer',
     r,
-    markTraces(run, r, { ...accuracyMarks, x: (a) => a.xi, colour: 'macs', xRange: shared.xi }),
-    figure('Best validation accuracy by where the features peak', {
-      xaxis: axis('xi: the layer where the features peak', shared.xi),
+    markTraces(run, r, {
+      ...accuracyMarks,
+      x: (a) => a.location,
+      colour: 'macs',
+      xRange: shared.location,
+    }),
+    figure('Best validation accuracy by where the features sit', {
+      xaxis: axis(whereTitle(run), shared.location),
       yaxis: accuracyAxis('best validation accuracy %', shared.accuracy),
     }),
   );
@@ -552,7 +606,8 @@ function effect(run: ReportStudy, r: number): void {
 }
 
 /**
- * Every architecture as a line across its shape (xi, omega, alpha), its cost and its accuracy,
+ * Every architecture as a line across its shape (xi, omega, alpha; or w0, wa, wm and the centre),
+ * its cost and its accuracy,
  * coloured by its best validation accuracy (the parallel-coordinates view of W&B and Optuna).
  */
 function parallel(run: ReportStudy, r: number): void {
@@ -589,21 +644,15 @@ function parallel(run: ReportStudy, r: number): void {
               colorbar: { title: { text: 'best val %', side: 'right' }, thickness: 12 },
             },
             dimensions: [
-              linear(
-                'xi',
-                list.map((a) => a.xi ?? 0),
-                shared.xi,
-              ),
-              linear(
-                'omega',
-                list.map((a) => a.omega ?? 0),
-                shared.omega,
-              ),
-              linear(
-                'alpha',
-                list.map((a) => a.alpha ?? 0),
-                shared.alpha,
-              ),
+              ...shapeKeys(run)
+                .filter((k) => new Set(list.map((a) => a[k] ?? null)).size > 1)
+                .map((k) =>
+                  linear(
+                    SHAPE_LABELS[k],
+                    list.map((a) => a[k] ?? 0),
+                    shared.shape[k],
+                  ),
+                ),
               logarithmic(
                 'params',
                 list.map((a) => a.params),
@@ -634,17 +683,32 @@ function parallel(run: ReportStudy, r: number): void {
   );
 }
 
-/** Small multiples: best validation accuracy against xi, omega and alpha, one y axis. */
+/**
+ * Small multiples, one y axis: best validation accuracy against each parameter of the family
+ * that varies (xi, omega, alpha; or the centre, wa, w0, wm).
+ */
 function shape(run: ReportStudy, r: number): void {
-  const panels = [
-    { key: 'xi', x: (a: ReportArchitecture) => a.xi, range: shared.xi, axis: 'x' },
-    { key: 'omega', x: (a: ReportArchitecture) => a.omega, range: shared.omega, axis: 'x2' },
-    { key: 'alpha', x: (a: ReportArchitecture) => a.alpha, range: shared.alpha, axis: 'x3' },
-  ];
+  const keys: ShapeKey[] = shapeKeys(run).includes('xi')
+    ? ['xi', 'omega', 'alpha']
+    : ['location', 'wa', 'w0', 'wm'];
+  const list = members(run);
+  const varies = (k: ShapeKey): boolean =>
+    new Set(list.map((a) => a[k]).filter((v) => typeof v === 'number')).size > 1;
+  const panels = keys
+    .filter((k, i) => i === 0 || varies(k))
+    .slice(0, 3)
+    .map((k, i) => ({
+      key: SHAPE_LABELS[k],
+      x: (a: ReportArchitecture) => a[k] ?? null,
+      range: shared.shape[k],
+      axis: i === 0 ? 'x' : `x${i + 1}`,
+    }));
   const axes: Record<string, object> = {};
+  const width = (1 - 0.05 * (panels.length - 1)) / panels.length;
   panels.forEach((p, i) => {
     const name = i === 0 ? 'xaxis' : `xaxis${i + 1}`;
-    axes[name] = { ...axis(p.key, p.range), domain: [i * 0.35, i * 0.35 + 0.3], anchor: 'y' };
+    const start = i * (width + 0.05);
+    axes[name] = { ...axis(p.key, p.range), domain: [start, start + width], anchor: 'y' };
   });
   draw(
     'shape',
@@ -679,7 +743,7 @@ function accuracyByCost(run: ReportStudy, r: number, plot: CostPlot): void {
   draw(
     plot.key,
     r,
-    markTraces(run, r, { ...accuracyMarks, x: plot.x, colour: 'xi', xRange: plot.range }),
+    markTraces(run, r, { ...accuracyMarks, x: plot.x, colour: 'location', xRange: plot.range }),
     figure(plot.title, {
       xaxis: logAxis(plot.xTitle, plot.range),
       yaxis: accuracyAxis('best val %', shared.accuracy),
@@ -693,15 +757,15 @@ function gap(run: ReportStudy, r: number): void {
     'gap-xi',
     r,
     markTraces(run, r, {
-      x: (a) => a.xi,
+      x: (a) => a.location,
       y: (a) => a.bestValTrain - a.bestVal,
       ci: (a) => a.gapCi,
       unit: 'points',
       colour: 'macs',
-      xRange: shared.xi,
+      xRange: shared.location,
     }),
-    figure('Generalisation gap (train - val) by xi', {
-      xaxis: axis('xi: the layer where the features peak', shared.xi),
+    figure('Generalisation gap (train - val) by where the features sit', {
+      xaxis: axis(whereTitle(run), shared.location),
       yaxis: axis('gap, points', shared.gap),
     }),
   );
@@ -925,7 +989,7 @@ function detail(run: ReportStudy, r: number): void {
   const text = byId(`detail-text-${r}`);
   text.dataset.id = String(a.id);
   text.textContent = [
-    `id ${a.id}${a.id === 0 ? ' (baseline VGG)' : `  xi ${a.xi}  omega ${a.omega}  alpha ${a.alpha}`}`,
+    `id ${a.id}${a.id === 0 ? ' (baseline VGG)' : `  ${shapeText(a)}`}`,
     `widths ${a.widths.join(' ')}`,
     a.seeds > 1
       ? `best val ${pm(a.bestVal, a.bestValCi)} % (train ${pm(a.bestValTrain, a.bestValTrainCi)} %), mean ± 95 % half-width over ${a.seeds} seeds${a.tiedWithBest ? '; cannot be told apart from the best' : ''}`
@@ -953,7 +1017,7 @@ function rowValue(a: ReportArchitecture, key: ColumnKey): number | string | null
               ? 'baseline'
               : '';
     default:
-      return a[key];
+      return a[key] ?? null;
   }
 }
 
@@ -1004,7 +1068,8 @@ interface Filter {
  */
 function parseFilter(run: ReportStudy, query: string): Filter {
   const keys = new Map<string, string>();
-  for (const [key] of COLUMNS) keys.set(key.toLowerCase(), key);
+  const cols = columns(run);
+  for (const [key] of cols) keys.set(key.toLowerCase(), key);
   for (const a of run.architectures)
     for (const [k, v] of Object.entries(a))
       if (typeof v === 'number' && !keys.has(k.toLowerCase())) keys.set(k.toLowerCase(), k);
@@ -1012,7 +1077,7 @@ function parseFilter(run: ReportStudy, query: string): Filter {
   for (const word of query.trim().split(/\s+/).filter(Boolean)) {
     if (!/[<>=]/.test(word)) {
       const text = word.toLowerCase();
-      filter.tests.push((a) => COLUMNS.some((c) => cellText(a, c[0]).toLowerCase().includes(text)));
+      filter.tests.push((a) => cols.some((c) => cellText(a, c[0]).toLowerCase().includes(text)));
       continue;
     }
     const m = /^(\w+)(<=|>=|<|>|=)(-?\d*\.?\d+(?:[eE][+-]?\d+)?)([kKMG]?)$/.exec(word);
@@ -1025,7 +1090,8 @@ function parseFilter(run: ReportStudy, query: string): Filter {
     const key = keys.get((m[1] ?? '').toLowerCase());
     if (key === undefined) {
       filter.problems.push(
-        `no key '${m[1] ?? ''}': use one of ${COLUMNS.map((c) => c[0])
+        `no key '${m[1] ?? ''}': use one of ${cols
+          .map((c) => c[0])
           .filter((k) => k !== 'status')
           .join(', ')}`,
       );
@@ -1033,7 +1099,7 @@ function parseFilter(run: ReportStudy, query: string): Filter {
     }
     const limit = Number(m[3]) * (SUFFIX[m[4] ?? ''] ?? 1);
     const compare = COMPARE[m[2] ?? '='] as (v: number, n: number) => boolean;
-    const column = COLUMNS.find((c) => c[0] === key);
+    const column = cols.find((c) => c[0] === key);
     filter.tests.push((a) => {
       const v = column ? rowValue(a, column[0]) : (a as unknown as Record<string, unknown>)[key];
       return typeof v === 'number' && compare(v, limit);
@@ -1060,7 +1126,7 @@ function table(run: ReportStudy, r: number): void {
     el(
       'tr',
       {},
-      COLUMNS.map(([key, label]) => {
+      columns(run).map(([key, label]) => {
         const mark = sort.key === key ? (sort.desc ? ' ▼' : ' ▲') : '';
         return el('th', { 'data-key': key }, [label + mark]);
       }),
@@ -1075,7 +1141,7 @@ function table(run: ReportStudy, r: number): void {
       return el(
         'tr',
         { 'data-id': a.id, class: cls },
-        COLUMNS.map(([key]) => el('td', {}, [cellText(a, key)])),
+        columns(run).map(([key]) => el('td', {}, [cellText(a, key)])),
       );
     }),
   );
@@ -1113,7 +1179,7 @@ function training(run: ReportStudy, r: number): void {
       ...(u.where !== null ? [`on ${u.where}`] : []),
     ].join(', ');
     return el('li', { 'data-id': u.id, 'data-seed': u.seed }, [
-      `id ${u.id} (xi ${u.xi}, omega ${u.omega}, alpha ${u.alpha}), seed ${u.seed} `,
+      `id ${u.id} (${shapeText(u)}), seed ${u.seed} `,
       el('progress', { max: u.untilEpoch, value: done.toFixed(3) }),
       ` ${text}`,
     ]);
