@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli, startCli } from './helpers/cli.js';
 import { resultNumbers, results } from './helpers/results.js';
-import { tinySweep } from './helpers/tiny-study.js';
+import { cheapestIds, tinySweep } from './helpers/tiny-study.js';
 
 /**
  * A linear selection (docs/method.md §8), held to the baseline's MACs, through the sweep, its
@@ -22,6 +22,7 @@ const sweep = (epochs: number, train: number): string[] => [
 
 describe('a linear family held to MACs, end to end (tiny family)', () => {
   const whole = tmp();
+  const halvedDir = tmp();
 
   it('trains its members and the baseline, each record naming the family, its parameters and its miss', () => {
     const r = runCli([...sweep(2, 512), '--include-baseline', '--out', whole]);
@@ -74,7 +75,7 @@ describe('a linear family held to MACs, end to end (tiny family)', () => {
   });
 
   it('halves a linear selection: all to the first rung, the best half on', () => {
-    const dir = tmp();
+    const dir = halvedDir;
     const r = runCli([
       ...sweep(3, 256),
       '--lr-wr-epochs',
@@ -116,6 +117,63 @@ describe('a linear family held to MACs, end to end (tiny family)', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.ok(existsSync(html));
     assert.match(readFileSync(html, 'utf8'), /"family":"linear"/);
+  });
+
+  it('compares it with a skew-normal study of the same recipe on the centre of mass, in analyze and the report', () => {
+    const skew = tmp();
+    const s = runCli([
+      ...tinySweep(cheapestIds(4), 2, 512),
+      '--include-baseline',
+      '--out',
+      skew,
+      '--quiet',
+    ]);
+    assert.equal(s.status, 0, s.stderr);
+    const r = runCli(['analyze', '--compare', skew, whole, '--format', 'json']);
+    assert.equal(r.status, 0, r.stderr);
+    const c = JSON.parse(r.stdout) as {
+      studies: {
+        family: string;
+        hold: string;
+        members: number;
+        centres: [number, number] | null;
+        errors: number[];
+        effect: { measure: string } | null;
+      }[];
+      finding: string[];
+    };
+    assert.deepEqual(
+      c.studies.map((x) => [x.family, x.hold, x.members]),
+      [
+        ['skew-normal', 'features', 4],
+        ['linear', 'macs', 4],
+      ],
+    );
+    for (const x of c.studies) {
+      assert.ok(x.centres && x.centres[0] > 0 && x.centres[1] < 9, JSON.stringify(x.centres));
+      assert.equal(x.errors.length, x.members);
+      assert.equal(x.effect?.measure, 'centre');
+    }
+    assert.match(c.finding[0] ?? '', /^Question: does moving the features one layer later/);
+    assert.match(c.finding[1] ?? '', /^skew-normal held to the features \(4 members, centres /);
+    assert.match(
+      c.finding[2] ?? '',
+      /^linear held to MACs \(4 members, centres .*raw, at held macs/,
+    );
+    const text = runCli(['analyze', '--compare', skew, whole]);
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /study\s+family\s+held\s+members\s+runs\s+centres\s+MACs/);
+    const html = join(skew, 'both.html');
+    assert.equal(runCli(['report', skew, whole, '-o', html]).status, 0);
+    assert.equal((readFileSync(html, 'utf8').match(/"locateBy":"centre"/g) ?? []).length, 2);
+    // Studies of another recipe are not compared; one study is no comparison.
+    const other = runCli(['analyze', '--compare', skew, halvedDir]);
+    assert.equal(other.status, 2);
+    assert.match(
+      other.stderr,
+      /differs from .* in .*epochs.*compare studies of one dataset, depth, budget and recipe/,
+    );
+    assert.equal(runCli(['analyze', '--compare', skew]).status, 2);
   });
 
   it('refuses a flag of the other family, in one line', () => {

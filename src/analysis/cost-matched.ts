@@ -92,7 +92,7 @@ export function firstCoefficient(
 /** The location effect of a study's members, raw and at matched cost. */
 export function locationEffect(
   members: readonly ArchitectureStats[],
-  options: { resamples: number; seed: number; level?: number },
+  options: { resamples: number; seed: number; level?: number; measure?: string },
 ): LocationEffect | undefined {
   const level = options.level ?? LEVEL;
   const list = members.filter((a) => a.location !== null && a.runs.length > 0);
@@ -141,7 +141,8 @@ export function locationEffect(
   // A draw of few distinct architectures can leave the covariates collinear; too many such draws
   // and the interval would describe only the lucky ones.
   const usable = adjustedValue !== undefined && failed <= options.resamples / 10;
-  const measure = list.some((a) => a.family === 'linear') ? 'centre' : 'xi';
+  const measure =
+    options.measure === 'centre' || list.some((a) => a.family === 'linear') ? 'centre' : 'xi';
   return {
     architectures: n,
     measure,

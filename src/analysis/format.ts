@@ -1,6 +1,8 @@
 import { humanCount, sparkline, textTable } from '../util/text-table.js';
 import { placeCells, placeHeadings, plusMinus } from './architectures.js';
-import type { Estimate } from './stats.js';
+import type { StudyComparison } from './compare.js';
+import type { LocationEffect } from './cost-matched.js';
+import { quantile, type Estimate } from './stats.js';
 import { describeEstimate, type StudyAnalysis } from './study-analysis.js';
 
 const ci = (e: Estimate): string =>
@@ -135,4 +137,63 @@ export function formatAnalysis(a: StudyAnalysis): string {
     ...a.finding.map((line) => `  ${line}`),
   );
   return `${out.join('\n')}\n`;
+}
+
+/** A comparison of studies as text: one row per study, its error distribution, the finding. */
+export function formatComparison(c: StudyComparison): string {
+  const range = (r: [number, number] | null, show: (n: number) => string): string =>
+    r === null ? '-' : `${show(r[0])}-${show(r[1])}`;
+  const pick = (e: LocationEffect | null, key: 'raw' | 'adjusted'): string => {
+    const v = e?.[key];
+    return v ? ci(v) : '-';
+  };
+  const percentile = (sorted: readonly number[], q: number): string =>
+    sorted.length === 0 ? '-' : quantile(sorted, q).toFixed(2);
+  return [
+    "Studies compared on one axis: every member placed by the layer of its widths' centre of mass (docs/method.md §8); effects in points of best validation accuracy per layer later, 95 % intervals.",
+    textTable(
+      [
+        'study',
+        'family',
+        'held',
+        'members',
+        'runs',
+        'centres',
+        'MACs',
+        'mean best val %',
+        'VGG %',
+        'per layer, raw',
+        'at matched cost',
+      ],
+      c.studies.map((s) => [
+        s.dir,
+        s.family,
+        s.hold,
+        String(s.members),
+        String(s.runs),
+        range(s.centres, (n) => n.toFixed(2)),
+        range(s.macs, humanCount),
+        s.accuracy ? ci(s.accuracy) : '-',
+        s.baseline === null ? '-' : plusMinus(s.baseline),
+        pick(s.effect, 'raw'),
+        pick(s.effect, 'adjusted'),
+      ]),
+    ),
+    '',
+    'Error distributions (best validation error % of every member run):',
+    textTable(
+      ['study', 'runs', '25th', 'median', '75th'],
+      c.studies.map((s) => [
+        s.dir,
+        String(s.errors.length),
+        percentile(s.errors, 0.25),
+        percentile(s.errors, 0.5),
+        percentile(s.errors, 0.75),
+      ]),
+    ),
+    '',
+    'Finding:',
+    ...c.finding.map((line) => `  ${line}`),
+    '',
+  ].join('\n');
 }

@@ -13,6 +13,7 @@ import {
 } from './cost-matched.js';
 import {
   architectureStats,
+  featureCentre,
   plusMinus,
   rankArchitectures,
   topVerdict,
@@ -143,6 +144,12 @@ export interface AnalysisOptions {
   resamples: number;
   /** Seeds the bootstrap. */
   seed: number;
+  /**
+   * Where the features sit: by each family's own measure (xi for the skew-normal, the centre of
+   * mass for the linear; the default), or by the widths' centre of mass for every member, the
+   * one axis common to both families (`analyze --compare`, a report of both side by side).
+   */
+  locateBy?: 'family' | 'centre';
 }
 
 /** The baseline VGG's group name. */
@@ -152,6 +159,16 @@ export const BASELINE = 'VGG';
 const MATCH = 1.25;
 
 export const isMember = (a: ArchitectureStats): boolean => a.location !== null && a.id !== 0;
+
+/** The architectures placed by the widths' centre of mass when asked, else as their family places them. */
+export function locate<T extends Pick<ArchitectureStats, 'location' | 'widths'>>(
+  list: readonly T[],
+  by: AnalysisOptions['locateBy'],
+): T[] {
+  return by === 'centre'
+    ? list.map((a) => (a.location === null ? a : { ...a, location: featureCentre(a.widths) }))
+    : [...list];
+}
 
 /** What a study's location is measured by: xi (the paper's), or the linear widths' centre. */
 export const locationName = (list: readonly Pick<ArchitectureStats, 'family'>[]): string =>
@@ -475,11 +492,11 @@ export function analyzeStudy(
   const stored = first.study;
   const halved = halvingView(pooled, stored?.halving ? halvingRungs(stored) : undefined);
   const results = halved ? halved.compared : pooled;
-  const architectures = architectureStats(results);
+  const architectures = locate(architectureStats(results), options.locateBy);
   const members = architectures.filter(isMember);
   const baseline = architectures.filter((a) => !isMember(a));
   const layers = first.depth - 1;
-  const measure = locationName(members);
+  const measure = options.locateBy === 'centre' ? 'centre' : locationName(members);
   // Skew and spread are the skew-normal's parameters: a linear family has neither.
   const shapes: [Scheme, Bin[]][] =
     measure === 'xi'
@@ -548,7 +565,7 @@ export function analyzeStudy(
       }
     }
   }
-  const location = locationEffect(members, options) ?? null;
+  const location = locationEffect(members, { ...options, measure }) ?? null;
   const normalizedEdf = normalizedEdfs(
     locationBins(layers, measure).map((bin) => ({
       name: bin.name,

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { architectureStats, topVerdict } from '../analysis/architectures.js';
-import { analyzeStudy, type GroupSummary } from '../analysis/study-analysis.js';
+import {
+  analyzeStudy,
+  locate,
+  type AnalysisOptions,
+  type GroupSummary,
+} from '../analysis/study-analysis.js';
 import type { Interval } from '../analysis/stats.js';
 import { halvingSummary, halvingView } from '../analysis/halving-view.js';
 import type { LocationEffect, NormalizedEdf } from '../analysis/cost-matched.js';
@@ -80,6 +85,8 @@ export interface ReportStudy extends Omit<LoadedStudy, 'runs'> {
   halving: string | null;
   /** The grid the ids number, in words (null: the original code's CSVs). */
   grid: string | null;
+  /** How members are placed: by their family's measure, or all by the centre of mass. */
+  locateBy: 'family' | 'centre';
 }
 
 export interface ReportData {
@@ -92,11 +99,11 @@ export interface ReportData {
 /** Bootstrap resamples of the page's analysis: the page redraws live, so fewer than analyze's. */
 const PAGE_RESAMPLES = 1000;
 
-function reportRun(run: LoadedStudy): ReportStudy {
+function reportRun(run: LoadedStudy, locateBy: AnalysisOptions['locateBy']): ReportStudy {
   // Under successive halving the numbers compared are each run's at the rung all reached; the
   // curves still run to where each run stopped.
   const halved = halvingView(run.runs, run.study?.halving ? halvingRungs(run.study) : undefined);
-  const stats = architectureStats(halved ? halved.compared : run.runs);
+  const stats = locate(architectureStats(halved ? halved.compared : run.runs), locateBy);
   const curves = new Map(architectureStats(run.runs).map((a) => [a.id, a]));
   const top = topVerdict(stats);
   const architectures = stats.map((a): ReportArchitecture => {
@@ -127,7 +134,9 @@ function reportRun(run: LoadedStudy): ReportStudy {
     };
   });
   const analysis =
-    run.runs.length > 0 ? analyzeStudy([run], { resamples: PAGE_RESAMPLES, seed: 0 }) : undefined;
+    run.runs.length > 0
+      ? analyzeStudy([run], { resamples: PAGE_RESAMPLES, seed: 0, locateBy })
+      : undefined;
   return {
     ...run,
     architectures,
@@ -147,12 +156,16 @@ function reportRun(run: LoadedStudy): ReportStudy {
     finding: analysis?.finding ?? [],
     halving: run.epochs === null ? null : (halvingSummary(run.runs, run.epochs) ?? null),
     grid: run.study ? gridName(run.study) : null,
+    locateBy: locateBy ?? 'family',
   };
 }
 
 export function reportData(runs: LoadedStudy[], live = false): ReportData {
+  // Runs of different families side by side share one location axis: the centre of mass.
+  const families = new Set(runs.map((r) => r.study?.family ?? 'skew-normal'));
+  const locateBy = families.size > 1 ? 'centre' : 'family';
   return {
-    runs: runs.map(reportRun),
+    runs: runs.map((run) => reportRun(run, locateBy)),
     generated: `generated ${new Date().toISOString()}`,
     live,
     pollMs: 3000,

@@ -60,7 +60,7 @@ const SHAPE_LABELS: Record<ShapeKey, string> = {
 
 /** The axis title of where the features sit, for this run's family. */
 const whereTitle = (run: ReportStudy): string =>
-  shapeKeys(run).includes('xi')
+  run.locateBy === 'family' && shapeKeys(run).includes('xi')
     ? 'xi: the layer where the features peak'
     : "centre: the layer at the features' centre of mass";
 
@@ -423,7 +423,7 @@ function markTraces(run: ReportStudy, r: number, m: Marks): object[] {
           range: shared.location,
           bar: {
             title: {
-              text: SHAPE_LABELS[shapeKeys(run).includes('xi') ? 'xi' : 'location'],
+              text: run.locateBy === 'family' && shapeKeys(run).includes('xi') ? 'xi' : 'centre',
               side: 'right',
             },
             thickness: 12,
