@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli, startCli } from './helpers/cli.js';
 import { resultNumbers, results } from './helpers/results.js';
-import { cheapestIds, tinySweep } from './helpers/tiny-study.js';
+import { cheapestIds, tinyHalvingSweep, tinySweep } from './helpers/tiny-study.js';
 
 /**
  * A linear selection (docs/method.md §8), held to the baseline's MACs, through the sweep, its
@@ -76,19 +76,7 @@ describe('a linear family held to MACs, end to end (tiny family)', () => {
 
   it('halves a linear selection: all to the first rung, the best half on', () => {
     const dir = halvedDir;
-    const r = runCli([
-      ...sweep(3, 256),
-      '--lr-wr-epochs',
-      '1',
-      '--lr-wr-mul',
-      '2',
-      '--no-abandon',
-      '--halving',
-      '--eta',
-      '2',
-      '--out',
-      dir,
-    ]);
+    const r = runCli([...tinyHalvingSweep(IDS, 3, 256), ...LINEAR, '--out', dir]);
     assert.equal(r.status, 0, r.stderr);
     const got = results(dir);
     assert.equal(got.length, IDS.length);

@@ -1,4 +1,6 @@
+import type { MemberName } from '../family/skew-normal.js';
 import type { RunResult } from '../run/load.js';
+import { linearName } from '../run/results.js';
 import { LEVEL, PERCENT, tInterval, welchInterval, excludesZero, type Interval } from './stats.js';
 
 /** A learning curve over seeds: per epoch, the mean and its Student t interval. */
@@ -12,16 +14,8 @@ export interface CurveBand {
  * One architecture over its seeds: its place in the family, its cost, and the mean and 95 %
  * interval of every number the study compares architectures by.
  */
-export interface ArchitectureStats {
+export interface ArchitectureStats extends MemberName {
   id: number;
-  xi: number | null;
-  omega: number | null;
-  alpha: number | null;
-  /** A linear-family member (docs/method.md §8) and its parameters. */
-  family?: 'linear';
-  w0?: number;
-  wa?: number;
-  wm?: number | null;
   /**
    * Where the features sit, in layers from the input: xi for a skew-normal member (the paper's
    * measure), the widths' centre of mass for a linear one; null for the baseline.
@@ -87,9 +81,7 @@ export function architectureStats(results: readonly RunResult[]): ArchitectureSt
         xi: first.xi,
         omega: first.omega,
         alpha: first.alpha,
-        ...(first.family === 'linear'
-          ? { family: first.family, w0: first.w0, wa: first.wa, wm: first.wm ?? null }
-          : {}),
+        ...linearName(first),
         location: first.xi ?? (first.family === 'linear' ? featureCentre(first.widths) : null),
         widths: first.widths,
         params: first.params,

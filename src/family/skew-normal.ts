@@ -73,6 +73,12 @@ export interface Architecture {
   totalFeatures: number;
 }
 
+/** What names a member: its skew-normal parameters, or its linear family's. */
+export type MemberName = Pick<
+  Architecture,
+  'xi' | 'omega' | 'alpha' | 'family' | 'w0' | 'wa' | 'wm'
+>;
+
 /** The skew-normal density at x, with the reference's exact order of operations. */
 export function skewNormalPdf(x: number, xi: number, omega: number, alpha: number): number {
   const d = x - xi;

@@ -1,19 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { MemberName } from '../family/skew-normal.js';
 import { LIVE_FILE } from './files.js';
 
 /** A run in training now, as live.json holds it (src/sweep/live-status.ts writes it). */
-export interface LiveUnit {
+export interface LiveUnit extends MemberName {
   id: number;
   seed: number;
-  xi: number | null;
-  omega: number | null;
-  alpha: number | null;
-  /** A linear-family member's parameters (docs/method.md §8). */
-  family?: 'linear';
-  w0?: number;
-  wa?: number;
-  wm?: number | null;
   widths: number[];
   /** The epoch this piece of training ends at (a rung under successive halving). */
   untilEpoch: number;

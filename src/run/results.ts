@@ -42,12 +42,18 @@ export interface ResultRecord extends Omit<Architecture, 'totalFeatures'>, Train
 /** The key of one unit of work, (architecture, seed). */
 export const unitKey = (id: number, seed: number): string => `${id}/${seed}`;
 
+/** A linear member's name (docs/method.md §8), or nothing for a skew-normal one or the baseline. */
+export const linearName = (
+  a: Pick<Architecture, 'family' | 'w0' | 'wa' | 'wm'>,
+): Pick<Architecture, 'family' | 'w0' | 'wa' | 'wm'> =>
+  a.family === 'linear' ? { family: a.family, w0: a.w0, wa: a.wa, wm: a.wm ?? null } : {};
+
 /** What names a member beyond (xi, omega, alpha): its linear parameters, and its held cost. */
 export function familyFields(
   a: Pick<Architecture, 'family' | 'w0' | 'wa' | 'wm' | 'hold' | 'target' | 'deviation'>,
 ): Partial<ResultRecord> {
   return {
-    ...(a.family === 'linear' ? { family: a.family, w0: a.w0, wa: a.wa, wm: a.wm ?? null } : {}),
+    ...linearName(a),
     ...(a.hold !== undefined ? { hold: a.hold, target: a.target, deviation: a.deviation } : {}),
   };
 }

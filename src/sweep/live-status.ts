@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LIVE_FILE } from '../run/files.js';
+import { linearName } from '../run/results.js';
 import type { LiveStatus, LiveUnit } from '../run/live.js';
 import type { RunUnit } from '../run/units.js';
 import type { TrainingEvents } from '../train/trainer.js';
@@ -142,9 +143,7 @@ function liveUnit(unit: RunUnit, untilEpoch: number, where: string | undefined):
     xi: arch.xi,
     omega: arch.omega,
     alpha: arch.alpha,
-    ...(arch.family === 'linear'
-      ? { family: arch.family, w0: arch.w0, wa: arch.wa, wm: arch.wm ?? null }
-      : {}),
+    ...linearName(arch),
     widths: [...arch.widths],
     untilEpoch,
     epoch: 0,

@@ -65,15 +65,9 @@ const whereTitle = (run: ReportStudy): string =>
     : "centre: the layer at the features' centre of mass";
 
 /** A member named by its family's parameters: xi 7, omega 2, alpha -4; or w0 48, wa 3. */
-function shapeText(a: {
-  xi: number | null;
-  omega: number | null;
-  alpha: number | null;
-  family?: 'linear';
-  w0?: number;
-  wa?: number;
-  wm?: number | null;
-}): string {
+function shapeText(
+  a: Pick<ReportArchitecture, 'xi' | 'omega' | 'alpha' | 'family' | 'w0' | 'wa' | 'wm'>,
+): string {
   if (a.family === 'linear')
     return `w0 ${a.w0 ?? '?'}, wa ${a.wa ?? '?'}${a.wm !== null && a.wm !== undefined ? `, wm ${a.wm}` : ''}`;
   return `xi ${a.xi}, omega ${a.omega}, alpha ${a.alpha}`;
