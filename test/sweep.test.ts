@@ -342,6 +342,30 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     assert.equal(results(reference).length, 3);
   });
 
+  it('records the BLAS libtorch multiplies with, and resumes only under it', () => {
+    const env = JSON.parse(readFileSync(join(reference, 'environment.json'), 'utf8')) as {
+      blas: { name: string; path: string | null };
+    };
+    const config = JSON.parse(readFileSync(join(reference, 'config.json'), 'utf8')) as {
+      numerics: { blas: { name: string; path: string | null } };
+    };
+    assert.equal(typeof env.blas.name, 'string');
+    assert.deepEqual(config.numerics.blas, env.blas);
+    // The same folder, as if started where another BLAS was selected.
+    const moved = tmp();
+    for (const f of readdirSync(reference))
+      writeFileSync(join(moved, f), readFileSync(join(reference, f)));
+    config.numerics.blas = { name: 'OpenBLAS', path: '/opt/other/libopenblas.so.0' };
+    writeFileSync(join(moved, 'config.json'), JSON.stringify(config));
+    const r = runCli(['sweep', '--resume', moved, '--quiet']);
+    assert.equal(r.status, 2);
+    assert.match(
+      r.stderr,
+      /this run trained with OpenBLAS \(\/opt\/other\/libopenblas\.so\.0\); this machine's libtorch uses .*which would change its numbers: select the run's BLAS again/,
+    );
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  });
+
   it('trains the whole batch whatever the free memory, so that two hosts give the same numbers', () => {
     const roomy = tmp();
     const tight = tmp();

@@ -39,6 +39,16 @@ export function doctorCommand(): Command {
         );
         ok('parallel', configLine(info.parallel, /parallel backend/i) ?? 'unknown');
         ok('threads', `${engine.threads()} of ${cpus().length} cores`);
+        const blas = engine.loadedBlas();
+        const gflops = engine.matmulGflops(1024);
+        ok(
+          'BLAS',
+          `${blas.name}${blas.path ? ` (${blas.path})` : ''}: a 1024 x 1024 fp32 matrix product at ${gflops.toFixed(0)} GFLOP/s`,
+        );
+        if (blas.name.startsWith('reference'))
+          out.push(
+            "  warning        the reference BLAS is tens of times slower than OpenBLAS on the classifier's matrix products: sudo apt-get install libopenblas0-pthread (runs started under one BLAS resume only under it: docs/engine.md)",
+          );
         ok('devices', engine.devices().join(', '));
         ok(
           'memory',

@@ -1,4 +1,5 @@
 export * as ops from './ops.js';
+export { classifyBlas, loadedBlas, matmulGflops, type BlasInfo } from './blas.js';
 export { Tensor, tidy, keep, tensor, full, zeros, ones, trackedTensorCount } from './tensor.js';
 export {
   setThreads,

@@ -44,6 +44,11 @@ function stamp(date: Date): string {
 export interface Numerics {
   threads: number;
   deviceKind: string;
+  /**
+   * The BLAS libtorch multiplied matrices with (its library's real path; null: one built into
+   * libtorch). Absent in runs of older versions, which are not checked against it.
+   */
+  blas?: { name: string; path: string | null };
 }
 
 interface StoredRun {
@@ -70,10 +75,14 @@ export function readStoredRun(dir: string): StoredRun {
     numerics !== undefined &&
     (!Number.isInteger(numerics.threads) ||
       numerics.threads < 1 ||
-      typeof numerics.deviceKind !== 'string')
+      typeof numerics.deviceKind !== 'string' ||
+      (numerics.blas !== undefined &&
+        (typeof numerics.blas !== 'object' ||
+          typeof numerics.blas.name !== 'string' ||
+          (numerics.blas.path !== null && typeof numerics.blas.path !== 'string'))))
   ) {
     throw new UsageError(
-      `${path}: numerics is ${JSON.stringify(numerics)}, expected a thread count and a device kind: the file was edited or damaged`,
+      `${path}: numerics is ${JSON.stringify(numerics)}, expected a thread count, a device kind and (since BLAS is recorded) its BLAS: the file was edited or damaged`,
       'resume',
     );
   }
@@ -84,18 +93,28 @@ const deviceKind = (device: string): string => device.split(':')[0] ?? device;
 
 /**
  * The numerics a run trains with: a new run's from this machine (its --threads or every core), a
- * resumed run's as recorded, refusing a --threads or device kind that would change its numbers.
+ * resumed run's as recorded, refusing a --threads, device kind or BLAS that would change its
+ * numbers.
  */
 export function settleNumerics(
   runtime: { threads: number | null; device: string },
   stored: Numerics | undefined,
   defaultThreads: number,
+  blas: NonNullable<Numerics['blas']>,
 ): Numerics {
   const asked = {
     threads: runtime.threads ?? defaultThreads,
     deviceKind: deviceKind(runtime.device),
+    ...(deviceKind(runtime.device) === 'cpu' ? { blas } : {}),
   };
   if (!stored) return asked;
+  // Another BLAS rounds the classifier's products otherwise, as another thread count does.
+  if (stored.blas && asked.blas && stored.blas.path !== asked.blas.path) {
+    throw new UsageError(
+      `this run trained with ${stored.blas.name}${stored.blas.path ? ` (${stored.blas.path})` : ''}; this machine's libtorch uses ${asked.blas.name}${asked.blas.path ? ` (${asked.blas.path})` : ''}, which would change its numbers: select the run's BLAS again (update-alternatives --config libblas.so.3-x86_64-linux-gnu), or start a new run`,
+      'resume',
+    );
+  }
   if (runtime.threads !== null && runtime.threads !== stored.threads) {
     throw new UsageError(
       `this run trained with ${stored.threads} threads; resuming with --threads ${runtime.threads} would change its numbers (sums are split by thread): drop --threads to resume with ${stored.threads}, or start a new run`,

@@ -1,5 +1,6 @@
 import { availableParallelism, cpus, hostname } from 'node:os';
 import { UsageError } from '../errors.js';
+import { loadedBlas } from '../engine/blas.js';
 import { buildInfo, checkDevice, setThreads, threads as threadCount } from '../engine/runtime.js';
 import { packageVersion, settleNumerics, withRunFolder, type RunFolder } from '../run/folder.js';
 import { studySeeds, type StudyConfig } from '../run/study.js';
@@ -62,6 +63,7 @@ function environmentRecord(
     cuda: info.cudaAvailable,
     device,
     threads: threadCount(),
+    blas: loadedBlas(),
     seeds: studySeeds(study),
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
@@ -132,7 +134,8 @@ class LocalSite implements Site {
       );
     }
     // A resumed run refuses a --threads or device that would change its numbers, before any work.
-    if (folder.numerics) settleNumerics(runtime, folder.numerics, folder.numerics.threads);
+    if (folder.numerics)
+      settleNumerics(runtime, folder.numerics, folder.numerics.threads, loadedBlas());
     const data = await loadStudyData(study, runtime.dataDir);
     this.data = data;
     const imagesPerEpoch = trainImageCount(study, data);
@@ -159,7 +162,7 @@ class LocalSite implements Site {
       measured.pool ??
       (split.processes > 1 ? new TrainerPool(split.processes, split.threads) : undefined);
     try {
-      const numerics = settleNumerics(runtime, folder.numerics, split.threads);
+      const numerics = settleNumerics(runtime, folder.numerics, split.threads, loadedBlas());
       if (split.processes === 1) setThreads(numerics.threads);
       const memoryLimit = runtime.memoryLimit ?? defaultMemoryLimit();
       // Each process fits its micro-batch into its share of the memory.
