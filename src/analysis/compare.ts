@@ -114,13 +114,15 @@ const label = (s: ComparedStudy): string =>
   `${s.family} held to ${s.hold === 'features' ? 'the features' : s.hold === 'macs' ? 'MACs' : 'parameters'}`;
 
 /**
- * The effect a study answers with: at matched cost where the model separates cost from location;
- * held to MACs or parameters the members already cost alike, so the raw effect is at matched cost.
+ * The effect a study answers with. Held to MACs or parameters its members already cost alike, so
+ * the raw effect is at matched cost (a model adjusting for a cost that varies by 1 % only adds
+ * noise: measured, intervals of hundreds of points); held to the features, the effect with the
+ * costs held fixed by the model, where it separates them.
  */
 function answer(s: ComparedStudy): { estimate: Estimate; how: string } | null {
   if (!s.effect) return null;
-  if (s.effect.adjusted) return { estimate: s.effect.adjusted, how: 'at matched cost' };
   if (s.hold !== 'features') return { estimate: s.effect.raw, how: `raw, at held ${s.hold}` };
+  if (s.effect.adjusted) return { estimate: s.effect.adjusted, how: 'at matched cost' };
   return null;
 }
 
