@@ -3,8 +3,7 @@ import { vggBaseWidths } from '../models/vgg-base.js';
 import { numpyArange } from './precise-math.js';
 import {
   describeArchitecture,
-  heldTarget,
-  planOptions,
+  holdOptions,
   type Architecture,
   type FamilyOptions,
   type GridRange,
@@ -101,9 +100,7 @@ export function linearFamily(options: FamilyOptions & LinearOptions = {}): Archi
   for (const wm of wms)
     if (wm !== null && !(wm > 1))
       throw new UsageError(`the multiplier wm must be above 1, got ${wm}`, 'wm');
-  const hold = options.hold ?? 'features';
-  const target = heldTarget(options, hold);
-  const plan = planOptions(options);
+  const holding = holdOptions(options, options.hold ?? 'features');
   const members: Architecture[] = [];
   const seen = new Set<string>();
   let position = 0;
@@ -114,13 +111,7 @@ export function linearFamily(options: FamilyOptions & LinearOptions = {}): Archi
         const line = linearWidths(layers, w0, wa, wm, q);
         if (!line) continue;
         position++;
-        const held = holdCost(line, {
-          ...plan,
-          hold,
-          target,
-          ...(options.holdTolerance !== undefined ? { tolerance: options.holdTolerance } : {}),
-          ...(options.minFeatures !== undefined ? { minFeatures: options.minFeatures } : {}),
-        });
+        const held = holdCost(line, holding);
         if (!held) continue;
         const key = held.widths.join(' ');
         if (seen.has(key)) continue;

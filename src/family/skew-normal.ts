@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { countMacs, countParams, vggPlan, type VggPlanOptions } from '../models/vgg-plan.js';
-import { holdCost, type Hold } from './hold.js';
+import { holdCost, type Hold, type HoldOptions } from './hold.js';
 import { erf, exp, fastErf, numpyArange, pairwiseSum } from './precise-math.js';
 import { vggBaseWidths } from '../models/vgg-base.js';
 
@@ -356,6 +356,17 @@ export function heldTarget(options: FamilyOptions, hold: Hold): number {
   );
 }
 
+/** What holdCost needs to hold a member of this family: the plan, the cost, its target, the bounds. */
+export function holdOptions(options: FamilyOptions, hold: Hold): HoldOptions {
+  return {
+    ...planOptions(options),
+    hold,
+    target: heldTarget(options, hold),
+    ...(options.holdTolerance !== undefined ? { tolerance: options.holdTolerance } : {}),
+    ...(options.minFeatures !== undefined ? { minFeatures: options.minFeatures } : {}),
+  };
+}
+
 /**
  * Members held to another cost than the paper's features: each scaled to the baseline's MACs or
  * parameters (docs/method.md §8), keeping its id; one that cannot be (a layer under the minimum,
@@ -364,16 +375,9 @@ export function heldTarget(options: FamilyOptions, hold: Hold): number {
 export function holdMembers(members: Architecture[], options: FamilyOptions): Architecture[] {
   const hold = options.hold ?? 'features';
   if (hold === 'features') return members;
-  const target = heldTarget(options, hold);
-  const plan = planOptions(options);
+  const holding = holdOptions(options, hold);
   return members.flatMap((a) => {
-    const held = holdCost(a.widths, {
-      ...plan,
-      hold,
-      target,
-      ...(options.holdTolerance !== undefined ? { tolerance: options.holdTolerance } : {}),
-      ...(options.minFeatures !== undefined ? { minFeatures: options.minFeatures } : {}),
-    });
+    const held = holdCost(a.widths, holding);
     if (!held) return [];
     const shape = { xi: a.xi, omega: a.omega, alpha: a.alpha };
     return [{ ...describeArchitecture(a.id, held.widths, shape, options), ...held.cost }];
