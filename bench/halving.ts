@@ -64,10 +64,11 @@ function replay(curves: readonly Curve[], rungs: readonly number[], eta: number)
       standing.set(id, [k, mean(runsOf(id).map((c) => bestUpTo(c, rung)))]);
     }
     if (k === rungs.length - 1) break;
+    // The benchmark's curves are of the skew-normal family: its keys are the bare ids.
     active = promote(
       active.map((id) => ({ id, bestVals: runsOf(id).map((c) => bestUpTo(c, rung)) })),
       eta,
-    );
+    ) as number[];
   }
   const ranking = [...standing.entries()]
     .sort(([a, [ka, va]], [b, [kb, vb]]) => kb - ka || vb - va || a - b)

@@ -170,6 +170,6 @@ describe('a linear family held to MACs, end to end (tiny family)', () => {
     assert.match(r.stderr, /--wa.*only the linear family has it: add --family linear/);
     const s = runCli(['sweep', '--family', 'linear', '--alpha', '0']);
     assert.equal(s.status, 2);
-    assert.match(s.stderr, /--alpha.*drop it, or drop --family linear/);
+    assert.match(s.stderr, /--alpha.*drop it, or give --family both/);
   });
 });

@@ -1,3 +1,9 @@
+import {
+  compareMemberKeys,
+  memberKey,
+  type FamilyChoice,
+  type MemberKey,
+} from '../family/members.js';
 import type { MemberName } from '../family/skew-normal.js';
 import type { RunResult } from '../run/load.js';
 import { linearName } from '../run/results.js';
@@ -16,6 +22,8 @@ export interface CurveBand {
  */
 export interface ArchitectureStats extends MemberName {
   id: number;
+  /** What names it in the study: its id, qualified for a linear member ('linear:3'). */
+  key: MemberKey;
   /**
    * Where the features sit, in layers from the input: xi for a skew-normal member (the paper's
    * measure), the widths' centre of mass for a linear one; null for the baseline.
@@ -69,15 +77,16 @@ export function featureCentre(widths: readonly number[]): number {
 
 /** The runs of a study grouped by architecture, with their statistics, in id order. */
 export function architectureStats(results: readonly RunResult[]): ArchitectureStats[] {
-  const byId = new Map<number, RunResult[]>();
-  for (const r of results) byId.set(r.id, [...(byId.get(r.id) ?? []), r]);
-  return [...byId.entries()]
-    .sort(([a], [b]) => a - b)
-    .map(([id, list]) => {
+  const byKey = new Map<MemberKey, RunResult[]>();
+  for (const r of results) byKey.set(memberKey(r), [...(byKey.get(memberKey(r)) ?? []), r]);
+  return [...byKey.entries()]
+    .sort(([a], [b]) => compareMemberKeys(a, b))
+    .map(([key, list]) => {
       const runs = [...list].sort((a, b) => a.seed - b.seed);
       const first = runs[0] as RunResult;
       return {
-        id,
+        id: first.id,
+        key,
         xi: first.xi,
         omega: first.omega,
         alpha: first.alpha,
@@ -118,16 +127,16 @@ export function architectureStats(results: readonly RunResult[]): ArchitectureSt
 
 /** Architectures by mean best validation accuracy, best first (ties by id). */
 export const rankArchitectures = (list: readonly ArchitectureStats[]): ArchitectureStats[] =>
-  [...list].sort((a, b) => b.bestVal.mean - a.bestVal.mean || a.id - b.id);
+  [...list].sort((a, b) => b.bestVal.mean - a.bestVal.mean || compareMemberKeys(a.key, b.key));
 
 /**
  * What the data say about the top of a ranking: the ids that cannot be told apart from the best
  * at 95 % (Welch's interval of the difference holds zero), or why that cannot be said.
  */
 export interface TopVerdict {
-  best: number | null;
+  best: MemberKey | null;
   /** Ids whose difference to the best is not decided at the level (the best not included). */
-  tiedWithBest: number[];
+  tiedWithBest: MemberKey[];
   /** Why no verdict is possible (fewer than three seeds, one architecture), or null. */
   undecidable: string | null;
 }
@@ -141,7 +150,7 @@ export function topVerdict(list: readonly ArchitectureStats[]): TopVerdict {
   if (!best) return { best: null, tiedWithBest: [], undecidable: 'no architecture has finished' };
   if (ranked.length === 1)
     return {
-      best: best.id,
+      best: best.key,
       tiedWithBest: [],
       undecidable: 'one architecture: nothing to rank it against',
     };
@@ -150,7 +159,7 @@ export function topVerdict(list: readonly ArchitectureStats[]): TopVerdict {
     // With two seeds a t interval has one degree of freedom (t = 12.7): it ties everything or,
     // when two seeds happen to agree, nothing; such marks would rank by luck.
     return {
-      best: best.id,
+      best: best.key,
       tiedWithBest: [],
       undecidable: `${fewest === 1 ? 'one seed' : `${fewest} seeds`} per architecture cannot rank architectures: ${fewest === 1 ? 'a single run has no interval' : 'an interval over two runs is too wide to trust and too narrow by luck'}, so no ranking or tie is claimed; train with --seeds ${SEEDS_TO_RANK} or more`,
     };
@@ -158,8 +167,8 @@ export function topVerdict(list: readonly ArchitectureStats[]): TopVerdict {
   const tied = ranked
     .slice(1)
     .filter((a) => !excludesZero(welchInterval(best.runs, a.runs, LEVEL)))
-    .map((a) => a.id);
-  return { best: best.id, tiedWithBest: tied, undecidable: null };
+    .map((a) => a.key);
+  return { best: best.key, tiedWithBest: tied, undecidable: null };
 }
 
 /** mean ± half-width, or the mean alone with 'n=1' when one run leaves no interval. */
@@ -172,22 +181,48 @@ export function plusMinus(t: Interval, digits = 2): string {
     : `${t.mean.toFixed(digits)} ± ${t.halfWidth.toFixed(digits)}`;
 }
 
-/** The headings of placeCells: the skew-normal's parameters, or the linear family's. */
-export function placeHeadings(list: readonly Pick<ArchitectureStats, 'family'>[]): string[] {
-  return list.some((a) => a.family === 'linear')
-    ? ['rank', 'id', 'w0', 'wa', 'wm', 'centre', 'seeds']
-    : ['rank', 'id', 'xi', 'omega', 'alpha', 'seeds'];
+/** Which family's parameters a listing of architectures shows: one family's, or both. */
+export function placeKind(list: readonly Pick<ArchitectureStats, 'family' | 'xi'>[]): FamilyChoice {
+  const linear = list.some((a) => a.family === 'linear');
+  const skewNormal = list.some((a) => a.xi !== null);
+  return linear ? (skewNormal ? 'both' : 'linear') : 'skew-normal';
+}
+
+const SKEW_NORMAL_HEADINGS = ['xi', 'omega', 'alpha'];
+const LINEAR_HEADINGS = ['w0', 'wa', 'wm', 'centre'];
+
+/** The headings of placeCells: the skew-normal's parameters, the linear family's, or both. */
+export function placeHeadings(list: readonly Pick<ArchitectureStats, 'family' | 'xi'>[]): string[] {
+  const kind = placeKind(list);
+  return [
+    'rank',
+    'id',
+    ...(kind === 'linear' ? [] : SKEW_NORMAL_HEADINGS),
+    ...(kind === 'skew-normal' ? [] : LINEAR_HEADINGS),
+    'seeds',
+  ];
 }
 
 /**
- * The first cells of an architecture's row: rank, id (the baseline named), its family's
- * parameters (xi, omega, alpha; or w0, wa, wm and the widths' centre), seeds.
+ * The first cells of an architecture's row: rank, id (the baseline named, a linear member's
+ * qualified beside skew-normal ones), its family's parameters (xi, omega, alpha; or w0, wa, wm
+ * and the widths' centre; both, '-' where not its own), seeds.
  */
-export function placeCells(a: ArchitectureStats, rank: number, linear = false): string[] {
+export function placeCells(
+  a: ArchitectureStats,
+  rank: number,
+  kind: FamilyChoice = 'skew-normal',
+): string[] {
   const value = (v: number | null | undefined): string =>
     v === null || v === undefined ? '-' : String(v);
-  const shape = linear
-    ? [value(a.w0), value(a.wa), value(a.wm), value(a.location)]
-    : [value(a.xi), value(a.omega), value(a.alpha)];
-  return [String(rank), a.id === 0 ? '0 (VGG)' : String(a.id), ...shape, String(a.seeds.length)];
+  const skewNormalCells = [a.xi, a.omega, a.alpha].map(value);
+  // Beside linear members every member is placed by its centre of mass (the one shared axis).
+  const linearCells = [value(a.w0), value(a.wa), value(a.wm), value(a.location)];
+  return [
+    String(rank),
+    a.id === 0 ? '0 (VGG)' : kind === 'both' ? String(a.key) : String(a.id),
+    ...(kind === 'linear' ? [] : skewNormalCells),
+    ...(kind === 'skew-normal' ? [] : linearCells),
+    String(a.seeds.length),
+  ];
 }

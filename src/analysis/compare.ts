@@ -1,3 +1,4 @@
+import { familiesOf, type FamilyKind } from '../family/members.js';
 import type { LoadedStudy } from '../run/load.js';
 import { changedKeys, gridName, type StudyConfig } from '../run/study.js';
 import { UsageError } from '../errors.js';
@@ -15,12 +16,13 @@ import {
  * analysed apart with every member placed by its widths' centre of mass, so that "one layer
  * later" means the same in all of them, and said side by side: where their members sit, what
  * they cost, their accuracy, the effect of location raw and at matched cost, and whether the
- * studies agree.
+ * studies agree. A study of both families is compared as two, one per family, each with its
+ * baseline.
  */
 
 export interface ComparedStudy {
   dir: string;
-  family: 'skew-normal' | 'linear';
+  family: FamilyKind;
   hold: 'features' | 'macs' | 'params';
   grid: string | null;
   members: number;
@@ -66,13 +68,16 @@ const MAY_DIFFER = new Set<string>([
 
 /** Refuses studies that differ in anything but their family and its cost: data, recipe, depth. */
 function checkComparable(runs: readonly LoadedStudy[]): void {
-  const [first, ...rest] = runs;
-  if (!first || rest.length === 0)
-    throw new UsageError('--compare needs two run folders or more', 'compare');
+  const [first] = runs;
   const studies = runs.map((r) => r.study);
   if (studies.some((s) => s === null))
     throw new UsageError(
       "--compare reads featshift run folders (their config.json says the family); the original code's CSVs do not say",
+      'compare',
+    );
+  if (!first || (runs.length === 1 && first.study?.family !== 'both'))
+    throw new UsageError(
+      '--compare needs two run folders or more, or one study of both families (--family both)',
       'compare',
     );
   const base = studies[0] as StudyConfig;
@@ -89,14 +94,17 @@ function checkComparable(runs: readonly LoadedStudy[]): void {
 const span = (values: number[]): [number, number] | null =>
   values.length === 0 ? null : [Math.min(...values), Math.max(...values)];
 
-function compared(run: LoadedStudy, options: AnalysisOptions): ComparedStudy {
+function compared(
+  { run, family }: { run: LoadedStudy; family: FamilyKind },
+  options: AnalysisOptions,
+): ComparedStudy {
   const analysis = analyzeStudy([run], { ...options, locateBy: 'centre' });
   const members = analysis.architectures.filter(isMember);
   const baseline = analysis.architectures.find((a) => a.id === 0);
   const study = run.study as StudyConfig;
   return {
     dir: run.dir,
-    family: study.family,
+    family,
     hold: study.hold,
     grid: gridName(study),
     members: members.length,
@@ -164,13 +172,27 @@ function findings(studies: readonly ComparedStudy[]): string[] {
   return lines;
 }
 
+/** A study as one per family it draws from, each with the baseline it trained. */
+function byFamily(run: LoadedStudy): { run: LoadedStudy; family: FamilyKind }[] {
+  const study = run.study as StudyConfig;
+  if (study.family !== 'both') return [{ run, family: study.family }];
+  return familiesOf(study.family).map((family) => ({
+    family,
+    run: {
+      ...run,
+      study: { ...study, family },
+      runs: run.runs.filter((r) => r.id === 0 || (r.family === 'linear') === (family === 'linear')),
+    },
+  }));
+}
+
 /** Compares studies that differ only in family, grid and held cost, on the centre of mass. */
 export function compareStudies(
   runs: readonly LoadedStudy[],
   options: AnalysisOptions,
 ): StudyComparison {
   checkComparable(runs);
-  const studies = runs.map((r) => compared(r, options));
+  const studies = runs.flatMap(byFamily).map((r) => compared(r, options));
   return {
     studies,
     finding: findings(studies),

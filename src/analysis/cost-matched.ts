@@ -7,7 +7,7 @@ import { excludesZero, expandedPercentile, LEVEL, mean, type Estimate } from './
  * count constant, so an early-heavy member costs 10-25x the MACs of a late-heavy one: "early is
  * better" and "early costs more" are confounded. A linear model over every member of the selection
  * (not groups of two) separates them: best validation accuracy on xi, with log MACs and log
- * parameters as covariates (omega and alpha beside them), its xi coefficient the effect of moving
+ * parameters as covariates (the family in a study of both, omega and alpha beside them), its xi coefficient the effect of moving
  * the features' centre one layer later at the same cost. Its interval comes from a two-stage
  * bootstrap (architectures, then each one's seeds), expanded for the number of architectures.
  */
@@ -17,7 +17,7 @@ export interface LocationEffect {
   architectures: number;
   /** What the location is: xi (the skew-normal family), or the linear widths' centre of mass. */
   measure: 'xi' | 'centre';
-  /** Points of best validation accuracy per layer later, xi alone in the model. */
+  /** Points of best validation accuracy per layer later, the location alone in the model. */
   raw: Estimate;
   /** The same with the covariates held fixed; null where the members cannot separate them. */
   adjusted: Estimate | null;
@@ -32,6 +32,9 @@ type Column = { name: string; value: (a: ArchitectureStats) => number };
 const COVARIATES: Column[] = [
   { name: 'log MACs', value: (a) => Math.log(a.macs) },
   { name: 'log parameters', value: (a) => Math.log(a.params) },
+  // In a study of both families: which family, so that a family's own level does not pose as
+  // the effect of where the features sit (the families place their features differently).
+  { name: 'family', value: (a) => (a.family === 'linear' ? 1 : 0) },
   { name: 'omega', value: (a) => a.omega ?? 0 },
   { name: 'alpha', value: (a) => a.alpha ?? 0 },
 ];
@@ -102,8 +105,8 @@ export function locationEffect(
   const covariates: Column[] = [];
   for (const c of COVARIATES) {
     const varies = new Set(list.map((a) => c.value(a))).size > 1;
-    const cost = c.name.startsWith('log');
-    if (varies && (cost || list.length >= 3 * (covariates.length + 3))) covariates.push(c);
+    const always = c.name.startsWith('log') || c.name === 'family';
+    if (varies && (always || list.length >= 3 * (covariates.length + 3))) covariates.push(c);
   }
   const columns = { raw: [LOCATION], adjusted: [LOCATION, ...covariates] };
   const fit = (

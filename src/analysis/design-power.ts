@@ -51,9 +51,9 @@ export class PilotError extends Error {}
 export function pilotVariances(results: readonly RunResult[], depth: number): PilotVariances {
   const architectures = architectureStats(results);
   const members = architectures.filter(isMember);
-  const seconds = new Map(results.map((r) => [unitKey(r.id, r.seed), r.runSeconds]));
+  const seconds = new Map(results.map((r) => [unitKey(r, r.seed), r.runSeconds]));
   const meanSeconds = (list: readonly ArchitectureStats[]): number | null => {
-    const times = list.flatMap((a) => a.seeds.map((s) => seconds.get(unitKey(a.id, s))));
+    const times = list.flatMap((a) => a.seeds.map((s) => seconds.get(unitKey(a, s))));
     return times.every((t) => t !== undefined) && times.length > 0 ? mean(times) : null;
   };
   // Seeds: the spread of each member's runs about its own mean, pooled.

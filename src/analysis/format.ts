@@ -1,5 +1,5 @@
 import { humanCount, sparkline, textTable } from '../util/text-table.js';
-import { placeCells, placeHeadings, plusMinus } from './architectures.js';
+import { placeCells, placeHeadings, placeKind, plusMinus } from './architectures.js';
 import type { StudyComparison } from './compare.js';
 import type { LocationEffect } from './cost-matched.js';
 import { quantile, type Estimate } from './stats.js';
@@ -13,7 +13,7 @@ const ci = (e: Estimate): string =>
 /** The analysis as text: architectures, groups, differences, matched cost, Pareto, finding. */
 export function formatAnalysis(a: StudyAnalysis): string {
   const tied = new Set(a.top.tiedWithBest);
-  const linear = a.architectures.some((x) => x.family === 'linear');
+  const kind = placeKind(a.architectures);
   const out: string[] = [];
   out.push(
     `${a.dirs.join(', ')}: ${a.dataset}, VGG-${a.depth}, ${a.finished}${a.planned !== null ? ` of ${a.planned}` : ''} runs, seeds ${a.seeds.join(', ')}; intervals at ${a.level * 100} %, bootstrap of ${a.resamples} resamples`,
@@ -32,14 +32,14 @@ export function formatAnalysis(a: StudyAnalysis): string {
         'widths',
       ],
       a.architectures.map((s, i) => [
-        ...placeCells(s, i + 1, linear),
+        ...placeCells(s, i + 1, kind),
         plusMinus(s.bestVal),
         plusMinus(s.lastVal),
         plusMinus(s.bestValTrain),
         plusMinus(s.gap),
         humanCount(s.params),
         humanCount(s.macs),
-        `${sparkline(s.widths)}${tied.has(s.id) ? ' =best' : ''}`,
+        `${sparkline(s.widths)}${tied.has(s.key) ? ' =best' : ''}`,
       ]),
     ),
     '',
@@ -89,8 +89,8 @@ export function formatAnalysis(a: StudyAnalysis): string {
     const e = a.location;
     out.push(
       '',
-      `Where the features sit, over all ${e.architectures} members (points of best validation accuracy per layer the features' centre xi moves later; 95 % bootstrap interval over architectures and seeds):`,
-      `  raw (xi alone):            ${describeEstimate(e.raw, '')}`,
+      `Where the features sit, over all ${e.architectures} members (points of best validation accuracy per layer ${e.measure === 'xi' ? 'the peak of the features, xi,' : "the features' centre of mass"} moves later; 95 % bootstrap interval over architectures and seeds):`,
+      `  raw (location alone):      ${describeEstimate(e.raw, '')}`,
       `  at matched cost:           ${e.adjusted ? `${describeEstimate(e.adjusted, '')} (${e.covariates.join(', ')} held fixed)` : `no estimate: ${e.note ?? ''}`}`,
     );
   }
@@ -122,7 +122,7 @@ export function formatAnalysis(a: StudyAnalysis): string {
       textTable(
         [...placeHeadings(a.architectures), 'best val %', 'last val %'],
         s.architectures.map((x, i) => [
-          ...placeCells(x, i + 1, linear),
+          ...placeCells(x, i + 1, kind),
           plusMinus(x.bestVal),
           plusMinus(x.lastVal),
         ]),

@@ -1,3 +1,4 @@
+import { compareMemberKeys, memberKey, type MemberKey } from '../family/members.js';
 import type { RunResult } from '../run/load.js';
 import type { ResultRecord } from '../run/results.js';
 import {
@@ -29,7 +30,7 @@ export interface HalvingView {
   /** The epoch every comparison is made at: the first rung, which every run reached. */
   commonEpoch: number;
   /** Architectures halving stopped, by the epoch of the rung where it stopped them. */
-  stopped: { epoch: number; ids: number[] }[];
+  stopped: { epoch: number; ids: MemberKey[] }[];
   /** Each later rung's survivors. */
   survivors: RungStanding[];
 }
@@ -81,9 +82,9 @@ export function halvingView(
     .sort((a, b) => a - b)
     .map((epoch) => ({
       epoch,
-      ids: [...new Set(results.filter((r) => r.stoppedAtRung === epoch).map((r) => r.id))].sort(
-        (a, b) => a - b,
-      ),
+      ids: [
+        ...new Set(results.filter((r) => r.stoppedAtRung === epoch).map((r) => memberKey(r))),
+      ].sort(compareMemberKeys),
     }));
   const survivors = all
     .slice(1)

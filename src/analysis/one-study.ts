@@ -1,3 +1,4 @@
+import { memberKey, type MemberKey } from '../family/members.js';
 import { UsageError } from '../errors.js';
 import type { LoadedStudy } from '../run/load.js';
 import type { StudyConfig } from '../run/study.js';
@@ -47,16 +48,17 @@ export function checkOneStudy(runs: readonly LoadedStudy[], pool: boolean): stri
       `${other.dir} is a study of ${other.dataset} on VGG-${other.depth}, ${first.dir} one of ${first.dataset} on VGG-${first.depth}: analyse one study at a time`,
     );
   }
-  const widths = new Map<number, { dir: string; widths: string }>();
+  const widths = new Map<MemberKey, { dir: string; widths: string }>();
   for (const run of runs) {
     for (const r of run.runs) {
-      const known = widths.get(r.id);
+      const id = memberKey(r);
+      const known = widths.get(id);
       const mine = r.widths.join(' ');
       if (known && known.widths !== mine)
         throw new UsageError(
-          `id ${r.id} has widths ${known.widths} in ${known.dir} and ${mine} in ${run.dir}: these folders hold different families (another width multiplier or feature total), and are not one study; analyse them apart`,
+          `id ${id} has widths ${known.widths} in ${known.dir} and ${mine} in ${run.dir}: these folders hold different families (another width multiplier or feature total), and are not one study; analyse them apart`,
         );
-      widths.set(r.id, { dir: run.dir, widths: mine });
+      widths.set(id, { dir: run.dir, widths: mine });
     }
   }
   const differences = studyDifferences(runs);

@@ -1,3 +1,4 @@
+import { memberKey, type MemberKey } from '../family/members.js';
 import type { LoadedStudy, RunResult } from '../run/load.js';
 import { humanCount } from '../util/text-table.js';
 import { unitKey } from '../run/results.js';
@@ -14,6 +15,7 @@ import {
 import {
   architectureStats,
   featureCentre,
+  placeKind,
   plusMinus,
   rankArchitectures,
   topVerdict,
@@ -45,14 +47,15 @@ import {
  * at similar cost, and a short finding says what the data decide and what they do not.
  */
 
-export type Scheme = 'location' | 'skew' | 'spread' | 'params' | 'macs';
+export type Scheme = 'location' | 'family' | 'skew' | 'spread' | 'params' | 'macs';
 
 export interface GroupSummary {
   scheme: Scheme;
   name: string;
   /** What puts an architecture in the group, in words with its bounds. */
   description: string;
-  ids: number[];
+  /** Its architectures, by memberKey. */
+  ids: MemberKey[];
   runs: number;
   /** Mean over the group's units (architectures; seeds where it holds one), Student t interval. */
   mean: Estimate;
@@ -97,7 +100,7 @@ export interface GroupDifference {
 
 /** An architecture against the baseline at similar cost (within MATCH of its parameters or MACs). */
 export interface MatchedComparison {
-  id: number;
+  id: MemberKey;
   measure: 'params' | 'macs';
   /** The architecture's cost over the baseline's. */
   ratio: number;
@@ -130,7 +133,7 @@ export interface StudyAnalysis {
   /** Each location group's error distribution reweighted to the members' cost distribution. */
   normalizedEdf: NormalizedEdf[];
   /** Architectures no other beats at lower or equal cost, cheapest first. */
-  pareto: { params: number[]; macs: number[] };
+  pareto: { params: MemberKey[]; macs: MemberKey[] };
   /**
    * A successive-halving study: every comparison above is at `commonEpoch`, the rung all runs
    * reached; where halving stopped which architectures; the survivors ranked at each later rung.
@@ -169,6 +172,16 @@ export function locate<T extends Pick<ArchitectureStats, 'location' | 'widths'>>
     ? list.map((a) => (a.location === null ? a : { ...a, location: featureCentre(a.widths) }))
     : [...list];
 }
+
+/** A study of both families, by family: each family's error distribution and their difference. */
+const FAMILY_BINS: Bin[] = [
+  {
+    name: 'skew-normal',
+    description: "the paper's skew-normal members",
+    holds: (a) => a.family !== 'linear',
+  },
+  { name: 'linear', description: "RegNet's linear members", holds: (a) => a.family === 'linear' },
+];
 
 /** What a study's location is measured by: xi (the paper's), or the linear widths' centre. */
 export const locationName = (list: readonly Pick<ArchitectureStats, 'family'>[]): string =>
@@ -267,7 +280,7 @@ function summarize(
     scheme,
     name: bin.name,
     description: bin.description,
-    ids: list.map((a) => a.id),
+    ids: list.map((a) => a.key),
     runs: runs.flat().length,
     mean: groupMean(runs),
     median: bootstrapGroup(runs, median, options),
@@ -308,15 +321,15 @@ function difference(
 }
 
 /** Pareto front: no other architecture has both lower-or-equal cost and higher mean accuracy. */
-function paretoFront(list: readonly ArchitectureStats[], measure: 'params' | 'macs'): number[] {
+function paretoFront(list: readonly ArchitectureStats[], measure: 'params' | 'macs'): MemberKey[] {
   const sorted = [...list].sort(
     (a, b) => a[measure] - b[measure] || b.bestVal.mean - a.bestVal.mean,
   );
-  const front: number[] = [];
+  const front: MemberKey[] = [];
   let best = -Infinity;
   for (const a of sorted) {
     if (a.bestVal.mean > best) {
-      front.push(a.id);
+      front.push(a.key);
       best = a.bestVal.mean;
     }
   }
@@ -328,16 +341,16 @@ export function poolRuns(runs: readonly LoadedStudy[], warnings: string[]): RunR
   const seen = new Map<string, RunResult>();
   for (const run of runs) {
     for (const r of run.runs) {
-      const key = unitKey(r.id, r.seed);
+      const key = unitKey(r, r.seed);
       const other = seen.get(key);
       if (other) {
         if (JSON.stringify(other.widths) !== JSON.stringify(r.widths))
           warnings.push(
-            `${run.dir}: id ${r.id} has other widths than in an earlier folder: these folders are not one study; analyse them apart`,
+            `${run.dir}: id ${memberKey(r)} has other widths than in an earlier folder: these folders are not one study; analyse them apart`,
           );
         else
           warnings.push(
-            `${run.dir}: id ${r.id}, seed ${r.seed} also in an earlier folder; counted once`,
+            `${run.dir}: id ${memberKey(r)}, seed ${r.seed} also in an earlier folder; counted once`,
           );
         continue;
       }
@@ -402,7 +415,7 @@ function findings(analysis: Omit<StudyAnalysis, 'finding'>): string[] {
     );
     for (const s of halving.survivors) {
       const ranked = s.architectures
-        .map((a) => `id ${a.id}${a.id === 0 ? ` (${BASELINE})` : ''} ${plusMinus(a.bestVal)} %`)
+        .map((a) => `id ${a.key}${a.id === 0 ? ` (${BASELINE})` : ''} ${plusMinus(a.bestVal)} %`)
         .join(', ');
       const verdictAt =
         s.top.undecidable ??
@@ -451,7 +464,7 @@ function findings(analysis: Omit<StudyAnalysis, 'finding'>): string[] {
   if (present.length < 2 && !present.some((name) => pick(name, BASELINE)))
     lines.push('Too few locations have results to compare them.');
   const { top } = analysis;
-  const best = analysis.architectures.find((a) => a.id === top.best);
+  const best = analysis.architectures.find((a) => a.key === top.best);
   if (best) {
     const tie =
       top.undecidable ??
@@ -459,7 +472,7 @@ function findings(analysis: Omit<StudyAnalysis, 'finding'>): string[] {
         ? 'every other architecture is worse at 95 %'
         : `${top.tiedWithBest.length === 1 ? 'id' : 'ids'} ${top.tiedWithBest.join(', ')} cannot be told apart from it at 95 %`);
     lines.push(
-      `${top.undecidable === null ? 'Best architecture' : 'Highest mean'}: id ${best.id}${best.id === 0 ? ` (${BASELINE})` : ''}, ${plusMinus(best.bestVal)} %; ${top.undecidable === null ? tie : `no ranking: ${tie}`}.`,
+      `${top.undecidable === null ? 'Best architecture' : 'Highest mean'}: id ${best.key}${best.id === 0 ? ` (${BASELINE})` : ''}, ${plusMinus(best.bestVal)} %; ${top.undecidable === null ? tie : `no ranking: ${tie}`}.`,
     );
   }
   const thin = location.filter((g) => g.ids.length === 1 && g.name !== BASELINE).map((g) => g.name);
@@ -474,7 +487,7 @@ function findings(analysis: Omit<StudyAnalysis, 'finding'>): string[] {
   const abandoned = analysis.architectures.filter((a) => a.abandoned > 0 || a.diverged > 0);
   if (abandoned.length > 0)
     lines.push(
-      `Note: ${abandoned.map((a) => `id ${a.id} (${a.abandoned + a.diverged} of ${a.seeds.length} runs abandoned or diverged)`).join(', ')}: counted with the accuracy they reached.`,
+      `Note: ${abandoned.map((a) => `id ${a.key} (${a.abandoned + a.diverged} of ${a.seeds.length} runs abandoned or diverged)`).join(', ')}: counted with the accuracy they reached.`,
     );
   return lines;
 }
@@ -492,11 +505,14 @@ export function analyzeStudy(
   const stored = first.study;
   const halved = halvingView(pooled, stored?.halving ? halvingRungs(stored) : undefined);
   const results = halved ? halved.compared : pooled;
-  const architectures = locate(architectureStats(results), options.locateBy);
+  const stats = architectureStats(results);
+  // Both families: the widths' centre of mass is the one location they share.
+  const mixed = placeKind(stats) === 'both';
+  const architectures = locate(stats, mixed ? 'centre' : options.locateBy);
   const members = architectures.filter(isMember);
   const baseline = architectures.filter((a) => !isMember(a));
   const layers = first.depth - 1;
-  const measure = options.locateBy === 'centre' ? 'centre' : locationName(members);
+  const measure = options.locateBy === 'centre' || mixed ? 'centre' : locationName(members);
   // Skew and spread are the skew-normal's parameters: a linear family has neither.
   const shapes: [Scheme, Bin[]][] =
     measure === 'xi'
@@ -507,6 +523,7 @@ export function analyzeStudy(
       : [];
   const schemes: [Scheme, Bin[]][] = [
     ['location', locationBins(layers, measure)],
+    ...(mixed ? [['family', FAMILY_BINS] as [Scheme, Bin[]]] : []),
     ...shapes,
     ['params', costBins(members, 'params')],
     ['macs', costBins(members, 'macs')],
@@ -561,7 +578,7 @@ export function analyzeStudy(
         const ratio = a[measure] / base[measure];
         if (ratio > MATCH || ratio < 1 / MATCH) continue;
         const d = welchInterval(a.runs, base.runs);
-        matched.push({ id: a.id, measure, ratio, difference: d, decided: excludesZero(d) });
+        matched.push({ id: a.key, measure, ratio, difference: d, decided: excludesZero(d) });
       }
     }
   }

@@ -51,15 +51,25 @@ const HELD: Column[] = [
 
 /**
  * The columns of a listing: the id, the family's parameters (xi, omega, alpha, or the linear
- * family's w0, wa, wm), the widths and every cost (features, parameters, MACs), and, where a cost
- * other than the paper's features is held or a linear member listed, what it was held to and how
- * near it came.
+ * family's w0, wa, wm; a listing of both families names each member's family and has both sets),
+ * the widths and every cost (features, parameters, MACs), and, where a cost other than the
+ * paper's features is held or a linear member listed, what it was held to and how near it came.
  */
 function columns(list: readonly Architecture[]): Column[] {
   const linear = list.some((a) => a.family === 'linear');
-  const shape = linear ? (['w0', 'wa', 'wm'] as const) : (['xi', 'omega', 'alpha'] as const);
+  const skewNormal = list.some((a) => a.xi !== null);
+  const familyColumn: Column = {
+    key: 'family',
+    value: (a) => (a.id === 0 ? null : (a.family ?? 'skew-normal')),
+    align: 'left',
+  };
+  const shape = [
+    ...(linear && skewNormal ? [familyColumn] : []),
+    ...(skewNormal || !linear ? (['xi', 'omega', 'alpha'] as const).map(field) : []),
+    ...(linear ? (['w0', 'wa', 'wm'] as const).map(field) : []),
+  ];
   const held = list.some((a) => a.hold !== undefined);
-  return [field('id'), ...shape.map(field), ...COST, ...(held ? HELD : [])];
+  return [field('id'), ...shape, ...COST, ...(held ? HELD : [])];
 }
 
 const BORDERLESS = {

@@ -27,7 +27,7 @@ function familyOptionsFrom(o: FamilyCliOptions, command: Command): MemberOptions
 export function familyCommand(): Command {
   const command = new Command('family')
     .description(
-      'list a family of VGG width profiles: the skew-normal (every valid xi, omega, alpha) or the linear (w0 + wa j), with their costs',
+      'list a family of VGG width profiles: the skew-normal (every valid xi, omega, alpha), the linear (w0 + wa j) or both, with their costs',
     )
     .addHelpText(
       'after',
@@ -39,6 +39,7 @@ export function familyCommand(): Command {
         '  featshift family --width-multiplier 0.25 --include-baseline --format csv -o family.csv',
         '  featshift family --family linear --width-multiplier 0.125 --hold macs',
         '  featshift family --family linear --wa 0:48:8 --wm 2:2:1 --hold params',
+        '  featshift family --family both --width-multiplier 0.125 --hold macs',
       ].join('\n'),
     );
   addStudyFlags(command, ['family'])
@@ -52,9 +53,9 @@ export function familyCommand(): Command {
       const members = familyMembers(options);
       if (members.length === 0) {
         throw new UsageError(
-          options.family === 'linear'
-            ? 'no member of this grid is valid: widen the grid (--w0, --wa, --wm), lower --min-features, loosen --hold-tolerance, or raise the budget (--total-features, --width-multiplier)'
-            : 'no architecture of this grid is valid: widen the grid (--xi, --omega, --alpha), lower --min-features, or raise the budget (--total-features, --width-multiplier)',
+          options.family === 'skew-normal'
+            ? 'no architecture of this grid is valid: widen the grid (--xi, --omega, --alpha), lower --min-features, or raise the budget (--total-features, --width-multiplier)'
+            : 'no member of this grid is valid: widen the grid (--w0, --wa, --wm), lower --min-features, loosen --hold-tolerance, or raise the budget (--total-features, --width-multiplier)',
           'min-features',
         );
       }

@@ -8,6 +8,7 @@ import {
   type StudyKey,
 } from '../run/study-options.js';
 import { UsageError } from '../errors.js';
+import type { FamilyChoice, FamilyKind } from '../family/members.js';
 import * as parse from './parse.js';
 
 /**
@@ -62,20 +63,21 @@ export function studyFlagOption(key: StudyKey): Option {
 }
 
 /** Each family's own flags: refused with the other family, which they would not shape. */
-const FAMILY_FLAGS: Record<'skew-normal' | 'linear', readonly StudyKey[]> = {
+const FAMILY_FLAGS: Record<FamilyKind, readonly StudyKey[]> = {
   'skew-normal': ['xi', 'omega', 'alpha', 'areaTolerance'],
   linear: ['w0', 'wa', 'wm', 'q'],
 };
 
-/** Refuses a flag of the family the study does not draw from (--xi with --family linear). */
-export function refuseOtherFamilyFlags(command: Command, family: 'skew-normal' | 'linear'): void {
+/** Refuses a flag of a family the study does not draw from (--xi with --family linear). */
+export function refuseOtherFamilyFlags(command: Command, family: FamilyChoice): void {
+  if (family === 'both') return;
   const other = family === 'linear' ? 'skew-normal' : 'linear';
   for (const key of FAMILY_FLAGS[other])
     if (command.getOptionValueSource(key) === 'cli')
       throw new UsageError(
         family === 'linear'
-          ? 'only the skew-normal family has it: drop it, or drop --family linear'
-          : 'only the linear family has it: add --family linear',
+          ? 'only the skew-normal family has it: drop it, or give --family both'
+          : 'only the linear family has it: add --family linear (or --family both)',
         studyFlag(key),
       );
 }

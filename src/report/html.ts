@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { memberKey } from '../family/members.js';
 import { architectureStats, topVerdict } from '../analysis/architectures.js';
 import {
   analyzeStudy,
@@ -57,6 +58,8 @@ const pageInterval = (t: Interval): ReportInterval | null =>
  * the half-widths of their 95 % intervals (null for a single run) and the band of each curve.
  */
 export interface ReportArchitecture extends RunResult {
+  /** What names it in its study (memberKey as text: '59', 'linear:3'): ids repeat across families. */
+  key: string;
   /** Where the features sit: xi, or a linear member's centre of mass (null: the baseline). */
   location: number | null;
   seeds: number;
@@ -74,8 +77,14 @@ export interface ReportStudy extends Omit<LoadedStudy, 'runs'> {
   architectures: ReportArchitecture[];
   /** Finished runs, (architecture, seed). */
   runCount: number;
-  /** The location groups (early, middle, late, VGG) with each run's best validation error. */
-  groups: Pick<GroupSummary, 'name' | 'description' | 'ids' | 'runs' | 'errors' | 'mean'>[];
+  /**
+   * The location groups (early, middle, late, VGG) with each run's best validation error, and in
+   * a study of both families, the families.
+   */
+  groups: Pick<
+    GroupSummary,
+    'scheme' | 'name' | 'description' | 'ids' | 'runs' | 'errors' | 'mean'
+  >[];
   /** The location groups' error distributions reweighted to one cost distribution. */
   normalizedEdf: NormalizedEdf[];
   /** Points of accuracy per layer later, raw and at matched cost (null: under three members). */
@@ -104,16 +113,17 @@ function reportRun(run: LoadedStudy, locateBy: AnalysisOptions['locateBy']): Rep
   // curves still run to where each run stopped.
   const halved = halvingView(run.runs, run.study?.halving ? halvingRungs(run.study) : undefined);
   const stats = locate(architectureStats(halved ? halved.compared : run.runs), locateBy);
-  const curves = new Map(architectureStats(run.runs).map((a) => [a.id, a]));
+  const curves = new Map(architectureStats(run.runs).map((a) => [a.key, a]));
   const top = topVerdict(stats);
   const architectures = stats.map((a): ReportArchitecture => {
-    const curve = curves.get(a.id) ?? a;
-    const runs = run.runs.filter((r) => r.id === a.id);
+    const curve = curves.get(a.key) ?? a;
+    const runs = run.runs.filter((r) => memberKey(r) === a.key);
     const first = runs[0] as RunResult;
     const meanOf = (pick: (r: RunResult) => number): number =>
       runs.reduce((n, r) => n + pick(r), 0) / runs.length;
     return {
       ...first,
+      key: String(a.key),
       bestVal: a.bestVal.mean,
       bestValTrain: a.bestValTrain.mean,
       lastVal: a.lastVal.mean,
@@ -130,7 +140,7 @@ function reportRun(run: LoadedStudy, locateBy: AnalysisOptions['locateBy']): Rep
       gapCi: pageInterval(a.gap),
       valBand: { low: curve.valAcc.low, high: curve.valAcc.high },
       trainBand: { low: curve.trainAcc.low, high: curve.trainAcc.high },
-      tiedWithBest: top.tiedWithBest.includes(a.id),
+      tiedWithBest: top.tiedWithBest.includes(a.key),
     };
   });
   const analysis =
@@ -142,8 +152,9 @@ function reportRun(run: LoadedStudy, locateBy: AnalysisOptions['locateBy']): Rep
     architectures,
     runCount: run.runs.length,
     groups: (analysis?.groups ?? [])
-      .filter((g) => g.scheme === 'location')
-      .map(({ name, description, ids, runs, errors, mean }) => ({
+      .filter((g) => g.scheme === 'location' || g.scheme === 'family')
+      .map(({ scheme, name, description, ids, runs, errors, mean }) => ({
+        scheme,
         name,
         description,
         ids,
@@ -161,9 +172,10 @@ function reportRun(run: LoadedStudy, locateBy: AnalysisOptions['locateBy']): Rep
 }
 
 export function reportData(runs: LoadedStudy[], live = false): ReportData {
-  // Runs of different families side by side share one location axis: the centre of mass.
+  // Runs of different families side by side, or one of both, share one location axis: the
+  // centre of mass.
   const families = new Set(runs.map((r) => r.study?.family ?? 'skew-normal'));
-  const locateBy = families.size > 1 ? 'centre' : 'family';
+  const locateBy = families.size > 1 || families.has('both') ? 'centre' : 'family';
   return {
     runs: runs.map((run) => reportRun(run, locateBy)),
     generated: `generated ${new Date().toISOString()}`,

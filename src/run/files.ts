@@ -24,8 +24,12 @@ export const CHECKPOINTS_DIR = 'checkpoints';
 
 const id3 = (id: number): string => String(id).padStart(3, '0');
 
-/** The original code's CSV after architecture `id` (docs/method.md §5). */
-export const csvName = (id: number): string => `model_${id3(id)}.csv`;
+/**
+ * The original code's CSV after architecture `id` (docs/method.md §5); in a study of both
+ * families, the linear members' own set is prefixed ('linear_model_003.csv').
+ */
+export const csvName = (id: number, prefix: '' | 'linear' = ''): string =>
+  `${prefix ? `${prefix}_` : ''}model_${id3(id)}.csv`;
 
 /** Matches a CSV name of the original code's, capturing its id. */
 export const CSV_NAME = /^model_(\d+)\.csv$/;
@@ -40,12 +44,18 @@ export const SEED_FOLDER = /^seed-(0|[1-9]\d*)$/;
 export const referenceCsvDir = (dir: string, seeds: readonly number[], seed: number): string =>
   seeds.length === 1 ? dir : join(dir, seedFolderName(seed));
 
-/** The checkpoint file of one (architecture, seed), in a run folder or a worker's folder. */
-export const checkpointName = (id: number, seed: number): string =>
-  `arch_${id3(id)}_seed_${seed}.safetensors`;
+/**
+ * The checkpoint file of one (architecture, seed), in a run folder or a worker's folder; a linear
+ * member's names its family, so that both families' ids can share a folder.
+ */
+export const checkpointName = (member: Member, seed: number): string =>
+  `arch_${member.family === 'linear' ? 'linear_' : ''}${id3(member.id)}_seed_${seed}.safetensors`;
+
+/** What names an architecture in a file name: its id, and its family when not the paper's. */
+type Member = { id: number; family?: string | null };
 
 /** The checkpoint name of a featshift older than seeds (one seed per run). */
 export const singleSeedCheckpointName = (id: number): string => `arch_${id3(id)}.safetensors`;
 
-export const checkpointPath = (dir: string, id: number, seed: number): string =>
-  join(dir, CHECKPOINTS_DIR, checkpointName(id, seed));
+export const checkpointPath = (dir: string, member: Member, seed: number): string =>
+  join(dir, CHECKPOINTS_DIR, checkpointName(member, seed));

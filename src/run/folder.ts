@@ -3,6 +3,7 @@ import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { memberKey } from '../family/members.js';
 import type { Architecture } from '../family/skew-normal.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { tryLockFile } from '../util/file-lock.js';
@@ -275,7 +276,7 @@ export async function writeRunConfig(
 ): Promise<void> {
   await writeFileAtomic(
     join(dir, CONFIG_FILE),
-    `${JSON.stringify({ featshift: packageVersion(), study, architectures: architectures.map((a) => a.id), ...extra }, null, 2)}\n`,
+    `${JSON.stringify({ featshift: packageVersion(), study, architectures: architectures.map(memberKey), ...extra }, null, 2)}\n`,
   );
 }
 

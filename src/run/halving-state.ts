@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { compareMemberKeys, isMemberKey, memberKey, type MemberKey } from '../family/members.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { HALVING_FILE } from './files.js';
 import { resultLineProblem, unitKey, type ResultRecord } from './results.js';
@@ -8,8 +9,9 @@ import { resultLineProblem, unitKey, type ResultRecord } from './results.js';
 /** One rung's decision: every architecture's standing there, and those that went on. */
 export interface RungDecision {
   rung: number;
-  standings: { id: number; bestVals: number[] }[];
-  promoted: number[];
+  /** By memberKey: the id, qualified for a linear member ('linear:3'). */
+  standings: { id: MemberKey; bestVals: number[] }[];
+  promoted: MemberKey[];
 }
 
 /**
@@ -23,24 +25,27 @@ export interface HalvingState {
   decisions: RungDecision[];
   paused: Record<string, ResultRecord>;
   /** On a queue (ASHA): promoted[k], the architectures sent on to rung k. */
-  promoted?: number[][];
+  promoted?: MemberKey[][];
 }
 
 /** What a halving state is checked against: the study's rungs and rule, its units and results. */
 export interface HalvingCheck {
   rungs: readonly number[];
   eta: number;
-  ids: readonly number[];
+  ids: readonly MemberKey[];
   seeds: readonly number[];
   /** The runs already in results.jsonl. */
   records: readonly ResultRecord[];
   /** The rule that picks who goes on from a rung's standings (src/sweep/halving.ts). */
-  promote: (standings: readonly { id: number; bestVals: number[] }[], eta: number) => number[];
+  promote: (
+    standings: readonly { id: MemberKey; bestVals: number[] }[],
+    eta: number,
+  ) => MemberKey[];
 }
 
-const sameIds = (a: readonly number[], b: readonly number[]): boolean =>
+const sameIds = (a: readonly MemberKey[], b: readonly MemberKey[]): boolean =>
   a.length === b.length &&
-  [...a].sort((x, y) => x - y).every((x, i) => x === [...b].sort((p, q) => p - q)[i]);
+  [...a].sort(compareMemberKeys).every((x, i) => x === [...b].sort(compareMemberKeys)[i]);
 
 /**
  * Why a parsed halving.json cannot be this run's state, or undefined when it can: its rungs and
@@ -58,9 +63,9 @@ export function halvingStateProblem(raw: unknown, check: HalvingCheck): string |
   if (!Array.isArray(s.decisions)) return 'decisions is not a list';
   if (s.decisions.length > check.rungs.length - 1)
     return `${s.decisions.length} decisions for ${check.rungs.length - 1} rungs before the last`;
-  const isId = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0;
+  const isId = isMemberKey;
   // entrants[k]: the architectures that race to rung k.
-  const entrants: number[][] = [[...check.ids]];
+  const entrants: MemberKey[][] = [[...check.ids]];
   for (const [k, d] of (s.decisions as unknown[]).entries()) {
     const where = `decision ${k + 1}`;
     if (d === null || typeof d !== 'object') return `${where} is not an object`;
@@ -71,7 +76,7 @@ export function halvingStateProblem(raw: unknown, check: HalvingCheck): string |
       return `${where} needs standings and a list of promoted ids`;
     for (const st of standings as unknown[]) {
       const { id, bestVals } = (st ?? {}) as Partial<{ id: unknown; bestVals: unknown }>;
-      if (!isId(id) || !(entrants[k] as number[]).includes(id))
+      if (!isId(id) || !(entrants[k] as MemberKey[]).includes(id))
         return `${where} ranks ${JSON.stringify(id)}, not an architecture in the race to rung ${rung}`;
       if (
         !Array.isArray(bestVals) ||
@@ -81,7 +86,7 @@ export function halvingStateProblem(raw: unknown, check: HalvingCheck): string |
       )
         return `${where}: id ${id} has no accuracies between 0 and 100, one per seed`;
     }
-    const ranked = standings as { id: number; bestVals: number[] }[];
+    const ranked = standings as { id: MemberKey; bestVals: number[] }[];
     if (new Set(ranked.map((x) => x.id)).size !== ranked.length)
       return `${where} ranks an id twice`;
     const rule = check.promote(ranked, check.eta);
@@ -97,10 +102,10 @@ export function halvingStateProblem(raw: unknown, check: HalvingCheck): string |
       return `promoted must hold one list per rung (${check.rungs.length})`;
     const lists = s.promoted as unknown[];
     for (const [k, list] of lists.entries()) {
-      const before = k <= 1 ? check.ids : (lists[k - 1] as number[]);
+      const before = k <= 1 ? check.ids : (lists[k - 1] as MemberKey[]);
       if (!Array.isArray(list) || !list.every((x) => isId(x) && before.includes(x)))
         return `promoted[${k}] must list ids sent on from the rung before`;
-      if (k >= 1) entrants[k] = list as number[];
+      if (k >= 1) entrants[k] = list as MemberKey[];
     }
   }
   const paused = s.paused;
@@ -110,14 +115,15 @@ export function halvingStateProblem(raw: unknown, check: HalvingCheck): string |
     const problem = resultLineProblem(value, { ids: check.ids, seeds: check.seeds });
     if (problem !== undefined) return `paused run ${key}: ${problem}`;
     const r = value as ResultRecord;
-    if (key !== unitKey(r.id, r.seed)) return `paused run ${key} holds id ${r.id}, seed ${r.seed}`;
+    const id = memberKey(r);
+    if (key !== unitKey(r, r.seed)) return `paused run ${key} holds id ${id}, seed ${r.seed}`;
     // Paused at the end of rung j: it must have been sent to rung j, and no later decision ranks it.
     const j = check.rungs.indexOf(r.valAcc.length);
     if (j < 0 || j >= check.rungs.length - 1 || (!queued && j > decisions.length))
       return `paused run ${key} stands at epoch ${r.valAcc.length}, no rung reached yet`;
-    if (!(entrants[j] ?? []).includes(r.id))
+    if (!(entrants[j] ?? []).includes(id))
       return `paused run ${key} was not sent to the rung of epoch ${check.rungs[j]}`;
-    if (decisions.slice(j + 1).some((d) => d.standings.some((x) => x.id === r.id)))
+    if (decisions.slice(j + 1).some((d) => d.standings.some((x) => x.id === id)))
       return `paused run ${key} stands at epoch ${r.valAcc.length}, yet a later rung ranked it`;
   }
   for (const r of check.records) {
@@ -125,10 +131,11 @@ export function halvingStateProblem(raw: unknown, check: HalvingCheck): string |
     const k = check.rungs.indexOf(r.stoppedAtRung);
     const d = decisions[k];
     // On a queue (ASHA) a stop is recorded once nothing can promote the run any more.
-    if (!queued && (!d || d.promoted.includes(r.id) || !d.standings.some((x) => x.id === r.id)))
-      return `results.jsonl records id ${r.id}, seed ${r.seed} as stopped at the rung of epoch ${r.stoppedAtRung}, which no decision here did`;
+    const id = memberKey(r);
+    if (!queued && (!d || d.promoted.includes(id) || !d.standings.some((x) => x.id === id)))
+      return `results.jsonl records id ${id}, seed ${r.seed} as stopped at the rung of epoch ${r.stoppedAtRung}, which no decision here did`;
     if (r.valAcc.length > r.stoppedAtRung)
-      return `results.jsonl records id ${r.id}, seed ${r.seed} as stopped at epoch ${r.stoppedAtRung} after ${r.valAcc.length} epochs`;
+      return `results.jsonl records id ${id}, seed ${r.seed} as stopped at epoch ${r.stoppedAtRung} after ${r.valAcc.length} epochs`;
   }
   return undefined;
 }

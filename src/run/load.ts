@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { UsageError } from '../errors.js';
+import { compareMemberKeys, isMemberKey, memberKey, type MemberKey } from '../family/members.js';
 import { baselineArchitecture } from '../family/skew-normal.js';
 import { vggBaseWidths } from '../models/vgg-base.js';
 import { countMacs, countParams, vggPlan } from '../models/vgg-plan.js';
@@ -169,11 +170,11 @@ function readResultsJsonl(
         return;
       }
       const arch = fromJsonLine(parsed as StoredLine, seed);
-      const key = unitKey(arch.id, arch.seed);
+      const key = unitKey(arch, arch.seed);
       const first = lineOf.get(key);
       if (first !== undefined) {
         warnings.push(
-          `${where}: skipped a line: id ${arch.id}, seed ${arch.seed} is already recorded on line ${first}`,
+          `${where}: skipped a line: id ${memberKey(arch)}, seed ${arch.seed} is already recorded on line ${first}`,
         );
         return;
       }
@@ -310,7 +311,7 @@ function readCsvSet(dir: string, seed: number, classes: number, warnings: string
 function readLoadedConfig(
   path: string,
   warnings: string[],
-): { study: StudyConfig; ids: number[] | undefined; seeds: number[] | undefined } | undefined {
+): { study: StudyConfig; ids: MemberKey[] | undefined; seeds: number[] | undefined } | undefined {
   if (!existsSync(path)) return undefined;
   let raw: { study?: unknown; architectures?: unknown } | null;
   try {
@@ -337,18 +338,22 @@ function readLoadedConfig(
     if (error instanceof UsageError) throw new UsageError(error.message);
     throw error;
   }
-  const ids = raw.architectures;
-  if (
-    ids !== undefined &&
-    !(Array.isArray(ids) && ids.every((x) => Number.isInteger(x) && (x as number) >= 0))
-  )
+  let ids = raw.architectures;
+  if (ids !== undefined && !(Array.isArray(ids) && ids.every(isMemberKey)))
     throw new UsageError(
       `${path}: architectures is ${JSON.stringify(ids).slice(0, 80)}, expected a list of ids: the file was edited or damaged; restore it`,
     );
+  // A linear study of the featshift before studies of both families listed its members' bare ids.
+  if (study.family === 'linear' && Array.isArray(ids))
+    ids = ids.map((x: MemberKey) => (typeof x === 'number' && x !== 0 ? `linear:${x}` : x));
   // A config.json that names no seed leaves the seeds to the results.
   const named =
     typeof given === 'object' && given !== null && ('seed' in given || 'seeds' in given);
-  return { study, ids: ids as number[] | undefined, seeds: named ? studySeeds(study) : undefined };
+  return {
+    study,
+    ids: ids as MemberKey[] | undefined,
+    seeds: named ? studySeeds(study) : undefined,
+  };
 }
 
 /**
@@ -427,7 +432,7 @@ export function loadStudy(dir: string, options: LoadOptions = {}): LoadedStudy {
       `${dir} holds no results: ${found}${why}; give a run folder with at least one finished architecture`,
     );
   }
-  architectures.sort((a, b) => a.id - b.id || a.seed - b.seed);
+  architectures.sort((a, b) => compareMemberKeys(memberKey(a), memberKey(b)) || a.seed - b.seed);
   const depth = study?.depth ?? (architectures[0]?.widths.length ?? 15) + 1;
   let baselineWidths = architectures.find((a) => a.id === 0)?.widths;
   if (!baselineWidths) {

@@ -1,6 +1,7 @@
 import { UsageError } from '../errors.js';
 import { cycleEnds, halvingRungs } from './rungs.js';
-import { parseIds, studySeeds, type StudyConfig } from './study.js';
+import { parseMemberKeys } from '../family/members.js';
+import { studySeeds, type StudyConfig } from './study.js';
 
 /** The fewest seeds per architecture whose t intervals can rank architectures (docs/method.md §6). */
 export const SEEDS_TO_RANK = 3;
@@ -62,7 +63,8 @@ export function preflight(study: StudyConfig): string[] {
   }
   const seeds = studySeeds(study).length;
   const architectures =
-    (study.ids === null ? Infinity : parseIds(study.ids).length) + (study.includeBaseline ? 1 : 0);
+    (study.ids === null ? Infinity : parseMemberKeys(study.ids, study.family).length) +
+    (study.includeBaseline ? 1 : 0);
   if (seeds < SEEDS_TO_RANK && architectures > 1) {
     warnings.push(
       `${seeds === 1 ? 'one seed' : `${seeds} seeds`} per architecture cannot rank architectures: the summary will show each run's numbers without ties or a ranking by intervals (groups of architectures are still compared over their members); give --seeds ${SEEDS_TO_RANK} or more to rank them`,

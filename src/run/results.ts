@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { HOLDS, type Hold } from '../family/hold.js';
+import { compareMemberKeys, memberKey, type MemberKey } from '../family/members.js';
 import type { Architecture } from '../family/skew-normal.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type {
@@ -40,7 +41,11 @@ export interface ResultRecord extends Omit<Architecture, 'totalFeatures'>, Train
 }
 
 /** The key of one unit of work, (architecture, seed). */
-export const unitKey = (id: number, seed: number): string => `${id}/${seed}`;
+/** One run of a study, as its halving state and every scheduler key it: '49/0', 'linear:3/1'. */
+export const unitKey = (
+  member: { id: number; family?: string | null } | MemberKey,
+  seed: number,
+): string => `${typeof member === 'object' ? memberKey(member) : member}/${seed}`;
 
 /** A linear member's name (docs/method.md §8), or nothing for a skew-normal one or the baseline. */
 export const linearName = (
@@ -103,8 +108,8 @@ export function toRecord(
 
 /** What a results.jsonl line is checked against, where the run folder says it. */
 export interface ResultContext {
-  /** The study's architecture ids (config.json's selection). */
-  ids?: readonly number[];
+  /** The study's architectures (config.json's selection), by memberKey. */
+  ids?: readonly MemberKey[];
   /** The study's seeds. */
   seeds?: readonly number[];
 }
@@ -172,8 +177,8 @@ export function resultLineProblem(value: unknown, context: ResultContext = {}): 
     !(Number.isInteger(r.stoppedAtRung) && (r.stoppedAtRung as number) >= 1)
   )
     return `stoppedAtRung ${JSON.stringify(r.stoppedAtRung)} is no epoch`;
-  if (context.ids && !context.ids.includes(id))
-    return `id ${id} is not an architecture of this study (config.json)`;
+  if (context.ids && !context.ids.includes(memberKey({ id, family: r.family as string })))
+    return `id ${memberKey({ id, family: r.family as string })} is not an architecture of this study (config.json)`;
   if (context.seeds && r.seed !== undefined && !context.seeds.includes(r.seed as number))
     return `seed ${JSON.stringify(r.seed)} is not a seed of this study (config.json)`;
   return undefined;
@@ -234,11 +239,11 @@ export function readResults(
       if (problem !== undefined) refuse(problem);
       const r = record as ResultRecord;
       const withSeed = { ...r, seed: (r.seed as number | undefined) ?? seed };
-      const key = unitKey(withSeed.id, withSeed.seed);
+      const key = unitKey(withSeed, withSeed.seed);
       const earlier = lineOf.get(key);
       if (earlier !== undefined)
         refuse(
-          `id ${withSeed.id}, seed ${withSeed.seed} is recorded again (first on line ${earlier})`,
+          `id ${memberKey(withSeed)}, seed ${withSeed.seed} is recorded again (first on line ${earlier})`,
         );
       lineOf.set(key, i + 1);
       records.push(withSeed);
@@ -322,9 +327,9 @@ export function referenceCsv(records: readonly ResultRecord[]): string {
   return `${[header, ...rows].join('\n')}\n`;
 }
 
-/** What a run trains: its architectures (in order) and its seeds. */
+/** What a run trains: its architectures (by memberKey) and its seeds. */
 export interface RunSelection {
-  ids: readonly number[];
+  ids: readonly MemberKey[];
   seeds: readonly number[];
 }
 
@@ -334,8 +339,9 @@ export interface RunSelection {
  * `model_NNN.csv` holds every selected architecture with id <= NNN, one row each in id order, and
  * exists once all of them have finished. The last one holds the whole selection. A run of several
  * seeds writes one such set per seed, each in its folder `seed-S` (the original code ran one seed
- * per run). Files already written are kept, since their content cannot change (`all` rewrites
- * them, as a resume does).
+ * per run). A study of both families writes its linear members as a second set of the same
+ * columns, `linear_model_NNN.csv` (the baseline stays in the first). Files already written are
+ * kept, since their content cannot change (`all` rewrites them, as a resume does).
  */
 export async function writeReferenceCsvs(
   dir: string,
@@ -343,22 +349,31 @@ export async function writeReferenceCsvs(
   selection: RunSelection,
   all = false,
 ): Promise<void> {
+  const sorted = [...selection.ids].sort(compareMemberKeys);
+  const mixed = sorted.some((k) => typeof k === 'number' && k !== 0) && sorted.some(isLinearKey);
+  const series = mixed
+    ? [sorted.filter((k) => !isLinearKey(k)), sorted.filter(isLinearKey)]
+    : [sorted];
   for (const seed of selection.seeds) {
-    const byId = new Map(records.filter((r) => r.seed === seed).map((r) => [r.id, r]));
+    const byKey = new Map(records.filter((r) => r.seed === seed).map((r) => [memberKey(r), r]));
     const folder = referenceCsvDir(dir, selection.seeds, seed);
-    const prefix: ResultRecord[] = [];
-    for (const id of [...selection.ids].sort((a, b) => a - b)) {
-      const record = byId.get(id);
-      if (!record) break;
-      prefix.push(record);
-      const path = join(folder, csvName(id));
-      if (all || !existsSync(path)) {
-        if (prefix.length === 1) await mkdir(folder, { recursive: true });
-        await writeFileAtomic(path, referenceCsv(prefix));
+    for (const keys of series) {
+      const prefix: ResultRecord[] = [];
+      for (const key of keys) {
+        const record = byKey.get(key);
+        if (!record) break;
+        prefix.push(record);
+        const path = join(folder, csvName(record.id, mixed && isLinearKey(key) ? 'linear' : ''));
+        if (all || !existsSync(path)) {
+          if (prefix.length === 1) await mkdir(folder, { recursive: true });
+          await writeFileAtomic(path, referenceCsv(prefix));
+        }
       }
     }
   }
 }
+
+const isLinearKey = (k: MemberKey): boolean => typeof k === 'string';
 
 /** Records a finished architecture: results.jsonl and the reference CSVs, both atomically. */
 export async function recordResult(

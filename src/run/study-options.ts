@@ -1,7 +1,7 @@
 import { DATASETS } from '../data/registry.js';
 import { HOLD_TOLERANCE, HOLDS, type Hold } from '../family/hold.js';
 import { LINEAR_DEFAULTS } from '../family/linear.js';
-import { FAMILY_KINDS, type FamilyKind } from '../family/members.js';
+import { FAMILY_CHOICES, type FamilyChoice } from '../family/members.js';
 import type { GridRange } from '../family/skew-normal.js';
 import { INIT_SCHEMES, type InitScheme } from '../models/init.js';
 import { LAYOUTS, PRECISIONS, type Layout, type Precision } from '../train/recipe.js';
@@ -201,10 +201,10 @@ export const STUDY_OPTIONS = {
   }),
 
   // Design spaces beyond the paper's (docs/method.md §8).
-  family: choice<FamilyKind>(FAMILY_KINDS, 'skew-normal', {
+  family: choice<FamilyChoice>(FAMILY_CHOICES, 'skew-normal', {
     group: 'family',
     arg: '<KIND>',
-    help: "skew-normal (the paper's) or linear (RegNet's w_j = w0 + wa j)",
+    help: "skew-normal (the paper's), linear (RegNet's w_j = w0 + wa j), or both in one study",
     absentMeans: 'skew-normal',
   }),
   hold: choice<Hold>(HOLDS, 'features', {
@@ -257,7 +257,7 @@ export const STUDY_OPTIONS = {
   ids: text(null as string | null, {
     group: 'selection',
     arg: '<LIST>',
-    help: 'train only these ids, such as 1-10,17 (0 is the baseline)',
+    help: 'train only these ids, such as 1-10,17 (0 is the baseline; linear:1-4 names linear members beside skew-normal ones)',
     shown: 'all',
     reference: '--resume-model-id N is --ids N- up to the last id',
   }),

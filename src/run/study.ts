@@ -1,5 +1,11 @@
 import { UsageError } from '../errors.js';
-import { familyMembers, type MemberOptions } from '../family/members.js';
+import {
+  familyMembers,
+  formatMemberKeys,
+  memberKey,
+  parseMemberKeys,
+  type MemberOptions,
+} from '../family/members.js';
 import { defaultXiGrid, baselineArchitecture, type Architecture } from '../family/skew-normal.js';
 import {
   ADDED_LATER,
@@ -132,44 +138,6 @@ export function resolveSeeds(text: string, base: number): number[] {
   const seeds = parts.map(Number);
   if (new Set(seeds).size !== seeds.length) fail(`'${text}' names a seed twice`);
   return seeds;
-}
-
-/** The largest id --ids accepts: far above any family's size, small enough to list. */
-const MAX_ID = 100_000;
-
-/** Sorted ids written back as ranges: [1, 2, 3, 7] as '1-3, 7'. */
-export function formatIds(ids: readonly number[]): string {
-  const parts: string[] = [];
-  for (let i = 0; i < ids.length; i++) {
-    const start = ids[i] as number;
-    while (i + 1 < ids.length && ids[i + 1] === (ids[i] as number) + 1) i++;
-    parts.push(start === ids[i] ? String(start) : `${start}-${ids[i] as number}`);
-  }
-  return parts.join(', ');
-}
-
-/** Parses '1-10,17' into sorted unique ids; refuses malformed ranges. */
-export function parseIds(text: string): number[] {
-  const ids = new Set<number>();
-  for (const part of text.split(',')) {
-    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
-    if (!m)
-      throw new UsageError(
-        `'${part}' is not an id or a range such as 1-10 (use --ids 1-10,17)`,
-        'ids',
-      );
-    const from = Number(m[1]);
-    const to = m[2] === undefined ? from : Number(m[2]);
-    if (to < from) throw new UsageError(`the range '${part.trim()}' runs backwards`, 'ids');
-    if (to > MAX_ID) {
-      throw new UsageError(
-        `'${part.trim()}' goes past ${MAX_ID}: no family has that many members (VGG-16's has 193)`,
-        'ids',
-      );
-    }
-    for (let i = from; i <= to; i++) ids.add(i);
-  }
-  return [...ids].sort((a, b) => a - b);
 }
 
 /** The keys whose values differ between a stored study and a requested one. */
@@ -372,9 +340,12 @@ export function gridName(study: StudyConfig): string {
     study.hold === 'features'
       ? ''
       : `, each held to the baseline's ${study.hold === 'macs' ? 'MACs' : 'parameters'} within ${100 * study.holdTolerance} %`;
-  if (study.family === 'linear')
-    return `the linear family of VGG-${study.depth}, ${scale} (w0 ${range(study.w0)}, wa ${range(study.wa)}, ${study.wm ? `quantised by wm ${range(study.wm)} to multiples of ${study.q}` : 'not quantised'}${held}, at least ${study.minFeatures} features a layer)`;
-  return `the skew-normal family of VGG-${study.depth}, ${scale} (xi ${range(study.xi ?? defaultXiGrid(study.depth - 1))}, omega ${range(study.omega)}, alpha ${range(study.alpha)}${held}, at least ${study.minFeatures} features a layer)`;
+  const linear = `w0 ${range(study.w0)}, wa ${range(study.wa)}, ${study.wm ? `quantised by wm ${range(study.wm)} to multiples of ${study.q}` : 'not quantised'}`;
+  const skewNormal = `xi ${range(study.xi ?? defaultXiGrid(study.depth - 1))}, omega ${range(study.omega)}, alpha ${range(study.alpha)}`;
+  const tail = `${held}, at least ${study.minFeatures} features a layer`;
+  if (study.family === 'both')
+    return `the skew-normal and linear families of VGG-${study.depth}, ${scale} (${skewNormal}; ${linear}${tail})`;
+  return `the ${study.family} family of VGG-${study.depth}, ${scale} (${study.family === 'linear' ? linear : skewNormal}${tail})`;
 }
 
 /** The architectures a study trains, in order: the baseline first (when asked), then the members. */
@@ -386,27 +357,39 @@ export function selectArchitectures(
   const family = familyMembers(options);
   if (family.length === 0) {
     throw new UsageError(
-      study.family === 'linear'
-        ? 'this family has no member: every line leaves a layer under --min-features or misses the held cost; widen --wa, loosen --hold-tolerance, or give a larger --width-multiplier or --total-features'
-        : 'this family has no member: at this feature budget every distribution leaves a layer under --min-features; give a larger --width-multiplier or --total-features',
+      study.family === 'skew-normal'
+        ? 'this family has no member: at this feature budget every distribution leaves a layer under --min-features; give a larger --width-multiplier or --total-features'
+        : 'this family has no member: every line leaves a layer under --min-features or misses the held cost; widen --wa, loosen --hold-tolerance, or give a larger --width-multiplier or --total-features',
       study.widthMultiplier !== null ? 'width-multiplier' : 'total-features',
     );
   }
   let members = family;
   if (study.ids !== null) {
-    const ids = parseIds(study.ids);
-    const known = new Set(family.map((a) => a.id));
-    const bad = ids.filter((id) => (id === 0 ? !study.includeBaseline : !known.has(id)));
-    if (bad.length > 0) {
-      const last = family[family.length - 1]?.id ?? 0;
-      const gaps =
-        family.length < last ? ` (${last - family.length} of them not members here)` : '';
+    const keys = parseMemberKeys(study.ids, study.family);
+    const known = new Set(family.map(memberKey));
+    const bad = keys.filter((k) => (k === 0 ? !study.includeBaseline : !known.has(k)));
+    if (bad.length > 0)
       throw new UsageError(
-        `no architecture with id ${formatIds(bad)}: this family has ids 1-${last}${gaps}${study.includeBaseline ? ', and 0 for the baseline' : ' (0, the baseline, needs --include-baseline)'}; featshift family lists them`,
+        `no architecture with id ${formatMemberKeys(bad)}: ${idRanges(family)}${study.includeBaseline ? ', and 0 for the baseline' : ' (0, the baseline, needs --include-baseline)'}; featshift family lists them`,
         'ids',
       );
-    }
-    members = family.filter((a) => ids.includes(a.id));
+    const wanted = new Set(keys);
+    members = family.filter((a) => wanted.has(memberKey(a)));
   }
   return study.includeBaseline ? [baselineArchitecture(options), ...members] : members;
+}
+
+/** The ids each family of a listing spans, in words ('this family has ids 1-193 (2 of them ...)'). */
+function idRanges(family: readonly Architecture[]): string {
+  const kinds = [...new Set(family.map((a) => a.family ?? 'skew-normal'))];
+  const spans = kinds.map((kind) => {
+    const ids = family.filter((a) => (a.family ?? 'skew-normal') === kind).map((a) => a.id);
+    const last = Math.max(...ids);
+    const gaps = ids.length < last ? ` (${last - ids.length} of them not members here)` : '';
+    const prefix = kind === 'linear' && kinds.length > 1 ? 'linear:' : '';
+    return kinds.length > 1 ? `the ${kind} family ${prefix}1-${last}${gaps}` : `1-${last}${gaps}`;
+  });
+  return kinds.length > 1
+    ? `the ids are ${spans.join(' and ')}`
+    : `this family has ids ${spans[0]}`;
 }

@@ -1,3 +1,4 @@
+import { compareMemberKeys, memberKey } from '../family/members.js';
 import type { Architecture } from '../family/skew-normal.js';
 
 /**
@@ -22,8 +23,11 @@ export function runUnits(
 }
 
 /** How a unit is named to people: 'id 61, seed 1' (the seed only where a study has several). */
-export const unitLabel = (unit: { arch: { id: number }; seed: number }, seeds: number): string =>
-  seeds > 1 ? `id ${unit.arch.id}, seed ${unit.seed}` : `id ${unit.arch.id}`;
+export const unitLabel = (
+  unit: { arch: { id: number; family?: string | null }; seed: number },
+  seeds: number,
+): string =>
+  seeds > 1 ? `id ${memberKey(unit.arch)}, seed ${unit.seed}` : `id ${memberKey(unit.arch)}`;
 
 /**
  * Units of work longest first (the seeds of one architecture cost the same): where several
@@ -31,7 +35,10 @@ export const unitLabel = (unit: { arch: { id: number }; seed: number }, seeds: n
  */
 export function longestUnitsFirst<T extends RunUnit>(units: readonly T[]): T[] {
   return [...units].sort(
-    (a, b) => b.arch.macs - a.arch.macs || a.arch.id - b.arch.id || a.seed - b.seed,
+    (a, b) =>
+      b.arch.macs - a.arch.macs ||
+      compareMemberKeys(memberKey(a.arch), memberKey(b.arch)) ||
+      a.seed - b.seed,
   );
 }
 

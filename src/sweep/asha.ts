@@ -1,3 +1,4 @@
+import { compareMemberKeys, type MemberKey } from '../family/members.js';
 import { unitKey, type ResultRecord } from '../run/results.js';
 
 /**
@@ -16,16 +17,16 @@ export interface AshaInput {
   eta: number;
   seeds: readonly number[];
   /** Architectures that start at the first rung. */
-  ids: readonly number[];
+  ids: readonly MemberKey[];
   /** promoted[k]: the architectures sent on to rung k (k >= 1). */
-  promoted: readonly (readonly number[])[];
+  promoted: readonly (readonly MemberKey[])[];
   /** The runs paused at a rung, and the ended ones (results.jsonl), by unitKey. */
   paused: Readonly<Record<string, ResultRecord>>;
   ended: ReadonlyMap<string, ResultRecord>;
 }
 
 /** The architectures at rung k: all for the first, else those promoted to it. */
-const entrants = (input: AshaInput, k: number): readonly number[] =>
+const entrants = (input: AshaInput, k: number): readonly MemberKey[] =>
   k === 0 ? input.ids : (input.promoted[k] ?? []);
 
 /**
@@ -33,9 +34,9 @@ const entrants = (input: AshaInput, k: number): readonly number[] =>
  * of which ended by the recipe (abandoned or diverged): the mean of the seeds' best validation
  * accuracy up to the rung.
  */
-function standings(input: AshaInput, k: number): { id: number; mean: number }[] {
+function standings(input: AshaInput, k: number): { id: MemberKey; mean: number }[] {
   const rung = input.rungs[k] as number;
-  const out: { id: number; mean: number }[] = [];
+  const out: { id: MemberKey; mean: number }[] = [];
   for (const id of entrants(input, k)) {
     const bests: number[] = [];
     for (const seed of input.seeds) {
@@ -54,11 +55,13 @@ function standings(input: AshaInput, k: number): { id: number; mean: number }[] 
  * The promotions the results in so far allow: [rung index it goes to, id] pairs not taken yet.
  * `idle` (nothing queued or running) lets a rung that has promoted no one send on its best.
  */
-export function ashaPromotions(input: AshaInput, idle: boolean): [number, number][] {
-  const out: [number, number][] = [];
+export function ashaPromotions(input: AshaInput, idle: boolean): [number, MemberKey][] {
+  const out: [number, MemberKey][] = [];
   for (let k = 0; k < input.rungs.length - 1; k++) {
     const already = new Set(input.promoted[k + 1] ?? []);
-    const ranked = standings(input, k).sort((a, b) => b.mean - a.mean || a.id - b.id);
+    const ranked = standings(input, k).sort(
+      (a, b) => b.mean - a.mean || compareMemberKeys(a.id, b.id),
+    );
     const members = ranked.filter((s) => s.id !== 0);
     let keep = Math.floor(members.length / input.eta);
     if (idle && keep === 0 && members.length > 0 && ![...already].some((id) => id !== 0)) keep = 1;

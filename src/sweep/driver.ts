@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import { UsageError } from '../errors.js';
+import { memberKey, type MemberKey } from '../family/members.js';
 import {
   writeEnvironment,
   writeFailed,
@@ -73,7 +74,7 @@ export interface SweepReporter {
   /** Successive halving decided at a rung which architectures go on. */
   rung(decision: RungDecision & { rungs: number[] }): void;
   /** Asynchronous halving (a queue) sent an architecture on to the rung at `epoch`. */
-  promoted?(id: number, epoch: number): void;
+  promoted?(id: MemberKey, epoch: number): void;
   /** A run failed on every attempt (a queue): recorded in failed.json, the study goes on. */
   failed?(unit: RunUnit, reason: string, attempts: number): void;
   /** Something about where the study trains (a queue's state), said once. */
@@ -243,11 +244,11 @@ function planStudy(
 ): Plan {
   const { dir, study } = folder;
   const seeds = studySeeds(study);
-  const selection: RunSelection = { ids: architectures.map((a) => a.id), seeds };
+  const selection: RunSelection = { ids: architectures.map(memberKey), seeds };
   const records = readResults(dir, study.seed, selection);
-  const done = new Set(records.map((r) => unitKey(r.id, r.seed)));
+  const done = new Set(records.map((r) => unitKey(r, r.seed)));
   const units = runUnits(architectures, seeds);
-  const todo = units.filter((u) => !done.has(unitKey(u.arch.id, u.seed)));
+  const todo = units.filter((u) => !done.has(unitKey(u.arch, u.seed)));
   // A damaged state must not record a different study.
   const state = study.halving
     ? readHalvingState(dir, { ...selection, rungs, eta: study.eta, records, promote })

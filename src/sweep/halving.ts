@@ -1,4 +1,5 @@
 import { toRecord, type ResultRecord } from '../run/results.js';
+import { compareMemberKeys, type MemberKey } from '../family/members.js';
 import type { Architecture } from '../family/skew-normal.js';
 import type { TrainingOutcome } from '../train/trainer.js';
 
@@ -15,7 +16,8 @@ export { cycleEnds, halvingRungs } from '../run/rungs.js';
 
 /** An architecture's standing at a rung: its best validation accuracy, one per seed. */
 export interface RungStanding {
-  id: number;
+  /** The architecture's memberKey (its id, qualified for a linear member). */
+  id: MemberKey;
   bestVals: number[];
 }
 
@@ -26,14 +28,16 @@ export interface RungStanding {
  * (id 0) always goes on beside them, outside the count: the study compares every architecture
  * with it, so it trains in full.
  */
-export function promote(standings: readonly RungStanding[], eta: number): number[] {
+export function promote(standings: readonly RungStanding[], eta: number): MemberKey[] {
   const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   const members = standings.filter((s) => s.id !== 0 && s.bestVals.length > 0);
   const keep = Math.max(1, Math.floor(members.length / eta));
-  const ranked = [...members].sort((a, b) => mean(b.bestVals) - mean(a.bestVals) || a.id - b.id);
+  const ranked = [...members].sort(
+    (a, b) => mean(b.bestVals) - mean(a.bestVals) || compareMemberKeys(a.id, b.id),
+  );
   const ids = ranked.slice(0, keep).map((s) => s.id);
   if (standings.some((s) => s.id === 0)) ids.push(0);
-  return ids.sort((a, b) => a - b);
+  return ids.sort(compareMemberKeys);
 }
 
 /**

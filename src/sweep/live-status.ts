@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LIVE_FILE } from '../run/files.js';
-import { linearName } from '../run/results.js';
+import { linearName, unitKey } from '../run/results.js';
 import type { LiveStatus, LiveUnit } from '../run/live.js';
 import type { RunUnit } from '../run/units.js';
 import type { TrainingEvents } from '../train/trainer.js';
@@ -32,8 +32,8 @@ export class LiveStatusFile {
 
   /** `reporter`, with every run's start, steps, epochs and end also written to live.json. */
   follow(reporter: SweepReporter): SweepReporter {
-    const end = (id: number, seed: number): void => {
-      this.units.delete(`${id}:${seed}`);
+    const end = (member: { id: number; family?: string }, seed: number): void => {
+      this.units.delete(unitKey(member, seed));
       this.write(true);
     };
     // The reporter may be a class instance: its methods are called on it, not copied off it.
@@ -61,15 +61,15 @@ export class LiveStatusFile {
       },
       architectureStart: (info) => this.started(info, reporter.architectureStart(info)),
       architectureDone: (record, remaining) => {
-        end(record.id, record.seed);
+        end(record, record.seed);
         reporter.architectureDone(record, remaining);
       },
       paused: (record) => {
-        end(record.id, record.seed);
+        end(record, record.seed);
         reporter.paused?.(record);
       },
       failed: (unit, reason, attempts) => {
-        end(unit.arch.id, unit.seed);
+        end(unit.arch, unit.seed);
         reporter.failed?.(unit, reason, attempts);
       },
     };
@@ -87,7 +87,7 @@ export class LiveStatusFile {
     events: TrainingEvents,
   ): TrainingEvents {
     const unit = liveUnit(info.unit, info.epochs, info.where);
-    this.units.set(`${info.unit.arch.id}:${info.unit.seed}`, unit);
+    this.units.set(unitKey(info.unit.arch, info.unit.seed), unit);
     this.write(true);
     return {
       ...events,

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { memberKey, type MemberKey } from '../family/members.js';
+import type { Architecture } from '../family/skew-normal.js';
 import { CHECKPOINTS_DIR, checkpointPath, singleSeedCheckpointName } from '../run/files.js';
 import type { ResultRecord } from '../run/results.js';
 import type { StudyConfig } from '../run/study.js';
@@ -26,12 +28,14 @@ import { trainRequest, unitTrainOptions } from './unit-request.js';
  */
 async function adoptSingleSeedCheckpoint(
   dir: string,
-  id: number,
+  arch: Architecture,
   seed: number,
   seeds: readonly number[],
 ): Promise<void> {
-  const old = join(dir, CHECKPOINTS_DIR, singleSeedCheckpointName(id));
-  const current = checkpointPath(dir, id, seed);
+  // Linear members came after seeds: only the paper's family has checkpoints of the old name.
+  if (arch.family === 'linear') return;
+  const old = join(dir, CHECKPOINTS_DIR, singleSeedCheckpointName(arch.id));
+  const current = checkpointPath(dir, arch, seed);
   if (seeds.length === 1 && existsSync(old) && !existsSync(current)) await rename(old, current);
 }
 
@@ -48,7 +52,7 @@ export interface LocalExecutorOptions {
   /** Training processes (--parallel); none: units train in this process, one at a time. */
   pool: TrainerPool | undefined;
   /** Layouts already settled (by --parallel auto's timing), by architecture id. */
-  layouts: ReadonlyMap<number, MemoryFormatChoice>;
+  layouts: ReadonlyMap<MemberKey, MemoryFormatChoice>;
   shouldStop: () => boolean;
 }
 
@@ -60,8 +64,8 @@ export interface LocalExecutorOptions {
 export class LocalExecutor implements Executor {
   readonly concurrency: number;
   private readonly o: LocalExecutorOptions;
-  private readonly layouts: Map<number, MemoryFormatChoice>;
-  private readonly memory = new Map<number, MicroBatchChoice>();
+  private readonly layouts: Map<MemberKey, MemoryFormatChoice>;
+  private readonly memory = new Map<MemberKey, MicroBatchChoice>();
   private readonly loaders: SeedLoaders;
   private readonly watch: NodeJS.Timeout | undefined;
   private stopAsked = false;
@@ -102,26 +106,27 @@ export class LocalExecutor implements Executor {
     shown: TrainingEvents,
   ): Promise<TrainingOutcome | undefined> {
     const { arch, seed } = unit;
+    const key = memberKey(arch);
     const { dir, study, data, device, pool } = this.o;
     const events: TrainingEvents = {
       ...shown,
       layout: (choice) => {
-        if (!this.layouts.has(arch.id)) this.layouts.set(arch.id, choice);
+        if (!this.layouts.has(key)) this.layouts.set(key, choice);
         shown.layout?.(choice);
       },
       memory: (choice) => {
-        if (!this.memory.has(arch.id)) this.memory.set(arch.id, choice);
+        if (!this.memory.has(key)) this.memory.set(key, choice);
         shown.memory?.(choice);
       },
     };
-    await adoptSingleSeedCheckpoint(dir, arch.id, seed, this.o.seeds);
-    const layout = this.layouts.get(arch.id);
+    await adoptSingleSeedCheckpoint(dir, arch, seed, this.o.seeds);
+    const layout = this.layouts.get(key);
     const request = trainRequest(
       study,
       unit,
       data,
-      { device, checkpointPath: checkpointPath(dir, arch.id, seed) },
-      { untilEpoch, layout, memory: layout ? this.memory.get(arch.id) : undefined },
+      { device, checkpointPath: checkpointPath(dir, arch, seed) },
+      { untilEpoch, layout, memory: layout ? this.memory.get(key) : undefined },
     );
     if (pool) return pool.train(request, events);
     const loaders = await this.loaders.of(seed);
@@ -145,7 +150,7 @@ export class LocalExecutor implements Executor {
   /** A recorded run's checkpoint goes, unless kept. */
   async ended(record: ResultRecord): Promise<void> {
     if (!this.o.keepCheckpoints)
-      await rm(checkpointPath(this.o.dir, record.id, record.seed), { force: true });
+      await rm(checkpointPath(this.o.dir, record, record.seed), { force: true });
   }
 
   async finished(): Promise<void> {

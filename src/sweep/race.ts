@@ -1,3 +1,4 @@
+import { memberKey, type MemberKey } from '../family/members.js';
 import type { Architecture } from '../family/skew-normal.js';
 import { unpause, type HalvingState, type RungDecision } from '../run/halving-state.js';
 import { unitKey, type ResultRecord } from '../run/results.js';
@@ -31,7 +32,7 @@ export interface RaceIo {
   /** The synchronous rule decided at a rung. */
   rung(decision: RungDecision): void;
   /** ASHA sent an architecture on to the rung at `epoch`. */
-  promoted(id: number, epoch: number): void;
+  promoted(id: MemberKey, epoch: number): void;
   /** A run paused at a rung, waiting for a decision. */
   paused(record: ResultRecord): void;
 }
@@ -55,18 +56,18 @@ export interface RaceOptions {
 
 export class StudyRace {
   private readonly o: RaceOptions;
-  private readonly byId: Map<number, Architecture>;
+  private readonly byKey: Map<MemberKey, Architecture>;
   private readonly ended: Map<string, ResultRecord>;
   private ready: Work[] = [];
   /** The synchronous rule: the rung being raced to, and its entrants. */
   private k = 0;
-  private active: number[];
+  private active: MemberKey[];
 
   constructor(options: RaceOptions) {
     this.o = options;
-    this.byId = new Map(options.architectures.map((a) => [a.id, a]));
-    this.ended = new Map(options.records.map((r) => [unitKey(r.id, r.seed), r]));
-    this.active = options.architectures.map((a) => a.id);
+    this.byKey = new Map(options.architectures.map((a) => [memberKey(a), a]));
+    this.ended = new Map(options.records.map((r) => [unitKey(r, r.seed), r]));
+    this.active = options.architectures.map(memberKey);
   }
 
   private get state(): HalvingState | undefined {
@@ -78,13 +79,13 @@ export class StudyRace {
   }
 
   /** The work rung k still owes its entrants: seeds not ended and not yet paused there. */
-  private owed(k: number, ids: readonly number[]): Work[] {
+  private owed(k: number, ids: readonly MemberKey[]): Work[] {
     const rung = this.o.rungs[k] as number;
     const units = runUnits(
-      ids.map((id) => this.byId.get(id)).filter((a) => a !== undefined),
+      ids.map((id) => this.byKey.get(id)).filter((a) => a !== undefined),
       this.o.seeds,
     ).filter((u) => {
-      const key = unitKey(u.arch.id, u.seed);
+      const key = unitKey(u.arch, u.seed);
       return !this.ended.has(key) && (this.state?.paused[key]?.valAcc.length ?? 0) < rung;
     });
     return this.o.order(units).map((unit) => ({
@@ -96,7 +97,7 @@ export class StudyRace {
 
   /** Takes up the race where the state says it stands: the first work to hand out. */
   async start(): Promise<void> {
-    const ids = this.o.architectures.map((a) => a.id);
+    const ids = this.o.architectures.map(memberKey);
     const state = this.state;
     if (!state) this.ready = this.owed(0, ids);
     else if (this.o.asynchronous) {
@@ -124,7 +125,7 @@ export class StudyRace {
 
   /** A unit came back trained: paused at its rung, or ended. */
   async trained(work: Work, record: ResultRecord, paused: boolean): Promise<void> {
-    const key = unitKey(work.unit.arch.id, work.unit.seed);
+    const key = unitKey(work.unit.arch, work.unit.seed);
     const state = this.state;
     if (state && paused) {
       state.paused[key] = record;
@@ -206,13 +207,13 @@ export class StudyRace {
   /** ASHA: sends on whoever the results so far allow; the number sent on. */
   private async promoteAsync(idle: boolean): Promise<number> {
     const state = this.state as HalvingState;
-    const promoted = state.promoted as number[][];
+    const promoted = state.promoted as MemberKey[][];
     const next = ashaPromotions(
       {
         rungs: this.o.rungs,
         eta: this.o.eta,
         seeds: this.o.seeds,
-        ids: this.o.architectures.map((a) => a.id),
+        ids: this.o.architectures.map(memberKey),
         promoted,
         paused: state.paused,
         ended: this.ended,
@@ -220,7 +221,7 @@ export class StudyRace {
       idle,
     );
     for (const [k, id] of next) {
-      (promoted[k] as number[]).push(id);
+      (promoted[k] as MemberKey[]).push(id);
       await this.o.io.saveState(state);
       this.o.io.promoted(id, this.o.rungs[k] as number);
       this.ready.push(...this.owed(k, [id]));

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
+import { familyTag, type MemberKey } from '../family/members.js';
 import { FAILED_FILE, RESULTS_FILE } from '../run/files.js';
 import type { RungDecision } from '../run/halving-state.js';
 import { unitLabel, type RunUnit } from '../run/units.js';
@@ -146,7 +147,9 @@ export class ConsoleReporter implements SweepReporter {
     const a = unit.arch;
     this.epochs = info.epochs;
     this.imagesPerEpoch = info.imagesPerEpoch;
-    this.remaining = this.remaining.filter((u) => u.arch.id !== a.id || u.seed !== unit.seed);
+    this.remaining = this.remaining.filter(
+      (u) => unitKey(u.arch, u.seed) !== unitKey(a, unit.seed),
+    );
     const view: UnitView = {
       unit,
       label: `${this.seeds > 1 ? 'run' : 'arch'} ${info.index + 1}/${info.total} (${unitLabel(unit, this.seeds)})${info.where !== undefined ? ` on ${info.where}` : ''}`,
@@ -158,7 +161,7 @@ export class ConsoleReporter implements SweepReporter {
       images: 0,
       bar: undefined,
     };
-    this.running.set(unitKey(a.id, unit.seed), view);
+    this.running.set(unitKey(a, unit.seed), view);
     if (this.mode === 'json')
       this.json('architecture', {
         id: a.id,
@@ -292,7 +295,12 @@ export class ConsoleReporter implements SweepReporter {
     view.images = 0;
     view.epoch = s.epoch + 1;
     if (this.mode === 'json')
-      this.json('epoch', { id: view.unit.arch.id, seed: view.unit.seed, ...s });
+      this.json('epoch', {
+        id: view.unit.arch.id,
+        ...familyTag(view.unit.arch),
+        seed: view.unit.seed,
+        ...s,
+      });
     else {
       this.unitLine(
         view,
@@ -302,8 +310,8 @@ export class ConsoleReporter implements SweepReporter {
   }
 
   /** A unit stops training (done, paused at a rung, failed): its view and bar go. */
-  private endView(id: number, seed: number): UnitView | undefined {
-    const key = unitKey(id, seed);
+  private endView(member: { id: number; family?: string }, seed: number): UnitView | undefined {
+    const key = unitKey(member, seed);
     const view = this.running.get(key);
     if (view) this.dropBar(view);
     this.running.delete(key);
@@ -312,7 +320,7 @@ export class ConsoleReporter implements SweepReporter {
 
   architectureDone(r: ResultRecord, remaining: RunUnit[]): void {
     this.finished++;
-    const view = this.endView(r.id, r.seed);
+    const view = this.endView(r, r.seed);
     if (this.mode === 'json') this.json('result', { ...r });
     else {
       const flag = r.diverged
@@ -338,7 +346,7 @@ export class ConsoleReporter implements SweepReporter {
   }
 
   paused(r: ResultRecord): void {
-    this.endView(r.id, r.seed);
+    this.endView(r, r.seed);
     if (this.mode === 'json') this.json('paused', { ...r });
     else
       this.line(
@@ -346,15 +354,21 @@ export class ConsoleReporter implements SweepReporter {
       );
   }
 
-  promoted(id: number, epoch: number): void {
+  promoted(id: MemberKey, epoch: number): void {
     if (this.mode === 'json') this.json('promoted', { id, epoch });
     else this.line(`id ${id} goes on to epoch ${epoch}`);
   }
 
   failed(unit: RunUnit, reason: string, attempts: number): void {
-    this.endView(unit.arch.id, unit.seed);
+    this.endView(unit.arch, unit.seed);
     if (this.mode === 'json')
-      this.json('failed', { id: unit.arch.id, seed: unit.seed, reason, attempts });
+      this.json('failed', {
+        id: unit.arch.id,
+        ...familyTag(unit.arch),
+        seed: unit.seed,
+        reason,
+        attempts,
+      });
     else
       this.line(
         `${unitLabel(unit, this.seeds)} FAILED after ${attempts} attempts: ${reason}; the sweep goes on`,

@@ -1,7 +1,10 @@
+import { memberKey, type MemberKey } from '../family/members.js';
 import {
   architectureStats,
   placeCells,
   placeHeadings,
+  placeKind,
+  type ArchitectureStats,
   plusMinus,
   rankArchitectures,
   topVerdict,
@@ -26,14 +29,14 @@ export function summaryTable(records: readonly ResultRecord[]): string {
   const ranked = rankArchitectures(stats);
   const top = topVerdict(stats);
   const tied = new Set(top.tiedWithBest);
-  const linear = stats.some((a) => a.family === 'linear');
+  const kind = placeKind(stats);
   const rows = ranked.map((a, i) => [
-    ...placeCells(a, i + 1, linear),
+    ...placeCells(a, i + 1, kind),
     plusMinus(a.bestVal),
     plusMinus(a.bestValTrain),
     humanCount(a.params),
     humanCount(a.macs),
-    `${sparkline(a.widths)}${a.id === top.best && top.undecidable === null ? ' best' : ''}${tied.has(a.id) ? ' =best' : ''}${a.abandoned ? ` abandoned ${a.abandoned}/${a.seeds.length}` : ''}${a.diverged ? ` DIVERGED ${a.diverged}/${a.seeds.length}` : ''}`,
+    `${sparkline(a.widths)}${a.key === top.best && top.undecidable === null ? ' best' : ''}${tied.has(a.key) ? ' =best' : ''}${a.abandoned ? ` abandoned ${a.abandoned}/${a.seeds.length}` : ''}${a.diverged ? ` DIVERGED ${a.diverged}/${a.seeds.length}` : ''}`,
   ]);
   const head: string[] = [
     ...placeHeadings(stats),
@@ -60,11 +63,11 @@ export function summaryTable(records: readonly ResultRecord[]): string {
       `Successive halving: every run is ranked on its numbers at epoch ${halved.view.commonEpoch}, the rung all reached (the epochs column says how far each trained); the survivors of later rungs are ranked again in the finding below.`,
     );
     // Successive halving: how far each architecture trained, before its widths.
-    const epochsOf = (id: number): string =>
-      String(Math.max(...records.filter((r) => r.id === id).map((r) => r.valAcc.length)));
+    const epochsOf = (key: MemberKey): string =>
+      String(Math.max(...records.filter((r) => memberKey(r) === key).map((r) => r.valAcc.length)));
     head.splice(head.length - 1, 0, 'epochs');
     rows.forEach((row, i) =>
-      row.splice(row.length - 1, 0, epochsOf((ranked[i] as { id: number }).id)),
+      row.splice(row.length - 1, 0, epochsOf((ranked[i] as ArchitectureStats).key)),
     );
   }
   return [textTable(head, rows), '', ...verdict].join('\n');

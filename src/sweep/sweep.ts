@@ -1,3 +1,4 @@
+import { memberKey, type MemberKey } from '../family/members.js';
 import { availableParallelism, cpus, hostname } from 'node:os';
 import { UsageError } from '../errors.js';
 import { loadedBlas } from '../engine/blas.js';
@@ -103,9 +104,12 @@ async function settleSplit(
   const candidates = candidateSplits(cores, fixed, todo.length);
   if (candidates.length <= 1)
     return given(candidates[0] ?? { processes: 1, threads: fixed ?? cores });
-  const architectures = [...new Map(todo.map((u) => [u.arch.id, u.arch])).values()];
-  const steps = new Map<number, number>();
-  for (const u of todo) steps.set(u.arch.id, (steps.get(u.arch.id) ?? 0) + stepsPerUnit);
+  const architectures = [...new Map(todo.map((u) => [memberKey(u.arch), u.arch])).values()];
+  const steps = new Map<MemberKey, number>();
+  for (const u of todo) {
+    const key = memberKey(u.arch);
+    steps.set(key, (steps.get(key) ?? 0) + stepsPerUnit);
+  }
   return measureSplits(candidates, architectures, probeConfig, steps);
 }
 

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tinyFamily } from './tiny-study.js';
+import { compareMemberKeys, memberKey } from '../../src/family/members.js';
 import type { Architecture } from '../../src/family/skew-normal.js';
 import type { ResultRecord } from '../../src/run/results.js';
 
@@ -13,10 +14,10 @@ export function results(dir: string): ResultRecord[] {
     .map((l) => JSON.parse(l) as ResultRecord);
 }
 
-/** The numbers of results, by id, without wall-clock times: what must match between runs. */
+/** The numbers of results, by member, without wall-clock times: what must match between runs. */
 export function resultNumbers(list: readonly ResultRecord[]): Record<string, unknown>[] {
   return [...list]
-    .sort((a, b) => a.id - b.id)
+    .sort((a, b) => compareMemberKeys(memberKey(a), memberKey(b)) || a.seed - b.seed)
     .map((r) =>
       Object.fromEntries(
         Object.entries(r).filter(

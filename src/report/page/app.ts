@@ -21,7 +21,8 @@ interface PlotElement extends HTMLElement {
 declare const Plotly: PlotlyApi;
 
 interface PageState {
-  selected: number[];
+  /** The architecture shown in detail, per study, by its key ('59', 'linear:3'). */
+  selected: string[];
   sort: { key: ColumnKey; desc: boolean }[];
   filter: string[];
   topK: number[];
@@ -43,10 +44,14 @@ type ColumnKey =
 type ShapeKey = 'xi' | 'omega' | 'alpha' | 'w0' | 'wa' | 'wm' | 'location';
 
 /** The parameters that name a run's members: the skew-normal's, or the linear family's. */
-const shapeKeys = (run: ReportStudy): readonly ShapeKey[] =>
-  run.architectures.some((a) => a.family === 'linear')
-    ? ['w0', 'wa', 'wm', 'location']
-    : ['xi', 'omega', 'alpha'];
+const shapeKeys = (run: ReportStudy): readonly ShapeKey[] => {
+  const linear = run.architectures.some((a) => a.family === 'linear');
+  const skewNormal = run.architectures.some((a) => a.xi !== null);
+  return [
+    ...(skewNormal || !linear ? (['xi', 'omega', 'alpha'] as const) : []),
+    ...(linear ? (['w0', 'wa', 'wm', 'location'] as const) : []),
+  ];
+};
 
 const SHAPE_LABELS: Record<ShapeKey, string> = {
   xi: 'xi',
@@ -152,15 +157,19 @@ const members = (run: ReportStudy): ReportArchitecture[] =>
 const ranked = (run: ReportStudy): ReportArchitecture[] =>
   run.architectures.slice().sort((a, b) => b.bestVal - a.bestVal || a.id - b.id);
 
-const topIds = (run: ReportStudy, k: number): number[] =>
+const topKeys = (run: ReportStudy, k: number): string[] =>
   ranked(run)
     .slice(0, k)
-    .map((a) => a.id);
+    .map((a) => a.key);
+
+/** A run in training named as its study names it: a linear member's id is qualified ('linear:3'). */
+const liveKey = (u: { id: number; family?: string }): string =>
+  u.family === 'linear' ? `linear:${u.id}` : String(u.id);
 
 /** Plotly's hover text: numbers and featshift's words only. */
 function hoverText(a: ReportArchitecture): string {
   return [
-    `id ${a.id}${a.id === 0 ? ' (baseline VGG)' : ` (${shapeText(a)})`}`,
+    `id ${a.key}${a.id === 0 ? ' (baseline VGG)' : ` (${shapeText(a)})`}`,
     `widths ${a.widths.join(' ')}`,
     `best val ${pm(a.bestVal, a.bestValCi)} % (train ${pm(a.bestValTrain, a.bestValTrainCi)} %)${a.seeds > 1 ? `, mean of ${a.seeds} seeds` : ''}`,
     `last val ${pct(a.lastVal)} %, last train ${pct(a.lastTrain)} %`,
@@ -174,8 +183,9 @@ function bindClick(target: PlotElement, r: number): void {
   if (target.featshiftBound) return;
   target.featshiftBound = true;
   target.on('plotly_click', (event) => {
-    const point = event.points?.[0];
-    if (point?.customdata !== undefined) select(r, Number(point.customdata));
+    // customdata holds the architecture's key: '59', or 'linear:3'.
+    const key = event.points?.[0]?.customdata;
+    if (typeof key === 'string' || typeof key === 'number') select(r, key);
   });
 }
 
@@ -401,7 +411,7 @@ interface Marks {
  */
 function markTraces(run: ReportStudy, r: number, m: Marks): object[] {
   const k = state.topK[r] ?? 5;
-  const top = new Set(topIds(run, k));
+  const top = new Set(topKeys(run, k));
   const list = run.architectures.filter((a) => a.id !== 0 && m.x(a) !== null);
   const first = m.first ?? true;
   const panel = { xaxis: m.xaxis ?? 'x', yaxis: 'y', showlegend: first };
@@ -427,7 +437,7 @@ function markTraces(run: ReportStudy, r: number, m: Marks): object[] {
   const point = (l: ReportArchitecture[]): object => ({
     x: l.map(m.x),
     y: l.map(m.y),
-    customdata: l.map((a) => a.id),
+    customdata: l.map((a) => a.key),
     text: l.map(hoverText),
     hoverinfo: 'text',
   });
@@ -451,7 +461,7 @@ function markTraces(run: ReportStudy, r: number, m: Marks): object[] {
       ...panel,
     },
   ];
-  const best = list.filter((a) => top.has(a.id));
+  const best = list.filter((a) => top.has(a.key));
   if (best.length > 0)
     traces.push({
       type: 'scatter',
@@ -800,14 +810,19 @@ function bandTraces(
 /** Step lines of error distributions, one per group: errors ascending, each with its EDF value. */
 function drawEdfs(
   target: string,
-  groups: readonly { name: string; errors: readonly number[]; cdf: readonly number[] }[],
+  groups: readonly {
+    name: string;
+    errors: readonly number[];
+    cdf: readonly number[];
+    dash?: boolean;
+  }[],
   title: string,
   yTitle: string,
 ): void {
   const traces = groups.map((g) => ({
     type: 'scatter',
     mode: 'lines',
-    line: { shape: 'hv' },
+    line: { shape: 'hv', ...(g.dash ? { dash: 'dash' } : {}) },
     name: g.name,
     x: [g.errors[0], ...g.errors],
     y: [0, ...g.cdf],
@@ -823,18 +838,25 @@ function drawEdfs(
   );
 }
 
-/** The empirical distribution of best validation error per location group, as RegNet draws them. */
+/**
+ * The empirical distribution of best validation error per location group, as RegNet draws them;
+ * in a study of both families, each family's too (dashed).
+ */
 function edf(run: ReportStudy, r: number): void {
+  const families = run.groups.some((g) => g.scheme === 'family');
   drawEdfs(
     `edf-${r}`,
     run.groups
       .filter((g) => g.errors.length > 0)
       .map((g) => ({
-        name: `${g.name} (${g.ids.length} arch., ${g.runs} runs)`,
+        name: `${g.scheme === 'family' ? 'family ' : ''}${g.name} (${g.ids.length} arch., ${g.runs} runs)`,
         errors: g.errors,
         cdf: g.errors.map((_, i) => (i + 1) / g.errors.length),
+        dash: g.scheme === 'family',
       })),
-    'Error distribution by where the features sit',
+    families
+      ? 'Error distribution by where the features sit, and by family'
+      : 'Error distribution by where the features sit',
     'fraction of runs',
   );
 }
@@ -884,8 +906,8 @@ function curvesByRung(run: ReportStudy, r: number): void {
         run.architectures.find((b) => (b.id !== 0) === (a.id !== 0) && where(b) === where(a)) === a,
       x: a.valAcc.map((_, i) => i + 1),
       y: a.valAcc,
-      customdata: a.valAcc.map(() => a.id),
-      text: a.valAcc.map(() => `id ${a.id}: ${where(a)}`),
+      customdata: a.valAcc.map(() => a.key),
+      text: a.valAcc.map(() => `id ${a.key}: ${where(a)}`),
       hoverinfo: 'text+y',
       line: { color: colour, width: 1.5 },
       marker: { color: colour, size: 5 },
@@ -909,7 +931,7 @@ function curvesByRung(run: ReportStudy, r: number): void {
 
 function detail(run: ReportStudy, r: number): void {
   const id = state.selected[r];
-  const a = run.architectures.find((x) => x.id === id) ?? ranked(run)[0];
+  const a = run.architectures.find((x) => x.key === id) ?? ranked(run)[0];
   if (!a) return;
   const layers = (widths: readonly number[]): number[] => widths.map((_, i) => i + 1);
   void Plotly.react(
@@ -917,7 +939,7 @@ function detail(run: ReportStudy, r: number): void {
     [
       {
         type: 'bar',
-        name: `id ${a.id}`,
+        name: `id ${a.key}`,
         x: layers(a.widths),
         y: a.widths,
         marker: { color: '#1f77b4' },
@@ -930,7 +952,7 @@ function detail(run: ReportStudy, r: number): void {
         marker: { color: '#bbbbbb' },
       },
     ],
-    figure(`Features per layer: id ${a.id} and the baseline`, {
+    figure(`Features per layer: id ${a.key} and the baseline`, {
       barmode: 'group',
       xaxis: { title: { text: 'layer' }, dtick: 1, automargin: true },
       yaxis: { title: { text: 'features' }, automargin: true },
@@ -960,7 +982,7 @@ function detail(run: ReportStudy, r: number): void {
         line: { color: '#ff7f0e' },
       },
     ],
-    figure(`Learning curves: id ${a.id}${a.seeds > 1 ? ` (mean of ${a.seeds} seeds)` : ''}`, {
+    figure(`Learning curves: id ${a.key}${a.seeds > 1 ? ` (mean of ${a.seeds} seeds)` : ''}`, {
       xaxis: epochAxis(epochs.length),
       yaxis: accuracyAxis(
         'accuracy %',
@@ -981,9 +1003,9 @@ function detail(run: ReportStudy, r: number): void {
     PLOT_CONFIG,
   );
   const text = byId(`detail-text-${r}`);
-  text.dataset.id = String(a.id);
+  text.dataset.id = a.key;
   text.textContent = [
-    `id ${a.id}${a.id === 0 ? ' (baseline VGG)' : `  ${shapeText(a)}`}`,
+    `id ${a.key}${a.id === 0 ? ' (baseline VGG)' : `  ${shapeText(a)}`}`,
     `widths ${a.widths.join(' ')}`,
     a.seeds > 1
       ? `best val ${pm(a.bestVal, a.bestValCi)} % (train ${pm(a.bestValTrain, a.bestValTrainCi)} %), mean ± 95 % half-width over ${a.seeds} seeds${a.tiedWithBest ? '; cannot be told apart from the best' : ''}`
@@ -996,6 +1018,8 @@ function detail(run: ReportStudy, r: number): void {
 
 function rowValue(a: ReportArchitecture, key: ColumnKey): number | string | null {
   switch (key) {
+    case 'id':
+      return a.family === 'linear' ? a.key : a.id;
     case 'gap':
       return a.bestValTrain - a.bestVal;
     case 'epochs':
@@ -1115,7 +1139,7 @@ function table(run: ReportStudy, r: number): void {
     if (y === null) c = 1;
     return (sort.desc ? -c : c) || a.id - b.id;
   });
-  const top = topIds(run, state.topK[r] ?? 5);
+  const top = topKeys(run, state.topK[r] ?? 5);
   const head = el('thead', {}, [
     el(
       'tr',
@@ -1131,10 +1155,10 @@ function table(run: ReportStudy, r: number): void {
     {},
     rows.map((a) => {
       const cls =
-        (top.includes(a.id) ? 'top' : '') + (a.id === state.selected[r] ? ' selected' : '');
+        (top.includes(a.key) ? 'top' : '') + (a.key === state.selected[r] ? ' selected' : '');
       return el(
         'tr',
-        { 'data-id': a.id, class: cls },
+        { 'data-id': a.key, class: cls },
         columns(run).map(([key]) => el('td', {}, [cellText(a, key)])),
       );
     }),
@@ -1172,8 +1196,8 @@ function training(run: ReportStudy, r: number): void {
         : []),
       ...(u.where !== null ? [`on ${u.where}`] : []),
     ].join(', ');
-    return el('li', { 'data-id': u.id, 'data-seed': u.seed }, [
-      `id ${u.id} (${shapeText(u)}), seed ${u.seed} `,
+    return el('li', { 'data-id': liveKey(u), 'data-seed': u.seed }, [
+      `id ${liveKey(u)} (${shapeText(u)}), seed ${u.seed} `,
       el('progress', { max: u.untilEpoch, value: done.toFixed(3) }),
       ` ${text}`,
     ]);
@@ -1195,7 +1219,7 @@ function training(run: ReportStudy, r: number): void {
     status.units.map((u) => ({
       type: 'scatter',
       mode: 'lines+markers',
-      name: `id ${u.id}, seed ${u.seed}`,
+      name: `id ${liveKey(u)}, seed ${u.seed}`,
       x: u.epochs,
       y: u.valAcc,
     })),
@@ -1258,8 +1282,8 @@ function renderRun(r: number): void {
   table(run, r);
 }
 
-function select(r: number, id: number): void {
-  state.selected[r] = id;
+function select(r: number, id: number | string): void {
+  state.selected[r] = String(id);
   const run = data.runs[r];
   if (!run) return;
   detail(run, r);
@@ -1379,14 +1403,14 @@ function layout(): void {
         return;
       }
       const tr = target.closest('tr[data-id]');
-      if (tr) select(r, Number(tr.getAttribute('data-id')));
+      if (tr) select(r, tr.getAttribute('data-id') ?? '0');
     });
   });
 }
 
 function init(): void {
   data.runs.forEach((run, r) => {
-    state.selected[r] ??= ranked(run)[0]?.id ?? 0;
+    state.selected[r] ??= ranked(run)[0]?.key ?? '0';
     state.sort[r] ??= { key: 'bestVal', desc: true };
     state.filter[r] ??= '';
     state.topK[r] ??= Math.min(5, run.architectures.length);

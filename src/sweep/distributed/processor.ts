@@ -95,7 +95,7 @@ async function train(
   const loaders = buildLoaders(study, dataset, seed);
   // On storage that every worker reaches, a job taken over after a crash resumes from here.
   const checkpointDir = settings.checkpointDir ?? join(tmpdir(), 'featshift-worker');
-  const checkpointPath = join(checkpointDir, runKey(runId), checkpointName(arch.id, seed));
+  const checkpointPath = join(checkpointDir, runKey(runId), checkpointName(arch, seed));
   const request = trainRequest(
     study,
     { arch, seed },

@@ -1,3 +1,4 @@
+import { memberKey } from '../../family/members.js';
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { UsageError } from '../../errors.js';
@@ -152,10 +153,10 @@ export class QueueExecutor implements Executor {
     // Under halving a unit has a job per rung, named by the epoch it trains to.
     const rung = study.halving ? (untilEpoch ?? study.epochs) : undefined;
     return {
-      name: `arch-${arch.id}-seed-${seed}${rung !== undefined ? `-epoch-${rung}` : ''}`,
+      name: `arch-${memberKey(arch)}-seed-${seed}${rung !== undefined ? `-epoch-${rung}` : ''}`,
       data: { runId, study, arch, seed, ...(untilEpoch !== undefined ? { untilEpoch } : {}) },
       opts: {
-        jobId: jobId(runId, arch.id, seed, rung),
+        jobId: jobId(runId, arch, seed, rung),
         priority,
         attempts: this.o.attempts,
         backoff: { type: 'exponential' as const, delay: 2000 },

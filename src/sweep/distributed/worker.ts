@@ -1,3 +1,4 @@
+import { memberKey } from '../../family/members.js';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
@@ -103,19 +104,19 @@ function deviceWorker(
   worker.on('active', (job) => {
     state.running++;
     options.log(
-      `${device}: training id ${job.data.arch.id}, seed ${job.data.seed} (job ${job.id ?? '?'}, attempt ${job.attemptsMade + 1})`,
+      `${device}: training id ${memberKey(job.data.arch)}, seed ${job.data.seed} (job ${job.id ?? '?'}, attempt ${job.attemptsMade + 1})`,
     );
   });
   worker.on('completed', (job, result) => {
     state.running--;
     options.log(
-      `${device}: id ${job.data.arch.id}, seed ${job.data.seed} done, best val ${result.bestVal.toFixed(2)}%`,
+      `${device}: id ${memberKey(job.data.arch)}, seed ${job.data.seed} done, best val ${result.bestVal.toFixed(2)}%`,
     );
   });
   worker.on('failed', (job, error) => {
     if (job) state.running--;
     options.log(
-      `${device}: id ${job?.data.arch.id ?? '?'} failed: ${error.message.split('\n')[0]}`,
+      `${device}: id ${job ? memberKey(job.data.arch) : '?'} failed: ${error.message.split('\n')[0]}`,
     );
   });
   return worker;

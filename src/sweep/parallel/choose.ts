@@ -11,6 +11,7 @@ import {
 } from '../../train/trainer.js';
 import { TrainerPool } from './pool.js';
 import type { TimedArchitecture } from './protocol.js';
+import { compareMemberKeys, memberKey, type MemberKey } from '../../family/members.js';
 
 /** A way to share a machine's cores: this many training processes of this many threads each. */
 export interface Split {
@@ -28,7 +29,7 @@ export interface SplitMeasurement extends Split {
 export interface ParallelChoice extends Split {
   /** How the split was settled: given, or measured (then every candidate's figures). */
   measured: {
-    ids: number[];
+    ids: MemberKey[];
     candidates: SplitMeasurement[];
     /** Why the larger splits were not timed: the study too short for their timing to pay. */
     stoppedEarly?: string;
@@ -36,7 +37,7 @@ export interface ParallelChoice extends Split {
 }
 
 /** Training steps of the work to do, per architecture (all its seeds and epochs). */
-export type StepsByArchitecture = ReadonlyMap<number, number>;
+export type StepsByArchitecture = ReadonlyMap<MemberKey, number>;
 
 /**
  * Seconds the work would take in one process, from the sampled architectures' step times:
@@ -57,7 +58,7 @@ export function serialSeconds(
     const nearest = timed.reduce((b, t) =>
       Math.abs(Math.log(t.a.macs / arch.macs)) < Math.abs(Math.log(b.a.macs / arch.macs)) ? t : b,
     );
-    ms += (steps.get(arch.id) ?? 0) * nearest.ms * (arch.macs / nearest.a.macs);
+    ms += (steps.get(memberKey(arch)) ?? 0) * nearest.ms * (arch.macs / nearest.a.macs);
   }
   return ms / 1000;
 }
@@ -82,7 +83,9 @@ export function candidateSplits(cores: number, threads: number | null, units: nu
 
 /** Up to three architectures that span the work: the cheapest, the median and the dearest. */
 export function sampleArchitectures(architectures: readonly Architecture[]): Architecture[] {
-  const sorted = [...architectures].sort((a, b) => a.macs - b.macs || a.id - b.id);
+  const sorted = [...architectures].sort(
+    (a, b) => a.macs - b.macs || compareMemberKeys(memberKey(a), memberKey(b)),
+  );
   const picks = [sorted[0], sorted[sorted.length >> 1], sorted[sorted.length - 1]];
   return [...new Set(picks.filter((a): a is Architecture => a !== undefined))];
 }
@@ -103,7 +106,7 @@ export interface MeasuredSplit {
   choice: ParallelChoice;
   pool: TrainerPool | undefined;
   /** The layouts the sampled architectures train in, timed at the chosen split (by id). */
-  layouts: Map<number, MemoryFormatChoice>;
+  layouts: Map<MemberKey, MemoryFormatChoice>;
 }
 
 /**
@@ -173,11 +176,11 @@ export async function measureSplits(
     } else await pool?.close();
   }
   const chosen = best?.m ?? candidates[0] ?? { processes: 1, threads: 1 };
-  const settled = new Map<number, MemoryFormatChoice>();
+  const settled = new Map<MemberKey, MemoryFormatChoice>();
   if (config.layout === 'auto') {
     for (const [k, timing] of (best?.timings ?? []).entries()) {
-      const id = sample[k]?.id;
-      if (timing && id !== undefined) settled.set(id, fasterLayout(timing.msPerStep));
+      const a = sample[k];
+      if (timing && a !== undefined) settled.set(memberKey(a), fasterLayout(timing.msPerStep));
     }
   }
   return {
@@ -185,7 +188,7 @@ export async function measureSplits(
       processes: chosen.processes,
       threads: chosen.threads,
       measured: {
-        ids: sample.map((a) => a.id),
+        ids: sample.map(memberKey),
         candidates: measured,
         ...(stoppedEarly !== undefined ? { stoppedEarly } : {}),
       },
