@@ -114,7 +114,7 @@ describe('featshift family', () => {
     [
       'a skew-normal flag with the linear family',
       ['--family', 'linear', '--omega', '1:2:1'],
-      /--omega.*drop it, or drop --family linear/,
+      /--omega.*drop it, or give --family both/,
     ],
     ['an unknown cost to hold', ['--hold', 'flops'], /features, macs, params/],
     ['a quantisation multiplier of 1', ['--family', 'linear', '--wm', '1:1:1'], /--wm.*above 1/],

@@ -74,6 +74,30 @@ describe('one study of both families, held to MACs, end to end (tiny families)',
     assert.match(r.stdout, /Ids number the skew-normal and linear families of VGG-10/);
   });
 
+  it('trains each member exactly as a study of its own family alone does (same seed, same id)', () => {
+    const alone = (family: string, ids: string): ReturnType<typeof results> => {
+      const dir = tmp();
+      const r = runCli([
+        ...tinySweep([0], 2, 512),
+        '--family',
+        family,
+        '--hold',
+        'macs',
+        '--ids',
+        ids,
+        '--include-baseline',
+        '--out',
+        dir,
+        '--quiet',
+      ]);
+      assert.equal(r.status, 0, r.stderr);
+      return results(dir);
+    };
+    const skew = alone('skew-normal', '1,36,38');
+    const linear = alone('linear', '1,2,18').filter((x) => x.id !== 0);
+    assert.deepEqual(resultNumbers(results(whole)), resultNumbers([...skew, ...linear]));
+  });
+
   it('resumes after Ctrl-C to the results of the uninterrupted run', async () => {
     const dir = tmp();
     const { child, exited } = await startCli(

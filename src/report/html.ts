@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { memberKey } from '../family/members.js';
+import { memberKey, type MemberKey } from '../family/members.js';
 import { architectureStats, topVerdict } from '../analysis/architectures.js';
 import {
   analyzeStudy,
@@ -58,8 +58,8 @@ const pageInterval = (t: Interval): ReportInterval | null =>
  * the half-widths of their 95 % intervals (null for a single run) and the band of each curve.
  */
 export interface ReportArchitecture extends RunResult {
-  /** What names it in its study (memberKey as text: '59', 'linear:3'): ids repeat across families. */
-  key: string;
+  /** What names it in its study (memberKey: 59, 'linear:3'): ids repeat across families. */
+  key: MemberKey;
   /** Where the features sit: xi, or a linear member's centre of mass (null: the baseline). */
   location: number | null;
   seeds: number;
@@ -123,7 +123,7 @@ function reportRun(run: LoadedStudy, locateBy: AnalysisOptions['locateBy']): Rep
       runs.reduce((n, r) => n + pick(r), 0) / runs.length;
     return {
       ...first,
-      key: String(a.key),
+      key: a.key,
       bestVal: a.bestVal.mean,
       bestValTrain: a.bestValTrain.mean,
       lastVal: a.lastVal.mean,

@@ -21,8 +21,8 @@ interface PlotElement extends HTMLElement {
 declare const Plotly: PlotlyApi;
 
 interface PageState {
-  /** The architecture shown in detail, per study, by its key ('59', 'linear:3'). */
-  selected: string[];
+  /** The architecture shown in detail, per study, by its key (59, 'linear:3'). */
+  selected: (number | string)[];
   sort: { key: ColumnKey; desc: boolean }[];
   filter: string[];
   topK: number[];
@@ -63,9 +63,15 @@ const SHAPE_LABELS: Record<ShapeKey, string> = {
   location: 'centre',
 };
 
+/** What places this run's members: the skew-normal's xi, or the widths' centre of mass. */
+const locationMeasure = (run: ReportStudy): 'xi' | 'centre' =>
+  run.locateBy === 'family' && !run.architectures.some((a) => a.family === 'linear')
+    ? 'xi'
+    : 'centre';
+
 /** The axis title of where the features sit, for this run's family. */
 const whereTitle = (run: ReportStudy): string =>
-  run.locateBy === 'family' && shapeKeys(run).includes('xi')
+  locationMeasure(run) === 'xi'
     ? 'xi: the layer where the features peak'
     : "centre: the layer at the features' centre of mass";
 
@@ -157,7 +163,7 @@ const members = (run: ReportStudy): ReportArchitecture[] =>
 const ranked = (run: ReportStudy): ReportArchitecture[] =>
   run.architectures.slice().sort((a, b) => b.bestVal - a.bestVal || a.id - b.id);
 
-const topKeys = (run: ReportStudy, k: number): string[] =>
+const topKeys = (run: ReportStudy, k: number): (number | string)[] =>
   ranked(run)
     .slice(0, k)
     .map((a) => a.key);
@@ -427,7 +433,7 @@ function markTraces(run: ReportStudy, r: number, m: Marks): object[] {
           range: shared.location,
           bar: {
             title: {
-              text: run.locateBy === 'family' && shapeKeys(run).includes('xi') ? 'xi' : 'centre',
+              text: locationMeasure(run),
               side: 'right',
             },
             thickness: 12,
@@ -1003,7 +1009,7 @@ function detail(run: ReportStudy, r: number): void {
     PLOT_CONFIG,
   );
   const text = byId(`detail-text-${r}`);
-  text.dataset.id = a.key;
+  text.dataset.id = String(a.key);
   text.textContent = [
     `id ${a.key}${a.id === 0 ? ' (baseline VGG)' : `  ${shapeText(a)}`}`,
     `widths ${a.widths.join(' ')}`,
@@ -1282,8 +1288,9 @@ function renderRun(r: number): void {
   table(run, r);
 }
 
+/** Shows architecture `id` in detail: its key, or the key as text (a table row's data-id). */
 function select(r: number, id: number | string): void {
-  state.selected[r] = String(id);
+  state.selected[r] = typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : id;
   const run = data.runs[r];
   if (!run) return;
   detail(run, r);
@@ -1410,7 +1417,7 @@ function layout(): void {
 
 function init(): void {
   data.runs.forEach((run, r) => {
-    state.selected[r] ??= ranked(run)[0]?.key ?? '0';
+    state.selected[r] ??= ranked(run)[0]?.key ?? 0;
     state.sort[r] ??= { key: 'bestVal', desc: true };
     state.filter[r] ??= '';
     state.topK[r] ??= Math.min(5, run.architectures.length);
