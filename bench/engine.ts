@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { tInterval } from '../src/analysis/stats.js';
 import { referencePython, type BenchRow } from './common.js';
+import { trainingFlopsPerImage, type MachineLimit } from './engine-limit.js';
 import { ENGINE_WORKLOADS } from './engine-workloads.js';
 
 interface Measure {
@@ -9,28 +11,57 @@ interface Measure {
   rss_mb: number;
 }
 
-function run(command: string, args: string[]): Measure | undefined {
+function run(command: string, args: string[]): unknown {
   const r = spawnSync(command, args, { encoding: 'utf8' });
   if (r.status !== 0) {
     console.error(`bench engine: ${command} ${args.join(' ')} failed:\n${r.stderr}`);
     return undefined;
   }
-  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Measure;
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
 }
 
-function best(a: Measure | undefined, b: Measure | undefined): Measure | undefined {
-  if (!a || !b) return a ?? b;
-  return { img_s: Math.max(a.img_s, b.img_s), rss_mb: Math.max(a.rss_mb, b.rss_mb) };
+/**
+ * The ratio of two contenders measured in the same rounds: the geometric mean of the per-round
+ * ratios, with the 95 % Student t interval of their logarithms (rounds alternate the contenders,
+ * so a round's ratio compares runs made moments apart; a burst of load from elsewhere moves both).
+ */
+function pairedRatio(
+  a: readonly (number | undefined)[],
+  b: readonly (number | undefined)[],
+): { ratio: number; low: number | undefined; high: number | undefined } | undefined {
+  const logs = a.flatMap((x, i) => {
+    const y = b[i];
+    return x !== undefined && y !== undefined && x > 0 && y > 0 ? [Math.log(x / y)] : [];
+  });
+  if (logs.length === 0) return undefined;
+  const t = tInterval(logs);
+  return {
+    ratio: Math.exp(t.mean),
+    low: t.low === null ? undefined : Math.exp(t.low),
+    high: t.high === null ? undefined : Math.exp(t.high),
+  };
 }
+
+const best = (...values: (number | undefined)[]): number | undefined =>
+  Math.max(...values.map((v) => v ?? 0)) || undefined;
+
+const mean = (values: readonly (number | undefined)[]): number | undefined => {
+  const known = values.filter((v): v is number => v !== undefined);
+  return known.length > 0 ? known.reduce((s, v) => s + v, 0) / known.length : undefined;
+};
 
 /**
  * Training throughput and peak memory of featshift against PyTorch (Debian's python3-torch) on the
  * same machine, same thread count, same workloads, one process per measurement: featshift in
  * channels-last and in NCHW, and the layout `--layout auto` would choose (the faster of the two);
- * PyTorch in NCHW (its default), in channels-last (its fastest fp32 layout on many CPUs) and in
- * bf16 autocast. The ratio that counts is featshift's chosen layout against PyTorch's best fp32.
- * Steps per measurement: FEATSHIFT_BENCH_STEPS (default 5); rounds: FEATSHIFT_BENCH_ROUNDS
- * (default 2), contenders alternated, each one's best round kept.
+ * PyTorch in NCHW (its default) and in channels-last (its fastest fp32 layout on many CPUs), and
+ * bf16 autocast in either layout. The ratio that counts is featshift's chosen layout against
+ * PyTorch's best fp32, round by round, with its 95 % interval over the rounds. Each workload's
+ * training GFLOP/s is set against this machine's limit: the sustained GFLOP/s of a large 3x3
+ * convolution through the same libtorch (bench/engine-limit.ts). Steps per measurement:
+ * FEATSHIFT_BENCH_STEPS (default 5); rounds: FEATSHIFT_BENCH_ROUNDS (default 5), contenders
+ * alternated within each round; throughputs are means over the rounds. FEATSHIFT_BENCH_DEVICE
+ * (default cpu) runs both sides on another device, such as cuda:0 (scripts/device/gpu-check.sh).
  */
 export function benchEngine(): BenchRow[] {
   const threads = String(Number(process.env.FEATSHIFT_BENCH_THREADS ?? availableParallelism()));
@@ -38,45 +69,89 @@ export function benchEngine(): BenchRow[] {
   const worker = fileURLToPath(new URL('./engine-worker.js', import.meta.url));
   const python = referencePython(['torch']);
   const rows: BenchRow[] = [];
-  const rounds = Number(process.env.FEATSHIFT_BENCH_ROUNDS ?? 2);
+  const rounds = Math.max(2, Number(process.env.FEATSHIFT_BENCH_ROUNDS ?? 5));
+  // FEATSHIFT_BENCH_BF16=0 leaves bf16 out (emulated, and 100 times slower, on a CPU without it).
+  const bf16Measured = process.env.FEATSHIFT_BENCH_BF16 !== '0';
   console.log(`cpu: ${cpus()[0]?.model ?? 'unknown'}, ${availableParallelism()} cores`);
-  for (const w of ENGINE_WORKLOADS) {
+  const limit = run(process.execPath, [worker, 'limit', '0', threads, '5']) as
+    MachineLimit | undefined;
+  if (limit) {
+    console.log(
+      `this machine's limit (${threads} threads): 3x3 convolution ${limit.conv_fp32.toFixed(0)} GFLOP/s fp32, ${limit.conv_bf16?.toFixed(0) ?? '-'} bf16; 1024 matrix product ${limit.matmul_fp32.toFixed(0)} fp32, ${limit.matmul_bf16?.toFixed(0) ?? '-'} bf16`,
+    );
+    rows.push({
+      workload: 'limit: 3x3 conv',
+      gflops_fp32: limit.conv_fp32,
+      gflops_bf16: limit.conv_bf16 ?? undefined,
+    });
+    rows.push({
+      workload: 'limit: matmul 1024',
+      gflops_fp32: limit.matmul_fp32,
+      gflops_bf16: limit.matmul_bf16 ?? undefined,
+    });
+  }
+  // FEATSHIFT_BENCH_WORKLOADS=vgg16/8,vgg16 measures only those (the GPU check's quick path).
+  const only = process.env.FEATSHIFT_BENCH_WORKLOADS?.split(',');
+  for (const w of ENGINE_WORKLOADS.filter((x) => !only || only.includes(x.name))) {
     const args = [w.widths.join(','), String(w.batch), threads, steps];
-    // Alternate the contenders over several rounds and keep each one's best round, so that a
-    // burst of load from elsewhere on a shared machine does not decide the ratio.
-    const m: Record<string, Measure | undefined> = {};
+    // Contenders alternated in every round, each round a paired comparison.
+    const m: Record<string, (Measure | undefined)[]> = {};
     const take = (name: string, command: string, argv: string[]): void => {
-      m[name] = best(m[name], run(command, argv));
+      (m[name] ??= []).push(run(command, argv) as Measure | undefined);
     };
     for (let round = 0; round < rounds; round++) {
       take('cl', process.execPath, [worker, ...args]);
       take('nchw', process.execPath, [worker, ...args, 'nchw']);
-      take('bf16', process.execPath, [worker, ...args, 'bf16']);
-      if (python) {
-        for (const mode of ['nchw', 'channels-last', 'bf16'])
-          take(`pt-${mode}`, python, ['scripts/reference/engine_bench.py', ...args, mode]);
-      }
+      if (bf16Measured) take('bf16', process.execPath, [worker, ...args, 'bf16']);
+      if (python)
+        for (const mode of ['nchw', 'channels-last', 'bf16', 'bf16-channels-last'])
+          if (bf16Measured || !mode.startsWith('bf16'))
+            take(`pt-${mode}`, python, ['scripts/reference/engine_bench.py', ...args, mode]);
     }
-    const img = (name: string): number | undefined => m[name]?.img_s;
-    const chosen = Math.max(img('cl') ?? 0, img('nchw') ?? 0) || undefined;
-    const ptFp32 = Math.max(img('pt-nchw') ?? 0, img('pt-channels-last') ?? 0) || undefined;
+    const perRound = (name: string): (number | undefined)[] => (m[name] ?? []).map((x) => x?.img_s);
+    const across = (...names: string[]): (number | undefined)[] =>
+      Array.from({ length: rounds }, (_, i) => best(...names.map((n) => perRound(n)[i])));
+    const chosen = across('cl', 'nchw');
+    const ptFp32 = across('pt-nchw', 'pt-channels-last');
+    const ptBf16 = across('pt-bf16', 'pt-bf16-channels-last');
+    const fp32 = pairedRatio(chosen, ptFp32);
+    const bf16 = pairedRatio(perRound('bf16'), ptBf16);
+    const flops = trainingFlopsPerImage(w.widths);
+    const gflops = (imgS: number | undefined): number | undefined =>
+      imgS === undefined ? undefined : (imgS * flops) / 1e9;
+    const peak = (name: string): number | undefined =>
+      best(...(m[name] ?? []).map((x) => x?.rss_mb));
+    const ptPeak = best(peak('pt-nchw'), peak('pt-channels-last'));
     rows.push({
       workload: w.name,
       threads: Number(threads),
-      featshift_cl: img('cl'),
-      featshift_nchw: img('nchw'),
-      featshift_auto: chosen,
-      pytorch_nchw: img('pt-nchw'),
-      pytorch_cl: img('pt-channels-last'),
-      pytorch_bf16: img('pt-bf16'),
-      featshift_bf16: img('bf16'),
-      bf16_vs_pytorch_bf16:
-        img('bf16') && img('pt-bf16')
-          ? (img('bf16') as number) / (img('pt-bf16') as number)
+      rounds,
+      featshift_cl: mean(perRound('cl')),
+      featshift_nchw: mean(perRound('nchw')),
+      featshift_auto: mean(chosen),
+      pytorch_nchw: mean(perRound('pt-nchw')),
+      pytorch_cl: mean(perRound('pt-channels-last')),
+      auto_vs_best_fp32: fp32?.ratio,
+      auto_ci_low: fp32?.low,
+      auto_ci_high: fp32?.high,
+      featshift_bf16: mean(perRound('bf16')),
+      pytorch_bf16: mean(ptBf16),
+      bf16_vs_pytorch_bf16: bf16?.ratio,
+      bf16_ci_low: bf16?.low,
+      bf16_ci_high: bf16?.high,
+      gflops_fp32: gflops(mean(chosen)),
+      limit_frac_fp32: limit ? (gflops(mean(chosen)) ?? 0) / limit.conv_fp32 : undefined,
+      pytorch_limit_frac_fp32: limit ? (gflops(mean(ptFp32)) ?? 0) / limit.conv_fp32 : undefined,
+      gflops_bf16: gflops(mean(perRound('bf16'))),
+      limit_frac_bf16: limit?.conv_bf16
+        ? (gflops(mean(perRound('bf16'))) ?? 0) / limit.conv_bf16
+        : undefined,
+      featshift_rss_mb: best(peak('cl'), peak('nchw')),
+      pytorch_rss_mb: ptPeak,
+      rss_vs_pytorch:
+        best(peak('cl'), peak('nchw')) && ptPeak
+          ? (best(peak('cl'), peak('nchw')) as number) / ptPeak
           : undefined,
-      auto_vs_best_fp32: chosen && ptFp32 ? chosen / ptFp32 : undefined,
-      featshift_rss_mb: m.cl?.rss_mb,
-      pytorch_rss_mb: m['pt-nchw']?.rss_mb,
     });
   }
   return rows;

@@ -7,6 +7,7 @@
 // TypeScript side registers with setErrorClasses, so that no caller matches message text.
 
 #include <ATen/autocast_mode.h>
+#include <dlfcn.h>
 #include <malloc.h>
 #include <napi.h>
 #include <torch/torch.h>
@@ -596,6 +597,18 @@ NATIVE(SetNumThreads) {
     int n = static_cast<int>(Num(info, 0, "threads"));
     if (n < 1) throw Napi::RangeError::New(info.Env(), "the thread count must be at least 1");
     at::set_num_threads(n);
+    // OpenBLAS's pthread build keeps a pool of its own, one thread per core, which libtorch's
+    // thread count does not reach: set it too, so that the classifier's products use the
+    // study's threads (its numerics), and processes of one thread each do not contend.
+    void* set = dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
+      if (set != nullptr) break;
+      if (void* loaded = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD)) {
+        set = dlsym(loaded, "openblas_set_num_threads");
+        dlclose(loaded);
+      }
+    }
+    if (set != nullptr) reinterpret_cast<void (*)(int)>(set)(n);
     return info.Env().Undefined();
   });
 }

@@ -2,12 +2,16 @@
 
     /usr/bin/python3 scripts/reference/engine_bench.py WIDTHS BATCH THREADS STEPS [MODE]
 
-MODE: nchw (PyTorch's default), channels-last (model and input in torch.channels_last), or bf16
-(NCHW under CPU autocast to bfloat16, as a PyTorch user trains in mixed precision).
+MODE: nchw (PyTorch's default), channels-last (model and input in torch.channels_last), bf16
+(NCHW under CPU autocast to bfloat16, as a PyTorch user trains in mixed precision), or
+bf16-channels-last (the same in channels-last, oneDNN's faster bf16 layout on many CPUs).
 
 Prints {"img_s": ..., "rss_mb": ...}: median step throughput after two warm-up steps, and peak RSS.
+FEATSHIFT_BENCH_DEVICE (default cpu) names the device, such as cuda:0 (the GPU check); a GPU step
+is timed to its end, and autocast is CUDA's there.
 """
 import json
+import os
 import resource
 import statistics
 import sys
@@ -38,6 +42,7 @@ def main():
     widths = [int(w) for w in sys.argv[1].split(",")]
     batch, threads, steps = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     mode = sys.argv[5] if len(sys.argv) > 5 else "nchw"
+    device = torch.device(os.environ.get("FEATSHIFT_BENCH_DEVICE", "cpu"))
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = vgg(widths)
@@ -45,20 +50,23 @@ def main():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_normal_(m.weight)
     model.train()
+    model = model.to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    x = torch.rand(batch, 3, 32, 32)
-    y = torch.arange(batch) % 10
-    if mode == "channels-last":
+    x = torch.rand(batch, 3, 32, 32, device=device)
+    y = torch.arange(batch, device=device) % 10
+    if mode in ("channels-last", "bf16-channels-last"):
         model = model.to(memory_format=torch.channels_last)
         x = x.to(memory_format=torch.channels_last)
 
     def step():
         start = time.perf_counter()
         opt.zero_grad()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mode.startswith("bf16")):
             loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         return time.perf_counter() - start
 
     step()

@@ -30,6 +30,12 @@ interface Parity extends Step {
 /** PyTorch's numbers in float64 (scripts/reference/engine_parity.py): the same on every CPU. */
 const fixture = readFixture<Parity>('engine-parity.json');
 
+/**
+ * Where the network computes: the CPU, or a GPU where the GPU check (scripts/device/gpu-check.sh)
+ * runs these tests with FEATSHIFT_TEST_DEVICE=cuda:0 against the same float64 reference.
+ */
+const DEVICE = process.env.FEATSHIFT_TEST_DEVICE ?? 'cpu';
+
 type Precision = 'float64' | 'float32';
 
 /**
@@ -53,17 +59,25 @@ const TOLERANCE: Record<Precision, { mode: 'element' | 'norm'; tolerance: number
   float32: { mode: 'norm', tolerance: 5e-4 },
 };
 
+/** A host tensor moved to the device the tests run on (itself on the CPU). */
+function onDevice(host: Tensor): Tensor {
+  if (DEVICE === 'cpu') return host;
+  const moved = host.to(DEVICE);
+  host.dispose();
+  return moved;
+}
+
 function toTensor(d: Dumped, name: string, precision: Precision): Tensor {
-  if (name.endsWith('num_batches_tracked')) {
-    return tensor(
-      BigInt64Array.from(d.data, (v) => BigInt(v)),
-      d.shape,
-    );
-  }
-  return tensor(
-    precision === 'float64' ? Float64Array.from(d.data) : Float32Array.from(d.data),
-    d.shape,
-  );
+  const host = name.endsWith('num_batches_tracked')
+    ? tensor(
+        BigInt64Array.from(d.data, (v) => BigInt(v)),
+        d.shape,
+      )
+    : tensor(
+        precision === 'float64' ? Float64Array.from(d.data) : Float32Array.from(d.data),
+        d.shape,
+      );
+  return onDevice(host);
 }
 
 /** The largest relative error: element-wise (judged on the tensor's scale near zero) or norm-wise. */
@@ -121,15 +135,18 @@ function model(channelsLast: boolean, precision: Precision, eps = fixture.eps): 
     dropout: 0,
     memoryFormat: channelsLast ? 'channels-last' : 'nchw',
     dtype: precision,
+    device: DEVICE,
   });
   return loadInto(m, eps === 0 ? fixture.noBatchNorm.initial : fixture.initial, precision);
 }
 
 const batch = (precision: Precision): { x: Tensor; y: Tensor } => ({
   x: toTensor(fixture.input, 'input', precision),
-  y: tensor(
-    BigInt64Array.from(fixture.targets, (v) => BigInt(v)),
-    [fixture.targets.length],
+  y: onDevice(
+    tensor(
+      BigInt64Array.from(fixture.targets, (v) => BigInt(v)),
+      [fixture.targets.length],
+    ),
   ),
 });
 
