@@ -1,6 +1,7 @@
 import {
   compareMemberKeys,
   memberKey,
+  familiesIn,
   type FamilyChoice,
   type MemberKey,
 } from '../family/members.js';
@@ -181,19 +182,12 @@ export function plusMinus(t: Interval, digits = 2): string {
     : `${t.mean.toFixed(digits)} ± ${t.halfWidth.toFixed(digits)}`;
 }
 
-/** Which family's parameters a listing of architectures shows: one family's, or both. */
-export function placeKind(list: readonly Pick<ArchitectureStats, 'family' | 'xi'>[]): FamilyChoice {
-  const linear = list.some((a) => a.family === 'linear');
-  const skewNormal = list.some((a) => a.xi !== null);
-  return linear ? (skewNormal ? 'both' : 'linear') : 'skew-normal';
-}
-
 const SKEW_NORMAL_HEADINGS = ['xi', 'omega', 'alpha'];
 const LINEAR_HEADINGS = ['w0', 'wa', 'wm', 'centre'];
 
 /** The headings of placeCells: the skew-normal's parameters, the linear family's, or both. */
 export function placeHeadings(list: readonly Pick<ArchitectureStats, 'family' | 'xi'>[]): string[] {
-  const kind = placeKind(list);
+  const kind = familiesIn(list);
   return [
     'rank',
     'id',

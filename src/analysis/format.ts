@@ -1,5 +1,6 @@
+import { familiesIn } from '../family/members.js';
 import { humanCount, sparkline, textTable } from '../util/text-table.js';
-import { placeCells, placeHeadings, placeKind, plusMinus } from './architectures.js';
+import { placeCells, placeHeadings, plusMinus } from './architectures.js';
 import type { StudyComparison } from './compare.js';
 import type { LocationEffect } from './cost-matched.js';
 import { quantile, type Estimate } from './stats.js';
@@ -13,7 +14,7 @@ const ci = (e: Estimate): string =>
 /** The analysis as text: architectures, groups, differences, matched cost, Pareto, finding. */
 export function formatAnalysis(a: StudyAnalysis): string {
   const tied = new Set(a.top.tiedWithBest);
-  const kind = placeKind(a.architectures);
+  const kind = familiesIn(a.architectures);
   const out: string[] = [];
   out.push(
     `${a.dirs.join(', ')}: ${a.dataset}, VGG-${a.depth}, ${a.finished}${a.planned !== null ? ` of ${a.planned}` : ''} runs, seeds ${a.seeds.join(', ')}; intervals at ${a.level * 100} %, bootstrap of ${a.resamples} resamples`,

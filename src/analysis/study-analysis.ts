@@ -1,4 +1,4 @@
-import { memberKey, type MemberKey } from '../family/members.js';
+import { familiesIn, memberKey, type MemberKey } from '../family/members.js';
 import type { LoadedStudy, RunResult } from '../run/load.js';
 import { humanCount } from '../util/text-table.js';
 import { unitKey } from '../run/results.js';
@@ -15,7 +15,6 @@ import {
 import {
   architectureStats,
   featureCentre,
-  placeKind,
   plusMinus,
   rankArchitectures,
   topVerdict,
@@ -507,7 +506,7 @@ export function analyzeStudy(
   const results = halved ? halved.compared : pooled;
   const stats = architectureStats(results);
   // Both families: the widths' centre of mass is the one location they share.
-  const mixed = placeKind(stats) === 'both';
+  const mixed = familiesIn(stats) === 'both';
   const architectures = locate(stats, mixed ? 'centre' : options.locateBy);
   const members = architectures.filter(isMember);
   const baseline = architectures.filter((a) => !isMember(a));

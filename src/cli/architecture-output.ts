@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import { stringify } from 'csv-stringify/sync';
 import type { Architecture } from '../family/skew-normal.js';
+import { familiesIn } from '../family/members.js';
 
 export type OutputFormat = 'table' | 'json' | 'csv';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'json', 'csv'];
@@ -56,17 +57,16 @@ const HELD: Column[] = [
  * paper's features is held or a linear member listed, what it was held to and how near it came.
  */
 function columns(list: readonly Architecture[]): Column[] {
-  const linear = list.some((a) => a.family === 'linear');
-  const skewNormal = list.some((a) => a.xi !== null);
+  const kind = familiesIn(list);
   const familyColumn: Column = {
     key: 'family',
     value: (a) => (a.id === 0 ? null : (a.family ?? 'skew-normal')),
     align: 'left',
   };
   const shape = [
-    ...(linear && skewNormal ? [familyColumn] : []),
-    ...(skewNormal || !linear ? (['xi', 'omega', 'alpha'] as const).map(field) : []),
-    ...(linear ? (['w0', 'wa', 'wm'] as const).map(field) : []),
+    ...(kind === 'both' ? [familyColumn] : []),
+    ...(kind === 'linear' ? [] : (['xi', 'omega', 'alpha'] as const).map(field)),
+    ...(kind === 'skew-normal' ? [] : (['w0', 'wa', 'wm'] as const).map(field)),
   ];
   const held = list.some((a) => a.hold !== undefined);
   return [field('id'), ...shape, ...COST, ...(held ? HELD : [])];

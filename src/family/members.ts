@@ -38,8 +38,14 @@ export function familyMembers(options: MemberOptions = {}): Architecture[] {
  */
 export type MemberKey = number | `linear:${number}`;
 
+/** What a key is made from: a member, a record or a statistic (family absent: the paper's). */
+export interface MemberRef {
+  id: number;
+  family?: string | null;
+}
+
 /** The key of a member, a record or a statistic: its id, qualified by a family other than the paper's. */
-export const memberKey = (a: { id: number; family?: string | null }): MemberKey =>
+export const memberKey = (a: MemberRef): MemberKey =>
   a.family === 'linear' ? `linear:${a.id}` : a.id;
 
 /** A member's family where it is not the paper's, for lines that name a member by its id. */
@@ -58,6 +64,25 @@ export function compareMemberKeys(a: MemberKey, b: MemberKey): number {
   const p = keyParts(a);
   const q = keyParts(b);
   return FAMILY_KINDS.indexOf(p.family) - FAMILY_KINDS.indexOf(q.family) || p.id - q.id;
+}
+
+/** Members in listing order (compareMemberKeys of their keys). */
+export const compareMembers = (a: MemberRef, b: MemberRef): number =>
+  compareMemberKeys(memberKey(a), memberKey(b));
+
+/** True for a linear member's key. */
+export const isLinearKey = (key: MemberKey): boolean => keyParts(key).family === 'linear';
+
+/**
+ * Which families a listing holds: one, or both (the baseline, which has neither family's
+ * parameters, counts for neither).
+ */
+export function familiesIn(
+  list: readonly { family?: string | null; xi: number | null }[],
+): FamilyChoice {
+  const linear = list.some((a) => a.family === 'linear');
+  const skewNormal = list.some((a) => a.xi !== null);
+  return linear ? (skewNormal ? 'both' : 'linear') : 'skew-normal';
 }
 
 /** True for a value that is a member key (a whole number, or 'linear:' and one). */

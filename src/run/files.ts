@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { MemberRef } from '../family/members.js';
 
 /**
  * The files of a run folder, named here once for every reader and writer: the local sweep, the
@@ -48,14 +49,11 @@ export const referenceCsvDir = (dir: string, seeds: readonly number[], seed: num
  * The checkpoint file of one (architecture, seed), in a run folder or a worker's folder; a linear
  * member's names its family, so that both families' ids can share a folder.
  */
-export const checkpointName = (member: Member, seed: number): string =>
+export const checkpointName = (member: MemberRef, seed: number): string =>
   `arch_${member.family === 'linear' ? 'linear_' : ''}${id3(member.id)}_seed_${seed}.safetensors`;
-
-/** What names an architecture in a file name: its id, and its family when not the paper's. */
-type Member = { id: number; family?: string | null };
 
 /** The checkpoint name of a featshift older than seeds (one seed per run). */
 export const singleSeedCheckpointName = (id: number): string => `arch_${id3(id)}.safetensors`;
 
-export const checkpointPath = (dir: string, member: Member, seed: number): string =>
+export const checkpointPath = (dir: string, member: MemberRef, seed: number): string =>
   join(dir, CHECKPOINTS_DIR, checkpointName(member, seed));

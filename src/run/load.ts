@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { UsageError } from '../errors.js';
-import { compareMemberKeys, isMemberKey, memberKey, type MemberKey } from '../family/members.js';
+import { compareMembers, isMemberKey, memberKey, type MemberKey } from '../family/members.js';
 import { baselineArchitecture } from '../family/skew-normal.js';
 import { vggBaseWidths } from '../models/vgg-base.js';
 import { countMacs, countParams, vggPlan } from '../models/vgg-plan.js';
@@ -432,7 +432,7 @@ export function loadStudy(dir: string, options: LoadOptions = {}): LoadedStudy {
       `${dir} holds no results: ${found}${why}; give a run folder with at least one finished architecture`,
     );
   }
-  architectures.sort((a, b) => compareMemberKeys(memberKey(a), memberKey(b)) || a.seed - b.seed);
+  architectures.sort((a, b) => compareMembers(a, b) || a.seed - b.seed);
   const depth = study?.depth ?? (architectures[0]?.widths.length ?? 15) + 1;
   let baselineWidths = architectures.find((a) => a.id === 0)?.widths;
   if (!baselineWidths) {

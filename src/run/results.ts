@@ -3,7 +3,13 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { HOLDS, type Hold } from '../family/hold.js';
-import { compareMemberKeys, memberKey, type MemberKey } from '../family/members.js';
+import {
+  compareMemberKeys,
+  isLinearKey,
+  memberKey,
+  type MemberKey,
+  type MemberRef,
+} from '../family/members.js';
 import type { Architecture } from '../family/skew-normal.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type {
@@ -40,12 +46,9 @@ export interface ResultRecord extends Omit<Architecture, 'totalFeatures'>, Train
   finishedAt: string;
 }
 
-/** The key of one unit of work, (architecture, seed). */
 /** One run of a study, as its halving state and every scheduler key it: '49/0', 'linear:3/1'. */
-export const unitKey = (
-  member: { id: number; family?: string | null } | MemberKey,
-  seed: number,
-): string => `${typeof member === 'object' ? memberKey(member) : member}/${seed}`;
+export const unitKey = (member: MemberRef | MemberKey, seed: number): string =>
+  `${typeof member === 'object' ? memberKey(member) : member}/${seed}`;
 
 /** A linear member's name (docs/method.md §8), or nothing for a skew-normal one or the baseline. */
 export const linearName = (
@@ -177,8 +180,9 @@ export function resultLineProblem(value: unknown, context: ResultContext = {}): 
     !(Number.isInteger(r.stoppedAtRung) && (r.stoppedAtRung as number) >= 1)
   )
     return `stoppedAtRung ${JSON.stringify(r.stoppedAtRung)} is no epoch`;
-  if (context.ids && !context.ids.includes(memberKey({ id, family: r.family as string })))
-    return `id ${memberKey({ id, family: r.family as string })} is not an architecture of this study (config.json)`;
+  const key = memberKey({ id, family: r.family as string | undefined });
+  if (context.ids && !context.ids.includes(key))
+    return `id ${key} is not an architecture of this study (config.json)`;
   if (context.seeds && r.seed !== undefined && !context.seeds.includes(r.seed as number))
     return `seed ${JSON.stringify(r.seed)} is not a seed of this study (config.json)`;
   return undefined;
@@ -350,7 +354,7 @@ export async function writeReferenceCsvs(
   all = false,
 ): Promise<void> {
   const sorted = [...selection.ids].sort(compareMemberKeys);
-  const mixed = sorted.some((k) => typeof k === 'number' && k !== 0) && sorted.some(isLinearKey);
+  const mixed = sorted.some((k) => k !== 0 && !isLinearKey(k)) && sorted.some(isLinearKey);
   const series = mixed
     ? [sorted.filter((k) => !isLinearKey(k)), sorted.filter(isLinearKey)]
     : [sorted];
@@ -372,8 +376,6 @@ export async function writeReferenceCsvs(
     }
   }
 }
-
-const isLinearKey = (k: MemberKey): boolean => typeof k === 'string';
 
 /** Records a finished architecture: results.jsonl and the reference CSVs, both atomically. */
 export async function recordResult(

@@ -1,4 +1,4 @@
-import { compareMemberKeys, memberKey } from '../family/members.js';
+import { compareMembers, memberKey, type MemberRef } from '../family/members.js';
 import type { Architecture } from '../family/skew-normal.js';
 
 /**
@@ -23,10 +23,7 @@ export function runUnits(
 }
 
 /** How a unit is named to people: 'id 61, seed 1' (the seed only where a study has several). */
-export const unitLabel = (
-  unit: { arch: { id: number; family?: string | null }; seed: number },
-  seeds: number,
-): string =>
+export const unitLabel = (unit: { arch: MemberRef; seed: number }, seeds: number): string =>
   seeds > 1 ? `id ${memberKey(unit.arch)}, seed ${unit.seed}` : `id ${memberKey(unit.arch)}`;
 
 /**
@@ -35,10 +32,7 @@ export const unitLabel = (
  */
 export function longestUnitsFirst<T extends RunUnit>(units: readonly T[]): T[] {
   return [...units].sort(
-    (a, b) =>
-      b.arch.macs - a.arch.macs ||
-      compareMemberKeys(memberKey(a.arch), memberKey(b.arch)) ||
-      a.seed - b.seed,
+    (a, b) => b.arch.macs - a.arch.macs || compareMembers(a.arch, b.arch) || a.seed - b.seed,
   );
 }
 

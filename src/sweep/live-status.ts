@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { MemberRef } from '../family/members.js';
 import { LIVE_FILE } from '../run/files.js';
 import { linearName, unitKey } from '../run/results.js';
 import type { LiveStatus, LiveUnit } from '../run/live.js';
@@ -32,7 +33,7 @@ export class LiveStatusFile {
 
   /** `reporter`, with every run's start, steps, epochs and end also written to live.json. */
   follow(reporter: SweepReporter): SweepReporter {
-    const end = (member: { id: number; family?: string }, seed: number): void => {
+    const end = (member: MemberRef, seed: number): void => {
       this.units.delete(unitKey(member, seed));
       this.write(true);
     };

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { familyTag, type MemberKey } from '../family/members.js';
+import { familyTag, type MemberKey, type MemberRef } from '../family/members.js';
 import { FAILED_FILE, RESULTS_FILE } from '../run/files.js';
 import type { RungDecision } from '../run/halving-state.js';
 import { unitLabel, type RunUnit } from '../run/units.js';
@@ -310,7 +310,7 @@ export class ConsoleReporter implements SweepReporter {
   }
 
   /** A unit stops training (done, paused at a rung, failed): its view and bar go. */
-  private endView(member: { id: number; family?: string }, seed: number): UnitView | undefined {
+  private endView(member: MemberRef, seed: number): UnitView | undefined {
     const key = unitKey(member, seed);
     const view = this.running.get(key);
     if (view) this.dropBar(view);

@@ -1,9 +1,8 @@
-import { memberKey, type MemberKey } from '../family/members.js';
+import { familiesIn, memberKey, type MemberKey } from '../family/members.js';
 import {
   architectureStats,
   placeCells,
   placeHeadings,
-  placeKind,
   type ArchitectureStats,
   plusMinus,
   rankArchitectures,
@@ -29,7 +28,7 @@ export function summaryTable(records: readonly ResultRecord[]): string {
   const ranked = rankArchitectures(stats);
   const top = topVerdict(stats);
   const tied = new Set(top.tiedWithBest);
-  const kind = placeKind(stats);
+  const kind = familiesIn(stats);
   const rows = ranked.map((a, i) => [
     ...placeCells(a, i + 1, kind),
     plusMinus(a.bestVal),

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tinyFamily } from './tiny-study.js';
-import { compareMemberKeys, memberKey } from '../../src/family/members.js';
+import { compareMembers } from '../../src/family/members.js';
 import type { Architecture } from '../../src/family/skew-normal.js';
 import type { ResultRecord } from '../../src/run/results.js';
 
@@ -17,7 +17,7 @@ export function results(dir: string): ResultRecord[] {
 /** The numbers of results, by member, without wall-clock times: what must match between runs. */
 export function resultNumbers(list: readonly ResultRecord[]): Record<string, unknown>[] {
   return [...list]
-    .sort((a, b) => compareMemberKeys(memberKey(a), memberKey(b)) || a.seed - b.seed)
+    .sort((a, b) => compareMembers(a, b) || a.seed - b.seed)
     .map((r) =>
       Object.fromEntries(
         Object.entries(r).filter(

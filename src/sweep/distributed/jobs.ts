@@ -1,4 +1,4 @@
-import { compareMemberKeys, memberKey } from '../../family/members.js';
+import { compareMembers, type MemberRef } from '../../family/members.js';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { EpochStats } from '../../train/outcome.js';
@@ -113,13 +113,9 @@ export function runKey(runId: string): string {
  * One job id per (run, architecture, seed), and per rung under successive halving: adding it
  * twice is a no-op, so nothing is trained twice.
  */
-export function jobId(
-  runId: string,
-  arch: { id: number; family?: string },
-  seed: number,
-  rung?: number,
-): string {
-  // A linear member's jobs name its family: both families' ids may share a run.
+export function jobId(runId: string, arch: MemberRef, seed: number, rung?: number): string {
+  // A linear member's jobs name its family, as its key does, without the key's ':' (BullMQ
+  // refuses a custom job id that holds one): both families' ids may share a run.
   const a = `${arch.family === 'linear' ? 'linear' : ''}${arch.id}`;
   return `r${runKey(runId)}-a${a}-s${seed}${rung === undefined ? '' : `-e${rung}`}`;
 }
@@ -129,10 +125,8 @@ export function jobId(
  * epochs, the same factor for every member of one study, so MACs order them. Starting the longest
  * jobs first keeps the last workers from idling behind one long job.
  */
-export function longestFirst<T extends { macs: number; id: number; family?: string }>(
-  list: readonly T[],
-): T[] {
-  return [...list].sort((a, b) => b.macs - a.macs || compareMemberKeys(memberKey(a), memberKey(b)));
+export function longestFirst<T extends MemberRef & { macs: number }>(list: readonly T[]): T[] {
+  return [...list].sort((a, b) => b.macs - a.macs || compareMembers(a, b));
 }
 
 /** Makespan of a job order on `workers` identical workers taking the next job when free. */

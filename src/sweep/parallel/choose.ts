@@ -11,7 +11,7 @@ import {
 } from '../../train/trainer.js';
 import { TrainerPool } from './pool.js';
 import type { TimedArchitecture } from './protocol.js';
-import { compareMemberKeys, memberKey, type MemberKey } from '../../family/members.js';
+import { compareMembers, memberKey, type MemberKey } from '../../family/members.js';
 
 /** A way to share a machine's cores: this many training processes of this many threads each. */
 export interface Split {
@@ -83,9 +83,7 @@ export function candidateSplits(cores: number, threads: number | null, units: nu
 
 /** Up to three architectures that span the work: the cheapest, the median and the dearest. */
 export function sampleArchitectures(architectures: readonly Architecture[]): Architecture[] {
-  const sorted = [...architectures].sort(
-    (a, b) => a.macs - b.macs || compareMemberKeys(memberKey(a), memberKey(b)),
-  );
+  const sorted = [...architectures].sort((a, b) => a.macs - b.macs || compareMembers(a, b));
   const picks = [sorted[0], sorted[sorted.length >> 1], sorted[sorted.length - 1]];
   return [...new Set(picks.filter((a): a is Architecture => a !== undefined))];
 }
