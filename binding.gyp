@@ -23,6 +23,18 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-O2"]
+    },
+    {
+      "target_name": "featshift_image",
+      "sources": ["native/image.cc"],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(node scripts/jpeg-config.cjs include)"
+      ],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "<!@(node scripts/jpeg-config.cjs defines)"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O3"],
+      "libraries": ["<!@(node scripts/jpeg-config.cjs libs)"]
     }
   ]
 }

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tInterval } from '../src/analysis/stats.js';
 
 export type BenchRow = Record<string, string | number | undefined>;
 
@@ -91,3 +92,31 @@ export function runBenchSweep(study: BenchSweep, tmp: string): { seconds: number
   if (r.status !== 0) throw new Error(`featshift sweep failed: ${r.stderr}`);
   return { seconds: (performance.now() - started) / 1000, dir };
 }
+
+/**
+ * The ratio of two contenders measured in the same rounds: the geometric mean of the per-round
+ * ratios, with the 95 % Student t interval of their logarithms (rounds alternate the contenders,
+ * so a round's ratio compares runs made moments apart; a burst of load from elsewhere moves both).
+ */
+export function pairedRatio(
+  a: readonly (number | undefined)[],
+  b: readonly (number | undefined)[],
+): { ratio: number; low: number | undefined; high: number | undefined } | undefined {
+  const logs = a.flatMap((x, i) => {
+    const y = b[i];
+    return x !== undefined && y !== undefined && x > 0 && y > 0 ? [Math.log(x / y)] : [];
+  });
+  if (logs.length === 0) return undefined;
+  const t = tInterval(logs);
+  return {
+    ratio: Math.exp(t.mean),
+    low: t.low === null ? undefined : Math.exp(t.low),
+    high: t.high === null ? undefined : Math.exp(t.high),
+  };
+}
+
+/** The mean of the values measured (undefined ones left out). */
+export const mean = (values: readonly (number | undefined)[]): number | undefined => {
+  const known = values.filter((v): v is number => v !== undefined);
+  return known.length > 0 ? known.reduce((s, v) => s + v, 0) / known.length : undefined;
+};

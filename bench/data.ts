@@ -4,6 +4,7 @@ import type { ImageSet } from '../src/data/image-set.js';
 import { BatchLoader, type LoaderOptions } from '../src/data/loader.js';
 import { ParallelBatchLoader } from '../src/data/parallel-loader.js';
 import { referencePython, type BenchRow } from './common.js';
+import { benchImageFolder } from './image-folder.js';
 
 const CIFAR_OPTIONS: LoaderOptions = {
   batchSize: 128,
@@ -93,5 +94,7 @@ export async function benchData(): Promise<BenchRow[]> {
       goal_img_s: 20000,
     });
   }
+  // FEATSHIFT_BENCH_FOLDER_IMAGES=0 leaves the image-folder row out.
+  if (process.env.FEATSHIFT_BENCH_FOLDER_IMAGES !== '0') rows.push(...(await benchImageFolder()));
   return rows;
 }

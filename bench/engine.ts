@@ -1,8 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { tInterval } from '../src/analysis/stats.js';
-import { referencePython, type BenchRow } from './common.js';
+import { mean, pairedRatio, referencePython, type BenchRow } from './common.js';
 import { trainingFlopsPerImage, type MachineLimit } from './engine-limit.js';
 import { ENGINE_WORKLOADS } from './engine-workloads.js';
 
@@ -20,35 +19,8 @@ function run(command: string, args: string[]): unknown {
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
 }
 
-/**
- * The ratio of two contenders measured in the same rounds: the geometric mean of the per-round
- * ratios, with the 95 % Student t interval of their logarithms (rounds alternate the contenders,
- * so a round's ratio compares runs made moments apart; a burst of load from elsewhere moves both).
- */
-function pairedRatio(
-  a: readonly (number | undefined)[],
-  b: readonly (number | undefined)[],
-): { ratio: number; low: number | undefined; high: number | undefined } | undefined {
-  const logs = a.flatMap((x, i) => {
-    const y = b[i];
-    return x !== undefined && y !== undefined && x > 0 && y > 0 ? [Math.log(x / y)] : [];
-  });
-  if (logs.length === 0) return undefined;
-  const t = tInterval(logs);
-  return {
-    ratio: Math.exp(t.mean),
-    low: t.low === null ? undefined : Math.exp(t.low),
-    high: t.high === null ? undefined : Math.exp(t.high),
-  };
-}
-
 const best = (...values: (number | undefined)[]): number | undefined =>
   Math.max(...values.map((v) => v ?? 0)) || undefined;
-
-const mean = (values: readonly (number | undefined)[]): number | undefined => {
-  const known = values.filter((v): v is number => v !== undefined);
-  return known.length > 0 ? known.reduce((s, v) => s + v, 0) / known.length : undefined;
-};
 
 /**
  * Training throughput and peak memory of featshift against PyTorch (Debian's python3-torch) on the

@@ -3,6 +3,8 @@
 #   libtorch-dev          the compute engine the native addon builds against
 #   libopenblas0-pthread  the BLAS libtorch's matrix products (the classifier) go through: it
 #                         becomes libblas.so.3, in place of netlib's reference BLAS, 30-100x slower
+#   libjpeg62-turbo-dev   the JPEG decoder of image folders (the library Pillow decodes with);
+#                         without it featshift decodes JPEG with sharp, about 4x slower
 #   python3-torch         the PyTorch reference for parity tests and benchmarks
 #   python3-torchvision   the reference data pipeline, for the data benchmark
 #   dataset-fashion-mnist the real Fashion-MNIST files, the offline default dataset
@@ -11,7 +13,7 @@
 #   clang-format          the C++ formatter the tests run on native/
 #   g++ make python3      node-gyp's toolchain for the addon
 set -euo pipefail
-packages=(libtorch-dev libopenblas0-pthread python3-torch python3-torchvision dataset-fashion-mnist chromium redis-server clang-format g++ make python3)
+packages=(libtorch-dev libopenblas0-pthread libjpeg62-turbo-dev python3-torch python3-torchvision dataset-fashion-mnist chromium redis-server clang-format g++ make python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

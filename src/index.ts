@@ -58,9 +58,9 @@ export {
   loadImageFolders,
   IMAGE_FOLDER_STATS,
   type ImageFolderDataset,
-  type FolderImages,
+  type FolderFiles,
 } from './data/image-folder.js';
-export { ImageFolderLoader } from './data/image-folder-loader.js';
+export { ImageFolderLoader, type ImageFolderLoaderOptions } from './data/image-folder-loader.js';
 export { BatchLoader, type Batch, type LoaderOptions } from './data/loader.js';
 export { ParallelBatchLoader } from './data/parallel-loader.js';
 export {

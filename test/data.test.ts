@@ -18,10 +18,13 @@ import { loadDataset } from '../src/data/dataset.js';
 import { downloadVerified } from '../src/data/download.js';
 import { gunzipFile, parseIdx } from '../src/data/idx.js';
 import { labelHistogram } from '../src/data/image-set.js';
+import { DataError } from '../src/data/errors.js';
 import { loadImageFolders } from '../src/data/image-folder.js';
+import { ImageFolderLoader } from '../src/data/image-folder-loader.js';
 import { DATASETS, type DatasetSpec } from '../src/data/registry.js';
 import { resizeBilinear } from '../src/data/resize.js';
 import { locateDataset } from '../src/data/sources.js';
+import { collect } from './helpers/batches.js';
 import { runCli } from './helpers/cli.js';
 import {
   gzip,
@@ -322,23 +325,80 @@ describe('image folders', () => {
     }
   }
 
-  it('reads PNG and JPEG files, one sub-folder per class, classes sorted', async () => {
+  it('lists PNG and JPEG files, one sub-folder per class, classes sorted, and streams them', async () => {
     const root = tmp();
     writeImages(root);
-    const d = await loadImageFolders(join(root, 'train'), join(root, 'val'), 32);
+    const d = await loadImageFolders(join(root, 'train'), join(root, 'val'));
     assert.deepEqual(d.classes, ['cat', 'dog']);
     assert.equal(d.train.count, 8);
-    assert.equal(d.test.count, 6);
+    assert.equal(d.val.count, 6);
     assert.deepEqual(Array.from(d.train.labels), [0, 0, 0, 0, 1, 1, 1, 1]);
-    assert.deepEqual(labelHistogram(d.test, 2), [3, 3]);
-    // Training images keep their aspect ratio with the shorter side at P + 32: 8x6 -> 85x64.
-    assert.deepEqual([d.train.widths[0], d.train.heights[0]], [85, 64]);
-    assert.equal(d.train.images[0]?.[0], 200); // cat/0.png comes first in sorted order
-    assert.ok(Math.abs((d.train.images[3]?.[5] as number) - 128) <= 2); // cat/extra.jpg
-    assert.equal(d.train.images[4]?.[5], 40); // dog/0.png
-    // Validation images are centre-cropped to the patch size.
-    assert.equal(d.test.size, 32);
-    assert.equal(d.test.images.length, 6 * 3 * 32 * 32);
+    assert.deepEqual(Array.from(d.val.labels), [0, 0, 0, 1, 1, 1]);
+    // ImageFolder's order: cat/0.png .. cat/extra.jpg, then dog/.
+    assert.deepEqual(
+      d.train.paths.map((p) => p.slice(root.length + 1)),
+      ['0.png', '1.png', '2.png', 'extra.jpg']
+        .flatMap((f) => [`train/cat/${f}`])
+        .concat(['0.png', '1.png', '2.png', 'extra.jpg'].map((f) => `train/dog/${f}`)),
+    );
+    const options = { batchSize: 3, patchSize: 32, seed: 4, normalize: null };
+    const one = new ImageFolderLoader(d.train, d.val, { ...options, threads: 1 });
+    const two = new ImageFolderLoader(d.train, d.val, { ...options, threads: 2 });
+    try {
+      // Validation: centre crops in file order; cat/0.png is 200 everywhere, cat/extra.jpg 128.
+      const val = await collect(one.validation.batches(0));
+      assert.deepEqual(
+        val.map((b) => b.count),
+        [3, 3],
+      );
+      const [cats, dogs] = val;
+      assert.ok(cats && dogs);
+      assert.equal(cats.x[0], Math.fround(200 / 255));
+      assert.equal(cats.x[2 * 3 * 32 * 32], Math.fround(128 / 255));
+      assert.equal(dogs.x[0], Math.fround(40 / 255)); // dog/0.png
+      // Training: every image once an epoch, the same batches whatever the threads, and a
+      // resumed epoch (from batch 1) rebuilds the same batches.
+      const epoch = await collect(one.batches(1));
+      assert.deepEqual(
+        epoch.map((b) => b.count),
+        [3, 3, 2],
+      );
+      assert.deepEqual(
+        epoch.flatMap((b) => Array.from(b.y, Number)).sort(),
+        [0, 0, 0, 0, 1, 1, 1, 1],
+      );
+      assert.deepEqual(await collect(two.batches(1)), epoch);
+      assert.deepEqual(await collect(two.batches(1, 1)), epoch.slice(1));
+      assert.notDeepEqual((await collect(one.batches(2)))[0]?.x, epoch[0]?.x);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it('refuses, by name, a file whose header is fine but whose data does not decode, when a batch reaches it', async () => {
+    const root = tmp();
+    writeImages(root);
+    const good = readFileSync(join(root, 'val', 'dog', 'extra.jpg'));
+    // The header and the first segments survive; the scan data is cut off.
+    writeFileSync(join(root, 'val', 'dog', 'cut.jpg'), good.subarray(0, good.length - 40));
+    const d = await loadImageFolders(join(root, 'train'), join(root, 'val'));
+    const loader = new ImageFolderLoader(d.train, d.val, {
+      batchSize: 4,
+      patchSize: 32,
+      seed: 0,
+      normalize: null,
+      threads: 2,
+    });
+    try {
+      await assert.rejects(collect(loader.validation.batches(0)), (e: unknown) => {
+        assert.ok(e instanceof DataError, String(e));
+        assert.match(e.message, /val\/dog\/cut\.jpg: unreadable image/);
+        return true;
+      });
+    } finally {
+      await loader.close();
+    }
   });
 
   it('refuses a folder without classes, other classes in val/, and an unreadable image, by name', async () => {
@@ -346,21 +406,21 @@ describe('image folders', () => {
     mkdirSync(join(empty, 'train'));
     mkdirSync(join(empty, 'val'));
     await assert.rejects(
-      loadImageFolders(join(empty, 'train'), join(empty, 'val'), 32),
+      loadImageFolders(join(empty, 'train'), join(empty, 'val')),
       /train: no class folders/,
     );
     const root = tmp();
     writeImages(root);
     mkdirSync(join(root, 'val', 'bird'));
     await assert.rejects(
-      loadImageFolders(join(root, 'train'), join(root, 'val'), 32),
+      loadImageFolders(join(root, 'train'), join(root, 'val')),
       /val: the class folders differ .*only here: bird/,
     );
     const other = tmp();
     writeImages(other);
     writeFileSync(join(other, 'train', 'dog', 'broken.png'), 'not a png');
     await assert.rejects(
-      loadImageFolders(join(other, 'train'), join(other, 'val'), 32),
+      loadImageFolders(join(other, 'train'), join(other, 'val')),
       /broken\.png: unreadable image/,
     );
     writeFileSync(
@@ -369,7 +429,7 @@ describe('image folders', () => {
     );
     writeFileSync(join(other, 'train', 'dog', 'z.bmp'), 'BM');
     await assert.rejects(
-      loadImageFolders(join(other, 'train'), join(other, 'val'), 32),
+      loadImageFolders(join(other, 'train'), join(other, 'val')),
       /z\.bmp: \.bmp images are not supported/,
     );
   });

@@ -435,7 +435,7 @@ describe('image folders: limits, file-system failures and degenerate classes, by
     return [join(root, 'train'), join(root, 'val')];
   };
   const refused = async (dirs: [string, string], message: RegExp, file: string): Promise<void> => {
-    await assert.rejects(loadImageFolders(dirs[0], dirs[1], 32), (e: unknown) => {
+    await assert.rejects(loadImageFolders(dirs[0], dirs[1]), (e: unknown) => {
       assert.ok(e instanceof DataError, String(e));
       assert.match(e.message, message);
       assert.ok(e.message.includes(file), e.message);

@@ -566,6 +566,32 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     const half = runCli([...args, '--train-data', join(root, 'train'), '--out', tmp()]);
     assert.equal(half.status, 2);
     assert.match(half.stderr, /needs both --train-data DIR and --val-data DIR/);
+    // A file whose header reads but whose data is cut short is named when a batch reaches it.
+    const whole = readFileSync(join(root, 'val', 'light', '003.png'));
+    writeFileSync(join(root, 'val', 'light', '003.png'), whole.subarray(0, whole.length - 30));
+    const cut = runCli([
+      ...args,
+      '--train-data',
+      join(root, 'train'),
+      '--val-data',
+      join(root, 'val'),
+      '--epochs',
+      '1',
+      '--threads',
+      '1',
+      '--out',
+      tmp(),
+      '--quiet',
+    ]);
+    assert.equal(cut.status, 2, cut.stderr);
+    assert.match(cut.stderr, /^featshift: .*val\/light\/003\.png: unreadable image/m);
+    assert.equal(
+      cut.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.includes('warning')).length,
+      1,
+    );
   });
 
   it('records a diverging architecture and goes on', () => {

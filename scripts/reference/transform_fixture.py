@@ -10,10 +10,16 @@ can be compared with them:
   (the validation transform; the training one adds random draws);
 - image folders (the reference's IMAGENET): the validation transform Resize(P + 32) and
   CenterCrop(P) as bytes, and the training transform's deterministic part, resized_crop with given
-  parameters and a horizontal flip, as bytes, for images of several shapes.
+  parameters and a horizontal flip, as bytes, for images of several shapes;
+- JPEG files as Pillow writes and decodes them (Image.open(path).convert('RGB'), what
+  ImageFolder's loader does): chroma subsampling 4:2:0, 4:2:2 and 4:4:4, progressive, grey,
+  Adobe CMYK, and one with an ICC profile and an EXIF rotation (both ignored by PIL), with the
+  validation transform of each.
 
     /usr/bin/python3 scripts/reference/transform_fixture.py
 """
+import base64
+import io
 import json
 
 import numpy as np
@@ -21,7 +27,7 @@ import torch
 import torch.nn.functional as F
 import torchvision.transforms as T
 import torchvision.transforms.functional as TF
-from PIL import Image
+from PIL import Image, ImageCms
 
 KMNIST_MEAN, KMNIST_STD = 0.190362019974657, 0.3474631837640068
 CIFAR100_MEAN, CIFAR100_STD = [0.5071, 0.4866, 0.4409], [0.2009, 0.1984, 0.2023]
@@ -67,9 +73,51 @@ def folder_cases(rng, patch):
     return {"patch": patch, "cases": cases}
 
 
+def jpeg_cases(rng, patch):
+    cases = []
+    specs = [
+        ("4:2:0", 61, 47, "RGB", {"subsampling": 2}),
+        ("4:2:2", 50, 77, "RGB", {"subsampling": 1}),
+        ("4:4:4", 33, 20, "RGB", {"subsampling": 0}),
+        ("progressive", 45, 37, "RGB", {"progressive": True}),
+        ("grey", 40, 30, "L", {}),
+        ("Adobe CMYK", 40, 30, "CMYK", {}),
+        ("ICC profile and EXIF rotation", 40, 30, "RGB", {"rotated": True}),
+    ]
+    for name, width, height, mode, options in specs:
+        # Smooth content with noise, as photographs compress, so that every DCT path is exercised.
+        coarse = rng.integers(0, 256, size=(height // 8 + 2, width // 8 + 2, 4), dtype=np.uint8)
+        image = Image.fromarray(coarse, "RGBA").resize((width, height), Image.BILINEAR)
+        noisy = np.asarray(image).astype(np.int16) + rng.integers(-24, 24, size=(height, width, 4))
+        image = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8), "RGBA")
+        image = image.convert("RGB") if mode != "CMYK" else Image.fromarray(np.asarray(image), "CMYK")
+        if mode == "L":
+            image = image.convert("L")
+        save = {"quality": 85}
+        if options.get("rotated"):
+            exif = Image.Exif()
+            exif[0x0112] = 6
+            save["exif"] = exif.tobytes()
+            save["icc_profile"] = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+        else:
+            save.update(options)
+        out = io.BytesIO()
+        image.save(out, "JPEG", **save)
+        decoded = Image.open(io.BytesIO(out.getvalue())).convert("RGB")
+        val = T.CenterCrop(patch)(T.Resize(patch + 32)(decoded))
+        cases.append({
+            "name": name, "width": width, "height": height,
+            "jpeg": base64.b64encode(out.getvalue()).decode(),
+            "rgb": base64.b64encode(np.asarray(decoded).tobytes()).decode(),
+            "val": base64.b64encode(np.asarray(val).tobytes()).decode(),
+        })
+    return {"patch": patch, "cases": cases}
+
+
 def main():
     rng = np.random.default_rng(2018)
-    out = {"kmnist": kmnist_cases(rng), "cifar100": cifar100_case(rng), "folder": folder_cases(rng, 32)}
+    out = {"kmnist": kmnist_cases(rng), "cifar100": cifar100_case(rng), "folder": folder_cases(rng, 32),
+           "jpeg": jpeg_cases(rng, 32)}
     with open("test/fixtures/reference-transforms.json", "w") as f:
         json.dump(out, f, separators=(",", ":"))
         f.write("\n")

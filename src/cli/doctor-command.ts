@@ -49,6 +49,8 @@ export function doctorCommand(): Command {
           out.push(
             "  warning        the reference BLAS is tens of times slower than OpenBLAS on the classifier's matrix products: sudo apt-get install libopenblas0-pthread (runs started under one BLAS resume only under it: docs/engine.md)",
           );
+        const { jpegDecoder } = await import('../data/image-decode.js');
+        ok('JPEG', `${jpegDecoder()} (image folders)`);
         ok('devices', engine.devices().join(', '));
         ok(
           'memory',

@@ -1,4 +1,9 @@
 #!/usr/bin/env node
-import { main } from './program.js';
+import { availableParallelism } from 'node:os';
+
+// Image folders are decoded on libuv's threads (sharp): as many as the cores, set before libuv
+// starts them, which is why the program is imported only after this line.
+process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism()));
+const { main } = await import('./program.js');
 
 process.exitCode = await main(process.argv.slice(2));

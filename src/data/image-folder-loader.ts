@@ -1,5 +1,21 @@
-import { cropRgb, pythonRound, resizeRgb, type FolderImages } from './image-folder.js';
+import { BatchWorkers, prefetched } from './batch-workers.js';
+import {
+  checkedHeader,
+  decodeImage,
+  jpegNeedsSharp,
+  loadSharp,
+  readImageFile,
+  type RgbImage,
+} from './image-decode.js';
+import {
+  centreBox,
+  pythonRound,
+  resizeShorterSide,
+  shorterSideTo,
+  type FolderFiles,
+} from './image-folder.js';
 import type { Batch } from './loader.js';
+import { imageKernels } from './image-native.js';
 import { mix32, permutation, Rng } from '../util/random.js';
 
 export interface ImageFolderLoaderOptions {
@@ -7,6 +23,8 @@ export interface ImageFolderLoaderOptions {
   patchSize: number;
   seed: number;
   normalize: { mean: readonly number[]; std: readonly number[] } | null;
+  /** Loader threads reading and transforming batches ahead of training (default 1). */
+  threads?: number;
 }
 
 /** The scale and aspect-ratio ranges of torchvision's RandomResizedCrop, the reference's defaults. */
@@ -52,77 +70,172 @@ export function randomResizedCropBox(
 }
 
 /**
- * Training batches of an image folder, as the reference transforms them: a random resized crop
- * of the (already shorter-side-resized) image, resized to P x P with Pillow's bilinear filter, a
- * random horizontal flip, scaling to [0, 1] and the optional normalisation. The order and every
- * draw come from (seed, epoch, batch), so any batch can be rebuilt on resume.
+ * What each byte value of each channel becomes, 256 floats a channel: scaled to [0, 1]
+ * (ToTensor), then normalised.
+ */
+export function channelTables(normalize: ImageFolderLoaderOptions['normalize']): Float32Array {
+  return Float32Array.from({ length: 768 }, (_, i) => {
+    const c = i >> 8;
+    const scaled = Math.fround((i & 255) / 255);
+    if (!normalize) return scaled;
+    return Math.fround(
+      Math.fround(scaled - (normalize.mean[c] as number)) / (normalize.std[c] as number),
+    );
+  });
+}
+
+/** Every file of a batch, read at once; the first that cannot be read, in the batch's order, is named. */
+async function readAll(paths: readonly string[]): Promise<Buffer[]> {
+  const results = await Promise.allSettled(paths.map(readImageFile));
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<Buffer>).value);
+}
+
+/** One batch's files, as a loader thread is asked for them. */
+export interface FolderBatchJob {
+  kind: 'train' | 'validation';
+  paths: string[];
+  labels: Int32Array;
+  epoch: number;
+  index: number;
+}
+
+/**
+ * Reads, decodes and transforms one batch of image files as the reference does: for training, the
+ * shorter side resized to P + 32, a random resized crop resized to P x P and a random horizontal
+ * flip; for validation, the same resize and the centre P x P crop; then scaling to [0, 1] and the
+ * optional normalisation. Every draw comes from (seed, epoch, batch) and is made in the batch's
+ * order from the sizes the files' headers give, so that decoding can finish in any order.
+ */
+export async function buildFolderBatch(
+  job: FolderBatchJob,
+  options: Pick<ImageFolderLoaderOptions, 'patchSize' | 'seed'>,
+  tables: Float32Array,
+): Promise<Batch> {
+  const P = options.patchSize;
+  const count = job.paths.length;
+  const x = new Float32Array(count * 3 * P * P);
+  const y = BigInt64Array.from(job.labels, (label) => BigInt(label));
+  const files = await readAll(job.paths);
+  const rng = new Rng(mix32(options.seed, job.epoch, job.index, 0xa06));
+  const draws = files.map((bytes, k) => {
+    if (job.kind === 'validation') return undefined;
+    const claimed = checkedHeader(bytes, job.paths[k] as string, true) as RgbImage;
+    const size = shorterSideTo(claimed.width, claimed.height, P + 32);
+    const box = randomResizedCropBox(size.width, size.height, rng);
+    return { box, flip: rng.next() < 0.5 };
+  });
+  // One image at a time, so that a thread holds one decoded image, not a batch of them.
+  for (const [k, bytes] of files.entries()) {
+    const resized = resizeShorterSide(await decodeImage(bytes, job.paths[k] as string), P);
+    const draw = draws[k];
+    // The training crop resized to P x P, or the centre P x P of validation, as it stands.
+    const box = draw?.box ?? centreBox(resized.width, resized.height, P);
+    imageKernels().patch(
+      resized.rgb,
+      resized.width,
+      box.left,
+      box.top,
+      box.width,
+      box.height,
+      P,
+      draw?.flip ?? false,
+      tables,
+      x,
+      k * 3 * P * P,
+    );
+  }
+  return { index: job.index, count, x, y };
+}
+
+/** What a folder's loader threads are started with. */
+export type FolderWorkerData = Pick<ImageFolderLoaderOptions, 'patchSize' | 'seed' | 'normalize'>;
+
+/**
+ * Batches of image folders read from disk as training goes (torchvision's ImageFolder with a
+ * DataLoader's workers): loader threads read, decode and transform the files of the next batches
+ * while the engine trains, so memory holds the batches in flight and never the folder. The
+ * training order and every augmentation draw come from (seed, epoch, batch), so any batch can be
+ * rebuilt on resume, whatever the number of threads. `validation` serves the validation split
+ * through the same threads.
  */
 export class ImageFolderLoader {
   readonly batchSize: number;
-  private readonly set: FolderImages;
+  readonly validation: {
+    readonly batchesPerEpoch: number;
+    batches(epoch: number, start?: number): AsyncGenerator<Batch>;
+  };
+  private readonly train: FolderFiles;
   private readonly options: ImageFolderLoaderOptions;
-  private readonly lut: Float32Array[];
+  private workers: Promise<BatchWorkers<FolderBatchJob>> | undefined;
 
-  constructor(set: FolderImages, options: ImageFolderLoaderOptions) {
-    this.set = set;
+  constructor(train: FolderFiles, val: FolderFiles, options: ImageFolderLoaderOptions) {
+    this.train = train;
     this.options = options;
     this.batchSize = options.batchSize;
-    const norm = options.normalize;
-    this.lut = [0, 1, 2].map((c) =>
-      Float32Array.from({ length: 256 }, (_, v) => {
-        const scaled = Math.fround(v / 255);
-        if (!norm) return scaled;
-        return Math.fround(
-          Math.fround(scaled - (norm.mean[c] as number)) / (norm.std[c] as number),
-        );
-      }),
-    );
+    const size = options.batchSize;
+    this.validation = {
+      batchesPerEpoch: Math.ceil(val.count / size),
+      batches: (epoch, start = 0) =>
+        this.stream(Math.ceil(val.count / size), start, (index) => ({
+          kind: 'validation',
+          paths: val.paths.slice(index * size, (index + 1) * size),
+          labels: val.labels.slice(index * size, (index + 1) * size),
+          epoch,
+          index,
+        })),
+    };
   }
 
   get batchesPerEpoch(): number {
-    return Math.ceil(this.set.count / this.batchSize);
+    return Math.ceil(this.train.count / this.batchSize);
   }
 
-  /** Nothing to release: batches are built on the calling thread. */
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  *batches(epoch: number, start = 0): Generator<Batch> {
-    const order = permutation(this.set.count, new Rng(mix32(this.options.seed, epoch, 0x5eed)));
-    for (let b = start; b < this.batchesPerEpoch; b++) {
-      yield this.build(order.subarray(b * this.batchSize, (b + 1) * this.batchSize), epoch, b);
-    }
-  }
-
-  build(indices: Uint32Array, epoch: number, index: number): Batch {
-    const P = this.options.patchSize;
-    const plane = P * P;
-    const count = indices.length;
-    const x = new Float32Array(count * 3 * plane);
-    const y = new BigInt64Array(count);
-    const rng = new Rng(mix32(this.options.seed, epoch, index, 0xa06));
-    for (let k = 0; k < count; k++) {
-      const i = indices[k] as number;
-      const image = {
-        width: this.set.widths[i] as number,
-        height: this.set.heights[i] as number,
-        rgb: this.set.images[i] as Uint8Array,
+  batches(epoch: number, start = 0): AsyncGenerator<Batch> {
+    const order = permutation(this.train.count, new Rng(mix32(this.options.seed, epoch, 0x5eed)));
+    const size = this.batchSize;
+    return this.stream(this.batchesPerEpoch, start, (index) => {
+      const indices = order.subarray(index * size, (index + 1) * size);
+      return {
+        kind: 'train',
+        paths: Array.from(indices, (i) => this.train.paths[i] as string),
+        labels: Int32Array.from(indices, (i) => this.train.labels[i] as number),
+        epoch,
+        index,
       };
-      const box = randomResizedCropBox(image.width, image.height, rng);
-      const flip = rng.next() < 0.5;
-      const patch = resizeRgb(cropRgb(image, box.top, box.left, box.width, box.height), P, P);
-      y[k] = BigInt(this.set.labels[i] as number);
-      for (let c = 0; c < 3; c++) {
-        const lut = this.lut[c] as Float32Array;
-        for (let r = 0; r < P; r++) {
-          const from = c * plane + r * P;
-          const to = (k * 3 + c) * plane + r * P;
-          for (let q = 0; q < P; q++)
-            x[to + q] = lut[patch.rgb[from + (flip ? P - 1 - q : q)] as number] as number;
-        }
-      }
-    }
-    return { index, count, x, y };
+    });
+  }
+
+  private async *stream(
+    total: number,
+    start: number,
+    job: (index: number) => FolderBatchJob,
+  ): AsyncGenerator<Batch> {
+    const workers = await this.start();
+    yield* prefetched(start, total, 2 * workers.threads, (index) => workers.request(job(index)));
+  }
+
+  /** The loader threads, started on first use (sharp is loaded here first, as it must be before any thread loads it). */
+  private start(): Promise<BatchWorkers<FolderBatchJob>> {
+    this.workers ??= (jpegNeedsSharp() ? loadSharp() : Promise.resolve()).then(() => {
+      const data: FolderWorkerData = {
+        patchSize: this.options.patchSize,
+        seed: this.options.seed,
+        normalize: this.options.normalize,
+      };
+      return new BatchWorkers(
+        new URL('./folder-worker.js', import.meta.url),
+        data,
+        this.options.threads ?? 1,
+      );
+    });
+    return this.workers;
+  }
+
+  async close(): Promise<void> {
+    const workers = this.workers;
+    this.workers = undefined;
+    await (await workers)?.close();
   }
 }

@@ -1,161 +1,35 @@
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
+import pLimit from 'p-limit';
 import { DataError } from './errors.js';
-import type { ImageSet } from './image-set.js';
-import { resizeBilinear } from './resize.js';
+import { checkImageHeader, fileProblem, IMAGE_EXTENSIONS, type RgbImage } from './image-decode.js';
+import { resizeBox, type Box } from './resize.js';
 
 /**
  * Image folders, the reference's IMAGENET dataset: `--train-data DIR` and `--val-data DIR`, each
- * with one sub-folder per class, read as torchvision's ImageFolder reads them (classes in sorted
+ * with one sub-folder per class, listed as torchvision's ImageFolder lists them (classes in sorted
  * order, files in sorted order, sub-folders of a class included) and transformed as the
  * reference's IMAGENET class does (docs/method.md §4): the shorter side resized to P + 32 with
  * Pillow's bilinear filter; for validation the centre P x P crop; for training a random resized
- * crop and flip per epoch (see ImageFolderLoader).
+ * crop and flip per epoch. Images are read from disk batch by batch (see ImageFolderStream), so
+ * memory does not grow with the folder: only its file list is held, about 100 bytes an image.
  */
 
-/** Training images after the deterministic part of the transform: shorter side P + 32, RGB. */
-export interface FolderImages {
+/** The images of one split: their paths in ImageFolder's order and their class indices. */
+export interface FolderFiles {
   count: number;
-  /** Channel-major RGB bytes of each image. */
-  images: Uint8Array[];
-  widths: Int32Array;
-  heights: Int32Array;
+  paths: string[];
   labels: Int32Array;
 }
 
 export interface ImageFolderDataset {
   classes: string[];
-  train: FolderImages;
-  /** Validation images resized and centre-cropped to P x P. */
-  test: ImageSet;
+  train: FolderFiles;
+  val: FolderFiles;
 }
 
 /** ImageNet's statistics, which the reference normalises image folders with (--normalize-data). */
 export const IMAGE_FOLDER_STATS = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
-
-/** The extensions torchvision's ImageFolder takes; featshift decodes PNG and JPEG among them. */
-const IMAGE_EXTENSIONS = new Set([
-  '.jpg',
-  '.jpeg',
-  '.png',
-  '.ppm',
-  '.bmp',
-  '.pgm',
-  '.tif',
-  '.tiff',
-  '.webp',
-]);
-const DECODED = new Set(['.png', '.jpg', '.jpeg']);
-
-/**
- * The largest image featshift decodes: Pillow's own decompression-bomb threshold (it warns above
- * 89,478,485 pixels, a 9459 x 9459 image), since past it a small file can claim gigabytes.
- */
-export const MAX_IMAGE_PIXELS = 89_478_485;
-/**
- * The most elongated image featshift takes (long side / short side): the shorter side is resized
- * to P + 32 and kept in memory, so a 20000 x 1 strip would become 1,280,000 x 64 pixels. Photos,
- * panoramas included, stay far below.
- */
-export const MAX_IMAGE_ASPECT = 32;
-
-/** The width and height an image file's header claims, read before any decoding; undefined when it cannot be read. */
-export function headerSize(
-  bytes: Buffer,
-  ext: string,
-): { width: number; height: number } | undefined {
-  if (ext === '.png') {
-    // The signature, then the IHDR chunk: length, type, width, height (big-endian).
-    if (bytes.length < 24 || bytes.toString('latin1', 12, 16) !== 'IHDR') return undefined;
-    return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
-  }
-  // JPEG: walk the marker segments to the first start-of-frame (SOF0-15 but DHT, JPG, DAC).
-  let at = 2;
-  while (at + 9 < bytes.length) {
-    if (bytes[at] !== 0xff) return undefined;
-    const marker = bytes[at + 1] as number;
-    if (marker === 0xff) {
-      at += 1;
-      continue;
-    }
-    if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker))
-      return { height: bytes.readUInt16BE(at + 5), width: bytes.readUInt16BE(at + 7) };
-    at += 2 + bytes.readUInt16BE(at + 2);
-  }
-  return undefined;
-}
-
-/** Refuses, by file name, an image too large or too elongated to hold (see the limits above). */
-function checkImageSize(width: number, height: number, file: string): void {
-  if (width * height > MAX_IMAGE_PIXELS)
-    throw new DataError(
-      `${width} x ${height} is ${((width * height) / 1e6).toFixed(1)} million pixels, above the limit of ${(MAX_IMAGE_PIXELS / 1e6).toFixed(1)} million (Pillow's decompression-bomb threshold): shrink it or move it out of the folder`,
-      file,
-    );
-  const aspect = Math.max(width, height) / Math.max(1, Math.min(width, height));
-  if (aspect > MAX_IMAGE_ASPECT)
-    throw new DataError(
-      `${width} x ${height} is ${aspect.toFixed(0)} times longer than wide, above the limit of ${MAX_IMAGE_ASPECT}: crop it or move it out of the folder`,
-      file,
-    );
-}
-
-interface Decoded {
-  width: number;
-  height: number;
-  /** Channel-major RGB. */
-  rgb: Uint8Array;
-}
-
-/**
- * Decodes a PNG or JPEG file to RGB bytes, as PIL's convert('RGB') does: grey is repeated, an
- * alpha channel is dropped (not composited).
- */
-function decode(bytes: Buffer, file: string): Decoded {
-  const ext = extname(file).toLowerCase();
-  if (!DECODED.has(ext)) {
-    throw new DataError(
-      `${ext} images are not supported: featshift decodes PNG and JPEG; convert this file or move it out of the folder`,
-      file,
-    );
-  }
-  const claimed = headerSize(bytes, ext);
-  if (claimed) checkImageSize(claimed.width, claimed.height, file);
-  let width: number;
-  let height: number;
-  let rgba: Uint8Array;
-  try {
-    if (ext === '.png') {
-      const png = PNG.sync.read(bytes);
-      ({ width, height } = png);
-      rgba = png.data;
-    } else {
-      const img = jpeg.decode(bytes, {
-        useTArray: true,
-        formatAsRGBA: true,
-        maxMemoryUsageInMB: 512,
-        maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6,
-      });
-      ({ width, height } = img);
-      rgba = img.data;
-    }
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new DataError(`unreadable image (${reason})`, file);
-  }
-  if (width < 1 || height < 1) throw new DataError('an image without pixels', file);
-  checkImageSize(width, height, file);
-  const plane = width * height;
-  const rgb = new Uint8Array(3 * plane);
-  for (let i = 0; i < plane; i++) {
-    rgb[i] = rgba[4 * i] as number;
-    rgb[plane + i] = rgba[4 * i + 1] as number;
-    rgb[2 * plane + i] = rgba[4 * i + 2] as number;
-  }
-  return { width, height, rgb };
-}
 
 /**
  * torchvision's Resize(size) with one number: the shorter side becomes `size`, the longer one
@@ -170,31 +44,18 @@ export function shorterSideTo(
   return { width: Math.trunc((size * width) / height), height: size };
 }
 
-/** Channel-major RGB resized with Pillow's bilinear filter (each band alike, as Pillow does). */
-export function resizeRgb(image: Decoded, width: number, height: number): Decoded {
-  return {
-    width,
-    height,
-    rgb: resizeBilinear(image.rgb, 3, image.width, image.height, width, height),
-  };
+/** An RGB image resized with Pillow's bilinear filter (torchvision's Resize on a PIL image). */
+export function resizeRgb(image: RgbImage, width: number, height: number): RgbImage {
+  const whole = { left: 0, top: 0, width: image.width, height: image.height };
+  return { width, height, rgb: resizeBox(image.rgb, image.width, 3, whole, width, height) };
 }
 
-/** The rectangle [left, left + width) x [top, top + height) of channel-major RGB. */
-export function cropRgb(
-  image: Decoded,
-  top: number,
-  left: number,
-  width: number,
-  height: number,
-): Decoded {
-  const rgb = new Uint8Array(3 * width * height);
-  for (let c = 0; c < 3; c++) {
-    for (let r = 0; r < height; r++) {
-      const from = c * image.width * image.height + (top + r) * image.width + left;
-      rgb.set(image.rgb.subarray(from, from + width), c * width * height + r * width);
-    }
-  }
-  return { width, height, rgb };
+/** The reference's Resize(P + 32): the shorter side to P + 32, as torchvision computes it. */
+export function resizeShorterSide(image: RgbImage, patchSize: number): RgbImage {
+  const size = shorterSideTo(image.width, image.height, patchSize + 32);
+  // Already that size: Pillow would copy it unchanged, and nothing here writes to it.
+  if (size.width === image.width && size.height === image.height) return image;
+  return resizeRgb(image, size.width, size.height);
 }
 
 /** Python's round(): halves to even, as torchvision's CenterCrop computes its offsets. */
@@ -206,13 +67,29 @@ export function pythonRound(x: number): number {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
+/** torchvision's CenterCrop(P) of an image: the P x P box, its offsets rounded as Python rounds. */
+export function centreBox(width: number, height: number, patchSize: number): Box {
+  return {
+    top: pythonRound((height - patchSize) / 2),
+    left: pythonRound((width - patchSize) / 2),
+    width: patchSize,
+    height: patchSize,
+  };
+}
+
+/** The box of an image as an image of its own (what Pillow's crop() makes). */
+export function cropRgb(image: RgbImage, box: Box): RgbImage {
+  return {
+    width: box.width,
+    height: box.height,
+    rgb: resizeBox(image.rgb, image.width, 3, box, box.width, box.height),
+  };
+}
+
 /** The reference's validation transform of one image: Resize(P + 32), then CenterCrop(P). */
-export function validationTransform(image: Decoded, patchSize: number): Decoded {
-  const size = shorterSideTo(image.width, image.height, patchSize + 32);
-  const resized = resizeRgb(image, size.width, size.height);
-  const top = pythonRound((resized.height - patchSize) / 2);
-  const left = pythonRound((resized.width - patchSize) / 2);
-  return cropRgb(resized, top, left, patchSize, patchSize);
+export function validationTransform(image: RgbImage, patchSize: number): RgbImage {
+  const resized = resizeShorterSide(image, patchSize);
+  return cropRgb(resized, centreBox(resized.width, resized.height, patchSize));
 }
 
 /** Python's order of strings (by code point), which torchvision sorts classes and files in. */
@@ -225,22 +102,6 @@ export function byCodePoint(a: string, b: string): number {
     if (d !== 0) return d;
   }
   return x.length - y.length;
-}
-
-/** A file system failure under an image folder, as a refusal naming the path. */
-function fileProblem(error: unknown, path: string): DataError {
-  const code = (error as NodeJS.ErrnoException).code;
-  const why =
-    code === 'ELOOP'
-      ? 'a symbolic link that loops'
-      : code === 'ENOENT'
-        ? 'a symbolic link to nothing (or a file that vanished)'
-        : code === 'EISDIR'
-          ? 'a folder where an image was expected'
-          : code === 'EACCES' || code === 'EPERM'
-            ? 'not readable (permissions)'
-            : `not readable (${code ?? String(error)})`;
-  return new DataError(`${why}: fix or remove it`, path);
 }
 
 /** fs.stat following links, refused by name when it fails. */
@@ -317,15 +178,6 @@ async function imageFiles(dir: string): Promise<string[]> {
     .flatMap((f) => f.files.map((name) => join(f.path, name)));
 }
 
-/** An image file's bytes, refused by name when it cannot be read. */
-async function readImage(path: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    throw fileProblem(error, path);
-  }
-}
-
 async function listSplit(
   root: string,
   classes: readonly string[],
@@ -344,16 +196,34 @@ async function listSplit(
   return files;
 }
 
+/** How many image headers are read at once when a folder is checked. */
+const HEADER_READS = 64;
+
 /**
- * Reads `--train-data` and `--val-data` folders: classes from the training folder's sub-folders
- * (the validation folder must have the same ones, so that a label means one class in both),
- * training images resized to a shorter side of P + 32, validation images also centre-cropped
- * to P x P. A file that cannot be decoded is refused by name.
+ * Reads every file's header, a bounded number at a time; of several bad files the first in
+ * ImageFolder's order is named.
+ */
+async function checkHeaders(paths: readonly string[]): Promise<void> {
+  const limit = pLimit(HEADER_READS);
+  for (let from = 0; from < paths.length; from += 16 * HEADER_READS) {
+    const chunk = paths.slice(from, from + 16 * HEADER_READS);
+    const results = await Promise.allSettled(chunk.map((p) => limit(() => checkImageHeader(p))));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+}
+
+/**
+ * Lists `--train-data` and `--val-data` folders: classes from the training folder's sub-folders
+ * (the validation folder must have the same ones, so that a label means one class in both) and
+ * every image file of each split. With `checkHeaders` (the default), each file's header is read
+ * and a file that is not a PNG or JPEG of an acceptable size is refused by name before any
+ * training; a file whose data does not decode is refused by name when a batch reaches it.
  */
 export async function loadImageFolders(
   trainDir: string,
   valDir: string,
-  patchSize: number,
+  options: { checkHeaders?: boolean } = {},
 ): Promise<ImageFolderDataset> {
   const classes = await classFolders(trainDir, '--train-data');
   if (classes.length === 0) throw new DataError('no class folders', trainDir);
@@ -371,48 +241,18 @@ export async function loadImageFolders(
       valDir,
     );
   }
-  const trainFiles = await listSplit(trainDir, classes);
-  const train: FolderImages = {
-    count: trainFiles.length,
-    images: [],
-    widths: new Int32Array(trainFiles.length),
-    heights: new Int32Array(trainFiles.length),
-    labels: Int32Array.from(trainFiles, (f) => f.label),
-  };
-  for (const [i, { path }] of trainFiles.entries()) {
-    const image = decode(await readImage(path), path);
-    const size = shorterSideTo(image.width, image.height, patchSize + 32);
-    const resized = resizeRgb(image, size.width, size.height);
-    train.images.push(resized.rgb);
-    train.widths[i] = resized.width;
-    train.heights[i] = resized.height;
-  }
-  const valFiles = await listSplit(valDir, classes);
-  const plane = 3 * patchSize * patchSize;
-  const test: ImageSet = {
-    count: valFiles.length,
-    channels: 3,
-    size: patchSize,
-    images: new Uint8Array(valFiles.length * plane),
-    labels: Int32Array.from(valFiles, (f) => f.label),
-  };
-  for (const [i, { path }] of valFiles.entries()) {
-    test.images.set(
-      validationTransform(decode(await readImage(path), path), patchSize).rgb,
-      i * plane,
-    );
-  }
-  return { classes, train, test };
+  const splits = [await listSplit(trainDir, classes), await listSplit(valDir, classes)];
+  const [train, val] = splits.map((files): FolderFiles => ({
+    count: files.length,
+    paths: files.map((f) => f.path),
+    labels: Int32Array.from(files, (f) => f.label),
+  })) as [FolderFiles, FolderFiles];
+  if (options.checkHeaders ?? true) await checkHeaders([...train.paths, ...val.paths]);
+  return { classes, train, val };
 }
 
-/** The first `n` training images (for cheap studies); all of them when n is undefined or larger. */
-export function firstFolderImages(set: FolderImages, n: number | undefined): FolderImages {
+/** The first `n` files (for cheap studies); all of them when n is undefined or larger. */
+export function firstFolderFiles(set: FolderFiles, n: number | undefined): FolderFiles {
   if (n === undefined || n >= set.count) return set;
-  return {
-    count: n,
-    images: set.images.slice(0, n),
-    widths: set.widths.subarray(0, n),
-    heights: set.heights.subarray(0, n),
-    labels: set.labels.subarray(0, n),
-  };
+  return { count: n, paths: set.paths.slice(0, n), labels: set.labels.subarray(0, n) };
 }

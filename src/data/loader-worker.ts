@@ -1,6 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ImageSet } from './image-set.js';
 import { BatchLoader, type LoaderOptions } from './loader.js';
+import type { SetBatchJob } from './parallel-loader.js';
+import { replyWith } from './worker-reply.js';
 
 /** A worker of {@link ParallelBatchLoader}: builds the batches it is asked for, from shared images. */
 interface Init {
@@ -20,14 +22,6 @@ const set: ImageSet = {
 // The shared images are already at the patch size, or kept at their own for a float resize.
 const loader = new BatchLoader(set, init.options);
 
-parentPort?.on(
-  'message',
-  (job: { id: number; indices: Uint32Array; epoch: number; index: number }) => {
-    const batch = loader.build(job.indices, job.epoch, job.index);
-    // Batches are built in fresh (non-shared) buffers, so they can be moved, not copied.
-    parentPort?.postMessage({ id: job.id, batch }, [
-      batch.x.buffer as ArrayBuffer,
-      batch.y.buffer as ArrayBuffer,
-    ]);
-  },
-);
+parentPort?.on('message', (job: SetBatchJob & { id: number }) => {
+  void replyWith(job.id, () => loader.build(job.indices, job.epoch, job.index));
+});

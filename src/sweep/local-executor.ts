@@ -19,7 +19,7 @@ import type { Executor, SweepReporter, UnitResult, UnitStarted, Work } from './d
 import { unitRecord } from './halving.js';
 import type { ParallelChoice } from './parallel/choose.js';
 import type { TrainerPool } from './parallel/pool.js';
-import { SeedLoaders, type StudyData } from './study-data.js';
+import { loaderThreadsFor, SeedLoaders, type StudyData } from './study-data.js';
 import { trainRequest, unitTrainOptions } from './unit-request.js';
 
 /**
@@ -74,7 +74,7 @@ export class LocalExecutor implements Executor {
     this.o = options;
     this.concurrency = options.split.processes;
     this.layouts = new Map(options.layouts);
-    this.loaders = new SeedLoaders(options.study, options.data);
+    this.loaders = new SeedLoaders(options.study, options.data, loaderThreadsFor(options.device));
     const { pool, shouldStop } = options;
     // The training processes learn of a stop by message; this process by its own flag.
     this.watch = pool

@@ -1,14 +1,16 @@
+import { availableParallelism } from 'node:os';
 import { loadDataset, requireDatasetSpec } from '../data/dataset.js';
 import {
-  firstFolderImages,
+  firstFolderFiles,
   IMAGE_FOLDER_STATS,
   imageFolderClasses,
   loadImageFolders,
-  type FolderImages,
+  type FolderFiles,
 } from '../data/image-folder.js';
 import { ImageFolderLoader } from '../data/image-folder-loader.js';
 import { firstImages, type ImageSet } from '../data/image-set.js';
 import { BatchLoader, type Batch } from '../data/loader.js';
+import type { BatchSource } from '../train/trainer.js';
 import { ParallelBatchLoader } from '../data/parallel-loader.js';
 import type { StudyConfig } from '../run/study.js';
 
@@ -23,8 +25,14 @@ export interface StudyData {
   inputChannels: 1 | 3;
   /** Where the data came from, for environment.json. */
   sources: Record<string, unknown>[];
-  load: { kind: 'published'; train: ImageSet; spec: PublishedTransform } | FolderData;
+  load: PublishedData | FolderData;
+}
+
+interface PublishedData {
+  kind: 'published';
+  train: ImageSet;
   test: ImageSet;
+  spec: PublishedTransform;
 }
 
 interface PublishedTransform {
@@ -34,9 +42,11 @@ interface PublishedTransform {
   resize: 'pillow' | 'tensor';
 }
 
+/** Image folders: their file lists, read from disk batch by batch as training goes. */
 interface FolderData {
   kind: 'folder';
-  train: FolderImages;
+  train: FolderFiles;
+  val: FolderFiles;
 }
 
 /** What the network's shape needs of a study's data, without reading the images. */
@@ -53,25 +63,29 @@ export async function studyDataShape(
   return { classes: spec.classes, inputChannels: spec.inputChannels };
 }
 
-/** Reads the data a study trains on: a published dataset (verified) or image folders. */
+/**
+ * Reads the data a study trains on: a published dataset (verified), or image folders (listed,
+ * every file's header checked unless `checkHeaders` is false: a training process or a queue's
+ * worker started by a sweep that checked them).
+ */
 export async function loadStudyData(
-  study: Pick<StudyConfig, 'dataset' | 'trainData' | 'valData' | 'patchSize'>,
+  study: Pick<StudyConfig, 'dataset' | 'trainData' | 'valData'>,
   dataDir: string | null,
+  options: { checkHeaders?: boolean } = {},
 ): Promise<StudyData> {
   if (study.dataset === IMAGE_FOLDER) {
     const trainDir = study.trainData as string;
     const valDir = study.valData as string;
-    const folders = await loadImageFolders(trainDir, valDir, study.patchSize);
+    const folders = await loadImageFolders(trainDir, valDir, options);
     return {
       name: IMAGE_FOLDER,
       classes: folders.classes.length,
       inputChannels: 3,
       sources: [
         { split: 'train', folder: trainDir, images: folders.train.count },
-        { split: 'val', folder: valDir, images: folders.test.count },
+        { split: 'val', folder: valDir, images: folders.val.count },
       ],
-      load: { kind: 'folder', train: folders.train },
-      test: folders.test,
+      load: { kind: 'folder', train: folders.train, val: folders.val },
     };
   }
   const data = await loadDataset(study.dataset, dataDir ? { dataDir } : {});
@@ -89,9 +103,9 @@ export async function loadStudyData(
     load: {
       kind: 'published',
       train: data.train,
+      test: data.test,
       spec: { mean: spec.mean, std: spec.std, augment: spec.augment, resize: spec.resize },
     },
-    test: data.test,
   };
 }
 
@@ -103,7 +117,7 @@ export function trainImageCount(
   return Math.min(study.trainSubset ?? Infinity, data.load.train.count);
 }
 
-/** A source of training batches that may hold worker threads until closed. */
+/** A source of batches (as the trainer reads them) that may hold loader threads until closed. */
 export interface TrainBatches {
   readonly batchesPerEpoch: number;
   batches(epoch: number, start?: number): Iterable<Batch> | AsyncIterable<Batch>;
@@ -111,30 +125,42 @@ export interface TrainBatches {
 }
 
 /**
+ * How many loader threads read image folders: one beside training on the CPU (where a step costs
+ * far more than decoding its images, and the cores train), every core but one (up to 8) for a GPU,
+ * which trains faster than one thread decodes; FEATSHIFT_LOADER_THREADS overrides it. Published
+ * datasets, cropped from memory, always take one.
+ */
+export function loaderThreadsFor(device: string, env = process.env): number {
+  const given = Number(env.FEATSHIFT_LOADER_THREADS);
+  if (Number.isInteger(given) && given >= 1) return given;
+  return device === 'cpu' ? 1 : Math.max(1, Math.min(8, availableParallelism() - 1));
+}
+
+/**
  * The loaders of a study for one seed: the same batches wherever it runs (locally or on a queue's
- * worker), the training order and augmentation drawn from the seed.
+ * worker), the training order and augmentation drawn from the seed. Closing `train` releases
+ * the loader threads of both.
  */
 export function buildLoaders(
   study: StudyConfig,
   data: StudyData,
   seed: number,
-): { train: TrainBatches; test: BatchLoader; trainCount: number } {
-  const testSet = firstImages(data.test, study.valSubset ?? undefined);
+  loaderThreads = 1,
+): { train: TrainBatches; test: BatchSource; trainCount: number } {
   if (data.load.kind === 'folder') {
-    const normalize = study.normalizeData ? IMAGE_FOLDER_STATS : null;
-    const trainSet = firstFolderImages(data.load.train, study.trainSubset ?? undefined);
-    const loader = new ImageFolderLoader(trainSet, {
-      batchSize: study.batchSize,
-      patchSize: study.patchSize,
-      seed,
-      normalize,
-    });
-    return {
-      train: loader,
-      // Validation images are already centre-cropped to the patch size.
-      test: new BatchLoader(testSet, { batchSize: study.batchSize, normalize }),
-      trainCount: trainSet.count,
-    };
+    const trainSet = firstFolderFiles(data.load.train, study.trainSubset ?? undefined);
+    const loader = new ImageFolderLoader(
+      trainSet,
+      firstFolderFiles(data.load.val, study.valSubset ?? undefined),
+      {
+        batchSize: study.batchSize,
+        patchSize: study.patchSize,
+        seed,
+        normalize: study.normalizeData ? IMAGE_FOLDER_STATS : null,
+        threads: loaderThreads,
+      },
+    );
+    return { train: loader, test: loader.validation, trainCount: trainSet.count };
   }
   const { spec } = data.load;
   const trainSet = firstImages(data.load.train, study.trainSubset ?? undefined);
@@ -152,7 +178,7 @@ export function buildLoaders(
       { ...loaderOptions, shuffle: true, seed, augment: spec.augment },
       1,
     ),
-    test: new BatchLoader(testSet, loaderOptions),
+    test: new BatchLoader(firstImages(data.load.test, study.valSubset ?? undefined), loaderOptions),
     trainCount: trainSet.count,
   };
 }
@@ -164,17 +190,19 @@ export function buildLoaders(
 export class SeedLoaders {
   private readonly study: StudyConfig;
   private readonly data: StudyData;
+  private readonly loaderThreads: number;
   private current: (ReturnType<typeof buildLoaders> & { seed: number }) | undefined;
 
-  constructor(study: StudyConfig, data: StudyData) {
+  constructor(study: StudyConfig, data: StudyData, loaderThreads = 1) {
     this.study = study;
     this.data = data;
+    this.loaderThreads = loaderThreads;
   }
 
   async of(seed: number): Promise<ReturnType<typeof buildLoaders>> {
     if (this.current?.seed !== seed) {
       await this.current?.train.close();
-      this.current = { ...buildLoaders(this.study, this.data, seed), seed };
+      this.current = { ...buildLoaders(this.study, this.data, seed, this.loaderThreads), seed };
     }
     return this.current;
   }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PNG } from 'pngjs';
+import { decodeImage, decodeJpeg, headerSize, jpegDecoder } from '../../src/data/image-decode.js';
 import {
   cropRgb,
   loadImageFolders,
@@ -11,12 +12,14 @@ import {
   shorterSideTo,
   validationTransform,
 } from '../../src/data/image-folder.js';
-import { randomResizedCropBox } from '../../src/data/image-folder-loader.js';
+import { ImageFolderLoader, randomResizedCropBox } from '../../src/data/image-folder-loader.js';
+import type { Batch } from '../../src/data/loader.js';
 import type { ImageSet } from '../../src/data/image-set.js';
 import { Rng } from '../../src/util/random.js';
 import { DATASETS, type DatasetSpec } from '../../src/data/registry.js';
 import { REFERENCE_DEFAULTS, type StudyConfig } from '../../src/run/study.js';
 import { buildLoaders, type StudyData } from '../../src/sweep/study-data.js';
+import { collect } from '../helpers/batches.js';
 import { readFixture } from '../helpers/paths.js';
 
 /** The original code's transforms applied by Debian's PyTorch and torchvision to seeded images. */
@@ -36,6 +39,17 @@ interface Fixture {
       trainFlipped: number[];
     }[];
   };
+  jpeg: {
+    patch: number;
+    cases: {
+      name: string;
+      width: number;
+      height: number;
+      jpeg: string;
+      rgb: string;
+      val: string;
+    }[];
+  };
 }
 const fixture = readFixture<Fixture>('reference-transforms.json');
 
@@ -53,15 +67,24 @@ function validationBatch(
     load: {
       kind: 'published',
       train: set,
+      test: set,
       spec: { mean: spec.mean, std: spec.std, augment: spec.augment, resize: spec.resize },
     },
-    test: set,
   };
   const { train, test } = buildLoaders({ ...REFERENCE_DEFAULTS, ...study }, data, study.seed ?? 0);
   void train.close();
-  const [batch] = [...test.batches(0)];
+  const [batch] = [...(test.batches(0) as Iterable<Batch>)];
   assert.ok(batch);
   return batch.x;
+}
+
+/** The fixture's channel-major bytes (the CIFAR layout) as PIL's interleaved RGB. */
+function interleaved(planar: readonly number[], width: number, height: number): Uint8Array {
+  const plane = width * height;
+  const rgb = new Uint8Array(3 * plane);
+  for (let p = 0; p < plane; p++)
+    for (let c = 0; c < 3; c++) rgb[3 * p + c] = planar[c * plane + p] as number;
+  return rgb;
 }
 
 /**
@@ -141,18 +164,22 @@ describe('dataset transforms equal the original code (PyTorch and torchvision)',
   it("image folders: torchvision's Resize(P + 32) and CenterCrop(P), byte for byte", () => {
     const P = fixture.folder.patch;
     for (const c of fixture.folder.cases) {
-      const image = { width: c.width, height: c.height, rgb: Uint8Array.from(c.pixels) };
+      const image = {
+        width: c.width,
+        height: c.height,
+        rgb: interleaved(c.pixels, c.width, c.height),
+      };
       const size = shorterSideTo(c.width, c.height, P + 32);
       assert.deepEqual([size.width, size.height], c.resized, `${c.width}x${c.height}`);
       const resized = resizeRgb(image, size.width, size.height);
       assert.deepEqual(
-        Array.from(resized.rgb),
-        c.resizedPixels,
+        resized.rgb,
+        interleaved(c.resizedPixels, size.width, size.height),
         `resize of ${c.width}x${c.height}`,
       );
       assert.deepEqual(
-        Array.from(validationTransform(image, P).rgb),
-        c.val,
+        validationTransform(image, P).rgb,
+        interleaved(c.val, P, P),
         `centre crop of ${c.width}x${c.height}`,
       );
     }
@@ -162,16 +189,36 @@ describe('dataset transforms equal the original code (PyTorch and torchvision)',
     const P = fixture.folder.patch;
     for (const c of fixture.folder.cases) {
       const [width, height] = c.resized;
-      const resized = { width, height, rgb: Uint8Array.from(c.resizedPixels) };
-      const patch = resizeRgb(
-        cropRgb(resized, c.crop.top, c.crop.left, c.crop.width, c.crop.height),
-        P,
-        P,
-      );
+      const resized = { width, height, rgb: interleaved(c.resizedPixels, width, height) };
+      const patch = resizeRgb(cropRgb(resized, c.crop), P, P);
       const flipped = new Uint8Array(patch.rgb.length);
-      for (let row = 0; row < 3 * P; row++)
-        for (let q = 0; q < P; q++) flipped[row * P + q] = patch.rgb[row * P + P - 1 - q] as number;
-      assert.deepEqual(Array.from(flipped), c.trainFlipped, `${c.width}x${c.height}`);
+      for (let r = 0; r < P; r++)
+        for (let q = 0; q < P; q++)
+          for (let ch = 0; ch < 3; ch++)
+            flipped[3 * (r * P + q) + ch] = patch.rgb[3 * (r * P + P - 1 - q) + ch] as number;
+      assert.deepEqual(flipped, interleaved(c.trainFlipped, P, P), `${c.width}x${c.height}`);
+    }
+  });
+
+  it('image folders: JPEG decoded as Pillow decodes it, byte for byte (subsampling, progressive, grey, CMYK, ICC and EXIF ignored)', async () => {
+    assert.match(
+      jpegDecoder(),
+      /^libjpeg-turbo \d/,
+      'the addon decodes JPEG where libjpeg is installed',
+    );
+    for (const c of fixture.jpeg.cases) {
+      const bytes = Buffer.from(c.jpeg, 'base64');
+      const expected = new Uint8Array(Buffer.from(c.rgb, 'base64'));
+      const image = await decodeImage(bytes, `${c.name}.jpg`);
+      assert.deepEqual([image.width, image.height], [c.width, c.height], c.name);
+      assert.deepEqual(image.rgb, expected, c.name);
+      // sharp, which decodes where the addon was built without libjpeg, gives the same bytes.
+      const components = headerSize(bytes, '.jpg')?.components;
+      assert.deepEqual(
+        (await decodeJpeg(bytes, components, 'sharp')).rgb,
+        expected,
+        `${c.name}, sharp`,
+      );
     }
   });
 
@@ -187,35 +234,61 @@ describe('dataset transforms equal the original code (PyTorch and torchvision)',
     }
   });
 
-  it('image folders: PNG files read through --train-data / --val-data give the same bytes', async () => {
+  it('image folders: PNG and JPEG files read through --train-data / --val-data give the validation transform of PIL, as floats', async () => {
     const P = fixture.folder.patch;
     const root = mkdtempSync(join(tmpdir(), 'featshift-folders-'));
+    const expected: Uint8Array[] = [];
     fixture.folder.cases.forEach((c, i) => {
+      const png = new PNG({ width: c.width, height: c.height });
+      const rgb = interleaved(c.pixels, c.width, c.height);
+      for (let p = 0; p < c.width * c.height; p++) {
+        png.data.set(rgb.subarray(3 * p, 3 * p + 3), 4 * p);
+        png.data[4 * p + 3] = 255;
+      }
       for (const split of ['train', 'val']) {
-        const dir = join(root, split, i % 2 === 0 ? 'even' : 'odd');
+        const dir = join(root, split, 'a-png');
         mkdirSync(dir, { recursive: true });
-        const png = new PNG({ width: c.width, height: c.height });
-        const plane = c.width * c.height;
-        for (let p = 0; p < plane; p++) {
-          for (let ch = 0; ch < 3; ch++) png.data[4 * p + ch] = c.pixels[ch * plane + p] as number;
-          png.data[4 * p + 3] = 255;
-        }
         writeFileSync(join(dir, `${i}.png`), PNG.sync.write(png));
       }
+      expected.push(interleaved(c.val, P, P));
     });
-    const d = await loadImageFolders(join(root, 'train'), join(root, 'val'), P);
-    assert.deepEqual(d.classes, ['even', 'odd']);
-    // ImageFolder's order: class 'even' (cases 0, 2, 4), then 'odd' (1, 3).
-    const order = [0, 2, 4, 1, 3];
-    order.forEach((caseIndex, k) => {
-      const c = fixture.folder.cases[caseIndex];
-      assert.ok(c);
-      assert.deepEqual(Array.from(d.train.images[k] ?? []), c.resizedPixels);
+    fixture.jpeg.cases.forEach((c, i) => {
+      for (const split of ['train', 'val']) {
+        const dir = join(root, split, 'b-jpeg');
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, `${i}.jpg`), Buffer.from(c.jpeg, 'base64'));
+      }
+      expected.push(new Uint8Array(Buffer.from(c.val, 'base64')));
+    });
+    const d = await loadImageFolders(join(root, 'train'), join(root, 'val'));
+    assert.deepEqual(d.classes, ['a-png', 'b-jpeg']);
+    assert.equal(d.val.count, expected.length);
+    const loader = new ImageFolderLoader(d.train, d.val, {
+      batchSize: 4,
+      patchSize: P,
+      seed: 0,
+      normalize: null,
+      threads: 2,
+    });
+    try {
+      const batches = await collect(loader.validation.batches(0));
       assert.deepEqual(
-        Array.from(d.test.images.subarray(k * 3 * P * P, (k + 1) * 3 * P * P)),
-        c.val,
+        batches.map((b) => b.count),
+        [4, 4, 4],
       );
-    });
-    assert.deepEqual(Array.from(d.test.labels), [0, 0, 0, 1, 1]);
+      const plane = P * P;
+      expected.forEach((want, k) => {
+        const batch = batches[Math.floor(k / 4)] as Batch;
+        const slot = k % 4;
+        for (let c = 0; c < 3; c++)
+          for (let p = 0; p < plane; p++) {
+            const got = batch.x[(slot * 3 + c) * plane + p] as number;
+            assert.equal(got, Math.fround((want[3 * p + c] as number) / 255), `image ${k}`);
+          }
+        assert.equal(batch.y[slot], BigInt(k < 5 ? 0 : 1));
+      });
+    } finally {
+      await loader.close();
+    }
   });
 });

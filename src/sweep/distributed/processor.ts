@@ -10,7 +10,7 @@ import { checkPrecision } from '../config.js';
 import { unitRecord } from '../halving.js';
 import { trainRequest, unitTrainOptions } from '../unit-request.js';
 import { toQueueError } from '../parallel/wire-error.js';
-import { buildLoaders, loadStudyData, type StudyData } from '../study-data.js';
+import { buildLoaders, loadStudyData, loaderThreadsFor, type StudyData } from '../study-data.js';
 import {
   jobDataProblem,
   readWorkerSettings,
@@ -92,7 +92,7 @@ async function train(
   const settings = readWorkerSettings(process.env);
   const dataset = await studyData(study, settings.dataDir);
   checkPrecision(study, settings.device); // a worker without bf16 fails the job with the reason
-  const loaders = buildLoaders(study, dataset, seed);
+  const loaders = buildLoaders(study, dataset, seed, loaderThreadsFor(settings.device));
   // On storage that every worker reaches, a job taken over after a crash resumes from here.
   const checkpointDir = settings.checkpointDir ?? join(tmpdir(), 'featshift-worker');
   const checkpointPath = join(checkpointDir, runKey(runId), checkpointName(arch, seed));

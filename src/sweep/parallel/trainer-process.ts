@@ -77,7 +77,8 @@ process.on('message', (message: ToTrainer) => {
       return;
     case 'setup':
       setup = message.setup;
-      data = loadStudyData(setup.study, setup.dataDir);
+      // The sweep checked the image folders' headers before it started the training processes.
+      data = loadStudyData(setup.study, setup.dataDir, { checkHeaders: false });
       data.catch(() => undefined); // reported by the first unit that awaits it
       send({ type: 'ready' });
       return;

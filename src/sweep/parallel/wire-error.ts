@@ -1,24 +1,18 @@
-import { DataError } from '../../data/errors.js';
+import { dataErrorFrom, errorFields, type ErrorFields } from '../../data/errors.js';
 import { EngineError, OutOfMemoryError } from '../../engine/errors.js';
 import { UsageError } from '../../errors.js';
 import { ArchitectureError, CheckpointError, type ArchitectureField } from '../../models/errors.js';
 
 /**
- * An error as it crosses from a training process to the sweep: its class by name and the fields
- * that class carries, so that the parent rethrows the same class (a DataError still exits 2 and
- * names its file, a damaged checkpoint is still one, an OutOfMemoryError is still told from
- * another libtorch failure). Classes the
- * sweep does not tell apart come back as a plain Error under their own name.
+ * An error as it crosses from a training process to the sweep (or from a loader thread to the
+ * trainer): its class by name and the fields that class carries, so that the receiver rethrows
+ * the same class (a DataError still exits 2 and names its file, a damaged checkpoint is still
+ * one, an OutOfMemoryError is still told from another libtorch failure). Classes the sweep does
+ * not tell apart come back as a plain Error under their own name.
  */
-export interface WireError {
-  name: string;
-  message: string;
-  stack?: string;
+export interface WireError extends ErrorFields {
   /** UsageError: the option at fault. */
   option?: string;
-  /** DataError: the file, and whether the machine could not reach it. */
-  file?: string;
-  unreachable?: boolean;
   /** ArchitectureError: the part of the description at fault. */
   field?: ArchitectureField;
   /** CheckpointError: the checkpoint. */
@@ -26,17 +20,8 @@ export interface WireError {
 }
 
 export function toWire(error: unknown): WireError {
-  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
-  const wire: WireError = {
-    name: error.name,
-    message: error.message,
-    ...(error.stack !== undefined ? { stack: error.stack } : {}),
-  };
+  const wire: WireError = errorFields(error);
   if (error instanceof UsageError && error.option !== undefined) wire.option = error.option;
-  if (error instanceof DataError) {
-    if (error.file !== undefined) wire.file = error.file;
-    wire.unreachable = error.unreachable;
-  }
   if (error instanceof ArchitectureError) wire.field = error.field;
   if (error instanceof CheckpointError) wire.path = error.path;
   return wire;
@@ -48,15 +33,9 @@ export function fromWire(wire: WireError): Error {
     case 'UsageError':
       error = new UsageError(wire.message, wire.option);
       break;
-    case 'DataError': {
-      // The message already names the file: rebuilt without it, then the field set.
-      const data = new DataError(wire.message, undefined, {
-        unreachable: wire.unreachable ?? false,
-      });
-      (data as { file: string | undefined }).file = wire.file;
-      error = data;
+    case 'DataError':
+      error = dataErrorFrom(wire);
       break;
-    }
     case 'ArchitectureError':
       error = new ArchitectureError(wire.message, wire.field ?? 'widths');
       break;
