@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSharp } from '../src/data/image-decode.js';
 import { Rng } from '../src/util/random.js';
-import { mean, pairedRatio, referencePython, type BenchRow } from './common.js';
+import { mean, median, pairedRatio, referencePython, type BenchRow } from './common.js';
 
 /** Classes of the generated folder (ImageNet has 1000; the count does not change the work). */
 const CLASSES = 10;
@@ -52,13 +52,13 @@ async function generatedFolder(count: number, side: number): Promise<string> {
 }
 
 /**
- * How much resident memory grew over a pass: the peak of its second half over the peak of its
- * first half (the pipeline fills in the first; memory that grows with the images read shows in
- * the second).
+ * How much resident memory grew over a pass: the median of its second half over the median of
+ * its first (medians, since the peaks follow the collector's timing of 77 MB batches; memory that
+ * grows with the images read moves the second half's median).
  */
 function growthMb(samples: readonly number[]): number {
   const half = Math.max(1, Math.floor(samples.length / 2));
-  return Math.max(...samples.slice(half)) - Math.max(...samples.slice(0, half));
+  return median(samples.slice(half)) - median(samples.slice(0, half));
 }
 
 interface Pass {
@@ -82,7 +82,7 @@ function pass(command: string, args: string[]): Pass | undefined {
  * in a process of its own, alternated over FEATSHIFT_BENCH_ROUNDS rounds (default 3): images a
  * second (means over the rounds; the ratio with its 95 % interval, paired by round), the
  * listing's seconds (featshift's also reads every header), and resident memory: the peak, and the
- * growth over a pass (the peak of its second half over that of its first; flat memory is a
+ * growth over a pass (the median of its second half over that of its first; flat memory is a
  * growth near 0, whatever the folder's size).
  */
 export async function benchImageFolder(): Promise<BenchRow[]> {
