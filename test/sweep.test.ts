@@ -536,7 +536,7 @@ describe('featshift sweep, end to end on tiny architectures', () => {
       '--ids',
       String(cheap[0]?.id),
     ];
-    const r = runCli([
+    const folders = (dir: string): string[] => [
       ...args,
       '--train-data',
       join(root, 'train'),
@@ -549,9 +549,10 @@ describe('featshift sweep, end to end on tiny architectures', () => {
       '--threads',
       '1',
       '--out',
-      out,
+      dir,
       '--quiet',
-    ]);
+    ];
+    const r = runCli(folders(out));
     assert.equal(r.status, 0, r.stderr);
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as {
       study: { dataset: string; trainData: string };
@@ -569,20 +570,7 @@ describe('featshift sweep, end to end on tiny architectures', () => {
     // A file whose header reads but whose data is cut short is named when a batch reaches it.
     const whole = readFileSync(join(root, 'val', 'light', '003.png'));
     writeFileSync(join(root, 'val', 'light', '003.png'), whole.subarray(0, whole.length - 30));
-    const cut = runCli([
-      ...args,
-      '--train-data',
-      join(root, 'train'),
-      '--val-data',
-      join(root, 'val'),
-      '--epochs',
-      '1',
-      '--threads',
-      '1',
-      '--out',
-      tmp(),
-      '--quiet',
-    ]);
+    const cut = runCli(folders(tmp()));
     assert.equal(cut.status, 2, cut.stderr);
     assert.match(cut.stderr, /^featshift: .*val\/light\/003\.png: unreadable image/m);
     assert.equal(
