@@ -181,19 +181,17 @@ export async function checkImageHeader(file: string): Promise<void> {
   }
 }
 
-/** The system's JPEG decoder through the addon; undefined where it was built without libjpeg. */
-function nativeJpeg(): Pick<ImageKernels, 'decodeJpeg' | 'library'> {
-  return imageKernels();
-}
-
 /** Whether JPEG files need sharp (the addon was built without libjpeg). */
 export function jpegNeedsSharp(): boolean {
-  return nativeJpeg().decodeJpeg === undefined;
+  return imageKernels().decodeJpeg === undefined;
 }
 
-/** Which decoder reads JPEG files, for `featshift doctor` and environment.json. */
+/**
+ * Which decoder reads JPEG files, for `featshift doctor` (either gives Pillow's pixels, so a run's
+ * numbers do not depend on it).
+ */
 export function jpegDecoder(): string {
-  return nativeJpeg().library ?? 'sharp (libvips with mozjpeg)';
+  return imageKernels().library ?? 'sharp (libvips with mozjpeg)';
 }
 
 let sharpModule: Promise<typeof SharpModule> | undefined;
@@ -257,7 +255,7 @@ export async function decodeJpeg(
   components: number | undefined,
   through: 'system' | 'sharp' = 'system',
 ): Promise<RgbImage> {
-  const { decodeJpeg: decode } = nativeJpeg();
+  const decode = imageKernels().decodeJpeg;
   if (decode && through === 'system') return decodeJpegNatively(decode, bytes);
   const sharp = await loadSharp();
   const image = sharp(bytes, {
