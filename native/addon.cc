@@ -527,13 +527,14 @@ NATIVE(TopkCorrect) {
   });
 }
 
-// binary(op, a, b | number)
+// binary(op, a, b | number[, alpha]): add takes alpha (a + alpha * b), as Tensor.add does.
 NATIVE(Binary) {
   return Guard(info.Env(), [&]() -> Napi::Value {
     std::string op = StringArg(info, 0, "operation");
     at::Tensor a = Arg(info, 1, "left operand");
+    const double alpha = info.Length() > 3 && !info[3].IsUndefined() ? NumberArg(info, 3, "alpha") : 1.0;
     auto apply = [&](auto b) -> at::Tensor {
-      if (op == "add") return a.add(b);
+      if (op == "add") return a.add(b, alpha);
       if (op == "mul") return a.mul(b);
       throw Napi::Error::New(info.Env(), "unknown binary operation " + op);
     };

@@ -80,7 +80,7 @@ export interface NativeModule {
   reshape(x: NativeTensor, shape: readonly number[]): NativeTensor;
   crossEntropy(logits: NativeTensor, targets: NativeTensor): NativeTensor;
   topkCorrect(logits: NativeTensor, targets: NativeTensor, k: number): number;
-  binary(op: BinaryOp, a: NativeTensor, b: NativeTensor | number): NativeTensor;
+  binary(op: BinaryOp, a: NativeTensor, b: NativeTensor | number, alpha?: number): NativeTensor;
   unary(op: UnaryOp, a: NativeTensor): NativeTensor;
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;

@@ -79,13 +79,12 @@ export const crossEntropy = (logits: Tensor, targets: Tensor): Tensor =>
 export const topkCorrect = (logits: Tensor, targets: Tensor, k = 1): number =>
   native().topkCorrect(logits.handle, targets.handle, k);
 
-const binary =
-  (op: BinaryOp) =>
-  (a: Tensor, b: Tensor | number): Tensor =>
-    new Tensor(native().binary(op, a.handle, typeof b === 'number' ? b : b.handle));
+const binary = (op: BinaryOp, a: Tensor, b: Tensor | number, alpha?: number): Tensor =>
+  new Tensor(native().binary(op, a.handle, typeof b === 'number' ? b : b.handle, alpha));
 
-export const add = binary('add');
-export const mul = binary('mul');
+/** a + alpha * b, a new tensor (Tensor.add). */
+export const add = (a: Tensor, b: Tensor | number, alpha = 1): Tensor => binary('add', a, b, alpha);
+export const mul = (a: Tensor, b: Tensor | number): Tensor => binary('mul', a, b);
 
 export const sum = (x: Tensor): Tensor => new Tensor(native().unary('sum', x.handle));
 export const square = (x: Tensor): Tensor => new Tensor(native().unary('square', x.handle));

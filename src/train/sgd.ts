@@ -1,3 +1,4 @@
+import * as ops from '../engine/ops.js';
 import { tidy, keep, type Tensor } from '../engine/tensor.js';
 import type { NamedTensor } from '../models/vgg.js';
 
@@ -48,8 +49,9 @@ export class Sgd {
       tidy(() => {
         const grad = p.grad;
         if (grad === null) return;
-        let d = grad.clone();
-        if (this.weightDecay !== 0) d.add_(p, this.weightDecay);
+        // As torch.optim.SGD: a new tensor only where weight decay adds to the gradient (the
+        // gradient itself is never changed), and no copy of it otherwise.
+        let d = this.weightDecay !== 0 ? ops.add(grad, p, this.weightDecay) : grad;
         if (this.momentum !== 0) {
           let buf = this.buffers.get(name);
           if (buf === undefined) {
@@ -58,8 +60,7 @@ export class Sgd {
           } else {
             buf.mul_(this.momentum).add_(d, 1 - this.dampening);
           }
-          if (this.nesterov) d.add_(buf, this.momentum);
-          else d = buf;
+          d = this.nesterov ? ops.add(d, buf, this.momentum) : buf;
         }
         p.add_(d, -this.lr);
       });
