@@ -20,9 +20,12 @@ export interface Split {
 }
 
 export interface SplitMeasurement extends Split {
-  /** Milliseconds per training step of each sampled architecture (undefined: did not fit). */
+  /**
+   * Milliseconds per training step of each sampled architecture (undefined: did not fit, or not
+   * timed in this split: a larger split times the median one alone).
+   */
   msPerStep: (number | undefined)[];
-  /** Training images per second of all processes together over the sampled mix. */
+  /** Training images per second of all processes together on the median sampled architecture. */
   imagesPerSecond: number;
 }
 
@@ -88,15 +91,9 @@ export function sampleArchitectures(architectures: readonly Architecture[]): Arc
   return [...new Set(picks.filter((a): a is Architecture => a !== undefined))];
 }
 
-/** The aggregate throughput of a split over a mix in which each architecture trains equally long. */
-export function splitThroughput(
-  split: Split,
-  msPerStep: readonly (number | undefined)[],
-  batchSize: number,
-): number {
-  if (msPerStep.some((t) => t === undefined) || msPerStep.length === 0) return 0;
-  const total = msPerStep.reduce<number>((s, t) => s + (t as number), 0);
-  return (split.processes * batchSize * msPerStep.length * 1000) / total;
+/** A split's aggregate throughput, every process training an architecture whose step takes `ms`. */
+export function splitThroughput(split: Split, ms: number | undefined, batchSize: number): number {
+  return ms === undefined || !(ms > 0) ? 0 : (split.processes * batchSize * 1000) / ms;
 }
 
 /** A measured choice, with the processes of the chosen split already started (none: serial). */
@@ -108,16 +105,19 @@ export interface MeasuredSplit {
 }
 
 /**
- * The split with the highest throughput, measured: for each candidate, that many processes time
- * real training steps of the sampled architectures at once, in every layout the study may train
- * in (one process: here, in this process). The split with the most processes whose throughput
- * is within 5 % of the fastest timed is taken: the timing sees training steps alone, and a
- * sweep's evaluation, data and setup overlap across processes but not across one process's
- * threads (measured on 2 cores: a 3-member study took 114 s as 2 x 1 and 156 s as 1 x 2, which
- * the steps' timing had put within 5 %; the authors' loop took 163 s). The chosen
- * split's processes are kept for training, and its timings settle the sampled architectures'
- * layouts, so that their first runs need not time them again. Given the work's steps, the larger
- * splits are not timed where that would cost more than a tenth of the work itself: one process.
+ * The split with the highest throughput, measured: one process (here, in this process) times real
+ * training steps of the sampled architectures in every layout the study may train in, which also
+ * says how long the work would take; each larger split times the median sampled architecture
+ * alone, its processes at once, and the splits are compared on that architecture (timing all
+ * three in every split cost a 3-member study about 20 s of its 136 s). The split with the most
+ * processes whose throughput is within 5 % of the fastest timed is taken: the timing sees
+ * training steps alone, and a sweep's evaluation, data and setup overlap across processes but not
+ * across one process's threads (measured on 2 cores: a 3-member study took 114 s as 2 x 1 and
+ * 156 s as 1 x 2, which the steps' timing had put within 5 %; the authors' loop took 163 s). The
+ * chosen split's processes are kept for training, and its timings settle the layouts of the
+ * architectures it timed, so that their first runs need not time them again. Given the work's
+ * steps, the larger splits are not timed where that would cost more than a tenth of the work
+ * itself: one process.
  */
 export async function measureSplits(
   candidates: readonly Split[],
@@ -129,6 +129,8 @@ export async function measureSplits(
   const layouts: MemoryFormat[] =
     config.layout === 'auto' ? ['nchw', 'channels-last'] : [config.layout];
   const timed: TimedArchitecture[] = sample.map((a) => ({ id: a.id, widths: a.widths, layouts }));
+  // The architecture every split is compared on.
+  const middle = sample.length >> 1;
   const measured: SplitMeasurement[] = [];
   let best:
     | { m: SplitMeasurement; pool: TrainerPool | undefined; timings: (StepTiming | undefined)[] }
@@ -151,7 +153,8 @@ export async function measureSplits(
     } else {
       pool = new TrainerPool(split.processes, split.threads);
       try {
-        timings = await pool.timeSteps(timed, config);
+        const [median] = await pool.timeSteps([timed[middle] as TimedArchitecture], config);
+        timings = timed.map((_, k) => (k === middle ? median : undefined));
       } catch (error) {
         await pool.close();
         throw error;
@@ -161,12 +164,13 @@ export async function measureSplits(
     const m = {
       ...split,
       msPerStep,
-      imagesPerSecond: splitThroughput(split, msPerStep, config.batchSize),
+      imagesPerSecond: splitThroughput(split, msPerStep[middle], config.batchSize),
     };
     measured.push(m);
     if (split.processes === 1 && steps !== undefined && candidates.length > 1) {
-      // Timing the other splits costs about this much each again, or more (fewer threads).
-      const rest = (1.5 * (candidates.length - 1) * (performance.now() - started)) / 1000;
+      // Timing another split costs about a third of this (one architecture of three), or more
+      // (fewer threads, and its processes to start).
+      const rest = (0.75 * (candidates.length - 1) * (performance.now() - started)) / 1000;
       const study = serialSeconds(steps, architectures, sample, msPerStep);
       if (rest > 0.1 * study) {
         stoppedEarly = `the work would take about ${study.toFixed(0)} s in one process, timing the other splits about ${rest.toFixed(0)} s`;
