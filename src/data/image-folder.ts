@@ -11,7 +11,7 @@ import { resizeBox, type Box } from './resize.js';
  * order, files in sorted order, sub-folders of a class included) and transformed as the
  * reference's IMAGENET class does (docs/method.md §4): the shorter side resized to P + 32 with
  * Pillow's bilinear filter; for validation the centre P x P crop; for training a random resized
- * crop and flip per epoch. Images are read from disk batch by batch (see ImageFolderStream), so
+ * crop and flip per epoch. Images are read from disk batch by batch (see ImageFolderLoader), so
  * memory does not grow with the folder: only its file list is held, about 100 bytes an image.
  */
 
