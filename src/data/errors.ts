@@ -42,7 +42,7 @@ export function errorFields(error: unknown): ErrorFields {
 }
 
 /** A DataError rebuilt from its fields (the message already names the file). */
-export function dataErrorFrom(fields: ErrorFields): DataError {
+function dataErrorFrom(fields: ErrorFields): DataError {
   const error = new DataError(fields.message, undefined, {
     unreachable: fields.unreachable ?? false,
   });

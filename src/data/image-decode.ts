@@ -129,15 +129,17 @@ function supportedExtension(file: string): string {
   return ext;
 }
 
-/** The size an image file's header claims, checked against the limits; a refusal by name otherwise. */
-export function checkedHeader(
-  bytes: Uint8Array,
-  file: string,
-  complete: boolean,
-): ImageHeader | undefined {
+/** What a file's first bytes claim, checked against the limits; undefined while no header is found in them. */
+function claimedHeader(bytes: Uint8Array, file: string): ImageHeader | undefined {
   const claimed = headerSize(bytes, supportedExtension(file));
   if (claimed) checkImageSize(claimed.width, claimed.height, file);
-  else if (complete)
+  return claimed;
+}
+
+/** The header of a whole file, checked against the limits; a refusal by name when it has none. */
+export function imageHeader(bytes: Uint8Array, file: string): ImageHeader {
+  const claimed = claimedHeader(bytes, file);
+  if (!claimed)
     throw new DataError(
       `unreadable image (no ${extname(file).toLowerCase() === '.png' ? 'PNG' : 'JPEG'} header)`,
       file,
@@ -170,8 +172,12 @@ export async function checkImageHeader(file: string): Promise<void> {
         throw fileProblem(error, file);
       }
       length += read;
-      const complete = read === 0 || length < bytes.length;
-      if (checkedHeader(bytes.subarray(0, length), file, complete) || complete) return;
+      const head = bytes.subarray(0, length);
+      if (read === 0 || length < bytes.length) {
+        imageHeader(head, file); // the whole file: a header, or a refusal
+        return;
+      }
+      if (claimedHeader(head, file)) return;
       const grown = new Uint8Array(bytes.length * 4);
       grown.set(bytes);
       bytes = grown;
@@ -302,22 +308,26 @@ export async function readImageFile(path: string): Promise<Buffer> {
 }
 
 /**
- * Decodes a PNG or JPEG file's bytes to RGB, after checking the size its header claims; a file
- * that does not decode, or decodes to another size than its header says, is refused by name.
+ * Decodes a PNG or JPEG file's bytes to RGB, after checking the size its header claims (`claimed`,
+ * where the caller has read it already); a file that does not decode, or decodes to another size
+ * than its header says, is refused by name.
  */
-export async function decodeImage(bytes: Buffer, file: string): Promise<RgbImage> {
-  const claimed = checkedHeader(bytes, file, true);
+export async function decodeImage(
+  bytes: Buffer,
+  file: string,
+  claimed: ImageHeader = imageHeader(bytes, file),
+): Promise<RgbImage> {
   let image: RgbImage;
   try {
     image =
       extname(file).toLowerCase() === '.png'
         ? decodePng(bytes)
-        : await decodeJpeg(bytes, claimed?.components);
+        : await decodeJpeg(bytes, claimed.components);
   } catch (error) {
     const reason = error instanceof Error ? error.message.trim().split('\n')[0] : String(error);
     throw new DataError(`unreadable image (${reason})`, file);
   }
-  if (claimed && (claimed.width !== image.width || claimed.height !== image.height))
+  if (claimed.width !== image.width || claimed.height !== image.height)
     throw new DataError(
       `unreadable image (its header says ${claimed.width} x ${claimed.height}, its data ${image.width} x ${image.height})`,
       file,

@@ -1,11 +1,10 @@
 import { BatchWorkers, prefetched } from './batch-workers.js';
 import {
-  checkedHeader,
   decodeImage,
+  imageHeader,
   jpegNeedsSharp,
   loadSharp,
   readImageFile,
-  type RgbImage,
 } from './image-decode.js';
 import {
   centreBox,
@@ -118,17 +117,18 @@ export async function buildFolderBatch(
   const x = new Float32Array(count * 3 * P * P);
   const y = BigInt64Array.from(job.labels, (label) => BigInt(label));
   const files = await readAll(job.paths);
+  const headers = files.map((bytes, k) => imageHeader(bytes, job.paths[k] as string));
   const rng = new Rng(mix32(options.seed, job.epoch, job.index, 0xa06));
-  const draws = files.map((bytes, k) => {
+  const draws = headers.map((claimed) => {
     if (job.kind === 'validation') return undefined;
-    const claimed = checkedHeader(bytes, job.paths[k] as string, true) as RgbImage;
     const size = shorterSideTo(claimed.width, claimed.height, P + 32);
     const box = randomResizedCropBox(size.width, size.height, rng);
     return { box, flip: rng.next() < 0.5 };
   });
   // One image at a time, so that a thread holds one decoded image, not a batch of them.
   for (const [k, bytes] of files.entries()) {
-    const resized = resizeShorterSide(await decodeImage(bytes, job.paths[k] as string), P);
+    const path = job.paths[k] as string;
+    const resized = resizeShorterSide(await decodeImage(bytes, path, headers[k]), P);
     const draw = draws[k];
     // The training crop resized to P x P, or the centre P x P of validation, as it stands.
     const box = draw?.box ?? centreBox(resized.width, resized.height, P);

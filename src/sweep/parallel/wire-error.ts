@@ -1,12 +1,12 @@
-import { dataErrorFrom, errorFields, type ErrorFields } from '../../data/errors.js';
+import { errorFields, errorFrom, type ErrorFields } from '../../data/errors.js';
 import { EngineError, OutOfMemoryError } from '../../engine/errors.js';
 import { UsageError } from '../../errors.js';
 import { ArchitectureError, CheckpointError, type ArchitectureField } from '../../models/errors.js';
 
 /**
- * An error as it crosses from a training process to the sweep (or from a loader thread to the
- * trainer): its class by name and the fields that class carries, so that the receiver rethrows
- * the same class (a DataError still exits 2 and names its file, a damaged checkpoint is still
+ * An error as it crosses from a training process to the sweep: its class by name and the fields
+ * that class carries (a loader thread's errors cross as their ErrorFields part), so that the
+ * receiver rethrows the same class (a DataError still exits 2 and names its file, a damaged checkpoint is still
  * one, an OutOfMemoryError is still told from another libtorch failure). Classes the sweep does
  * not tell apart come back as a plain Error under their own name.
  */
@@ -33,9 +33,6 @@ export function fromWire(wire: WireError): Error {
     case 'UsageError':
       error = new UsageError(wire.message, wire.option);
       break;
-    case 'DataError':
-      error = dataErrorFrom(wire);
-      break;
     case 'ArchitectureError':
       error = new ArchitectureError(wire.message, wire.field ?? 'widths');
       break;
@@ -49,8 +46,8 @@ export function fromWire(wire: WireError): Error {
       error = new EngineError(wire.message);
       break;
     default:
-      error = new Error(wire.message);
-      error.name = wire.name;
+      // A DataError, or a class the sweep does not tell apart (its stack included).
+      return errorFrom(wire);
   }
   if (wire.stack !== undefined) error.stack = wire.stack;
   return error;
