@@ -2,130 +2,187 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { skewNormalFamily } from '../src/family/skew-normal.js';
+import { skewNormalFamily, type Architecture } from '../src/family/skew-normal.js';
 import { RESULTS_FILE } from '../src/run/files.js';
 import type { ResultRecord } from '../src/run/results.js';
-import { referencePython, runBenchSweep, type BenchRow } from './common.js';
+import {
+  mean,
+  pairedRatio,
+  referencePython,
+  runBenchSweep,
+  type BenchRow,
+  type BenchSweep,
+} from './common.js';
 
-/**
- * The whole job a user runs, timed end to end (process start and data preparation included):
- * one member of the VGG-16 family at 1/8 per process, a few epochs on a Fashion-MNIST subset with
- * evaluation after every epoch, by featshift's CLI and by a PyTorch script of the original's
- * training loop (scripts/reference/study_reference.py), on the same machine and threads,
- * alternated over rounds (best round kept). Settings: FEATSHIFT_BENCH_THREADS (all cores),
- * FEATSHIFT_BENCH_ROUNDS (2), FEATSHIFT_BENCH_STUDY_EPOCHS (3), FEATSHIFT_BENCH_STUDY_IDS
- * (53,59,109), FEATSHIFT_BENCH_STUDY_TRAIN (8192), FEATSHIFT_BENCH_STUDY_VAL (2048).
- */
-export function benchStudy(): BenchRow[] {
-  const env = process.env;
-  const threads = Number(env.FEATSHIFT_BENCH_THREADS ?? availableParallelism());
-  const rounds = Number(env.FEATSHIFT_BENCH_ROUNDS ?? 2);
-  const epochs = Number(env.FEATSHIFT_BENCH_STUDY_EPOCHS ?? 3);
-  const train = Number(env.FEATSHIFT_BENCH_STUDY_TRAIN ?? 8192);
-  const val = Number(env.FEATSHIFT_BENCH_STUDY_VAL ?? 2048);
-  const ids = (env.FEATSHIFT_BENCH_STUDY_IDS ?? '53,59,109').split(',').map(Number);
-  const family = skewNormalFamily({ widthMultiplier: 0.125 });
-  const python = referencePython(['torch', 'torchvision']);
-  const rows: BenchRow[] = [];
-  for (const id of ids) {
-    const arch = family.find((a) => a.id === id);
-    if (!arch) throw new Error(`bench study: no member ${id} in the family at 1/8`);
-    let ours: { seconds: number; record: ResultRecord } | undefined;
-    let ref: { seconds: number; val: number; phases: Record<string, number> } | undefined;
-    for (let round = 0; round < rounds; round++) {
-      const out = mkdtempSync(join(tmpdir(), 'featshift-bench-study-'));
-      const { seconds, dir } = runBenchSweep(
-        {
-          ids: [id],
-          epochs,
-          train,
-          val,
-          options: ['--seed', '1', '--threads', String(threads)],
-        },
-        out,
-      );
-      const record = JSON.parse(
-        readFileSync(join(dir, RESULTS_FILE), 'utf8').trim(),
-      ) as ResultRecord;
-      rmSync(out, { recursive: true, force: true });
-      if (!ours || seconds < ours.seconds) ours = { seconds, record };
-      if (python) {
-        const p = spawnSync(
-          python,
-          [
-            'scripts/reference/study_reference.py',
-            arch.widths.join(','),
-            String(epochs),
-            String(train),
-            String(val),
-            String(threads),
-            '1',
-          ],
-          { encoding: 'utf8' },
-        );
-        if (p.status !== 0) throw new Error(`bench study: the reference failed: ${p.stderr}`);
-        const got = JSON.parse(p.stdout.trim().split('\n').pop() ?? '{}') as {
-          seconds: number;
-          epochs: { val: number }[];
-          phases: Record<string, number>;
-        };
-        const best = Math.max(...got.epochs.map((e) => e.val));
-        if (!ref || got.seconds < ref.seconds)
-          ref = { seconds: got.seconds, val: best, phases: got.phases };
-      }
-    }
-    const phases = ours?.record.phaseSeconds;
-    rows.push({
-      workload: `id ${id} (xi ${arch.xi ?? '-'})`,
-      threads,
-      epochs,
-      featshift_s: ours?.seconds,
-      reference_s: ref?.seconds,
-      speedup: ours && ref ? ref.seconds / ours.seconds : undefined,
-      featshift_best_val: ours?.record.bestVal,
-      reference_best_val: ref?.val,
-      ours_step_s: phases?.step,
-      ours_eval_s: phases?.evaluation,
-      ours_data_s: phases?.data,
-      ours_setup_s: phases?.setup,
-      ours_ckpt_s: phases?.checkpoint,
-      ref_step_s: ref?.phases.step,
-      ref_eval_s: ref?.phases.evaluation,
-      ref_data_s: ref?.phases.data,
-    });
-  }
-  if (ids.length > 1) rows.push(wholeStudy(ids, rows, { epochs, train, val }));
-  return rows;
+/** What the reference script reports of one architecture. */
+interface ReferenceMember {
+  epochs: { val: number }[];
+  phases: Record<string, number>;
+}
+
+/** Settings of the study benchmark (see {@link benchStudy}). */
+interface StudySettings {
+  threads: number;
+  epochs: number;
+  train: number;
+  val: number;
 }
 
 /**
- * The same members as one study, the way a user runs it: one `featshift sweep` of them all with
- * `--parallel auto` (the machine's cores shared as measured), against the original's loop run
- * member after member (the sum of its rows above).
+ * The whole job a user runs, timed end to end (process start and data preparation included), by
+ * featshift's CLI and by a PyTorch script of the original's training loop
+ * (scripts/reference/study_reference.py), on the same machine, over alternated rounds, each ratio
+ * with its 95 % interval over the rounds: each member of the VGG-16 family at 1/8 alone (a few
+ * epochs on a Fashion-MNIST subset with evaluation after every epoch, all threads), then all of
+ * them as one study the way a user runs it (one `featshift sweep --parallel auto`, the machine's
+ * cores shared as measured) against the original's loop over them (one process, member after
+ * member, all threads). Settings: FEATSHIFT_BENCH_THREADS (all cores), FEATSHIFT_BENCH_ROUNDS (3),
+ * FEATSHIFT_BENCH_STUDY_EPOCHS (3), FEATSHIFT_BENCH_STUDY_IDS (53,59,109),
+ * FEATSHIFT_BENCH_STUDY_TRAIN (8192), FEATSHIFT_BENCH_STUDY_VAL (2048),
+ * FEATSHIFT_BENCH_STUDY_MEMBERS (1 times each member alone, the default; 0 the whole study only).
  */
-function wholeStudy(
-  ids: readonly number[],
-  rows: readonly BenchRow[],
-  o: { epochs: number; train: number; val: number },
-): BenchRow {
+export function benchStudy(): BenchRow[] {
+  const env = process.env;
+  const settings: StudySettings = {
+    threads: Number(env.FEATSHIFT_BENCH_THREADS ?? availableParallelism()),
+    epochs: Number(env.FEATSHIFT_BENCH_STUDY_EPOCHS ?? 3),
+    train: Number(env.FEATSHIFT_BENCH_STUDY_TRAIN ?? 8192),
+    val: Number(env.FEATSHIFT_BENCH_STUDY_VAL ?? 2048),
+  };
+  const rounds = Number(env.FEATSHIFT_BENCH_ROUNDS ?? 3);
+  const ids = (env.FEATSHIFT_BENCH_STUDY_IDS ?? '53,59,109').split(',').map(Number);
+  const alone = env.FEATSHIFT_BENCH_STUDY_MEMBERS !== '0';
+  const family = skewNormalFamily({ widthMultiplier: 0.125 });
+  const archs = ids.map((id) => {
+    const arch = family.find((a) => a.id === id);
+    if (!arch) throw new Error(`bench study: no member ${id} in the family at 1/8`);
+    return arch;
+  });
+  const python = referencePython(['torch', 'torchvision']);
+  const members = archs.map(() => ({
+    ours: [] as number[],
+    ref: [] as (number | undefined)[],
+    records: [] as ResultRecord[],
+    refRuns: [] as ReferenceMember[],
+  }));
+  const whole = { ours: [] as number[], ref: [] as (number | undefined)[], splits: [] as string[] };
+  for (let round = 0; round < rounds; round++) {
+    if (alone) {
+      for (const [k, arch] of archs.entries()) {
+        const m = members[k] as (typeof members)[number];
+        const ours = timedSweep(
+          [arch.id],
+          ['--seed', '1', '--threads', String(settings.threads)],
+          settings,
+        );
+        m.ours.push(ours.seconds);
+        m.records.push(...ours.records);
+        const ref = python ? referenceLoop(python, [arch], settings) : undefined;
+        m.ref.push(ref?.seconds);
+        if (ref) m.refRuns.push(...ref.members);
+      }
+    }
+    if (ids.length > 1) {
+      const ours = timedSweep(ids, ['--seed', '1', '--parallel', 'auto'], settings);
+      whole.ours.push(ours.seconds);
+      whole.splits.push(`${ours.split.processes}x${ours.split.threads}`);
+      whole.ref.push(python ? referenceLoop(python, archs, settings).seconds : undefined);
+    }
+  }
+  const rows: BenchRow[] = [];
+  if (alone) {
+    for (const [k, arch] of archs.entries()) {
+      const m = members[k] as (typeof members)[number];
+      const speedup = pairedRatio(m.ref, m.ours);
+      const phase = (name: keyof NonNullable<ResultRecord['phaseSeconds']>): number | undefined =>
+        mean(m.records.map((r) => r.phaseSeconds?.[name]));
+      const refPhase = (name: string): number | undefined =>
+        mean(m.refRuns.map((r) => r.phases[name]));
+      rows.push({
+        workload: `id ${arch.id} (xi ${arch.xi ?? '-'})`,
+        threads: settings.threads,
+        epochs: settings.epochs,
+        featshift_s: mean(m.ours),
+        reference_s: mean(m.ref),
+        speedup: speedup?.ratio,
+        speedup_ci_low: speedup?.low,
+        speedup_ci_high: speedup?.high,
+        featshift_best_val: mean(m.records.map((r) => r.bestVal)),
+        reference_best_val: mean(m.refRuns.map((r) => Math.max(...r.epochs.map((e) => e.val)))),
+        ours_step_s: phase('step'),
+        ours_eval_s: phase('evaluation'),
+        ours_data_s: phase('data'),
+        ours_setup_s: phase('setup'),
+        ref_step_s: refPhase('step'),
+        ref_eval_s: refPhase('evaluation'),
+        ref_data_s: refPhase('data'),
+      });
+    }
+  }
+  if (ids.length > 1) {
+    const speedup = pairedRatio(whole.ref, whole.ours);
+    rows.push({
+      workload: `all ${ids.length}, --parallel auto (${[...new Set(whole.splits)].join(', ')})`,
+      threads: availableParallelism(),
+      epochs: settings.epochs,
+      featshift_s: mean(whole.ours),
+      reference_s: mean(whole.ref),
+      speedup: speedup?.ratio,
+      speedup_ci_low: speedup?.low,
+      speedup_ci_high: speedup?.high,
+    });
+  }
+  return rows;
+}
+
+/** One `featshift sweep` of `ids`, timed from process start: its records and split. */
+function timedSweep(
+  ids: number[],
+  options: string[],
+  s: StudySettings,
+): { seconds: number; records: ResultRecord[]; split: { processes: number; threads: number } } {
   const out = mkdtempSync(join(tmpdir(), 'featshift-bench-study-'));
-  const { seconds, dir } = runBenchSweep(
-    { ...o, ids, options: ['--seed', '1', '--parallel', 'auto'] },
-    out,
+  try {
+    const study: BenchSweep = { ids, epochs: s.epochs, train: s.train, val: s.val, options };
+    const { seconds, dir } = runBenchSweep(study, out);
+    const records = readFileSync(join(dir, RESULTS_FILE), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as ResultRecord);
+    const environment = JSON.parse(readFileSync(join(dir, 'environment.json'), 'utf8')) as {
+      parallel: { processes: number; threads: number };
+    };
+    return { seconds, records, split: environment.parallel };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/** The original's loop over `archs` in one PyTorch process, all threads, timed from its start. */
+function referenceLoop(
+  python: string,
+  archs: readonly Architecture[],
+  s: StudySettings,
+): { seconds: number; members: ReferenceMember[] } {
+  const p = spawnSync(
+    python,
+    [
+      'scripts/reference/study_reference.py',
+      archs.map((a) => a.widths.join(',')).join(';'),
+      String(s.epochs),
+      String(s.train),
+      String(s.val),
+      String(s.threads),
+      '1',
+    ],
+    { encoding: 'utf8' },
   );
-  const environment = JSON.parse(readFileSync(join(dir, 'environment.json'), 'utf8')) as {
-    parallel: { processes: number; threads: number };
-  };
-  rmSync(out, { recursive: true, force: true });
-  const reference = rows.every((row) => typeof row.reference_s === 'number')
-    ? rows.reduce((sum, row) => sum + (row.reference_s as number), 0)
-    : undefined;
-  return {
-    workload: `all ${ids.length}, --parallel auto (${environment.parallel.processes}x${environment.parallel.threads})`,
-    threads: availableParallelism(),
-    epochs: o.epochs,
-    featshift_s: seconds,
-    reference_s: reference,
-    speedup: reference !== undefined ? reference / seconds : undefined,
-  };
+  if (p.status !== 0) throw new Error(`bench study: the reference failed: ${p.stderr}`);
+  const got = JSON.parse(p.stdout.trim().split('\n').pop() ?? '{}') as {
+    seconds: number;
+    members?: ReferenceMember[];
+  } & Partial<ReferenceMember>;
+  const members =
+    got.members ?? (got.epochs && got.phases ? [{ epochs: got.epochs, phases: got.phases }] : []);
+  return { seconds: got.seconds, members };
 }

@@ -7,10 +7,11 @@ momentum and weight decay, the warm-restart rate set before every step by the or
 schedule, the running training accuracy, evaluation on the test split after every epoch. Reads
 Debian's dataset-fashion-mnist files (decompressed into a temporary torchvision root).
 
-    /usr/bin/python3 scripts/reference/study_reference.py WIDTHS EPOCHS TRAIN VAL THREADS SEED [WORKERS]
+    /usr/bin/python3 scripts/reference/study_reference.py WIDTHS[;WIDTHS...] EPOCHS TRAIN VAL THREADS SEED [WORKERS]
 
-Prints one JSON line: per-epoch accuracies, wall seconds from process start, and where the time
-went (setup, data, step, evaluation).
+Prints one JSON line: wall seconds from process start and, for one architecture, its per-epoch
+accuracies and where the time went (setup, data, step, evaluation); for several (trained one after
+another in this process, as the original's loop does), the same for each under "members".
 """
 import gzip
 import json
@@ -72,23 +73,11 @@ class WarmRestarts:
         return lr
 
 
-def main():
-    widths = [int(w) for w in sys.argv[1].split(",")]
-    epochs, n_train, n_val, threads, seed = (int(a) for a in sys.argv[2:7])
-    workers = int(sys.argv[7]) if len(sys.argv) > 7 else 0
-    torch.set_num_threads(threads)
+def train_member(widths, epochs, n_train, seed, train_loader, val_loader):
+    """One architecture, as the original trains it: its phases and per-epoch accuracies."""
     torch.manual_seed(seed)
     phases = {"setup": 0.0, "data": 0.0, "step": 0.0, "evaluation": 0.0}
     t0 = time.perf_counter()
-    root = torchvision_root()
-    transform = transforms.Compose([transforms.Resize(size=(32, 32)), transforms.ToTensor(),
-                                    transforms.Normalize(mean=[0.0], std=[1.0]),
-                                    transforms.Lambda(lambda x: x.repeat(3, 1, 1))])
-    train_set = torch.utils.data.Subset(datasets.FashionMNIST(root, train=True, transform=transform),
-                                        range(n_train))
-    val_set = torch.utils.data.Subset(datasets.FashionMNIST(root, train=False, transform=transform), range(n_val))
-    train_loader = torch.utils.data.DataLoader(train_set, batch_size=128, shuffle=True, num_workers=workers)
-    val_loader = torch.utils.data.DataLoader(val_set, batch_size=128, shuffle=False, num_workers=workers)
     model = vgg(widths)
     optimizer = torch.optim.SGD(model.parameters(), 0.01, momentum=0.9, weight_decay=5e-4)
     schedule = WarmRestarts(epochs, n_train, 128, 0.01)
@@ -122,8 +111,35 @@ def main():
         phases["evaluation"] += time.perf_counter() - started
         history.append({"train": 100.0 * correct / seen, "val": 100.0 * val_correct / val_seen})
         schedule.epoch += 1
+    return {"epochs": history, "phases": phases, "seconds": time.perf_counter() - t0}
+
+
+def main():
+    # Several architectures (widths separated by ";") train one after another in this process,
+    # as the original's loop over a family does: imports and data once.
+    members = [[int(w) for w in m.split(",")] for m in sys.argv[1].split(";")]
+    epochs, n_train, n_val, threads, seed = (int(a) for a in sys.argv[2:7])
+    workers = int(sys.argv[7]) if len(sys.argv) > 7 else 0
+    torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    root = torchvision_root()
+    transform = transforms.Compose([transforms.Resize(size=(32, 32)), transforms.ToTensor(),
+                                    transforms.Normalize(mean=[0.0], std=[1.0]),
+                                    transforms.Lambda(lambda x: x.repeat(3, 1, 1))])
+    train_set = torch.utils.data.Subset(datasets.FashionMNIST(root, train=True, transform=transform),
+                                        range(n_train))
+    val_set = torch.utils.data.Subset(datasets.FashionMNIST(root, train=False, transform=transform), range(n_val))
+    train_loader = torch.utils.data.DataLoader(train_set, batch_size=128, shuffle=True, num_workers=workers)
+    val_loader = torch.utils.data.DataLoader(val_set, batch_size=128, shuffle=False, num_workers=workers)
+    data_setup = time.perf_counter() - t0
+    runs = [train_member(widths, epochs, n_train, seed, train_loader, val_loader) for widths in members]
+    runs[0]["phases"]["setup"] += data_setup
     shutil.rmtree(root, ignore_errors=True)
-    print(json.dumps({"seconds": time.perf_counter() - START, "epochs": history, "phases": phases}))
+    seconds = time.perf_counter() - START
+    if len(runs) == 1:
+        print(json.dumps({"seconds": seconds, "epochs": runs[0]["epochs"], "phases": runs[0]["phases"]}))
+    else:
+        print(json.dumps({"seconds": seconds, "members": runs}))
 
 
 if __name__ == "__main__":

@@ -132,7 +132,7 @@ export class ConsoleReporter implements SweepReporter {
       ? ` (measured on ids ${choice.measured.ids.join(', ')}: ${choice.measured.candidates
           .map(
             (c) =>
-              `${split(c)} ${c.imagesPerSecond > 0 ? `${c.imagesPerSecond.toFixed(0)} img/s` : 'did not fit'}`,
+              `${split(c)} ${c.seconds < Infinity ? `about ${c.seconds.toFixed(0)} s, ${c.imagesPerSecond.toFixed(0)} img/s` : 'did not fit'}`,
           )
           .join(
             ', ',

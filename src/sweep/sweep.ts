@@ -1,4 +1,4 @@
-import { memberKey, type MemberKey } from '../family/members.js';
+import { memberKey } from '../family/members.js';
 import { availableParallelism, cpus, hostname } from 'node:os';
 import { UsageError } from '../errors.js';
 import { loadedBlas } from '../engine/blas.js';
@@ -105,12 +105,8 @@ async function settleSplit(
   if (candidates.length <= 1)
     return given(candidates[0] ?? { processes: 1, threads: fixed ?? cores });
   const architectures = [...new Map(todo.map((u) => [memberKey(u.arch), u.arch])).values()];
-  const steps = new Map<MemberKey, number>();
-  for (const u of todo) {
-    const key = memberKey(u.arch);
-    steps.set(key, (steps.get(key) ?? 0) + stepsPerUnit);
-  }
-  return measureSplits(candidates, architectures, probeConfig, steps);
+  const work = todo.map((u) => ({ arch: u.arch, steps: stepsPerUnit }));
+  return measureSplits(candidates, architectures, probeConfig, work);
 }
 
 /** This machine: its device and cores, with the data read in this process. */

@@ -167,14 +167,15 @@ export function fasterLayout(msPerStep: StepTiming['msPerStep']): MemoryFormatCh
 /** What {@link timeTrainingSteps} measured of each layout. */
 export interface StepTiming {
   msPerStep: Partial<Record<MemoryFormat, number>>;
-  /** Peak bytes one whole step added to the process (CPU only; its last timed round). */
+  /** Peak bytes one whole step added to the process (CPU, when asked; a round after the timed ones). */
   peakBytes: Partial<Record<MemoryFormat, number>>;
 }
 
 /**
  * Milliseconds of one real training step (forward, loss, backward, optimiser) of an architecture
  * in each layout, on throwaway models with random data: one warm-up, then three alternating
- * rounds; the median. The last round also measures the step's peak memory on a CPU, so that the
+ * rounds; the quickest (a busy machine only ever adds time: on 2 cores a 450 ms step of one thread
+ * was timed at 700 ms in one timing of three steps). On a CPU one more round measures the step's peak memory, so that the
  * micro-batch needs no passes of its own when it fits. Undefined when a layout cannot even run a
  * step here (out of memory).
  */
@@ -182,6 +183,8 @@ export function timeTrainingSteps(
   widths: readonly number[],
   config: TrainingConfig,
   layouts: readonly MemoryFormat[],
+  /** Measure the peak memory too (a round more on a CPU); only a run's own timing needs it. */
+  peak = true,
 ): StepTiming | undefined {
   const m = Math.min(config.microBatch, config.batchSize);
   const models = layouts.map((layout) => {
@@ -211,18 +214,15 @@ export function timeTrainingSteps(
       c.sgd.step();
       return performance.now() - started;
     };
-    for (let round = 0; round < rounds; round++) {
+    const last = peak && config.device === 'cpu' ? rounds : rounds - 1;
+    for (let round = 0; round <= last; round++) {
       for (const c of round % 2 === 0 ? models : [...models].reverse()) {
-        if (round === rounds - 1 && config.device === 'cpu') {
-          let ms = 0;
-          c.peak = measurePeakBytes(() => {
-            ms = step(c);
-          });
-          c.times.push(ms);
-        } else {
-          const ms = step(c);
-          if (round > 0) c.times.push(ms);
-        }
+        // The peak is measured on a round of its own, untimed: measuring trims the heap first,
+        // and the step after a trim pays for faulting its memory in again, as a first step does
+        // (timed, it put a process of one thread 10-20 % above its steady step).
+        if (round === rounds) c.peak = measurePeakBytes(() => step(c));
+        else if (round === 0) step(c);
+        else c.times.push(step(c));
       }
     }
     x.dispose();
@@ -236,9 +236,8 @@ export function timeTrainingSteps(
       c.model.dispose();
     }
   }
-  const median = (t: number[]): number => [...t].sort((a, b) => a - b)[t.length >> 1] ?? Infinity;
   return {
-    msPerStep: Object.fromEntries(models.map((c) => [c.layout, median(c.times)])),
+    msPerStep: Object.fromEntries(models.map((c) => [c.layout, Math.min(...c.times)])),
     peakBytes: Object.fromEntries(
       models.filter((c) => c.peak !== undefined).map((c) => [c.layout, c.peak]),
     ),

@@ -21,11 +21,13 @@ export interface Split {
 
 export interface SplitMeasurement extends Split {
   /**
-   * Milliseconds per training step of each sampled architecture (undefined: did not fit, or not
-   * timed in this split: a larger split times the median one alone).
+   * Milliseconds per training step of each sampled architecture, in its fastest layout timed here
+   * (undefined: it did not fit).
    */
   msPerStep: (number | undefined)[];
-  /** Training images per second of all processes together on the median sampled architecture. */
+  /** Seconds the work would take in this split (Infinity: an architecture did not fit). */
+  seconds: number;
+  /** Training images per second of the whole work in this split. */
   imagesPerSecond: number;
 }
 
@@ -39,31 +41,39 @@ export interface ParallelChoice extends Split {
   } | null;
 }
 
-/** Training steps of the work to do, per architecture (all its seeds and epochs). */
-export type StepsByArchitecture = ReadonlyMap<MemberKey, number>;
+/** One unit of the work to do: an architecture and its training steps (every epoch). */
+export interface UnitWork {
+  arch: Architecture;
+  steps: number;
+}
 
 /**
- * Seconds the work would take in one process, from the sampled architectures' step times:
- * each other architecture's step scaled by MACs from the sampled one nearest to it in MACs.
+ * Seconds the work would take in `processes` processes, from the sampled architectures' step
+ * times there: each unit's steps at the step time of the sampled architecture nearest to it in
+ * MACs, scaled by MACs; the units then shared out longest first, each to the process that will be
+ * free soonest, as a parallel sweep hands them out. Infinity where a sampled architecture did not
+ * fit (the members like it would not either).
  */
-export function serialSeconds(
-  steps: StepsByArchitecture,
-  architectures: readonly Architecture[],
+export function workSeconds(
+  work: readonly UnitWork[],
   sample: readonly Architecture[],
   msPerStep: readonly (number | undefined)[],
+  processes: number,
 ): number {
-  const timed = sample
-    .map((a, k) => ({ a, ms: msPerStep[k] }))
-    .filter((t): t is { a: Architecture; ms: number } => t.ms !== undefined);
-  if (timed.length === 0) return Infinity;
-  let ms = 0;
-  for (const arch of architectures) {
+  const timed = sample.map((a, k) => ({ a, ms: msPerStep[k] }));
+  if (timed.length === 0 || timed.some((t) => t.ms === undefined)) return Infinity;
+  const units = work.map(({ arch, steps }) => {
     const nearest = timed.reduce((b, t) =>
       Math.abs(Math.log(t.a.macs / arch.macs)) < Math.abs(Math.log(b.a.macs / arch.macs)) ? t : b,
     );
-    ms += (steps.get(memberKey(arch)) ?? 0) * nearest.ms * (arch.macs / nearest.a.macs);
+    return (steps * (nearest.ms as number) * (arch.macs / nearest.a.macs)) / 1000;
+  });
+  const busy = new Array<number>(Math.max(1, processes)).fill(0);
+  for (const seconds of units.sort((a, b) => b - a)) {
+    const free = busy.indexOf(Math.min(...busy));
+    busy[free] = (busy[free] as number) + seconds;
   }
-  return ms / 1000;
+  return Math.max(...busy);
 }
 
 /**
@@ -91,10 +101,8 @@ export function sampleArchitectures(architectures: readonly Architecture[]): Arc
   return [...new Set(picks.filter((a): a is Architecture => a !== undefined))];
 }
 
-/** A split's aggregate throughput, every process training an architecture whose step takes `ms`. */
-export function splitThroughput(split: Split, ms: number | undefined, batchSize: number): number {
-  return ms === undefined || !(ms > 0) ? 0 : (split.processes * batchSize * 1000) / ms;
-}
+/** How much longer than the fastest split's a split with more processes may take and be chosen. */
+export const NEAR_FASTEST = 1.15;
 
 /** A measured choice, with the processes of the chosen split already started (none: serial). */
 export interface MeasuredSplit {
@@ -105,38 +113,48 @@ export interface MeasuredSplit {
 }
 
 /**
- * The split with the highest throughput, measured: one process (here, in this process) times real
- * training steps of the sampled architectures in every layout the study may train in, which also
- * says how long the work would take; each larger split times the median sampled architecture
- * alone, its processes at once, and the splits are compared on that architecture (timing all
- * three in every split cost a 3-member study about 20 s of its 136 s). The split with the most
- * processes whose throughput is within 5 % of the fastest timed is taken: the timing sees
- * training steps alone, and a sweep's evaluation, data and setup overlap across processes but not
- * across one process's threads (measured on 2 cores: a 3-member study took 114 s as 2 x 1 and
- * 156 s as 1 x 2, which the steps' timing had put within 5 %; the authors' loop took 163 s). The
- * chosen split's processes are kept for training, and its timings settle the layouts of the
- * architectures it timed, so that their first runs need not time them again. Given the work's
- * steps, the larger splits are not timed where that would cost more than a tenth of the work
- * itself: one process.
+ * The split that would finish the work soonest, measured. One process (here, in this process)
+ * times real training steps of the sampled architectures in every layout the study may train in,
+ * which also says how long the work would take; each larger split times the same architectures,
+ * each in the layout one process found fastest, with all its processes timing the same one at
+ * once (a busy sweep's contention). Each split's time for the work follows from its step times,
+ * unit by unit (scaled by MACs from the nearest sampled architecture) and shared out among its
+ * processes as the sweep shares them: comparing splits on one architecture missed the members
+ * that gain most from a process of their own (measured on 2 cores: the slim late member 109 took
+ * 82 ms a step in one process of 2 threads and 76 ms in each of 2 processes of one thread, the
+ * median sampled member 1.22 times the images per second in two processes, the early-heavy 53 the
+ * same in both). The split with the most processes whose time is within 15 % of the fastest is
+ * taken. The estimate holds an uneven share of the units and the processes' contention for
+ * memory; what it misses favours processes: the timing sees training steps alone, while a sweep's
+ * evaluation, data and setup overlap across processes but not across one process's threads; and
+ * the timing is noisy (on 2 cores it
+ * put two processes of one thread from 9 % faster to 5 % slower than one process of two, or up to
+ * 19 % faster in freshly started processes, in repeated timings of the benchmark's study, which two
+ * processes finished 1.1-1.25x sooner end to end). The chosen split's processes are kept
+ * for training, and where it timed every layout (one process), its timings settle the layouts of
+ * the sampled architectures, so that their first runs need not time them again. Given the work,
+ * the larger splits are not timed where that would cost more than a tenth of the work itself: one
+ * process. Without the work, each architecture is taken as one unit of equal steps.
  */
 export async function measureSplits(
   candidates: readonly Split[],
   architectures: readonly Architecture[],
   config: TrainingConfig,
-  steps?: StepsByArchitecture,
+  given?: readonly UnitWork[],
 ): Promise<MeasuredSplit> {
+  const work = given ?? architectures.map((arch) => ({ arch, steps: 1 }));
+  const images = work.reduce((sum, u) => sum + u.steps, 0) * config.batchSize;
   const sample = sampleArchitectures(architectures);
   const layouts: MemoryFormat[] =
     config.layout === 'auto' ? ['nchw', 'channels-last'] : [config.layout];
-  const timed: TimedArchitecture[] = sample.map((a) => ({ id: a.id, widths: a.widths, layouts }));
-  // The architecture every split is compared on.
-  const middle = sample.length >> 1;
+  // Every layout until one process has timed them; then each architecture's fastest there.
+  let timed: TimedArchitecture[] = sample.map((a) => ({ id: a.id, widths: a.widths, layouts }));
   const measured: SplitMeasurement[] = [];
   let best:
     | { m: SplitMeasurement; pool: TrainerPool | undefined; timings: (StepTiming | undefined)[] }
     | undefined;
   let stoppedEarly: string | undefined;
-  let fastest = 0;
+  let fastest = Infinity;
   for (const split of candidates) {
     if (stoppedEarly !== undefined) break;
     const started = performance.now();
@@ -146,39 +164,38 @@ export async function measureSplits(
       const before = threadCount();
       setThreads(split.threads);
       try {
-        timings = timed.map((a) => timeTrainingSteps(a.widths, config, a.layouts));
+        timings = timed.map((a) => timeTrainingSteps(a.widths, config, a.layouts, false));
       } finally {
         setThreads(before);
       }
+      timed = timed.map((a, k) => {
+        const timing = timings[k];
+        return timing ? { ...a, layouts: [fasterLayout(timing.msPerStep).layout] } : a;
+      });
     } else {
       pool = new TrainerPool(split.processes, split.threads);
       try {
-        const [median] = await pool.timeSteps([timed[middle] as TimedArchitecture], config);
-        timings = timed.map((_, k) => (k === middle ? median : undefined));
+        timings = await pool.timeSteps(timed, config);
       } catch (error) {
         await pool.close();
         throw error;
       }
     }
     const msPerStep = timings.map(fastestStep);
-    const m = {
-      ...split,
-      msPerStep,
-      imagesPerSecond: splitThroughput(split, msPerStep[middle], config.batchSize),
-    };
+    const seconds = workSeconds(work, sample, msPerStep, split.processes);
+    const m = { ...split, msPerStep, seconds, imagesPerSecond: images / seconds };
     measured.push(m);
-    if (split.processes === 1 && steps !== undefined && candidates.length > 1) {
-      // Timing another split costs about a third of this (one architecture of three), or more
-      // (fewer threads, and its processes to start).
+    if (split.processes === 1 && given !== undefined && candidates.length > 1) {
+      // Timing another split costs about three quarters of this (one layout, fewer threads, and
+      // its processes to start).
       const rest = (0.75 * (candidates.length - 1) * (performance.now() - started)) / 1000;
-      const study = serialSeconds(steps, architectures, sample, msPerStep);
-      if (rest > 0.1 * study) {
-        stoppedEarly = `the work would take about ${study.toFixed(0)} s in one process, timing the other splits about ${rest.toFixed(0)} s`;
+      if (rest > 0.1 * seconds) {
+        stoppedEarly = `the work would take about ${seconds.toFixed(0)} s in one process, timing the other splits about ${rest.toFixed(0)} s`;
       }
     }
     // Candidates come in growing process counts: a later one near the fastest so far wins.
-    fastest = Math.max(fastest, m.imagesPerSecond);
-    if (!best || m.imagesPerSecond >= fastest / 1.05) {
+    fastest = Math.min(fastest, m.seconds);
+    if (!best || m.seconds <= fastest * NEAR_FASTEST) {
       await best?.pool?.close();
       best = { m, pool, timings };
     } else await pool?.close();
@@ -188,7 +205,8 @@ export async function measureSplits(
   if (config.layout === 'auto') {
     for (const [k, timing] of (best?.timings ?? []).entries()) {
       const a = sample[k];
-      if (timing && a !== undefined) settled.set(memberKey(a), fasterLayout(timing.msPerStep));
+      if (timing && a !== undefined && Object.keys(timing.msPerStep).length === layouts.length)
+        settled.set(memberKey(a), fasterLayout(timing.msPerStep));
     }
   }
   return {

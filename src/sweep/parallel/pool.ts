@@ -148,36 +148,37 @@ export class TrainerPool {
   }
 
   /**
-   * Times a training step of each architecture in every process at once (so that they contend
-   * for memory bandwidth and caches as a sweep's processes do; each process starts at another
-   * architecture, as a sweep's processes train different ones): per architecture and layout, the
-   * median over the processes (undefined: it did not fit in one of them).
+   * Times a training step of each architecture in every process at once, one architecture after
+   * another, so that every process contends for memory bandwidth and caches with the others as in
+   * a sweep whose processes are all busy (timing different architectures side by side let the
+   * last timings of a process run alone): per architecture and layout, the step time of the
+   * processes' combined throughput (their harmonic mean; undefined: it did not fit in one of them).
    */
   async timeSteps(
     architectures: TimedArchitecture[],
     config: TrainingConfig,
   ): Promise<(StepTiming | undefined)[]> {
-    const n = architectures.length;
-    const rotated = (k: number): TimedArchitecture[] =>
-      architectures.map((_, i) => architectures[(i + k) % n] as TimedArchitecture);
-    const answers = await Promise.all(
-      this.processes.map((p, k) => p.ask({ type: 'time', architectures: rotated(k), config })),
-    );
-    return architectures.map((a, i) => {
-      const timings = answers.map((answer, k) =>
-        answer.type === 'timed' ? answer.timings[(i - (k % n) + n) % n] : undefined,
+    const timings: (StepTiming | undefined)[] = [];
+    for (const a of architectures) {
+      const answers = await Promise.all(
+        this.processes.map((p) => p.ask({ type: 'time', architectures: [a], config })),
       );
-      if (timings.some((t) => t === undefined)) return undefined;
+      const each = answers.map((answer) =>
+        answer.type === 'timed' ? answer.timings[0] : undefined,
+      );
+      if (each.some((t) => t === undefined)) {
+        timings.push(undefined);
+        continue;
+      }
       const msPerStep: StepTiming['msPerStep'] = {};
       for (const layout of a.layouts) {
-        const times = timings
-          .map((t) => t?.msPerStep[layout])
-          .filter((t): t is number => t !== undefined)
-          .sort((x, y) => x - y);
-        if (times.length > 0) msPerStep[layout] = times[times.length >> 1];
+        const times = each.map((t) => t?.msPerStep[layout]);
+        if (times.every((t): t is number => t !== undefined && t > 0))
+          msPerStep[layout] = times.length / times.reduce((sum, t) => sum + 1 / t, 0);
       }
-      return { msPerStep, peakBytes: timings[0]?.peakBytes ?? {} };
-    });
+      timings.push({ msPerStep, peakBytes: each[0]?.peakBytes ?? {} });
+    }
+    return timings;
   }
 
   /** Asks every busy process to stop after its current step, with a checkpoint. */

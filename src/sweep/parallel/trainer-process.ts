@@ -91,7 +91,7 @@ process.on('message', (message: ToTrainer) => {
     case 'time':
       try {
         const timings = message.architectures.map((a) =>
-          timeTrainingSteps(a.widths, message.config, a.layouts),
+          timeTrainingSteps(a.widths, message.config, a.layouts, false),
         );
         send({ type: 'timed', timings });
       } catch (error) {
