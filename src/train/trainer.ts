@@ -173,9 +173,10 @@ export interface StepTiming {
 
 /**
  * Milliseconds of one real training step (forward, loss, backward, optimiser) of an architecture
- * in each layout, on throwaway models with random data: one warm-up, then three alternating
- * rounds; the quickest (a busy machine only ever adds time: on 2 cores a 450 ms step of one thread
- * was timed at 700 ms in one timing of three steps). On a CPU one more round measures the step's peak memory, so that the
+ * in each layout, on throwaway models with random data: three alternating rounds, the quickest
+ * step of each layout (a first step, which sets up kernels and memory, and a busy machine only
+ * ever add time: on 2 cores a 450 ms step of one thread was timed at 700 ms in the median of three
+ * steps after a warm-up). On a CPU one more round measures the step's peak memory, so that the
  * micro-batch needs no passes of its own when it fits. Undefined when a layout cannot even run a
  * step here (out of memory).
  */
@@ -197,7 +198,7 @@ export function timeTrainingSteps(
       peak: undefined as number | undefined,
     };
   });
-  const rounds = 4;
+  const rounds = 3;
   try {
     const { x, y } = probeBatch(config, m);
     const step = (c: (typeof models)[number]): number => {
@@ -221,7 +222,6 @@ export function timeTrainingSteps(
         // and the step after a trim pays for faulting its memory in again, as a first step does
         // (timed, it put a process of one thread 10-20 % above its steady step).
         if (round === rounds) c.peak = measurePeakBytes(() => step(c));
-        else if (round === 0) step(c);
         else c.times.push(step(c));
       }
     }
