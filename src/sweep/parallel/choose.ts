@@ -115,9 +115,9 @@ export interface MeasuredSplit {
 /**
  * The split that would finish the work soonest, measured. One process (here, in this process)
  * times real training steps of the sampled architectures in every layout the study may train in,
- * which also says how long the work would take; each larger split times the same architectures
- * in the same layouts, with all its processes timing the same one at once (a busy sweep's
- * contention). Each split's time for the work follows from its step times,
+ * which also says how long the work would take; each larger split times the same architectures,
+ * each in the layout one process found fastest, with all its processes timing the same one at
+ * once (a busy sweep's contention). Each split's time for the work follows from its step times,
  * unit by unit (scaled by MACs from the nearest sampled architecture) and shared out among its
  * processes as the sweep shares them: comparing splits on one architecture missed the members
  * that gain most from a process of their own (measured on 2 cores: the slim late member 109 took
@@ -131,9 +131,11 @@ export interface MeasuredSplit {
  * put two processes of one thread from 9 % faster to 5 % slower than one process of two, or up to
  * 19 % faster in freshly started processes, in repeated timings of the benchmark's study, which two
  * processes finished 1.1-1.25x sooner end to end). The chosen split's processes are kept
- * for training, and its timings settle the layouts of the sampled architectures, so that their
- * first runs need not time them again (on 2 cores the dearest sampled member's own timing at one
- * thread cost 4-6 s of its run, which is the last to finish). Given the work,
+ * for training, and the one-process timings settle the layouts of the sampled architectures in
+ * whichever split, so that their first runs need not time them again (on 2 cores the dearest
+ * sampled member's own timing at one thread cost 4-6 s of its run, the last to finish; timing
+ * both layouts in every split cost about as much; a layout is a matter of speed alone, and where
+ * the two layouts' speeds differ much, as on slim layers, they differ at every thread count). Given the work,
  * the larger splits are not timed where that would cost more than a tenth of the work itself: one
  * process. Without the work, each architecture is taken as one unit of equal steps.
  */
@@ -148,11 +150,11 @@ export async function measureSplits(
   const sample = sampleArchitectures(architectures);
   const layouts: MemoryFormat[] =
     config.layout === 'auto' ? ['nchw', 'channels-last'] : [config.layout];
-  const timed: TimedArchitecture[] = sample.map((a) => ({ id: a.id, widths: a.widths, layouts }));
+  let timed: TimedArchitecture[] = sample.map((a) => ({ id: a.id, widths: a.widths, layouts }));
+  // The first split's timings, of every layout: they settle the sampled architectures' layouts.
+  let everyLayout: (StepTiming | undefined)[] | undefined;
   const measured: SplitMeasurement[] = [];
-  let best:
-    | { m: SplitMeasurement; pool: TrainerPool | undefined; timings: (StepTiming | undefined)[] }
-    | undefined;
+  let best: { m: SplitMeasurement; pool: TrainerPool | undefined } | undefined;
   let stoppedEarly: string | undefined;
   let fastest = Infinity;
   for (const split of candidates) {
@@ -177,17 +179,26 @@ export async function measureSplits(
         throw error;
       }
     }
+    if (!everyLayout) {
+      everyLayout = timings;
+      // The other splits time each architecture in the layout found fastest here.
+      timed = timed.map((a, k) => {
+        const timing = timings[k];
+        return timing ? { ...a, layouts: [fasterLayout(timing.msPerStep).layout] } : a;
+      });
+    }
     const msPerStep = timings.map(fastestStep);
     const seconds = workSeconds(work, sample, msPerStep, split.processes);
     const m = { ...split, msPerStep, seconds, imagesPerSecond: images / seconds };
     measured.push(m);
     if (split.processes === 1 && given !== undefined && candidates.length > 1) {
-      // Timing another split costs about this much again, more with fewer threads a process
-      // (roughly as the square root of the ratio: 1.25 times on 2 cores).
+      // Timing another split (one layout, fewer threads a process, its processes to start)
+      // costs about half this, more with fewer threads (roughly as the square root of the
+      // ratio: 0.6 times on 2 cores).
       const elapsed = (performance.now() - started) / 1000;
       const rest = candidates
         .slice(1)
-        .reduce((sum, c) => sum + elapsed * Math.sqrt(split.threads / c.threads), 0);
+        .reduce((sum, c) => sum + 0.5 * elapsed * Math.sqrt(split.threads / c.threads), 0);
       if (rest > 0.1 * seconds) {
         stoppedEarly = `the work would take about ${seconds.toFixed(0)} s in one process, timing the other splits about ${rest.toFixed(0)} s`;
       }
@@ -196,13 +207,13 @@ export async function measureSplits(
     fastest = Math.min(fastest, m.seconds);
     if (!best || m.seconds <= fastest * NEAR_FASTEST) {
       await best?.pool?.close();
-      best = { m, pool, timings };
+      best = { m, pool };
     } else await pool?.close();
   }
   const chosen = best?.m ?? candidates[0] ?? { processes: 1, threads: 1 };
   const settled = new Map<MemberKey, MemoryFormatChoice>();
   if (config.layout === 'auto') {
-    for (const [k, timing] of (best?.timings ?? []).entries()) {
+    for (const [k, timing] of (everyLayout ?? []).entries()) {
       const a = sample[k];
       if (timing && a !== undefined) settled.set(memberKey(a), fasterLayout(timing.msPerStep));
     }
