@@ -130,6 +130,10 @@ export function benchStudy(): BenchRow[] {
       speedup: speedup?.ratio,
       speedup_ci_low: speedup?.low,
       speedup_ci_high: speedup?.high,
+      // Every round's pair, so that a slow moment of this machine shows as what it is.
+      rounds_s: whole.ours
+        .map((ours, r) => `${ours.toFixed(0)}/${whole.ref[r]?.toFixed(0) ?? '-'}`)
+        .join(' '),
     });
   }
   return rows;
