@@ -81,9 +81,9 @@ function pass(command: string, args: string[]): Pass | undefined {
  * 2 threads against torchvision's ImageFolder through a DataLoader with 2 worker processes, each
  * in a process of its own, alternated over FEATSHIFT_BENCH_ROUNDS rounds (default 3): images a
  * second (means over the rounds; the ratio with its 95 % interval, paired by round), the
- * listing's seconds (featshift's also reads every header, of both splits: the folder twice here), and resident memory: the peak, and the
- * growth over a pass (the median of its second half over that of its first; flat memory is a
- * growth near 0, whatever the folder's size).
+ * listing's seconds (featshift's also reads every header, of both splits: the folder twice
+ * here), and resident memory: the peak, and the growth over a pass (the median of its second half
+ * over that of its first; flat memory is a growth near 0, whatever the folder's size).
  */
 export async function benchImageFolder(): Promise<BenchRow[]> {
   const count = Number(process.env.FEATSHIFT_BENCH_FOLDER_IMAGES ?? 20000);

@@ -113,6 +113,7 @@ export function benchStudy(): BenchRow[] {
         ours_eval_s: phase('evaluation'),
         ours_data_s: phase('data'),
         ours_setup_s: phase('setup'),
+        ours_ckpt_s: phase('checkpoint'),
         ref_step_s: refPhase('step'),
         ref_eval_s: refPhase('evaluation'),
         ref_data_s: refPhase('data'),

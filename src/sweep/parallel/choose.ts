@@ -127,16 +127,15 @@ export interface MeasuredSplit {
  * taken. The estimate holds an uneven share of the units and the processes' contention for
  * memory; what it misses favours processes: the timing sees training steps alone, while a sweep's
  * evaluation, data and setup overlap across processes but not across one process's threads; and
- * the timing is noisy (on 2 cores it
- * put two processes of one thread from 9 % faster to 5 % slower than one process of two, or up to
- * 19 % faster in freshly started processes, in repeated timings of the benchmark's study, which two
- * processes finished 1.1-1.25x sooner end to end). The chosen split's processes are kept
- * for training, and the one-process timings settle the layouts of the sampled architectures in
- * whichever split, so that their first runs need not time them again (on 2 cores the dearest
- * sampled member's own timing at one thread cost 4-6 s of its run, the last to finish; timing
- * both layouts in every split cost about as much; a layout is a matter of speed alone, and where
- * the two layouts' speeds differ much, as on slim layers, they differ at every thread count). Given the work,
- * the larger splits are not timed where that would cost more than a tenth of the work itself: one
+ * the timing is noisy (on 2 cores, in 8 timings of the benchmark's study, it put two processes of
+ * one thread from 4 % slower to 32 % faster than one process of two threads, which two processes
+ * finished 1.1-1.25x sooner end to end). The chosen split's processes are kept for training, and
+ * the one-process timings settle the layouts of the sampled architectures in whichever split, so
+ * that their first runs need not time them again (on 2 cores the dearest sampled member's own
+ * timing at one thread cost 4-6 s of its run, the last to finish; timing both layouts in every
+ * split cost about as much; a layout is a matter of speed alone, and where the two layouts' speeds
+ * differ much, as on slim layers, they differ at every thread count). Given the work, the larger
+ * splits are not timed where that would cost more than a tenth of the work itself: one
  * process. Without the work, each architecture is taken as one unit of equal steps.
  */
 export async function measureSplits(
@@ -192,9 +191,9 @@ export async function measureSplits(
     const m = { ...split, msPerStep, seconds, imagesPerSecond: images / seconds };
     measured.push(m);
     if (split.processes === 1 && given !== undefined && candidates.length > 1) {
-      // Timing another split (one layout, fewer threads a process, its processes to start)
-      // costs about half this, more with fewer threads (roughly as the square root of the
-      // ratio: 0.6 times on 2 cores).
+      // Timing another split (one layout, fewer threads a process, its processes to start) is
+      // taken as half this, more with fewer threads (as the square root of the ratio): 0.7
+      // times on 2 cores, where it measured about 0.9 times; a rough guard, not an estimate.
       const elapsed = (performance.now() - started) / 1000;
       const rest = candidates
         .slice(1)

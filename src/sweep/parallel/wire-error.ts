@@ -6,9 +6,9 @@ import { ArchitectureError, CheckpointError, type ArchitectureField } from '../.
 /**
  * An error as it crosses from a training process to the sweep: its class by name and the fields
  * that class carries (a loader thread's errors cross as their ErrorFields part), so that the
- * receiver rethrows the same class (a DataError still exits 2 and names its file, a damaged checkpoint is still
- * one, an OutOfMemoryError is still told from another libtorch failure). Classes the sweep does
- * not tell apart come back as a plain Error under their own name.
+ * receiver rethrows the same class (a DataError still exits 2 and names its file, a damaged
+ * checkpoint is still one, an OutOfMemoryError is still told from another libtorch failure).
+ * Classes the sweep does not tell apart come back as a plain Error under their own name.
  */
 export interface WireError extends ErrorFields {
   /** UsageError: the option at fault. */
