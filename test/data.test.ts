@@ -140,6 +140,20 @@ describe('IDX files', () => {
       loadDataset('MNIST', { dataDir: dir, download: false }),
       /train-images-idx3-ubyte\.gz: checksum mismatch/,
     );
+    // A file named as verified already (a training process reading its sweep's files) is taken
+    // with the verification recorded for it, without hashing; one not named is still checked.
+    const names = DATASETS.MNIST.files.map((f) => f.name);
+    const verified = new Map(names.map((n) => [join(dir, n), 'md5' as const]));
+    const trusted = await loadDataset('MNIST', { dataDir: dir, download: false, verified });
+    assert.deepEqual(
+      trusted.files.map((f) => [f.path, f.verifiedBy]),
+      names.map((n) => [join(dir, n), 'md5']),
+    );
+    verified.delete(join(dir, 'train-images-idx3-ubyte.gz'));
+    await assert.rejects(
+      loadDataset('MNIST', { dataDir: dir, download: false, verified }),
+      /train-images-idx3-ubyte\.gz: checksum mismatch/,
+    );
   });
 });
 

@@ -19,8 +19,10 @@ async function readIdxPair(
   labels: LocatedFile,
   size: number,
 ): Promise<ImageSet> {
-  const img = parseIdx(gunzipFile(await readFile(images.path), images.path), images.path, 3);
-  const lab = parseIdx(gunzipFile(await readFile(labels.path), labels.path), labels.path, 1);
+  const content = async (f: LocatedFile): Promise<Uint8Array> =>
+    f.content ?? gunzipFile(await readFile(f.path), f.path);
+  const img = parseIdx(await content(images), images.path, 3);
+  const lab = parseIdx(await content(labels), labels.path, 1);
   const [count = 0, rows, cols] = img.dims;
   if (rows !== size || cols !== size) {
     throw new DataError(`images are ${rows}x${cols}, expected ${size}x${size}`, images.path);

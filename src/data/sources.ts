@@ -24,8 +24,12 @@ export interface LocatedFile {
   path: string;
   origin: Origin;
   /** How it was verified: its published MD5, or the hash of its decompressed content. */
-  verifiedBy: 'md5' | 'content';
+  verifiedBy: Verification;
+  /** Its decompressed content where verifying it decompressed it (read it from here, not again). */
+  content?: Uint8Array;
 }
+
+export type Verification = 'md5' | 'content';
 
 export interface SourceOptions {
   /** An explicit folder holding the files (directly, or in a sub-folder named after the dataset). */
@@ -35,6 +39,11 @@ export interface SourceOptions {
   /** Base URLs to use instead of the published ones (FEATSHIFT_DATA_MIRROR, comma-separated). */
   mirrors?: string[];
   downloadOptions?: DownloadOptions;
+  /**
+   * Files this program verified already, by path (a sweep's training processes get the sweep's):
+   * taken as verified without hashing them again.
+   */
+  verified?: ReadonlyMap<string, Verification>;
 }
 
 /** The places a file may already be, in the order they are tried. */
@@ -64,12 +73,21 @@ export function candidates(
 export async function verifyFile(
   path: string,
   file: PublishedFile,
-): Promise<'md5' | 'content' | undefined> {
-  if ((await fileDigest(path, 'md5')) === file.md5) return 'md5';
+): Promise<Verification | undefined> {
+  return (await verify(path, file))?.verifiedBy;
+}
+
+/** How a file verifies, with the content it decompressed to do so (repackaged files). */
+async function verify(
+  path: string,
+  file: PublishedFile,
+): Promise<{ verifiedBy: Verification; content?: Uint8Array } | undefined> {
+  if ((await fileDigest(path, 'md5')) === file.md5) return { verifiedBy: 'md5' };
   if (file.contentSha256 && path.endsWith('.gz')) {
     try {
       const content = gunzipFile(await readFile(path), path);
-      if (bytesDigest(content, 'sha256') === file.contentSha256) return 'content';
+      if (bytesDigest(content, 'sha256') === file.contentSha256)
+        return { verifiedBy: 'content', content };
     } catch {
       return undefined;
     }
@@ -98,14 +116,15 @@ export async function locateDataset(
     for (const { dir, origin } of candidates(spec, options)) {
       const path = join(dir, file.name);
       if (!existsSync(path)) continue;
-      const verifiedBy = await verifyFile(path, file);
-      if (!verifiedBy) {
+      const known = options.verified?.get(path);
+      const verified = known ? { verifiedBy: known } : await verify(path, file);
+      if (!verified) {
         throw new DataError(
           `checksum mismatch: neither the published MD5 (${file.md5}) nor the published content hash matches this file; delete it to fetch it again`,
           path,
         );
       }
-      found = { file, path, origin, verifiedBy };
+      found = { file, path, origin, ...verified };
       break;
     }
     if (!found) {

@@ -13,6 +13,7 @@ import { BatchLoader, type Batch } from '../data/loader.js';
 import type { BatchSource } from '../train/trainer.js';
 import { ParallelBatchLoader } from '../data/parallel-loader.js';
 import type { StudyConfig } from '../run/study.js';
+import type { Verification } from '../data/sources.js';
 
 /** The dataset name of `--train-data` / `--val-data` studies (the reference calls it IMAGENET). */
 export const IMAGE_FOLDER = 'ImageFolder';
@@ -25,6 +26,8 @@ export interface StudyData {
   inputChannels: 1 | 3;
   /** Where the data came from, for environment.json. */
   sources: Record<string, unknown>[];
+  /** The published files read, by path, and how each was verified (none for image folders). */
+  verified: Map<string, Verification>;
   load: PublishedData | FolderData;
 }
 
@@ -64,14 +67,16 @@ export async function studyDataShape(
 }
 
 /**
- * Reads the data a study trains on: a published dataset (verified), or image folders (listed,
- * every file's header checked unless `checkHeaders` is false: a training process or a queue's
- * worker started by a sweep that checked them).
+ * Reads the data a study trains on: a published dataset (verified, but for the files in
+ * `verified`: a sweep's training process reads the files its sweep verified, and hashing them
+ * again would cost it half a second before it trains), or image folders (listed, every file's
+ * header checked unless `checkHeaders` is false: a training process or a queue's worker started
+ * by a sweep that checked them).
  */
 export async function loadStudyData(
   study: Pick<StudyConfig, 'dataset' | 'trainData' | 'valData'>,
   dataDir: string | null,
-  options: { checkHeaders?: boolean } = {},
+  options: { checkHeaders?: boolean; verified?: ReadonlyMap<string, Verification> } = {},
 ): Promise<StudyData> {
   if (study.dataset === IMAGE_FOLDER) {
     const trainDir = study.trainData as string;
@@ -85,10 +90,14 @@ export async function loadStudyData(
         { split: 'train', folder: trainDir, images: folders.train.count },
         { split: 'val', folder: valDir, images: folders.val.count },
       ],
+      verified: new Map(),
       load: { kind: 'folder', train: folders.train, val: folders.val },
     };
   }
-  const data = await loadDataset(study.dataset, dataDir ? { dataDir } : {});
+  const data = await loadDataset(study.dataset, {
+    ...(dataDir ? { dataDir } : {}),
+    ...(options.verified ? { verified: options.verified } : {}),
+  });
   const { spec } = data;
   return {
     name: spec.name,
@@ -100,6 +109,7 @@ export async function loadStudyData(
       path: f.path,
       verifiedBy: f.verifiedBy,
     })),
+    verified: new Map(data.files.map((f) => [f.path, f.verifiedBy])),
     load: {
       kind: 'published',
       train: data.train,

@@ -167,7 +167,10 @@ class LocalSite implements Site {
       const memoryLimit = runtime.memoryLimit ?? defaultMemoryLimit();
       // Each process fits its micro-batch into its share of the memory.
       const share = Math.floor(memoryLimit / split.processes);
-      if (pool) await pool.setup({ study, dataDir: runtime.dataDir, device, memoryLimit: share });
+      if (pool) {
+        const setup = { study, dataDir: runtime.dataDir, device, memoryLimit: share };
+        await pool.setup({ ...setup, verified: data.verified });
+      }
       const executor = new LocalExecutor({
         dir,
         study,

@@ -64,6 +64,7 @@ function validationBatch(
     classes: spec.classes,
     inputChannels: spec.inputChannels,
     sources: [],
+    verified: new Map(),
     load: {
       kind: 'published',
       train: set,

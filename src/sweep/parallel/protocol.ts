@@ -2,6 +2,7 @@ import type { WireError } from './wire-error.js';
 import type { StudyConfig } from '../../run/study.js';
 import type { TrainRequest } from '../unit-request.js';
 import type { MemoryFormat } from '../../train/outcome.js';
+import type { Verification } from '../../data/sources.js';
 import type {
   StepTiming,
   TrainingConfig,
@@ -21,6 +22,8 @@ export interface ProcessSetup {
   device: string;
   /** Memory budget of one micro-batch in this process (the machine's, divided among them). */
   memoryLimit: number;
+  /** The published files the sweep verified, by path: read without hashing them again. */
+  verified: Map<string, Verification>;
 }
 
 export type { TrainRequest };

@@ -78,7 +78,10 @@ process.on('message', (message: ToTrainer) => {
     case 'setup':
       setup = message.setup;
       // The sweep checked the image folders' headers before it started the training processes.
-      data = loadStudyData(setup.study, setup.dataDir, { checkHeaders: false });
+      data = loadStudyData(setup.study, setup.dataDir, {
+        checkHeaders: false,
+        verified: setup.verified,
+      });
       data.catch(() => undefined); // reported by the first unit that awaits it
       send({ type: 'ready' });
       return;
