@@ -74,7 +74,7 @@ export async function benchParallel(): Promise<BenchRow[]> {
     for (const threads of pass === 0 ? threadCounts : [...threadCounts].reverse()) {
       const pool = new TrainerPool(1, threads);
       try {
-        const ms = (await pool.timeSteps(timed, config)).map(fastestStep);
+        const ms = (await pool.timeSteps(timed, config, false)).map(fastestStep);
         const before = curve.get(threads);
         curve.set(
           threads,

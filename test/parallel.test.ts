@@ -16,6 +16,7 @@ import { resultNumbers, results } from './helpers/results.js';
 import { cheapestIds, tinyFamily, tinySweep } from './helpers/tiny-study.js';
 import { REFERENCE_DEFAULTS } from '../src/run/study.js';
 import { trainingConfig } from '../src/sweep/unit-request.js';
+import { TrainerPool } from '../src/sweep/parallel/pool.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-parallel-'));
 // Two processes where the machine has two cores (one core: the serial path, still checked).
@@ -99,7 +100,7 @@ describe('--parallel auto: timing the splits', () => {
       'cpu',
     );
     const candidates = candidateSplits(availableParallelism(), null, 10);
-    const { choice, pool, layouts } = await measureSplits(candidates, archs, config);
+    const { choice, pool, layouts, peaks } = await measureSplits(candidates, archs, config);
     try {
       const measured = choice.measured;
       assert.ok(measured);
@@ -124,8 +125,59 @@ describe('--parallel auto: timing the splits', () => {
       // The chosen split timed every layout of the sampled architectures: their layouts are settled.
       assert.deepEqual([...layouts.keys()].sort(), [...measured.ids].sort());
       for (const l of layouts.values()) assert.equal(Object.keys(l.msPerStep).length, 2);
+      // Training processes kept: their timing measured each sampled step's peak at their threads,
+      // which the first runs trust; one process measures its own.
+      if (pool) {
+        assert.deepEqual([...peaks.keys()].sort(), [...measured.ids].sort());
+        for (const bytes of peaks.values()) assert.ok(bytes > 0);
+      } else assert.equal(peaks.size, 0);
     } finally {
       await pool?.close();
+    }
+  });
+
+  it('times each architecture in one process, in the order given, while the others keep busy, and stops them all when one fails', async () => {
+    const archs = cheapestIds(3).map((id) => tinyFamily.find((a) => a.id === id) as Architecture);
+    const config = trainingConfig(
+      { ...REFERENCE_DEFAULTS, dataset: 'FashionMNIST', batchSize: 32, layout: 'auto' },
+      0,
+      { classes: 10, inputChannels: 3 },
+      'cpu',
+    );
+    const timed = archs.map((a, k) => ({
+      id: a.id,
+      widths: a.widths,
+      layouts: k === 0 ? (['nchw', 'channels-last'] as const) : (['channels-last'] as const),
+    }));
+    const pool = new TrainerPool(2, 1);
+    try {
+      const timings = await pool.timeSteps(
+        timed.map((t) => ({ ...t, layouts: [...t.layouts] })),
+        config,
+        true,
+      );
+      assert.equal(timings.length, 3);
+      for (const [k, t] of timings.entries()) {
+        assert.ok(t);
+        // The layouts asked for, each timed, with its peak (on a CPU).
+        assert.deepEqual(Object.keys(t.msPerStep).sort(), [...(timed[k]?.layouts ?? [])].sort());
+        for (const ms of Object.values(t.msPerStep)) assert.ok(ms > 0);
+        assert.ok((t.peakBytes['nchw'] ?? t.peakBytes['channels-last'] ?? 0) > 0);
+      }
+      // Without a peak asked for, none is measured.
+      const [plain] = await pool.timeSteps(
+        [{ ...timed[1], layouts: ['nchw'] }] as never,
+        config,
+        false,
+      );
+      assert.deepEqual(plain?.peakBytes, {});
+      // An architecture that cannot be built fails the timing, and the busy processes stop too.
+      const broken = { id: 0, widths: [0, 0], layouts: ['nchw' as const] };
+      await assert.rejects(
+        pool.timeSteps([broken, { ...timed[2], layouts: ['nchw'] }] as never, config, false),
+      );
+    } finally {
+      await pool.close();
     }
   });
 });

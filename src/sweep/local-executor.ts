@@ -53,6 +53,8 @@ export interface LocalExecutorOptions {
   pool: TrainerPool | undefined;
   /** Layouts already settled (by --parallel auto's timing), by architecture id. */
   layouts: ReadonlyMap<MemberKey, MemoryFormatChoice>;
+  /** Peak bytes of a step measured by that timing at the training processes' threads, by id. */
+  peaks: ReadonlyMap<MemberKey, number>;
   shouldStop: () => boolean;
 }
 
@@ -126,7 +128,12 @@ export class LocalExecutor implements Executor {
       unit,
       data,
       { device, checkpointPath: checkpointPath(dir, arch, seed) },
-      { untilEpoch, layout, memory: layout ? this.memory.get(key) : undefined },
+      {
+        untilEpoch,
+        layout,
+        memory: layout ? this.memory.get(key) : undefined,
+        peakBytes: this.o.peaks.get(key),
+      },
     );
     if (pool) return pool.train(request, events);
     const loaders = await this.loaders.of(seed);

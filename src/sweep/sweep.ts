@@ -93,6 +93,7 @@ async function settleSplit(
     choice: { ...split, measured: null },
     pool: undefined,
     layouts: new Map(),
+    peaks: new Map(),
   });
   if (parallel === 1) return given({ processes: 1, threads: fixed ?? threadCount() });
   if (parallel !== 'auto') {
@@ -182,6 +183,7 @@ class LocalSite implements Site {
         split,
         pool,
         layouts: measured.layouts,
+        peaks: measured.peaks,
         shouldStop,
       });
       const environment = {

@@ -12,7 +12,7 @@ import type { buildLoaders, StudyData } from './study-data.js';
 
 export type TrainRequest = Pick<
   TrainOptions,
-  'id' | 'widths' | 'config' | 'untilEpoch' | 'layout' | 'memory'
+  'id' | 'widths' | 'config' | 'untilEpoch' | 'layout' | 'memory' | 'peakBytes'
 > & {
   checkpointPath: string;
 };
@@ -41,10 +41,10 @@ export function trainRequest(
   data: Pick<StudyData, 'classes' | 'inputChannels'>,
   where: { device: string; checkpointPath: string },
   settled: {
-    [K in 'untilEpoch' | 'layout' | 'memory']?: TrainRequest[K] | undefined;
+    [K in 'untilEpoch' | 'layout' | 'memory' | 'peakBytes']?: TrainRequest[K] | undefined;
   } = {},
 ): TrainRequest {
-  const { untilEpoch, layout, memory } = settled;
+  const { untilEpoch, layout, memory, peakBytes } = settled;
   return {
     id: unit.arch.id,
     widths: unit.arch.widths,
@@ -53,6 +53,7 @@ export function trainRequest(
     ...(untilEpoch !== undefined ? { untilEpoch } : {}),
     ...(layout !== undefined ? { layout } : {}),
     ...(memory !== undefined ? { memory } : {}),
+    ...(peakBytes !== undefined ? { peakBytes } : {}),
   };
 }
 

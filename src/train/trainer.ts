@@ -87,6 +87,12 @@ export interface TrainOptions {
   layout?: MemoryFormatChoice;
   /** The micro-batch settled for this architecture in that layout, by another seed's run. */
   memory?: MicroBatchChoice;
+  /**
+   * Peak bytes of a whole training step of this architecture in that layout, measured already at
+   * this thread count (by --parallel auto's timing): trusted where it fits the budget, so that
+   * settling the micro-batch runs no passes of its own.
+   */
+  peakBytes?: number;
   /** Memory budget in bytes that the micro-batch must fit (CPU). */
   memoryLimit?: number;
   /** Asked after every step; true saves a checkpoint at that step and throws {@link TrainingStopped}. */
@@ -171,21 +177,31 @@ export interface StepTiming {
   peakBytes: Partial<Record<MemoryFormat, number>>;
 }
 
+/** How much slower than another a layout's quickest step must be to skip its last rounds. */
+const CLEARLY_SLOWER = 1.2;
+
+/** How {@link timeTrainingSteps} times. */
+export interface StepTimingOptions {
+  /** Measure the peak memory too (a round more on a CPU). */
+  peak?: boolean;
+  /** Timed rounds, each a step of every layout (default 3). */
+  rounds?: number;
+}
+
 /**
  * Milliseconds of one real training step (forward, loss, backward, optimiser) of an architecture
- * in each layout, on throwaway models with random data: three alternating rounds, the quickest
- * step of each layout (a first step, which sets up kernels and memory, and a busy machine only
- * ever add time: on 2 cores a 450 ms step of one thread was timed at 700 ms in the median of three
- * steps after a warm-up). On a CPU one more round measures the step's peak memory, so that the
- * micro-batch needs no passes of its own when it fits. Undefined when a layout cannot even run a
- * step here (out of memory).
+ * in each layout, on throwaway models with random data: alternating rounds (three unless told),
+ * the quickest step of each layout (a first step, which sets up kernels and memory, and a busy
+ * machine only ever add time: on 2 cores a 450 ms step of one thread was timed at 700 ms in the
+ * median of three steps after a warm-up). With `peak` (the default), on a CPU one more round
+ * measures the step's peak memory, so that the micro-batch needs no passes of its own when it
+ * fits. Undefined when a layout cannot even run a step here (out of memory).
  */
 export function timeTrainingSteps(
   widths: readonly number[],
   config: TrainingConfig,
   layouts: readonly MemoryFormat[],
-  /** Measure the peak memory too (a round more on a CPU); only a run's own timing needs it. */
-  peak = true,
+  { peak = true, rounds = 3 }: StepTimingOptions = {},
 ): StepTiming | undefined {
   const m = Math.min(config.microBatch, config.batchSize);
   const models = layouts.map((layout) => {
@@ -198,7 +214,6 @@ export function timeTrainingSteps(
       peak: undefined as number | undefined,
     };
   });
-  const rounds = 3;
   try {
     const { x, y } = probeBatch(config, m);
     const step = (c: (typeof models)[number]): number => {
@@ -216,8 +231,15 @@ export function timeTrainingSteps(
       return performance.now() - started;
     };
     const last = peak && config.device === 'cpu' ? rounds : rounds - 1;
+    const quickest = (c: (typeof models)[number]): number => Math.min(...c.times);
+    // A layout already 20 % slower than another is not stepped in the last rounds: it will not be
+    // chosen, and the training it costs is wasted (on 2 cores channels-last's last step of the
+    // bench study's members cost 0.8 s of the 4.6 s that timing them took).
+    const behind = (c: (typeof models)[number]): boolean =>
+      models.some((o) => o !== c && quickest(c) > CLEARLY_SLOWER * quickest(o));
     for (let round = 0; round <= last; round++) {
       for (const c of round % 2 === 0 ? models : [...models].reverse()) {
+        if (round > 0 && round >= rounds - 1 && behind(c)) continue;
         // The peak is measured on a round of its own, untimed: measuring trims the heap first,
         // and the step after a trim pays for faulting its memory in again, as a first step does
         // (timed, it put a process of one thread 10-20 % above its steady step).
@@ -395,14 +417,20 @@ async function setupModel(options: TrainOptions, events: TrainingEvents): Promis
         peakBytes: undefined,
       }
     : options.layout
-      ? { choice: options.layout, peakBytes: undefined }
+      ? { choice: options.layout, peakBytes: options.peakBytes }
       : chooseLayout(widths, config);
   const layout = timed.choice;
   if (!restored) events.layout?.(layout);
   if (!restored && options.memoryLimit !== undefined) {
     memory =
       options.memory ??
-      fitMemory(widths, config, layout.layout, options.memoryLimit, timed.peakBytes);
+      fitMemory(
+        widths,
+        config,
+        layout.layout,
+        options.memoryLimit,
+        timed.peakBytes ?? options.peakBytes,
+      );
     microBatch = memory.microBatch;
     events.memory?.(memory);
   }

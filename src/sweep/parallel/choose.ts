@@ -108,8 +108,14 @@ export const NEAR_FASTEST = 1.15;
 export interface MeasuredSplit {
   choice: ParallelChoice;
   pool: TrainerPool | undefined;
-  /** The layouts the sampled architectures train in, timed at the chosen split (by id). */
+  /** The layouts the sampled architectures train in, from the one-process timing (by id). */
   layouts: Map<MemberKey, MemoryFormatChoice>;
+  /**
+   * Peak bytes of a training step of the sampled architectures in those layouts, measured in the
+   * chosen split's processes (by id; none where one process trains): their first runs trust it
+   * where it fits, and measure no passes of their own (about 1.3 s for the dearest at one thread).
+   */
+  peaks: Map<MemberKey, number>;
 }
 
 /**
@@ -153,7 +159,9 @@ export async function measureSplits(
   // The first split's timings, of every layout: they settle the sampled architectures' layouts.
   let everyLayout: (StepTiming | undefined)[] | undefined;
   const measured: SplitMeasurement[] = [];
-  let best: { m: SplitMeasurement; pool: TrainerPool | undefined } | undefined;
+  let best:
+    | { m: SplitMeasurement; pool: TrainerPool | undefined; timings: (StepTiming | undefined)[] }
+    | undefined;
   let stoppedEarly: string | undefined;
   let fastest = Infinity;
   for (const split of candidates) {
@@ -165,14 +173,24 @@ export async function measureSplits(
       const before = threadCount();
       setThreads(split.threads);
       try {
-        timings = timed.map((a) => timeTrainingSteps(a.widths, config, a.layouts, false));
+        timings = timed.map((a) => timeTrainingSteps(a.widths, config, a.layouts, { peak: false }));
       } finally {
         setThreads(before);
       }
     } else {
       pool = new TrainerPool(split.processes, split.threads);
+      // Dearest first (by the first split's step times, else MACs), so that they finish together.
+      const cost = (k: number): number =>
+        fastestStep(everyLayout?.[k]) ?? (sample[k] as Architecture).macs;
+      const order = timed.map((_, k) => k).sort((i, j) => cost(j) - cost(i));
       try {
-        timings = await pool.timeSteps(timed, config);
+        // The peaks measured here serve the sampled architectures' first runs, at these threads.
+        const answers = await pool.timeSteps(
+          order.map((k) => timed[k] as TimedArchitecture),
+          config,
+          true,
+        );
+        timings = timed.map((_, k) => answers[order.indexOf(k)]);
       } catch (error) {
         await pool.close();
         throw error;
@@ -206,16 +224,20 @@ export async function measureSplits(
     fastest = Math.min(fastest, m.seconds);
     if (!best || m.seconds <= fastest * NEAR_FASTEST) {
       await best?.pool?.close();
-      best = { m, pool };
+      best = { m, pool, timings };
     } else await pool?.close();
   }
   const chosen = best?.m ?? candidates[0] ?? { processes: 1, threads: 1 };
   const settled = new Map<MemberKey, MemoryFormatChoice>();
-  if (config.layout === 'auto') {
-    for (const [k, timing] of (everyLayout ?? []).entries()) {
-      const a = sample[k];
-      if (timing && a !== undefined) settled.set(memberKey(a), fasterLayout(timing.msPerStep));
-    }
+  const peaks = new Map<MemberKey, number>();
+  for (const [k, timing] of (everyLayout ?? []).entries()) {
+    const a = sample[k];
+    if (!timing || a === undefined) continue;
+    const choice = fasterLayout(timing.msPerStep);
+    if (config.layout === 'auto') settled.set(memberKey(a), choice);
+    // A chosen pool's timing measured a step's peak at its threads, in that layout.
+    const peak = best?.pool ? best.timings[k]?.peakBytes[choice.layout] : undefined;
+    if (peak !== undefined) peaks.set(memberKey(a), peak);
   }
   return {
     choice: {
@@ -229,5 +251,6 @@ export async function measureSplits(
     },
     pool: best?.pool,
     layouts: settled,
+    peaks,
   };
 }

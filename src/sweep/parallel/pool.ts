@@ -148,36 +148,43 @@ export class TrainerPool {
   }
 
   /**
-   * Times a training step of each architecture in every process at once, one architecture after
-   * another, so that every process contends for memory bandwidth and caches with the others as in
-   * a sweep whose processes are all busy (timing different architectures side by side let the
-   * last timings of a process run alone): per architecture and layout, the step time of the
-   * processes' combined throughput (their harmonic mean; undefined: it did not fit in one of them).
+   * Times training steps of each architecture (see timeTrainingSteps), each in one process, the
+   * processes taking them in the order given (dearest first, so that they finish together), with
+   * the peak memory of a step where `peak` asks for it. A process with nothing left to time
+   * meanwhile runs untimed steps of the last architecture, so that every timing contends for
+   * memory bandwidth and caches as a busy sweep's units do (a process whose neighbour had
+   * finished timed its last steps alone, and faster than a sweep runs them). On 2 cores this costs
+   * about half of timing each architecture in every process at once.
    */
   async timeSteps(
-    architectures: TimedArchitecture[],
+    architectures: readonly TimedArchitecture[],
     config: TrainingConfig,
+    peak: boolean,
   ): Promise<(StepTiming | undefined)[]> {
-    const timings: (StepTiming | undefined)[] = [];
-    for (const a of architectures) {
-      const answers = await Promise.all(
-        this.processes.map((p) => p.ask({ type: 'time', architectures: [a], config })),
-      );
-      const each = answers.map((answer) =>
-        answer.type === 'timed' ? answer.timings[0] : undefined,
-      );
-      if (each.some((t) => t === undefined)) {
-        timings.push(undefined);
-        continue;
+    const timings = new Array<StepTiming | undefined>(architectures.length).fill(undefined);
+    const filler = architectures[architectures.length - 1];
+    let next = 0;
+    let left = architectures.length;
+    const timeIn = async (p: TrainerProcess): Promise<void> => {
+      for (let k = next++; k < architectures.length; k = next++) {
+        const a = architectures[k] as TimedArchitecture;
+        const options = { peak };
+        const answer = await p
+          .ask({ type: 'time', architectures: [a], config, options })
+          .catch((error: unknown) => {
+            left = 0; // the others stop keeping busy: the timing has failed
+            throw error;
+          });
+        timings[k] = answer.type === 'timed' ? answer.timings[0] : undefined;
+        left -= 1;
       }
-      const msPerStep: StepTiming['msPerStep'] = {};
-      for (const layout of a.layouts) {
-        const times = each.map((t) => t?.msPerStep[layout]);
-        if (times.every((t): t is number => t !== undefined && t > 0))
-          msPerStep[layout] = times.length / times.reduce((sum, t) => sum + 1 / t, 0);
+      while (left > 0 && filler) {
+        const busy = { ...filler, layouts: filler.layouts.slice(0, 1) };
+        const options = { peak: false, rounds: 1 };
+        await p.ask({ type: 'time', architectures: [busy], config, options });
       }
-      timings.push({ msPerStep, peakBytes: each[0]?.peakBytes ?? {} });
-    }
+    };
+    await Promise.all(this.processes.map(timeIn));
     return timings;
   }
 

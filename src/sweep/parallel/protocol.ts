@@ -5,6 +5,7 @@ import type { MemoryFormat } from '../../train/outcome.js';
 import type { Verification } from '../../data/sources.js';
 import type {
   StepTiming,
+  StepTimingOptions,
   TrainingConfig,
   TrainingEvents,
   TrainingOutcome,
@@ -31,7 +32,12 @@ export type { TrainRequest };
 export type ToTrainer =
   | { type: 'setup'; setup: ProcessSetup }
   | { type: 'train'; request: TrainRequest }
-  | { type: 'time'; architectures: TimedArchitecture[]; config: TrainingConfig }
+  | {
+      type: 'time';
+      architectures: TimedArchitecture[];
+      config: TrainingConfig;
+      options: StepTimingOptions;
+    }
   | { type: 'stop' };
 
 /** An architecture to time a training step of, in the layouts given (the faster counts). */

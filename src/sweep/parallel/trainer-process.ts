@@ -12,7 +12,9 @@ import { unitTrainOptions } from '../unit-request.js';
  */
 
 const send = (message: FromTrainer): void => {
-  process.send?.(message);
+  // The parent may have left while this process computed (a failed timing closes the pool): the
+  // answer has no one to go to, and 'disconnect' ends the process.
+  if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
 };
 
 // Ctrl-C reaches the whole process group: the parent decides, and says 'stop'.
@@ -94,7 +96,7 @@ process.on('message', (message: ToTrainer) => {
     case 'time':
       try {
         const timings = message.architectures.map((a) =>
-          timeTrainingSteps(a.widths, message.config, a.layouts, false),
+          timeTrainingSteps(a.widths, message.config, a.layouts, message.options),
         );
         send({ type: 'timed', timings });
       } catch (error) {
