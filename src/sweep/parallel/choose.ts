@@ -122,8 +122,8 @@ export interface MeasuredSplit {
  * The split that would finish the work soonest, measured. One process (here, in this process)
  * times real training steps of the sampled architectures in every layout the study may train in,
  * which also says how long the work would take; each larger split times the same architectures,
- * each in the layout one process found fastest, with all its processes timing the same one at
- * once (a busy sweep's contention). Each split's time for the work follows from its step times,
+ * each in the layout one process found fastest and in one of its processes, while the others
+ * keep busy (TrainerPool.timeSteps: a busy sweep's contention). Each split's time for the work follows from its step times,
  * unit by unit (scaled by MACs from the nearest sampled architecture) and shared out among its
  * processes as the sweep shares them: comparing splits on one architecture missed the members
  * that gain most from a process of their own (measured on 2 cores: the slim late member 109 took
@@ -211,7 +211,7 @@ export async function measureSplits(
     if (split.processes === 1 && given !== undefined && candidates.length > 1) {
       // Timing another split (one layout, fewer threads a process, its processes to start) is
       // taken as half this, more with fewer threads (as the square root of the ratio): 0.7
-      // times on 2 cores, where it measured about 0.9 times; a rough guard, not an estimate.
+      // times on 2 cores, where it measured 0.6-0.8 times; a rough guard, not an estimate.
       const elapsed = (performance.now() - started) / 1000;
       const rest = candidates
         .slice(1)
