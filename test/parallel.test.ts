@@ -17,6 +17,7 @@ import { cheapestIds, tinyFamily, tinySweep } from './helpers/tiny-study.js';
 import { REFERENCE_DEFAULTS } from '../src/run/study.js';
 import { trainingConfig } from '../src/sweep/unit-request.js';
 import { TrainerPool } from '../src/sweep/parallel/pool.js';
+import type { TimedArchitecture } from '../src/sweep/parallel/protocol.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-parallel-'));
 // Two processes where the machine has two cores (one core: the serial path, still checked).
@@ -90,15 +91,21 @@ describe('sharing the cores: the splits and their throughput', () => {
   });
 });
 
+/** Three tiny architectures to time, and a training configuration for them. */
+function timingSetup(): { archs: Architecture[]; config: ReturnType<typeof trainingConfig> } {
+  const archs = cheapestIds(3).map((id) => tinyFamily.find((a) => a.id === id) as Architecture);
+  const config = trainingConfig(
+    { ...REFERENCE_DEFAULTS, dataset: 'FashionMNIST', batchSize: 32, layout: 'auto' },
+    0,
+    { classes: 10, inputChannels: 3 },
+    'cpu',
+  );
+  return { archs, config };
+}
+
 describe('--parallel auto: timing the splits', () => {
-  it('times every split with its processes at once, takes the soonest to finish, keeps its processes and settles the sampled layouts', async () => {
-    const archs = cheapestIds(3).map((id) => tinyFamily.find((a) => a.id === id) as Architecture);
-    const config = trainingConfig(
-      { ...REFERENCE_DEFAULTS, dataset: 'FashionMNIST', batchSize: 32, layout: 'auto' },
-      0,
-      { classes: 10, inputChannels: 3 },
-      'cpu',
-    );
+  it('times every split, takes the soonest to finish, keeps its processes and settles the sampled layouts', async () => {
+    const { archs, config } = timingSetup();
     const candidates = candidateSplits(availableParallelism(), null, 10);
     const { choice, pool, layouts, peaks } = await measureSplits(candidates, archs, config);
     try {
@@ -137,25 +144,19 @@ describe('--parallel auto: timing the splits', () => {
   });
 
   it('times each architecture in one process, in the order given, while the others keep busy, and stops them all when one fails', async () => {
-    const archs = cheapestIds(3).map((id) => tinyFamily.find((a) => a.id === id) as Architecture);
-    const config = trainingConfig(
-      { ...REFERENCE_DEFAULTS, dataset: 'FashionMNIST', batchSize: 32, layout: 'auto' },
-      0,
-      { classes: 10, inputChannels: 3 },
-      'cpu',
-    );
-    const timed = archs.map((a, k) => ({
+    const { archs, config } = timingSetup();
+    const timed: TimedArchitecture[] = archs.map((a, k) => ({
       id: a.id,
       widths: a.widths,
-      layouts: k === 0 ? (['nchw', 'channels-last'] as const) : (['channels-last'] as const),
+      layouts: k === 0 ? ['nchw', 'channels-last'] : ['channels-last'],
     }));
+    const nchw = (k: number): TimedArchitecture => ({
+      ...(timed[k] as TimedArchitecture),
+      layouts: ['nchw'],
+    });
     const pool = new TrainerPool(2, 1);
     try {
-      const timings = await pool.timeSteps(
-        timed.map((t) => ({ ...t, layouts: [...t.layouts] })),
-        config,
-        true,
-      );
+      const timings = await pool.timeSteps(timed, config, true);
       assert.equal(timings.length, 3);
       for (const [k, t] of timings.entries()) {
         assert.ok(t);
@@ -165,17 +166,11 @@ describe('--parallel auto: timing the splits', () => {
         assert.ok((t.peakBytes['nchw'] ?? t.peakBytes['channels-last'] ?? 0) > 0);
       }
       // Without a peak asked for, none is measured.
-      const [plain] = await pool.timeSteps(
-        [{ ...timed[1], layouts: ['nchw'] }] as never,
-        config,
-        false,
-      );
+      const [plain] = await pool.timeSteps([nchw(1)], config, false);
       assert.deepEqual(plain?.peakBytes, {});
       // An architecture that cannot be built fails the timing, and the busy processes stop too.
-      const broken = { id: 0, widths: [0, 0], layouts: ['nchw' as const] };
-      await assert.rejects(
-        pool.timeSteps([broken, { ...timed[2], layouts: ['nchw'] }] as never, config, false),
-      );
+      const broken: TimedArchitecture = { id: 0, widths: [0, 0], layouts: ['nchw'] };
+      await assert.rejects(pool.timeSteps([broken, nchw(2)], config, false));
     } finally {
       await pool.close();
     }
