@@ -129,7 +129,7 @@ describe('--parallel auto: timing the splits', () => {
       for (const c of measured.candidates)
         if (c.processes > choice.processes) assert.ok(c.seconds > best * NEAR_FASTEST);
       assert.equal(pool?.size ?? 1, choice.processes);
-      // The chosen split timed every layout of the sampled architectures: their layouts are settled.
+      // One process timed every layout of the sampled architectures: their layouts are settled.
       assert.deepEqual([...layouts.keys()].sort(), [...measured.ids].sort());
       for (const l of layouts.values()) assert.equal(Object.keys(l.msPerStep).length, 2);
       // Training processes kept: their timing measured each sampled step's peak at their threads,

@@ -417,7 +417,7 @@ async function setupModel(options: TrainOptions, events: TrainingEvents): Promis
         peakBytes: undefined,
       }
     : options.layout
-      ? { choice: options.layout, peakBytes: options.peakBytes }
+      ? { choice: options.layout, peakBytes: undefined }
       : chooseLayout(widths, config);
   const layout = timed.choice;
   if (!restored) events.layout?.(layout);

@@ -119,30 +119,30 @@ export interface MeasuredSplit {
 }
 
 /**
- * The split that would finish the work soonest, measured. One process (here, in this process)
- * times real training steps of the sampled architectures in every layout the study may train in,
- * which also says how long the work would take; each larger split times the same architectures,
- * each in the layout one process found fastest and in one of its processes, while the others
- * keep busy (TrainerPool.timeSteps: a busy sweep's contention). Each split's time for the work follows from its step times,
- * unit by unit (scaled by MACs from the nearest sampled architecture) and shared out among its
- * processes as the sweep shares them: comparing splits on one architecture missed the members
- * that gain most from a process of their own (measured on 2 cores: the slim late member 109 took
- * 82 ms a step in one process of 2 threads and 76 ms in each of 2 processes of one thread, the
+ * The split that would finish the work soonest, measured. One process (here, in this process) times
+ * real training steps of the sampled architectures in every layout the study may train in, which
+ * also says how long the work would take; each larger split times the same architectures, each in
+ * the layout one process found fastest and in one of its processes, while the others keep busy
+ * (TrainerPool.timeSteps: a busy sweep's contention). Each split's time for the work follows from
+ * its step times, unit by unit (scaled by MACs from the nearest sampled architecture) and shared
+ * out among its processes as the sweep shares them: comparing splits on one architecture missed the
+ * members that gain most from a process of their own (measured on 2 cores: the slim late member 109
+ * took 82 ms a step in one process of 2 threads and 76 ms in each of 2 processes of one thread, the
  * median sampled member 1.22 times the images per second in two processes, the early-heavy 53 the
  * same in both). The split with the most processes whose time is within 15 % of the fastest is
- * taken. The estimate holds an uneven share of the units and the processes' contention for
- * memory; what it misses favours processes: the timing sees training steps alone, while a sweep's
- * evaluation, data and setup overlap across processes but not across one process's threads; and
- * the timing is noisy (on 2 cores, in 8 timings of the benchmark's study, it put two processes of
- * one thread from 4 % slower to 32 % faster than one process of two threads, which two processes
+ * taken. The estimate holds an uneven share of the units and the processes' contention for memory;
+ * what it misses favours processes: the timing sees training steps alone, while a sweep's
+ * evaluation, data and setup overlap across processes but not across one process's threads; and the
+ * timing is noisy (on 2 cores, in 8 timings of the benchmark's study, it put two processes of one
+ * thread from 4 % slower to 32 % faster than one process of two threads, which two processes
  * finished 1.1-1.25x sooner end to end). The chosen split's processes are kept for training, and
  * the one-process timings settle the layouts of the sampled architectures in whichever split, so
  * that their first runs need not time them again (on 2 cores the dearest sampled member's own
  * timing at one thread cost 4-6 s of its run, the last to finish; timing both layouts in every
  * split cost about as much; a layout is a matter of speed alone, and where the two layouts' speeds
  * differ much, as on slim layers, they differ at every thread count). Given the work, the larger
- * splits are not timed where that would cost more than a tenth of the work itself: one
- * process. Without the work, each architecture is taken as one unit of equal steps.
+ * splits are not timed where that would cost more than a tenth of the work itself: one process.
+ * Without the work, each architecture is taken as one unit of equal steps.
  */
 export async function measureSplits(
   candidates: readonly Split[],
@@ -179,9 +179,9 @@ export async function measureSplits(
       }
     } else {
       pool = new TrainerPool(split.processes, split.threads);
-      // Dearest first (by the first split's step times, else MACs), so that they finish together.
-      const cost = (k: number): number =>
-        fastestStep(everyLayout?.[k]) ?? (sample[k] as Architecture).macs;
+      // Dearest first by the first split's step times (one that did not fit there first: it fails
+      // soonest), so that the processes finish together.
+      const cost = (k: number): number => fastestStep(everyLayout?.[k]) ?? Infinity;
       const order = timed.map((_, k) => k).sort((i, j) => cost(j) - cost(i));
       try {
         // The peaks measured here serve the sampled architectures' first runs, at these threads.

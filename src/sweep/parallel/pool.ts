@@ -162,7 +162,10 @@ export class TrainerPool {
     peak: boolean,
   ): Promise<(StepTiming | undefined)[]> {
     const timings = new Array<StepTiming | undefined>(architectures.length).fill(undefined);
-    const filler = architectures[architectures.length - 1];
+    const last = architectures[architectures.length - 1];
+    // One untimed step of the cheapest, in one layout: the other processes wait at most that long.
+    const filler = last && { ...last, layouts: last.layouts.slice(0, 1) };
+    const busy = { peak: false, rounds: 1 };
     let next = 0;
     let left = architectures.length;
     const timeIn = async (p: TrainerProcess): Promise<void> => {
@@ -178,11 +181,8 @@ export class TrainerPool {
         timings[k] = answer.type === 'timed' ? answer.timings[0] : undefined;
         left -= 1;
       }
-      while (left > 0 && filler) {
-        const busy = { ...filler, layouts: filler.layouts.slice(0, 1) };
-        const options = { peak: false, rounds: 1 };
-        await p.ask({ type: 'time', architectures: [busy], config, options });
-      }
+      while (left > 0 && filler)
+        await p.ask({ type: 'time', architectures: [filler], config, options: busy });
     };
     await Promise.all(this.processes.map(timeIn));
     return timings;
