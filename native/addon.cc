@@ -13,11 +13,14 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "cpu-block-cache.h"
 
 namespace {
 
@@ -623,18 +626,38 @@ NATIVE(SetGradEnabled) {
   return info.Env().Undefined();
 }
 
-// releaseHostMemory(thresholdBytes): when the C heap holds more than thresholdBytes of freed
-// memory, hands it back to the system (glibc keeps it by default, and the next training step's
-// allocations then land on top of it). Returns the freed-but-held bytes seen before trimming.
+// releaseHostMemory(thresholdBytes): when more than thresholdBytes of freed memory is held (the
+// CPU block cache's blocks and the C heap's free chunks), frees the cache and hands the heap's
+// free memory back to the system. Returns the held bytes seen before.
 NATIVE(ReleaseHostMemory) {
-  double held = 0;
-#ifdef __GLIBC__
-  struct mallinfo2 m = mallinfo2();
-  held = static_cast<double>(m.fordblks);
   double threshold = OptionalNumberArg(info, 0, "threshold", 0);
-  if (held > threshold) malloc_trim(0);
+  double held = static_cast<double>(featshift::GetCpuBlockCacheStats().cachedBytes);
+#ifdef __GLIBC__
+  held += static_cast<double>(mallinfo2().fordblks);
 #endif
+  if (held > threshold) {
+    featshift::ReleaseCpuBlockCache();
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+  }
   return Napi::Number::New(info.Env(), held);
+}
+
+// hostMemory(): what the CPU block cache holds, for tests and diagnostics.
+NATIVE(HostMemory) {
+  const featshift::CpuBlockCacheStats stats = featshift::GetCpuBlockCacheStats();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("blockCache", Napi::Boolean::New(info.Env(), stats.installed));
+  out.Set("cachedBytes", Napi::Number::New(info.Env(), static_cast<double>(stats.cachedBytes)));
+  out.Set("inUseBytes", Napi::Number::New(info.Env(), static_cast<double>(stats.inUseBytes)));
+  out.Set("peakInUseBytes", Napi::Number::New(info.Env(), static_cast<double>(stats.peakInUseBytes)));
+#ifdef __GLIBC__
+  out.Set("heapFreeBytes", Napi::Number::New(info.Env(), static_cast<double>(mallinfo2().fordblks)));
+#else
+  out.Set("heapFreeBytes", Napi::Number::New(info.Env(), 0));
+#endif
+  return out;
 }
 
 NATIVE(LiveTensors) {
@@ -674,6 +697,9 @@ NATIVE(SetErrorClasses) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // FEATSHIFT_HOST_CACHE=0 keeps libtorch's own allocator (to compare, or to rule the cache out).
+  const char* host_cache = std::getenv("FEATSHIFT_HOST_CACHE");
+  if (host_cache == nullptr || std::strcmp(host_cache, "0") != 0) featshift::InstallCpuBlockCache();
   Tensor::Init(env, exports);
   exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses));
   exports.Set("fromTypedArray", Napi::Function::New(env, FromTypedArray));
@@ -697,6 +723,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled));
   exports.Set("liveTensors", Napi::Function::New(env, LiveTensors));
   exports.Set("releaseHostMemory", Napi::Function::New(env, ReleaseHostMemory));
+  exports.Set("hostMemory", Napi::Function::New(env, HostMemory));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
   return exports;
 }

@@ -10,7 +10,8 @@ export {
   devices,
   checkDevice,
   releaseHostMemory,
+  hostMemory,
   liveTensorCount,
 } from './runtime.js';
-export type { DType, HostArray, NativeBuildInfo } from './native.js';
+export type { DType, HostArray, HostMemory, NativeBuildInfo } from './native.js';
 export { EngineError, OutOfMemoryError } from './errors.js';

@@ -39,6 +39,20 @@ export interface NativeTensor {
   nbytes(): number;
 }
 
+/** What the CPU block cache (native/cpu-block-cache.cc) and the C heap hold. */
+export interface HostMemory {
+  /** False where FEATSHIFT_HOST_CACHE=0 kept libtorch's own allocator. */
+  blockCache: boolean;
+  /** Freed tensor blocks kept for the next request of their size. */
+  cachedBytes: number;
+  /** Blocks of 4 KiB and more held by tensors. */
+  inUseBytes: number;
+  /** The most of those in use at once since the cache was last emptied: its bound. */
+  peakInUseBytes: number;
+  /** Free chunks the C heap holds (glibc). */
+  heapFreeBytes: number;
+}
+
 export interface NativeBuildInfo {
   version: string;
   config: string;
@@ -90,6 +104,7 @@ export interface NativeModule {
   isGradEnabled(): boolean;
   liveTensors(): number;
   releaseHostMemory(thresholdBytes: number): number;
+  hostMemory(): HostMemory;
   buildInfo(): NativeBuildInfo;
   setErrorClasses(engine: typeof EngineError, outOfMemory: typeof OutOfMemoryError): void;
 }

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { native, type NativeBuildInfo } from './native.js';
+import { native, type HostMemory, type NativeBuildInfo } from './native.js';
 
 /**
  * Process-wide engine settings. The intra-op thread count starts at every core (or
@@ -145,11 +145,17 @@ export function checkDevice(device: string): string {
 }
 
 /**
- * Hands memory that glibc holds after tensors were freed back to the system, when more than
- * `thresholdBytes` is held. The trainer calls it once an epoch, after evaluation; after every step
- * it cost up to a third of the step time (each step then page-faults its memory in again), for
- * 10 to 30 % less peak memory. Returns the bytes that were held.
+ * Hands the memory freed tensors left behind back to the system, when more than `thresholdBytes`
+ * is held: the CPU block cache's blocks (kept for the next step's tensors of the same size) and
+ * glibc's free chunks. The trainer calls it once an epoch, after evaluation; after every step it
+ * cost up to a third of the step time (each step then page-faults its memory in again), for 10 to
+ * 30 % less peak memory. Returns the bytes that were held.
  */
 export function releaseHostMemory(thresholdBytes = 128 * 2 ** 20): number {
   return native().releaseHostMemory(thresholdBytes);
+}
+
+/** What the CPU block cache and the C heap hold now (see {@link HostMemory}). */
+export function hostMemory(): HostMemory {
+  return native().hostMemory();
 }

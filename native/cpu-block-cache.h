@@ -1,0 +1,23 @@
+// A caching allocator for libtorch's CPU tensors: see cpu-block-cache.cc for why.
+#pragma once
+
+#include <cstddef>
+
+namespace featshift {
+
+struct CpuBlockCacheStats {
+  bool installed;
+  std::size_t cachedBytes;     // freed blocks kept for reuse
+  std::size_t inUseBytes;      // blocks held by tensors (those large enough to be cached)
+  std::size_t peakInUseBytes;  // the most in use since the last release: the cache's bound
+};
+
+// Makes the cache libtorch's CPU allocator (tensors allocated before keep their own deleter).
+void InstallCpuBlockCache();
+
+// Frees every cached block; returns the bytes freed.
+std::size_t ReleaseCpuBlockCache();
+
+CpuBlockCacheStats GetCpuBlockCacheStats();
+
+}  // namespace featshift
