@@ -54,7 +54,7 @@ export function doctorCommand(): Command {
         ok('devices', engine.devices().join(', '));
         ok(
           'memory',
-          `cpu: ${(freemem() / GiB).toFixed(1)} GiB free of ${(totalmem() / GiB).toFixed(1)} GiB`,
+          `cpu: ${(freemem() / GiB).toFixed(1)} GiB free of ${(totalmem() / GiB).toFixed(1)} GiB; tensors from ${engine.hostMemory().blockCache ? "featshift's block cache (FEATSHIFT_HOST_CACHE=0: libtorch's allocator)" : "libtorch's allocator (FEATSHIFT_HOST_CACHE=0)"}`,
         );
         // A real computation, end to end: a convolution and its gradient.
         const check = engine.tidy(() => {

@@ -47,7 +47,7 @@ export interface HostMemory {
   cachedBytes: number;
   /** Blocks of 4 KiB and more held by tensors. */
   inUseBytes: number;
-  /** The most of those in use at once since the cache was last emptied: its bound. */
+  /** The most of those in use at once since the cache was last emptied (the bound: 1.5 times it). */
   peakInUseBytes: number;
   /** Free chunks the C heap holds (glibc). */
   heapFreeBytes: number;
