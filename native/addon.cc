@@ -626,15 +626,21 @@ NATIVE(SetGradEnabled) {
   return info.Env().Undefined();
 }
 
+// Free chunks the C heap holds (glibc; 0 elsewhere).
+double HeapFreeBytes() {
+#ifdef __GLIBC__
+  return static_cast<double>(mallinfo2().fordblks);
+#else
+  return 0;
+#endif
+}
+
 // releaseHostMemory(thresholdBytes): when more than thresholdBytes of freed memory is held (the
 // CPU block cache's blocks and the C heap's free chunks), frees the cache and hands the heap's
 // free memory back to the system. Returns the held bytes seen before.
 NATIVE(ReleaseHostMemory) {
   double threshold = OptionalNumberArg(info, 0, "threshold", 0);
-  double held = static_cast<double>(featshift::GetCpuBlockCacheStats().cachedBytes);
-#ifdef __GLIBC__
-  held += static_cast<double>(mallinfo2().fordblks);
-#endif
+  double held = static_cast<double>(featshift::GetCpuBlockCacheStats().cachedBytes) + HeapFreeBytes();
   if (held > threshold) {
     featshift::ReleaseCpuBlockCache();
 #ifdef __GLIBC__
@@ -652,11 +658,7 @@ NATIVE(HostMemory) {
   out.Set("cachedBytes", Napi::Number::New(info.Env(), static_cast<double>(stats.cachedBytes)));
   out.Set("inUseBytes", Napi::Number::New(info.Env(), static_cast<double>(stats.inUseBytes)));
   out.Set("peakInUseBytes", Napi::Number::New(info.Env(), static_cast<double>(stats.peakInUseBytes)));
-#ifdef __GLIBC__
-  out.Set("heapFreeBytes", Napi::Number::New(info.Env(), static_cast<double>(mallinfo2().fordblks)));
-#else
-  out.Set("heapFreeBytes", Napi::Number::New(info.Env(), 0));
-#endif
+  out.Set("heapFreeBytes", Napi::Number::New(info.Env(), HeapFreeBytes()));
   return out;
 }
 

@@ -9,7 +9,7 @@ struct CpuBlockCacheStats {
   bool installed;
   std::size_t cachedBytes;     // freed blocks kept for reuse
   std::size_t inUseBytes;      // blocks held by tensors (those large enough to be cached)
-  std::size_t peakInUseBytes;  // the most in use since the last release: the cache's bound
+  std::size_t peakInUseBytes;  // the most in use since the last release (the bound: 1.5 times it)
 };
 
 // Makes the cache libtorch's CPU allocator (tensors allocated before keep their own deleter).
