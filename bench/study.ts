@@ -14,14 +14,15 @@ import {
   type BenchSweep,
 } from './common.js';
 
-/** What the reference script reports of one architecture. */
-interface ReferenceMember {
+/** What the reference script reports of one architecture trained with one seed. */
+export interface ReferenceMember {
   epochs: { val: number }[];
   phases: Record<string, number>;
+  seed?: number;
 }
 
 /** Settings of the study benchmark (see {@link benchStudy}). */
-interface StudySettings {
+export interface StudySettings {
   threads: number;
   epochs: number;
   train: number;
@@ -52,12 +53,7 @@ export function benchStudy(): BenchRow[] {
   const rounds = Number(env.FEATSHIFT_BENCH_ROUNDS ?? 3);
   const ids = (env.FEATSHIFT_BENCH_STUDY_IDS ?? '53,59,109').split(',').map(Number);
   const alone = env.FEATSHIFT_BENCH_STUDY_MEMBERS !== '0';
-  const family = skewNormalFamily({ widthMultiplier: 0.125 });
-  const archs = ids.map((id) => {
-    const arch = family.find((a) => a.id === id);
-    if (!arch) throw new Error(`bench study: no member ${id} in the family at 1/8`);
-    return arch;
-  });
+  const archs = studyMembers(ids);
   const python = referencePython(['torch', 'torchvision']);
   const members = archs.map(() => ({
     ours: [] as number[],
@@ -140,6 +136,16 @@ export function benchStudy(): BenchRow[] {
   return rows;
 }
 
+/** The members `ids` of the VGG-16 family at 1/8, the benchmarks' study. */
+export function studyMembers(ids: readonly number[]): Architecture[] {
+  const family = skewNormalFamily({ widthMultiplier: 0.125 });
+  return ids.map((id) => {
+    const arch = family.find((a) => a.id === id);
+    if (!arch) throw new Error(`bench: no member ${id} in the VGG-16 family at 1/8`);
+    return arch;
+  });
+}
+
 /** One `featshift sweep` of `ids`, timed from process start: its records and split. */
 function timedSweep(
   ids: number[],
@@ -163,11 +169,15 @@ function timedSweep(
   }
 }
 
-/** The original's loop over `archs` in one PyTorch process, all threads, timed from its start. */
-function referenceLoop(
+/**
+ * The original's loop over `archs` in one PyTorch process, seed after seed (seed 1 alone unless
+ * given), all threads, timed from its start.
+ */
+export function referenceLoop(
   python: string,
   archs: readonly Architecture[],
   s: StudySettings,
+  seeds: readonly number[] = [1],
 ): { seconds: number; members: ReferenceMember[] } {
   const p = spawnSync(
     python,
@@ -178,7 +188,7 @@ function referenceLoop(
       String(s.train),
       String(s.val),
       String(s.threads),
-      '1',
+      seeds.join(','),
     ],
     { encoding: 'utf8' },
   );

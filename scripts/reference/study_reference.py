@@ -7,11 +7,12 @@ momentum and weight decay, the warm-restart rate set before every step by the or
 schedule, the running training accuracy, evaluation on the test split after every epoch. Reads
 Debian's dataset-fashion-mnist files (decompressed into a temporary torchvision root).
 
-    /usr/bin/python3 scripts/reference/study_reference.py WIDTHS[;WIDTHS...] EPOCHS TRAIN VAL THREADS SEED [WORKERS]
+    /usr/bin/python3 scripts/reference/study_reference.py WIDTHS[;WIDTHS...] EPOCHS TRAIN VAL THREADS SEED[,SEED...] [WORKERS]
 
-Prints one JSON line: wall seconds from process start and, for one architecture, its per-epoch
-accuracies and where the time went (setup, data, step, evaluation); for several (trained one after
-another in this process, as the original's loop does), the same for each under "members".
+Prints one JSON line: wall seconds from process start and, for one architecture and one seed, its
+per-epoch accuracies and where the time went (setup, data, step, evaluation); for several (trained
+one after another in this process, seed by seed, as the original's loop does), the same for each,
+with its seed, under "members".
 """
 import gzip
 import json
@@ -118,7 +119,8 @@ def main():
     # Several architectures (widths separated by ";") train one after another in this process,
     # as the original's loop over a family does: imports and data once.
     members = [[int(w) for w in m.split(",")] for m in sys.argv[1].split(";")]
-    epochs, n_train, n_val, threads, seed = (int(a) for a in sys.argv[2:7])
+    epochs, n_train, n_val, threads = (int(a) for a in sys.argv[2:6])
+    seeds = [int(s) for s in sys.argv[6].split(",")]
     workers = int(sys.argv[7]) if len(sys.argv) > 7 else 0
     torch.set_num_threads(threads)
     t0 = time.perf_counter()
@@ -132,7 +134,8 @@ def main():
     train_loader = torch.utils.data.DataLoader(train_set, batch_size=128, shuffle=True, num_workers=workers)
     val_loader = torch.utils.data.DataLoader(val_set, batch_size=128, shuffle=False, num_workers=workers)
     data_setup = time.perf_counter() - t0
-    runs = [train_member(widths, epochs, n_train, seed, train_loader, val_loader) for widths in members]
+    runs = [dict(train_member(widths, epochs, n_train, seed, train_loader, val_loader), seed=seed)
+            for seed in seeds for widths in members]
     runs[0]["phases"]["setup"] += data_setup
     shutil.rmtree(root, ignore_errors=True)
     seconds = time.perf_counter() - START
