@@ -13,10 +13,16 @@
 // next request of that size. That also spares the page faults that glibc pays for blocks above its
 // mmap threshold (VGG-16's first activations, 33.5 MB at batch 128, are mapped and unmapped in
 // every step, in PyTorch too). A request takes the smallest kept block that holds it, if that is
-// at most half as large again. The cache's bound: tensors and kept blocks together never hold more
-// than half as much again as the most that tensors held at once since the cache was last emptied.
-// A request that would pass it unmaps the blocks freed longest ago first, so sizes that come and go
-// (an evaluation after training) cost a few page faults rather than more memory.
+// at most half as large again. The cache's bound: tensors and kept blocks together hold at most
+// half as much again as the most that tensors held at once since the cache was last emptied, plus
+// what the bound has learnt it evicted wrongly. A request that would pass it unmaps the blocks
+// freed longest ago first, so sizes that come and go (an evaluation after training) cost a few page
+// faults rather than more memory. But a step that asks for more distinct sizes than the bound
+// holds would, freed longest ago first, evict each block just before its next request, in every
+// step: a member at 1/8 trained in NCHW at one thread (oneDNN's reorders ask for many sizes)
+// mapped 37 MB again each step and trained 2x slower than with glibc. So a block that the bound
+// evicted and a later request of its size then had to map again raises the bound by its size: the
+// cache grows to what a step really cycles through, once, and no further.
 // releaseHostMemory empties the cache (the trainer does so once an epoch, and before measuring a
 // peak).
 #include "cpu-block-cache.h"
@@ -81,6 +87,8 @@ class CpuBlockCache final : public c10::Allocator {
     const std::size_t freed = cached_;
     while (!age_.empty()) UnmapOldest();
     peak_in_use_ = in_use_;
+    evicted_.clear();
+    learnt_ = 0;
     return freed;
   }
 
@@ -119,8 +127,14 @@ class CpuBlockCache final : public c10::Allocator {
       Count(found);
       return data;
     }
-    const std::size_t bound = std::max(peak_in_use_, in_use_ + capacity) + peak_in_use_ / kSlackDivisor;
-    while (!age_.empty() && in_use_ + cached_ + capacity > bound) UnmapOldest();
+    auto wrongly = evicted_.find(capacity);
+    if (wrongly != evicted_.end()) {
+      learnt_ += capacity;
+      if (--wrongly->second == 0) evicted_.erase(wrongly);
+    }
+    const std::size_t bound =
+        std::max(peak_in_use_, in_use_ + capacity) + peak_in_use_ / kSlackDivisor + learnt_;
+    while (!age_.empty() && in_use_ + cached_ + capacity > bound) ++evicted_[UnmapOldest()];
     void* data = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (data == MAP_FAILED) {
       while (!age_.empty()) UnmapOldest();  // the cached blocks go first
@@ -142,7 +156,8 @@ class CpuBlockCache final : public c10::Allocator {
     peak_in_use_ = std::max(peak_in_use_, in_use_);
   }
 
-  void UnmapOldest() {
+  // Returns the capacity unmapped.
+  std::size_t UnmapOldest() {
     void* data = age_.front();
     const std::size_t capacity = capacity_.at(data);
     auto same = free_.find(capacity);
@@ -153,6 +168,7 @@ class CpuBlockCache final : public c10::Allocator {
     capacity_.erase(data);
     cached_ -= capacity;
     munmap(data, capacity);
+    return capacity;
   }
 
   std::mutex mutex_;
@@ -162,6 +178,8 @@ class CpuBlockCache final : public c10::Allocator {
   std::size_t cached_ = 0;
   std::size_t in_use_ = 0;
   std::size_t peak_in_use_ = 0;
+  std::unordered_map<std::size_t, std::size_t> evicted_;  // capacity -> blocks the bound unmapped
+  std::size_t learnt_ = 0;  // the bound's growth from blocks it evicted and had to map again
 };
 
 // Never destroyed: tensors may be freed during the process's exit, after static destructors.

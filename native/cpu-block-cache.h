@@ -7,9 +7,10 @@ namespace featshift {
 
 struct CpuBlockCacheStats {
   bool installed;
-  std::size_t cachedBytes;     // freed blocks kept for reuse
-  std::size_t inUseBytes;      // blocks held by tensors (those large enough to be cached)
-  std::size_t peakInUseBytes;  // the most in use since the last release (the bound: 1.5 times it)
+  std::size_t cachedBytes;  // freed blocks kept for reuse
+  std::size_t inUseBytes;   // blocks held by tensors (those large enough to be cached)
+  // The most in use since the last release (the bound: 1.5 times it, plus what it has learnt).
+  std::size_t peakInUseBytes;
 };
 
 // Makes the cache libtorch's CPU allocator (tensors allocated before keep their own deleter).
