@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { mean, pairedRatio, referencePython, type BenchRow } from './common.js';
@@ -10,8 +11,8 @@ interface Measure {
   rss_mb: number;
 }
 
-function run(command: string, args: string[]): unknown {
-  const r = spawnSync(command, args, { encoding: 'utf8' });
+function run(command: string, args: string[], env?: NodeJS.ProcessEnv): unknown {
+  const r = spawnSync(command, args, { encoding: 'utf8', env: env && { ...process.env, ...env } });
   if (r.status !== 0) {
     console.error(`bench engine: ${command} ${args.join(' ')} failed:\n${r.stderr}`);
     return undefined;
@@ -23,12 +24,33 @@ const best = (...values: (number | undefined)[]): number | undefined =>
   Math.max(...values.map((v) => v ?? 0)) || undefined;
 
 /**
+ * gperftools' tcmalloc, which PyTorch's own CPU launcher (torch.backends.xeon.run_cpu) and Intel's
+ * tuning guide preload: with glibc, PyTorch maps and unmaps its large activations in every step
+ * and faults them in again, which on a fast CPU costs it half its speed (VGG-16 on an AVX-512
+ * EPYC: 50-56 img/s with glibc, 155 with tcmalloc). PyTorch at its best is taken with it
+ * (FEATSHIFT_BENCH_TCMALLOC: another path, or 0 to leave it out; Debian's libtcmalloc-minimal4).
+ */
+function tcmalloc(): string | undefined {
+  const given = process.env.FEATSHIFT_BENCH_TCMALLOC;
+  if (given === '0') return undefined;
+  const candidates = given
+    ? [given]
+    : [
+        '/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4',
+        '/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4',
+      ];
+  return candidates.find((path) => existsSync(path));
+}
+
+/**
  * Training throughput and peak memory of featshift against PyTorch (Debian's python3-torch) on the
  * same machine, same thread count, same workloads, one process per measurement: featshift in
  * channels-last and in NCHW, and the layout `--layout auto` would choose (the faster of the two);
  * PyTorch in NCHW (its default) and in channels-last (its fastest fp32 layout on many CPUs), and
- * bf16 autocast in either layout. The ratio that counts is featshift's chosen layout against
- * PyTorch's best fp32, round by round, with its 95 % interval over the rounds. Each workload's
+ * bf16 autocast in either layout, each with glibc's allocator (its default) and with tcmalloc
+ * preloaded (see tcmalloc()). The ratio that counts is featshift's chosen layout against
+ * PyTorch's best fp32 (the fastest layout and allocator), round by round, with its 95 % interval
+ * over the rounds; peak memory against PyTorch's lower one of the two allocators. Each workload's
  * training GFLOP/s is set against this machine's limit: the sustained GFLOP/s of a large 3x3
  * convolution through the same libtorch (bench/engine-limit.ts). Steps per measurement:
  * FEATSHIFT_BENCH_STEPS (default 5); rounds: FEATSHIFT_BENCH_ROUNDS (default 5), contenders
@@ -40,6 +62,11 @@ export function benchEngine(): BenchRow[] {
   const steps = process.env.FEATSHIFT_BENCH_STEPS ?? '5';
   const worker = fileURLToPath(new URL('./engine-worker.js', import.meta.url));
   const python = referencePython(['torch']);
+  const preload = tcmalloc();
+  const allocators: { suffix: string; env?: NodeJS.ProcessEnv }[] = [
+    { suffix: '' },
+    ...(preload ? [{ suffix: '+tcmalloc', env: { LD_PRELOAD: preload } }] : []),
+  ];
   const rows: BenchRow[] = [];
   const rounds = Math.max(2, Number(process.env.FEATSHIFT_BENCH_ROUNDS ?? 5));
   // FEATSHIFT_BENCH_BF16=0 leaves bf16 out (emulated, and 100 times slower, on a CPU without it).
@@ -68,24 +95,32 @@ export function benchEngine(): BenchRow[] {
     const args = [w.widths.join(','), String(w.batch), threads, steps];
     // Contenders alternated in every round, each round a paired comparison.
     const m: Record<string, (Measure | undefined)[]> = {};
-    const take = (name: string, command: string, argv: string[]): void => {
-      (m[name] ??= []).push(run(command, argv) as Measure | undefined);
+    const take = (name: string, command: string, argv: string[], env?: NodeJS.ProcessEnv): void => {
+      (m[name] ??= []).push(run(command, argv, env) as Measure | undefined);
     };
     for (let round = 0; round < rounds; round++) {
       take('cl', process.execPath, [worker, ...args]);
       take('nchw', process.execPath, [worker, ...args, 'nchw']);
       if (bf16Measured) take('bf16', process.execPath, [worker, ...args, 'bf16']);
       if (python)
-        for (const mode of ['nchw', 'channels-last', 'bf16', 'bf16-channels-last'])
-          if (bf16Measured || !mode.startsWith('bf16'))
-            take(`pt-${mode}`, python, ['scripts/reference/engine_bench.py', ...args, mode]);
+        for (const { suffix, env } of allocators)
+          for (const mode of ['nchw', 'channels-last', 'bf16', 'bf16-channels-last'])
+            if (bf16Measured || !mode.startsWith('bf16'))
+              take(
+                `pt-${mode}${suffix}`,
+                python,
+                ['scripts/reference/engine_bench.py', ...args, mode],
+                env,
+              );
     }
     const perRound = (name: string): (number | undefined)[] => (m[name] ?? []).map((x) => x?.img_s);
     const across = (...names: string[]): (number | undefined)[] =>
       Array.from({ length: rounds }, (_, i) => best(...names.map((n) => perRound(n)[i])));
     const chosen = across('cl', 'nchw');
-    const ptFp32 = across('pt-nchw', 'pt-channels-last');
-    const ptBf16 = across('pt-bf16', 'pt-bf16-channels-last');
+    const pytorch = (...modes: string[]): string[] =>
+      allocators.flatMap(({ suffix }) => modes.map((mode) => `pt-${mode}${suffix}`));
+    const ptFp32 = across(...pytorch('nchw', 'channels-last'));
+    const ptBf16 = across(...pytorch('bf16', 'bf16-channels-last'));
     const fp32 = pairedRatio(chosen, ptFp32);
     const bf16 = pairedRatio(perRound('bf16'), ptBf16);
     const flops = trainingFlopsPerImage(w.widths);
@@ -94,6 +129,9 @@ export function benchEngine(): BenchRow[] {
     const peak = (name: string): number | undefined =>
       best(...(m[name] ?? []).map((x) => x?.rss_mb));
     const ptPeak = best(peak('pt-nchw'), peak('pt-channels-last'));
+    const ptTcPeak = best(peak('pt-nchw+tcmalloc'), peak('pt-channels-last+tcmalloc'));
+    const ptLowerPeak = Math.min(ptPeak ?? Infinity, ptTcPeak ?? Infinity);
+    const ours = best(peak('cl'), peak('nchw'));
     rows.push({
       workload: w.name,
       threads: Number(threads),
@@ -103,6 +141,8 @@ export function benchEngine(): BenchRow[] {
       featshift_auto: mean(chosen),
       pytorch_nchw: mean(perRound('pt-nchw')),
       pytorch_cl: mean(perRound('pt-channels-last')),
+      pytorch_nchw_tcmalloc: mean(perRound('pt-nchw+tcmalloc')),
+      pytorch_cl_tcmalloc: mean(perRound('pt-channels-last+tcmalloc')),
       auto_vs_best_fp32: fp32?.ratio,
       auto_ci_low: fp32?.low,
       auto_ci_high: fp32?.high,
@@ -118,12 +158,10 @@ export function benchEngine(): BenchRow[] {
       limit_frac_bf16: limit?.conv_bf16
         ? (gflops(mean(perRound('bf16'))) ?? 0) / limit.conv_bf16
         : undefined,
-      featshift_rss_mb: best(peak('cl'), peak('nchw')),
+      featshift_rss_mb: ours,
       pytorch_rss_mb: ptPeak,
-      rss_vs_pytorch:
-        best(peak('cl'), peak('nchw')) && ptPeak
-          ? (best(peak('cl'), peak('nchw')) as number) / ptPeak
-          : undefined,
+      pytorch_tcmalloc_rss_mb: ptTcPeak,
+      rss_vs_pytorch: ours && Number.isFinite(ptLowerPeak) ? ours / ptLowerPeak : undefined,
     });
   }
   return rows;
