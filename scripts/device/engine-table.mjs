@@ -24,11 +24,17 @@ if (limits.length > 0) {
   out.push('');
 }
 out.push(
-  '| workload | featshift img/s (best layout) | PyTorch img/s (best fp32 layout) | featshift / PyTorch fp32 | featshift bf16 | PyTorch bf16 | bf16 / PyTorch bf16 | fp32 of limit | bf16 of limit |',
+  '| workload | featshift img/s (best layout) | PyTorch img/s (best fp32 layout and allocator) | featshift / PyTorch fp32 | featshift bf16 | PyTorch bf16 | bf16 / PyTorch bf16 | fp32 of limit | bf16 of limit |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 );
 for (const r of workloads) {
-  const pt = Math.max(r.pytorch_nchw ?? 0, r.pytorch_cl ?? 0) || undefined;
+  const pt =
+    Math.max(
+      r.pytorch_nchw ?? 0,
+      r.pytorch_cl ?? 0,
+      r.pytorch_nchw_tcmalloc ?? 0,
+      r.pytorch_cl_tcmalloc ?? 0,
+    ) || undefined;
   out.push(
     `| ${r.workload} | ${n(r.featshift_auto, 1)} | ${n(pt, 1)} | ${ratio(r.auto_vs_best_fp32, r.auto_ci_low, r.auto_ci_high)} | ${n(r.featshift_bf16, 1)} | ${n(r.pytorch_bf16, 1)} | ${ratio(r.bf16_vs_pytorch_bf16, r.bf16_ci_low, r.bf16_ci_high)} | ${pct(r.limit_frac_fp32)} | ${pct(r.limit_frac_bf16)} |`,
   );
