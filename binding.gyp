@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "featshift_native",
-      "sources": ["native/addon.cc", "native/cpu-block-cache.cc"],
+      "sources": ["native/addon.cc", "native/cpu-block-cache.cc", "native/tcmalloc-heap.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node scripts/libtorch-config.cjs include)"

@@ -2,12 +2,20 @@
  * One engine measurement in a process of its own (so that its peak RSS is its own):
  *   node dist/bench/engine-worker.js WIDTHS BATCH THREADS STEPS [nchw|bf16]
  * (bf16: channels-last in bf16 mixed precision)
- * Prints {"img_s": ..., "rss_mb": ...}: training throughput (median step after warm-up) and
- * peak resident memory. With WIDTHS 'limit' it prints this machine's limit instead
+ * Prints {"img_s": ..., "rss_mb": ..., "allocator": ...}: training throughput (median step after
+ * warm-up), peak resident memory, and the allocator that held the tensors (FEATSHIFT_HOST_ALLOCATOR). With WIDTHS 'limit' it prints this machine's limit instead
  * (bench/engine-limit.ts), STEPS calls of each kernel. FEATSHIFT_BENCH_DEVICE (default cpu)
  * names the device, such as cuda:0 (the GPU check); a GPU step is timed to its end.
  */
-import { manualSeed, ops, setThreads, tensor, tidy, zeros } from '../src/engine/index.js';
+import {
+  hostMemory,
+  manualSeed,
+  ops,
+  setThreads,
+  tensor,
+  tidy,
+  zeros,
+} from '../src/engine/index.js';
 import { withAutocast } from '../src/engine/runtime.js';
 import { Vgg } from '../src/models/vgg.js';
 import { Sgd } from '../src/train/sgd.js';
@@ -60,4 +68,10 @@ for (let i = 0; i < 2 + Number(stepsArg); i++) {
   await settle();
 }
 const rssMb = process.resourceUsage().maxRSS / 1024;
-console.log(JSON.stringify({ img_s: (batch * 1000) / median(times), rss_mb: rssMb }));
+console.log(
+  JSON.stringify({
+    img_s: (batch * 1000) / median(times),
+    rss_mb: rssMb,
+    allocator: hostMemory().allocator,
+  }),
+);

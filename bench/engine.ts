@@ -9,6 +9,8 @@ import { ENGINE_WORKLOADS } from './engine-workloads.js';
 interface Measure {
   img_s: number;
   rss_mb: number;
+  /** featshift's tensor allocator (its worker's own runs only). */
+  allocator?: string;
 }
 
 function run(command: string, args: string[], env?: NodeJS.ProcessEnv): unknown {
@@ -158,6 +160,7 @@ export function benchEngine(): BenchRow[] {
       limit_frac_bf16: limit?.conv_bf16
         ? (gflops(mean(perRound('bf16'))) ?? 0) / limit.conv_bf16
         : undefined,
+      featshift_allocator: (m.cl ?? []).find((x) => x?.allocator)?.allocator,
       featshift_rss_mb: ours,
       pytorch_rss_mb: ptPeak,
       pytorch_tcmalloc_rss_mb: ptTcPeak,

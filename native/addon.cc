@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "cpu-block-cache.h"
+#include "tcmalloc-heap.h"
 
 namespace {
 
@@ -640,9 +641,12 @@ double HeapFreeBytes() {
 // free memory back to the system. Returns the held bytes seen before.
 NATIVE(ReleaseHostMemory) {
   double threshold = OptionalNumberArg(info, 0, "threshold", 0);
-  double held = static_cast<double>(featshift::GetCpuBlockCacheStats().cachedBytes) + HeapFreeBytes();
+  double held = static_cast<double>(featshift::GetCpuBlockCacheStats().cachedBytes +
+                                    featshift::GetTcmallocHeapStats().freeBytes) +
+                HeapFreeBytes();
   if (held > threshold) {
     featshift::ReleaseCpuBlockCache();
+    featshift::ReleaseTcmallocHeap();
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif
@@ -650,11 +654,17 @@ NATIVE(ReleaseHostMemory) {
   return Napi::Number::New(info.Env(), held);
 }
 
-// hostMemory(): what the CPU block cache holds, for tests and diagnostics.
+// hostMemory(): which allocator holds the CPU tensors and what it holds, for tests and diagnostics.
 NATIVE(HostMemory) {
-  const featshift::CpuBlockCacheStats stats = featshift::GetCpuBlockCacheStats();
+  featshift::CpuBlockCacheStats stats = featshift::GetCpuBlockCacheStats();
+  const char* allocator = stats.installed ? "block-cache" : "libtorch";
+  if (featshift::TcmallocHeapInstalled()) {
+    const featshift::TcmallocHeapStats tc = featshift::GetTcmallocHeapStats();
+    stats = {true, tc.freeBytes, tc.inUseBytes, tc.peakInUseBytes};
+    allocator = "tcmalloc";
+  }
   Napi::Object out = Napi::Object::New(info.Env());
-  out.Set("blockCache", Napi::Boolean::New(info.Env(), stats.installed));
+  out.Set("allocator", Napi::String::New(info.Env(), allocator));
   out.Set("cachedBytes", Napi::Number::New(info.Env(), static_cast<double>(stats.cachedBytes)));
   out.Set("inUseBytes", Napi::Number::New(info.Env(), static_cast<double>(stats.inUseBytes)));
   out.Set("peakInUseBytes", Napi::Number::New(info.Env(), static_cast<double>(stats.peakInUseBytes)));
@@ -698,10 +708,28 @@ NATIVE(SetErrorClasses) {
   return info.Env().Undefined();
 }
 
+// FEATSHIFT_HOST_ALLOCATOR chooses where CPU tensors live: auto (the default: tcmalloc where the
+// system has it, else the block cache), tcmalloc, block-cache, or libtorch (its own allocator, to
+// compare or to rule the others out).
+void InstallHostAllocator(Napi::Env env) {
+  const char* chosen = std::getenv("FEATSHIFT_HOST_ALLOCATOR");
+  const std::string choice = chosen == nullptr || *chosen == '\0' ? "auto" : chosen;
+  if (choice == "libtorch") return;
+  if (choice == "block-cache") return featshift::InstallCpuBlockCache();
+  if (choice == "tcmalloc" || choice == "auto") {
+    if (featshift::InstallTcmallocHeap()) return;
+    if (choice == "auto") return featshift::InstallCpuBlockCache();
+    throw Napi::Error::New(
+        env,
+        "FEATSHIFT_HOST_ALLOCATOR=tcmalloc, but libtcmalloc_minimal.so.4 cannot be loaded: install it "
+        "(apt-get install libtcmalloc-minimal4) or choose auto");
+  }
+  throw Napi::Error::New(env, "FEATSHIFT_HOST_ALLOCATOR=" + choice +
+                                  " is not an allocator: use auto, tcmalloc, block-cache or libtorch");
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  // FEATSHIFT_HOST_CACHE=0 keeps libtorch's own allocator (to compare, or to rule the cache out).
-  const char* host_cache = std::getenv("FEATSHIFT_HOST_CACHE");
-  if (host_cache == nullptr || std::strcmp(host_cache, "0") != 0) featshift::InstallCpuBlockCache();
+  InstallHostAllocator(env);
   Tensor::Init(env, exports);
   exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses));
   exports.Set("fromTypedArray", Napi::Function::New(env, FromTypedArray));

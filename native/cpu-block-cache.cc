@@ -1,4 +1,6 @@
 // libtorch's CPU allocator, replaced by one that keeps the blocks training frees for the next step.
+// Where the system has tcmalloc, tensors go to its page heap instead (tcmalloc-heap.cc: it splits
+// and merges free pages, and holds less); this cache serves everywhere else.
 //
 // Why: under Node, glibc's heap fragmented step after step where PyTorch's did not. Node-API frees
 // a tensor handle's small native part (the wrapper and its reference) only after V8 collects the

@@ -27,7 +27,7 @@ common=(-std=c++17 -O2 -fPIC -shared -fexceptions -frtti -Wno-unused-parameter -
   -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -I"$node_headers" -I"$addon_api")
 mkdir -p build/Release
 echo "compile-addon: $cxx against $(config libdir)"
-"$cxx" "${common[@]}" "${includes[@]/#/-I}" "${defines[@]/#/-D}" native/addon.cc native/cpu-block-cache.cc \
+"$cxx" "${common[@]}" "${includes[@]/#/-I}" "${defines[@]/#/-D}" native/addon.cc native/cpu-block-cache.cc native/tcmalloc-heap.cc \
   -o build/Release/featshift_native.node "${libs[@]}"
 "$cxx" "${common[@]}" native/file-lock.cc -o build/Release/featshift_lock.node
 # JPEG through the system's libjpeg where its headers are, else featshift decodes with sharp.

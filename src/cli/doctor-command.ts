@@ -1,8 +1,16 @@
 import { Command } from 'commander';
 import { freemem, totalmem, cpus } from 'node:os';
+import type { HostAllocator } from '../engine/index.js';
+import { UsageError } from '../errors.js';
 import * as parse from './parse.js';
 
 const GiB = 1024 ** 3;
+
+const ALLOCATOR_WORDS: Record<HostAllocator, string> = {
+  tcmalloc: "tcmalloc's page heap",
+  'block-cache': "featshift's block cache (install libtcmalloc-minimal4 for less memory)",
+  libtorch: "libtorch's own allocator",
+};
 
 /** A line of the config that libtorch reports about itself, such as its oneDNN version. */
 function configLine(config: string, pattern: RegExp): string | undefined {
@@ -54,7 +62,7 @@ export function doctorCommand(): Command {
         ok('devices', engine.devices().join(', '));
         ok(
           'memory',
-          `cpu: ${(freemem() / GiB).toFixed(1)} GiB free of ${(totalmem() / GiB).toFixed(1)} GiB; tensors from ${engine.hostMemory().blockCache ? "featshift's block cache (FEATSHIFT_HOST_CACHE=0: libtorch's allocator)" : "libtorch's allocator (FEATSHIFT_HOST_CACHE=0)"}`,
+          `cpu: ${(freemem() / GiB).toFixed(1)} GiB free of ${(totalmem() / GiB).toFixed(1)} GiB; tensors from ${ALLOCATOR_WORDS[engine.hostMemory().allocator]} (FEATSHIFT_HOST_ALLOCATOR: docs/engine.md)`,
         );
         // A real computation, end to end: a convolution and its gradient.
         const check = engine.tidy(() => {
@@ -72,6 +80,7 @@ export function doctorCommand(): Command {
           passed ? 'conv2d forward and backward: ok' : `conv2d gave ${String(check)}`,
         );
       } catch (error) {
+        if (error instanceof UsageError) throw error; // a setting to fix, not the machine's problem
         healthy = false;
         ok('addon', `NOT LOADED: ${error instanceof Error ? error.message : String(error)}`);
       }

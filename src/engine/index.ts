@@ -13,5 +13,5 @@ export {
   hostMemory,
   liveTensorCount,
 } from './runtime.js';
-export type { DType, HostArray, HostMemory, NativeBuildInfo } from './native.js';
+export type { DType, HostAllocator, HostArray, HostMemory, NativeBuildInfo } from './native.js';
 export { EngineError, OutOfMemoryError } from './errors.js';

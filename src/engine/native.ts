@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EngineError, OutOfMemoryError } from './errors.js';
+import { UsageError } from '../errors.js';
 
 /** The element types the engine stores. */
 export type DType =
@@ -39,15 +40,22 @@ export interface NativeTensor {
   nbytes(): number;
 }
 
-/** What the CPU block cache (native/cpu-block-cache.cc) and the C heap hold. */
+/**
+ * Where CPU tensors live (FEATSHIFT_HOST_ALLOCATOR): tcmalloc's page heap, loaded at run time
+ * (native/tcmalloc-heap.cc; the default where the system has libtcmalloc_minimal.so.4),
+ * featshift's block cache (native/cpu-block-cache.cc; the default elsewhere), or libtorch's own.
+ */
+export type HostAllocator = 'tcmalloc' | 'block-cache' | 'libtorch';
+const HOST_ALLOCATORS: readonly string[] = ['auto', 'tcmalloc', 'block-cache', 'libtorch'];
+
+/** What the CPU tensors' allocator and the C heap hold. */
 export interface HostMemory {
-  /** False where FEATSHIFT_HOST_CACHE=0 kept libtorch's own allocator. */
-  blockCache: boolean;
-  /** Freed tensor blocks kept for the next request of their size. */
+  allocator: HostAllocator;
+  /** Freed tensor memory the allocator keeps for the next tensors, still resident. */
   cachedBytes: number;
-  /** Blocks of 4 KiB and more held by tensors. */
+  /** Held by tensors (the block cache counts blocks of 4 KiB and more; tcmalloc, all). */
   inUseBytes: number;
-  /** The most of those in use at once since the cache was last emptied (the bound: 1.5 times it). */
+  /** The most of that in use at once since the allocator last handed memory back. */
   peakInUseBytes: number;
   /** Free chunks the C heap holds (glibc). */
   heapFreeBytes: number;
@@ -120,6 +128,12 @@ let loadError: Error | undefined;
 export function native(): NativeModule {
   if (loaded) return loaded;
   if (loadError) throw loadError;
+  const allocator = process.env.FEATSHIFT_HOST_ALLOCATOR;
+  if (allocator && !HOST_ALLOCATORS.includes(allocator)) {
+    throw new UsageError(
+      `FEATSHIFT_HOST_ALLOCATOR=${allocator} is not an allocator: use auto, tcmalloc, block-cache or libtorch, or leave it unset`,
+    );
+  }
   try {
     if (!existsSync(ADDON)) {
       throw new Error(
