@@ -67,8 +67,8 @@ class TcmallocHeap final : public c10::Allocator {
       // The prefix the addon recognises as running out of memory (libtorch 1.13's own message).
       TORCH_CHECK(data != nullptr, "DefaultCPUAllocator: not enough memory: you tried to allocate ", n,
                   " bytes.");
-      const std::size_t now =
-          in_use.fetch_add(tc.malloc_size(data), std::memory_order_relaxed) + tc.malloc_size(data);
+      const std::size_t size = tc.malloc_size(data);
+      const std::size_t now = in_use.fetch_add(size, std::memory_order_relaxed) + size;
       std::size_t peak = peak_in_use.load(std::memory_order_relaxed);
       while (now > peak && !peak_in_use.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
       }
