@@ -656,18 +656,16 @@ NATIVE(ReleaseHostMemory) {
 
 // hostMemory(): which allocator holds the CPU tensors and what it holds, for tests and diagnostics.
 NATIVE(HostMemory) {
-  featshift::CpuBlockCacheStats stats = featshift::GetCpuBlockCacheStats();
-  const char* allocator = stats.installed ? "block-cache" : "libtorch";
-  if (featshift::TcmallocHeapInstalled()) {
-    const featshift::TcmallocHeapStats tc = featshift::GetTcmallocHeapStats();
-    stats = {true, tc.freeBytes, tc.inUseBytes, tc.peakInUseBytes};
-    allocator = "tcmalloc";
-  }
+  const featshift::CpuBlockCacheStats cache = featshift::GetCpuBlockCacheStats();
+  const featshift::TcmallocHeapStats heap = featshift::GetTcmallocHeapStats();
+  const bool tcmalloc = featshift::TcmallocHeapInstalled();
+  const char* allocator = tcmalloc ? "tcmalloc" : cache.installed ? "block-cache" : "libtorch";
+  const auto bytes = [](std::size_t n) { return static_cast<double>(n); };
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("allocator", Napi::String::New(info.Env(), allocator));
-  out.Set("cachedBytes", Napi::Number::New(info.Env(), static_cast<double>(stats.cachedBytes)));
-  out.Set("inUseBytes", Napi::Number::New(info.Env(), static_cast<double>(stats.inUseBytes)));
-  out.Set("peakInUseBytes", Napi::Number::New(info.Env(), static_cast<double>(stats.peakInUseBytes)));
+  out.Set("cachedBytes", bytes(tcmalloc ? heap.freeBytes : cache.cachedBytes));
+  out.Set("inUseBytes", bytes(tcmalloc ? heap.inUseBytes : cache.inUseBytes));
+  out.Set("peakInUseBytes", bytes(tcmalloc ? heap.peakInUseBytes : cache.peakInUseBytes));
   out.Set("heapFreeBytes", Napi::Number::New(info.Env(), HeapFreeBytes()));
   return out;
 }
@@ -708,29 +706,26 @@ NATIVE(SetErrorClasses) {
   return info.Env().Undefined();
 }
 
-// FEATSHIFT_HOST_ALLOCATOR chooses where CPU tensors live: auto (the default: tcmalloc where the
-// system has it, else the block cache), tcmalloc, block-cache, or libtorch (its own allocator, to
-// compare or to rule the others out).
-void InstallHostAllocator(Napi::Env env) {
-  const char* chosen = std::getenv("FEATSHIFT_HOST_ALLOCATOR");
-  const std::string choice = chosen == nullptr || *chosen == '\0' ? "auto" : chosen;
-  if (choice == "libtorch") return;
-  if (choice == "block-cache") return featshift::InstallCpuBlockCache();
-  if (choice == "tcmalloc" || choice == "auto") {
-    if (featshift::InstallTcmallocHeap()) return;
-    if (choice == "auto") return featshift::InstallCpuBlockCache();
-    throw Napi::Error::New(
-        env,
-        "FEATSHIFT_HOST_ALLOCATOR=tcmalloc, but libtcmalloc_minimal.so.4 cannot be loaded: install it "
-        "(apt-get install libtcmalloc-minimal4) or choose auto");
+// installHostAllocator(name): makes 'tcmalloc', 'block-cache' or 'libtorch' (its own, left as it
+// is) libtorch's CPU allocator, before any tensor is made; false where tcmalloc cannot be loaded.
+// The engine calls it once, as it loads the addon, with what FEATSHIFT_HOST_ALLOCATOR chose.
+NATIVE(InstallHostAllocator) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "installHostAllocator needs a name");
+  const std::string name = info[0].As<Napi::String>();
+  bool installed = true;
+  if (name == "tcmalloc") {
+    installed = featshift::InstallTcmallocHeap();
+  } else if (name == "block-cache") {
+    featshift::InstallCpuBlockCache();
+  } else if (name != "libtorch") {
+    throw Napi::TypeError::New(info.Env(), "no host allocator named " + name);
   }
-  throw Napi::Error::New(env, "FEATSHIFT_HOST_ALLOCATOR=" + choice +
-                                  " is not an allocator: use auto, tcmalloc, block-cache or libtorch");
+  return Napi::Boolean::New(info.Env(), installed);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  InstallHostAllocator(env);
   Tensor::Init(env, exports);
+  exports.Set("installHostAllocator", Napi::Function::New(env, InstallHostAllocator));
   exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses));
   exports.Set("fromTypedArray", Napi::Function::New(env, FromTypedArray));
   exports.Set("full", Napi::Function::New(env, Full));

@@ -46,7 +46,7 @@ export interface NativeTensor {
  * featshift's block cache (native/cpu-block-cache.cc; the default elsewhere), or libtorch's own.
  */
 export type HostAllocator = 'tcmalloc' | 'block-cache' | 'libtorch';
-const HOST_ALLOCATORS: readonly string[] = ['auto', 'tcmalloc', 'block-cache', 'libtorch'];
+const HOST_ALLOCATORS: readonly string[] = ['tcmalloc', 'block-cache', 'libtorch'];
 
 /** What the CPU tensors' allocator and the C heap hold. */
 export interface HostMemory {
@@ -111,6 +111,7 @@ export interface NativeModule {
   setGradEnabled(on: boolean): void;
   isGradEnabled(): boolean;
   liveTensors(): number;
+  installHostAllocator(name: HostAllocator): boolean;
   releaseHostMemory(thresholdBytes: number): number;
   hostMemory(): HostMemory;
   buildInfo(): NativeBuildInfo;
@@ -128,8 +129,9 @@ let loadError: Error | undefined;
 export function native(): NativeModule {
   if (loaded) return loaded;
   if (loadError) throw loadError;
-  const allocator = process.env.FEATSHIFT_HOST_ALLOCATOR;
-  if (allocator && !HOST_ALLOCATORS.includes(allocator)) {
+  // Where CPU tensors live: tcmalloc where the system has it, else the block cache (auto).
+  const allocator = process.env.FEATSHIFT_HOST_ALLOCATOR || 'auto';
+  if (allocator !== 'auto' && !HOST_ALLOCATORS.includes(allocator)) {
     throw new UsageError(
       `FEATSHIFT_HOST_ALLOCATOR=${allocator} is not an allocator: use auto, tcmalloc, block-cache or libtorch, or leave it unset`,
     );
@@ -142,6 +144,13 @@ export function native(): NativeModule {
     }
     const require = createRequire(import.meta.url);
     const addon = require(ADDON) as NativeModule;
+    if (allocator === 'auto') {
+      if (!addon.installHostAllocator('tcmalloc')) addon.installHostAllocator('block-cache');
+    } else if (!addon.installHostAllocator(allocator as HostAllocator)) {
+      throw new Error(
+        'FEATSHIFT_HOST_ALLOCATOR=tcmalloc, but libtcmalloc_minimal.so.4 cannot be loaded: install it (apt-get install libtcmalloc-minimal4) or choose auto',
+      );
+    }
     addon.setErrorClasses(EngineError, OutOfMemoryError);
     // Debian's libtorch starts with one intra-op thread: default to every core, or
     // FEATSHIFT_THREADS.
