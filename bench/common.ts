@@ -5,6 +5,17 @@ import { tInterval } from '../src/analysis/stats.js';
 
 export type BenchRow = Record<string, string | number | undefined>;
 
+/**
+ * featshift's Node programs are measured as the featshift command runs them (bin/featshift): with
+ * tcmalloc as the process's malloc, through this script, where the system has it.
+ */
+const WITH_TCMALLOC = fileURLToPath(new URL('../../scripts/with-tcmalloc.sh', import.meta.url));
+
+/** The command and arguments that run a Node script of featshift's as its command would. */
+export function asFeatshiftRuns(script: string, args: readonly string[]): [string, string[]] {
+  return [WITH_TCMALLOC, [process.execPath, script, ...args]];
+}
+
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -63,9 +74,7 @@ export function runBenchSweep(study: BenchSweep, tmp: string): { seconds: number
   const dir = join(tmp, 'run');
   const started = performance.now();
   const r = spawnSync(
-    process.execPath,
-    [
-      cli,
+    ...asFeatshiftRuns(cli, [
       'sweep',
       '--dataset',
       'FashionMNIST',
@@ -86,7 +95,7 @@ export function runBenchSweep(study: BenchSweep, tmp: string): { seconds: number
       '--out',
       dir,
       '--quiet',
-    ],
+    ]),
     { encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`featshift sweep failed: ${r.stderr}`);

@@ -2,9 +2,10 @@
  * One engine measurement in a process of its own (so that its peak RSS is its own):
  *   node dist/bench/engine-worker.js WIDTHS BATCH THREADS STEPS [nchw|bf16]
  * (bf16: channels-last in bf16 mixed precision)
- * Prints {"img_s": ..., "rss_mb": ..., "allocator": ...}: training throughput (median step after
- * warm-up), peak resident memory, and the allocator that held the tensors (FEATSHIFT_HOST_ALLOCATOR). With WIDTHS 'limit' it prints this machine's limit instead
- * (bench/engine-limit.ts), STEPS calls of each kernel. FEATSHIFT_BENCH_DEVICE (default cpu)
+ * Prints {"img_s": ..., "rss_mb": ..., "allocator": ..., "malloc": ...}: training throughput (median
+ * step after warm-up), peak resident memory, the allocator that held the tensors
+ * (FEATSHIFT_HOST_ALLOCATOR) and the process's malloc. With WIDTHS 'limit' it prints this
+ * machine's limit instead (bench/engine-limit.ts), STEPS calls of each kernel. FEATSHIFT_BENCH_DEVICE (default cpu)
  * names the device, such as cuda:0 (the GPU check); a GPU step is timed to its end.
  */
 import {
@@ -73,5 +74,6 @@ console.log(
     img_s: (batch * 1000) / median(times),
     rss_mb: rssMb,
     allocator: hostMemory().allocator,
+    malloc: hostMemory().processMalloc,
   }),
 );

@@ -2,15 +2,16 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { mean, pairedRatio, referencePython, type BenchRow } from './common.js';
+import { asFeatshiftRuns, mean, pairedRatio, referencePython, type BenchRow } from './common.js';
 import { trainingFlopsPerImage, type MachineLimit } from './engine-limit.js';
 import { ENGINE_WORKLOADS } from './engine-workloads.js';
 
 interface Measure {
   img_s: number;
   rss_mb: number;
-  /** featshift's tensor allocator (its worker's own runs only). */
+  /** featshift's tensor allocator and the process's malloc (its worker's own runs only). */
   allocator?: string;
+  malloc?: string;
 }
 
 function run(command: string, args: string[], env?: NodeJS.ProcessEnv): unknown {
@@ -46,7 +47,8 @@ function tcmalloc(): string | undefined {
 
 /**
  * Training throughput and peak memory of featshift against PyTorch (Debian's python3-torch) on the
- * same machine, same thread count, same workloads, one process per measurement: featshift in
+ * same machine, same thread count, same workloads, one process per measurement: featshift as its
+ * command runs it (tcmalloc preloaded where the system has it: scripts/with-tcmalloc.sh) in
  * channels-last and in NCHW, and the layout `--layout auto` would choose (the faster of the two);
  * PyTorch in NCHW (its default) and in channels-last (its fastest fp32 layout on many CPUs), and
  * bf16 autocast in either layout, each with glibc's allocator (its default) and with tcmalloc
@@ -74,7 +76,7 @@ export function benchEngine(): BenchRow[] {
   // FEATSHIFT_BENCH_BF16=0 leaves bf16 out (emulated, and 100 times slower, on a CPU without it).
   const bf16Measured = process.env.FEATSHIFT_BENCH_BF16 !== '0';
   console.log(`cpu: ${cpus()[0]?.model ?? 'unknown'}, ${availableParallelism()} cores`);
-  const limit = run(process.execPath, [worker, 'limit', '0', threads, '5']) as
+  const limit = run(...asFeatshiftRuns(worker, ['limit', '0', threads, '5'])) as
     MachineLimit | undefined;
   if (limit) {
     console.log(
@@ -101,9 +103,9 @@ export function benchEngine(): BenchRow[] {
       (m[name] ??= []).push(run(command, argv, env) as Measure | undefined);
     };
     for (let round = 0; round < rounds; round++) {
-      take('cl', process.execPath, [worker, ...args]);
-      take('nchw', process.execPath, [worker, ...args, 'nchw']);
-      if (bf16Measured) take('bf16', process.execPath, [worker, ...args, 'bf16']);
+      take('cl', ...asFeatshiftRuns(worker, args));
+      take('nchw', ...asFeatshiftRuns(worker, [...args, 'nchw']));
+      if (bf16Measured) take('bf16', ...asFeatshiftRuns(worker, [...args, 'bf16']));
       if (python)
         for (const { suffix, env } of allocators)
           for (const mode of ['nchw', 'channels-last', 'bf16', 'bf16-channels-last'])
@@ -161,6 +163,7 @@ export function benchEngine(): BenchRow[] {
         ? (gflops(mean(perRound('bf16'))) ?? 0) / limit.conv_bf16
         : undefined,
       featshift_allocator: (m.cl ?? []).find((x) => x?.allocator)?.allocator,
+      featshift_malloc: (m.cl ?? []).find((x) => x?.malloc)?.malloc,
       featshift_rss_mb: ours,
       pytorch_rss_mb: ptPeak,
       pytorch_tcmalloc_rss_mb: ptTcPeak,

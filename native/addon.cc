@@ -667,6 +667,7 @@ NATIVE(HostMemory) {
   out.Set("inUseBytes", bytes(tcmalloc ? heap.inUseBytes : cache.inUseBytes));
   out.Set("peakInUseBytes", bytes(tcmalloc ? heap.peakInUseBytes : cache.peakInUseBytes));
   out.Set("heapFreeBytes", Napi::Number::New(info.Env(), HeapFreeBytes()));
+  out.Set("processMalloc", Napi::String::New(info.Env(), featshift::ProcessMalloc()));
   return out;
 }
 

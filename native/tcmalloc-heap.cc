@@ -6,11 +6,13 @@
 // setup). tcmalloc splits and merges free pages, so one range serves the forward pass's sizes and
 // then the backward pass's; with it, the same step peaked at 755 MB, as fast.
 //
-// Only tensors come from tcmalloc: the addon calls its tc_* entry points by name, and the process's
-// malloc stays glibc's. That is what keeps tensors away from the small native parts of Node-API's
-// handles, which Node frees later, on the event loop (see cpu-block-cache.cc), and what lets the
-// library load it without LD_PRELOAD. Loaded with RTLD_LOCAL, tcmalloc's malloc and free do not
-// replace glibc's for anyone else, so no pointer crosses from one heap to the other.
+// In a plain Node process (the library) only tensors come from tcmalloc: the addon calls its tc_*
+// entry points by name, and the process's malloc stays glibc's. That keeps tensors away from the
+// small native parts of Node-API's handles, which Node frees later, on the event loop (see
+// cpu-block-cache.cc), and lets the library load it without LD_PRELOAD. Loaded with RTLD_LOCAL,
+// tcmalloc's malloc and free do not replace glibc's for anyone else, so no pointer crosses from one
+// heap to the other. The featshift command preloads tcmalloc (scripts/with-tcmalloc.sh): then the
+// dlopen below finds that same library, and everything shares its one heap.
 #include "tcmalloc-heap.h"
 
 #include <c10/core/CPUAllocator.h>
@@ -127,6 +129,27 @@ std::size_t ReleaseTcmallocHeap() {
   tc.release_free_memory();
   peak_in_use.store(in_use.load(std::memory_order_relaxed), std::memory_order_relaxed);
   return held;
+}
+
+const char* ProcessMalloc() {
+  // A block from the process's malloc, and whether a loaded tcmalloc owns it. (Comparing symbol
+  // addresses cannot tell: Node's executable gives malloc a canonical address of its own.)
+  for (const char* name : {"libtcmalloc_minimal.so.4", "libtcmalloc.so.4"}) {
+    void* library = dlopen(name, RTLD_NOW | RTLD_NOLOAD);
+    if (library == nullptr) continue;
+    using Ownership = int (*)(const void*);
+    auto ownership = reinterpret_cast<Ownership>(dlsym(library, "MallocExtension_GetOwnership"));
+    void* block = std::malloc(64);
+    // MallocExtension::kOwned
+    const bool owned = ownership != nullptr && ownership(block) == 1;
+    std::free(block);
+    dlclose(library);
+    if (owned) return "tcmalloc";
+  }
+  // jemalloc and mimalloc, preloaded, export these.
+  if (dlsym(RTLD_DEFAULT, "mallctl") != nullptr || dlsym(RTLD_DEFAULT, "mi_malloc") != nullptr)
+    return "other";
+  return "glibc";
 }
 
 TcmallocHeapStats GetTcmallocHeapStats() {

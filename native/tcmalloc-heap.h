@@ -23,4 +23,8 @@ std::size_t ReleaseTcmallocHeap();
 
 TcmallocHeapStats GetTcmallocHeapStats();
 
+// Whose malloc this process runs on: "tcmalloc" (preloaded, as bin/featshift does), "glibc", or
+// "other" (another preloaded allocator).
+const char* ProcessMalloc();
+
 }  // namespace featshift

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import { runCli } from './helpers/cli.js';
+import { cliPath } from './helpers/paths.js';
+import { tcmallocHere } from './helpers/tcmalloc.js';
 
 describe('featshift doctor', () => {
   it('reports the engine and passes its self-test', () => {
@@ -35,5 +38,37 @@ describe('featshift doctor', () => {
       r.stderr,
       'featshift: error: FEATSHIFT_HOST_ALLOCATOR=jemalloc is not an allocator: use auto, tcmalloc, block-cache or libtorch, or leave it unset\n',
     );
+  });
+
+  it(
+    'runs on tcmalloc through the featshift command, on glibc on Node directly',
+    {
+      skip: tcmallocHere ? false : 'no tcmalloc on this machine',
+    },
+    () => {
+      const command = runCli(['doctor', '--threads', '1']);
+      assert.equal(command.status, 0, command.stdout + command.stderr);
+      assert.match(
+        command.stdout,
+        /\n {2}malloc\s+tcmalloc, for the whole process \(preloaded\)\n/,
+      );
+      const direct = spawnSync(process.execPath, [cliPath, 'doctor', '--threads', '1'], {
+        encoding: 'utf8',
+      });
+      assert.equal(direct.status, 0, direct.stdout + direct.stderr);
+      assert.match(
+        direct.stdout,
+        /\n {2}malloc\s+glibc's for libtorch's other buffers: the featshift command preloads tcmalloc/,
+      );
+    },
+  );
+
+  it('leaves the process on glibc when FEATSHIFT_HOST_ALLOCATOR chooses another allocator', () => {
+    const r = runCli(['doctor', '--threads', '1'], {
+      env: { FEATSHIFT_HOST_ALLOCATOR: 'libtorch' },
+    });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /tensors from libtorch's own allocator/);
+    assert.match(r.stdout, /\n {2}malloc\s+glibc's\n/);
   });
 });

@@ -13,7 +13,7 @@ import { parseRedisUrl, redactRedisUrl } from '../src/sweep/distributed/redis-ur
 import { runCli } from './helpers/cli.js';
 import { cheapestIds, tinyStudy } from './helpers/tiny-study.js';
 import { resultNumbers, results } from './helpers/results.js';
-import { cliPath } from './helpers/paths.js';
+import { commandPath } from './helpers/paths.js';
 import { startRedis, type RedisServer } from './helpers/redis.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'featshift-dist-'));
@@ -35,7 +35,7 @@ function start(
   args: string[],
   onLine?: (line: string) => void,
 ): { child: ChildProcess; exited: Promise<number | null>; output: () => string } {
-  const child = spawn(process.execPath, [cliPath, ...args], {
+  const child = spawn(commandPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

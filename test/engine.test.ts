@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { describe, it } from 'node:test';
+import { tcmallocHere } from './helpers/tcmalloc.js';
 import { repoRoot } from './helpers/paths.js';
 import {
   buildInfo,
@@ -120,10 +121,7 @@ describe('host memory', () => {
   const MiB = 2 ** 20;
   const residentMiB = (): number =>
     (Number(readFileSync('/proc/self/statm', 'utf8').split(' ')[1]) * 4096) / MiB;
-  // setup-debian.sh installs libtcmalloc-minimal4; where it is missing the block cache serves.
-  const tcmallocHere = /libtcmalloc(_minimal)?\.so\.4\b/.test(
-    spawnSync('/sbin/ldconfig', ['-p'], { encoding: 'utf8' }).stdout,
-  );
+  // Where the machine has no tcmalloc the block cache serves.
   const needsTcmalloc = { skip: tcmallocHere ? false : 'no tcmalloc on this machine' };
 
   it("holds tensors in tcmalloc's page heap where the system has it, else in the block cache", () => {

@@ -15,6 +15,9 @@ import type { Architecture } from '../src/family/skew-normal.js';
 import { cheapestIds, tinyFamily, tinyStudy, tinySweep } from './helpers/tiny-study.js';
 import { REFERENCE_COLUMNS, writeReferenceCsvs, type ResultRecord } from '../src/run/results.js';
 import { runCli, startCli } from './helpers/cli.js';
+import { cliPath } from './helpers/paths.js';
+import { tcmallocHere } from './helpers/tcmalloc.js';
+import { spawnSync } from 'node:child_process';
 import { resultNumbers, results } from './helpers/results.js';
 import { withTmpfs } from './helpers/tmpfs.js';
 import { PNG } from 'pngjs';
@@ -176,6 +179,27 @@ describe('featshift sweep, end to end on tiny architectures', () => {
       r.stdout,
       /No ranking: one seed per architecture cannot rank architectures: a single run has no interval/,
     );
+  });
+
+  it("gives the same numbers on glibc's malloc, run on Node directly, as through the command", () => {
+    const direct = tmp();
+    const r = spawnSync(
+      process.execPath,
+      [cliPath, ...tiny(2, 256), '--include-baseline', '--out', direct, '--quiet'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(resultNumbers(results(direct)), resultNumbers(results(reference)));
+    const allocator = (dir: string): unknown =>
+      (JSON.parse(readFileSync(join(dir, 'environment.json'), 'utf8')) as { allocator: unknown })
+        .allocator;
+    // Where the machine has no tcmalloc both run on glibc, tensors in the block cache.
+    const tensors = tcmallocHere ? 'tcmalloc' : 'block-cache';
+    assert.deepEqual(allocator(direct), { tensors, malloc: 'glibc' });
+    assert.deepEqual(allocator(reference), {
+      tensors,
+      malloc: tcmallocHere ? 'tcmalloc' : 'glibc',
+    });
   });
 
   it('abandons an architecture below twice chance at the end of the first cycle', () => {

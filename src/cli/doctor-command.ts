@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { freemem, totalmem, cpus } from 'node:os';
-import type { HostAllocator } from '../engine/index.js';
+import type { HostAllocator, HostMemory } from '../engine/index.js';
 import { UsageError } from '../errors.js';
 import * as parse from './parse.js';
 
@@ -11,6 +11,15 @@ const ALLOCATOR_WORDS: Record<HostAllocator, string> = {
   'block-cache': "featshift's block cache (install libtcmalloc-minimal4 for less memory)",
   libtorch: "libtorch's own allocator",
 };
+
+/** Where libtorch's other buffers come from: the process's malloc (scripts/with-tcmalloc.sh). */
+function mallocWords(memory: HostMemory): string {
+  if (memory.processMalloc === 'tcmalloc') return 'tcmalloc, for the whole process (preloaded)';
+  if (memory.processMalloc === 'other') return 'a preloaded allocator other than tcmalloc';
+  return memory.allocator === 'tcmalloc'
+    ? "glibc's for libtorch's other buffers: the featshift command preloads tcmalloc, up to 10 % faster on small models (docs/engine.md)"
+    : "glibc's";
+}
 
 /** A line of the config that libtorch reports about itself, such as its oneDNN version. */
 function configLine(config: string, pattern: RegExp): string | undefined {
@@ -60,10 +69,12 @@ export function doctorCommand(): Command {
         const { jpegDecoder } = await import('../data/image-decode.js');
         ok('JPEG', `${jpegDecoder()} (image folders)`);
         ok('devices', engine.devices().join(', '));
+        const memory = engine.hostMemory();
         ok(
           'memory',
-          `cpu: ${(freemem() / GiB).toFixed(1)} GiB free of ${(totalmem() / GiB).toFixed(1)} GiB; tensors from ${ALLOCATOR_WORDS[engine.hostMemory().allocator]} (FEATSHIFT_HOST_ALLOCATOR: docs/engine.md)`,
+          `cpu: ${(freemem() / GiB).toFixed(1)} GiB free of ${(totalmem() / GiB).toFixed(1)} GiB; tensors from ${ALLOCATOR_WORDS[memory.allocator]} (FEATSHIFT_HOST_ALLOCATOR: docs/engine.md)`,
         );
+        ok('malloc', mallocWords(memory));
         // A real computation, end to end: a convolution and its gradient.
         const check = engine.tidy(() => {
           const x = engine.ones([1, 1, 3, 3]);

@@ -59,6 +59,11 @@ export interface HostMemory {
   peakInUseBytes: number;
   /** Free chunks the C heap holds (glibc). */
   heapFreeBytes: number;
+  /**
+   * The process's own malloc, which libtorch's other buffers come from: tcmalloc where it was
+   * preloaded (the featshift command does: scripts/with-tcmalloc.sh), else glibc's (or another).
+   */
+  processMalloc: 'tcmalloc' | 'glibc' | 'other';
 }
 
 export interface NativeBuildInfo {

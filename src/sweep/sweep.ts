@@ -2,7 +2,13 @@ import { memberKey } from '../family/members.js';
 import { availableParallelism, cpus, hostname } from 'node:os';
 import { UsageError } from '../errors.js';
 import { loadedBlas } from '../engine/blas.js';
-import { buildInfo, checkDevice, setThreads, threads as threadCount } from '../engine/runtime.js';
+import {
+  buildInfo,
+  checkDevice,
+  hostMemory,
+  setThreads,
+  threads as threadCount,
+} from '../engine/runtime.js';
 import { packageVersion, settleNumerics, withRunFolder, type RunFolder } from '../run/folder.js';
 import { studySeeds, type StudyConfig } from '../run/study.js';
 import type { RunUnit } from '../run/units.js';
@@ -58,6 +64,7 @@ function environmentRecord(
   device: string,
 ): Record<string, unknown> {
   const info = buildInfo();
+  const memory = hostMemory();
   return {
     featshift: packageVersion(),
     libtorch: info.version,
@@ -65,6 +72,8 @@ function environmentRecord(
     device,
     threads: threadCount(),
     blas: loadedBlas(),
+    // Where tensors and libtorch's other buffers live: the speed's, not the numbers'.
+    allocator: { tensors: memory.allocator, malloc: memory.processMalloc },
     seeds: studySeeds(study),
     node: process.version,
     platform: `${process.platform} ${process.arch}`,

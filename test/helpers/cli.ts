@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cliPath } from './paths.js';
+import { commandPath } from './paths.js';
 
 export interface CliResult {
   status: number | null;
@@ -12,7 +12,7 @@ export function runCli(
   args: string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): CliResult {
-  const result = spawnSync(process.execPath, [cliPath, ...args], {
+  const result = spawnSync(commandPath, args, {
     encoding: 'utf8',
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
@@ -29,7 +29,7 @@ export function startCli(
   args: string[],
   until: (stdout: string) => boolean,
 ): Promise<{ child: ReturnType<typeof spawn>; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(commandPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const exited = new Promise<number | null>((resolve) => {
     child.on('exit', (code, signal) => {
