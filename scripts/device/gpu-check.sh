@@ -99,7 +99,8 @@ sweeps() {
   echo "one after another: ${serial} s; two sweeps at once: ${at_once} s"
 }
 
-featshift() { node "$root/dist/src/cli/main.js" "$@"; }
+# As npm installs it: bin/featshift, which preloads tcmalloc where the machine has it.
+featshift() { "$root/bin/featshift" "$@"; }
 
 if step node unpack; then
   export NODE_DIR="$work/node/package"

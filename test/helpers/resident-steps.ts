@@ -1,11 +1,20 @@
 /**
  * Trains a small VGG for STEPS synchronous steps (never returning to the event loop, as a timing
- * loop does) and prints its resident memory in MiB after each step, one JSON array:
+ * loop does) and prints its resident memory in MiB after each step and the process's malloc, as
+ * JSON {"resident": [...], "malloc": ...}:
  *   node dist/test/helpers/resident-steps.js STEPS
  * In a process of its own, so that no other test's memory is counted.
  */
 import { readFileSync } from 'node:fs';
-import { manualSeed, ops, setThreads, tensor, tidy, zeros } from '../../src/engine/index.js';
+import {
+  hostMemory,
+  manualSeed,
+  ops,
+  setThreads,
+  tensor,
+  tidy,
+  zeros,
+} from '../../src/engine/index.js';
 import { Vgg } from '../../src/models/vgg.js';
 import { Sgd } from '../../src/train/sgd.js';
 
@@ -31,4 +40,4 @@ for (let i = 0; i < steps; i++) {
   sgd.step();
   resident.push(Math.round(residentMiB()));
 }
-console.log(JSON.stringify(resident));
+console.log(JSON.stringify({ resident, malloc: hostMemory().processMalloc }));
