@@ -5,8 +5,9 @@
  * Prints {"img_s": ..., "rss_mb": ..., "allocator": ..., "malloc": ...}: training throughput (median
  * step after warm-up), peak resident memory, the allocator that held the tensors
  * (FEATSHIFT_HOST_ALLOCATOR) and the process's malloc. With WIDTHS 'limit' it prints this
- * machine's limit instead (bench/engine-limit.ts), STEPS calls of each kernel. FEATSHIFT_BENCH_DEVICE (default cpu)
- * names the device, such as cuda:0 (the GPU check); a GPU step is timed to its end.
+ * machine's limit instead (bench/engine-limit.ts), STEPS calls of each kernel.
+ * FEATSHIFT_BENCH_DEVICE (default cpu) names the device, such as cuda:0 (the GPU check); a GPU step
+ * is timed to its end.
  */
 import {
   hostMemory,
