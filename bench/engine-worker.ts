@@ -70,11 +70,12 @@ for (let i = 0; i < 2 + Number(stepsArg); i++) {
   await settle();
 }
 const rssMb = process.resourceUsage().maxRSS / 1024;
+const memory = hostMemory();
 console.log(
   JSON.stringify({
     img_s: (batch * 1000) / median(times),
     rss_mb: rssMb,
-    allocator: hostMemory().allocator,
-    malloc: hostMemory().processMalloc,
+    allocator: memory.allocator,
+    malloc: memory.processMalloc,
   }),
 );

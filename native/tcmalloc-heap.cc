@@ -28,6 +28,10 @@ namespace {
 // c10's alignment for CPU tensors.
 constexpr std::size_t kAlignment = 64;
 
+// The tcmalloc libraries, in the order scripts/with-tcmalloc.sh preloads them: the heap loads the
+// one the command preloaded, and ProcessMalloc asks that one.
+constexpr const char* kLibraries[] = {"libtcmalloc_minimal.so.4", "libtcmalloc.so.4"};
+
 struct Tcmalloc {
   void* (*memalign)(std::size_t alignment, std::size_t n) = nullptr;
   void (*free)(void* data) = nullptr;
@@ -97,7 +101,7 @@ bool InstallTcmallocHeap() {
   const bool rate_set = std::getenv("TCMALLOC_RELEASE_RATE") != nullptr;
   if (!rate_set) setenv("TCMALLOC_RELEASE_RATE", "0", 0);
   void* library = nullptr;
-  for (const char* name : {"libtcmalloc_minimal.so.4", "libtcmalloc.so.4"}) {
+  for (const char* name : kLibraries) {
     library = dlopen(name, RTLD_NOW | RTLD_LOCAL);
     if (library != nullptr) break;
   }
@@ -134,7 +138,7 @@ std::size_t ReleaseTcmallocHeap() {
 const char* ProcessMalloc() {
   // A block from the process's malloc, and whether a loaded tcmalloc owns it. (Comparing symbol
   // addresses cannot tell: Node's executable gives malloc a canonical address of its own.)
-  for (const char* name : {"libtcmalloc_minimal.so.4", "libtcmalloc.so.4"}) {
+  for (const char* name : kLibraries) {
     void* library = dlopen(name, RTLD_NOW | RTLD_NOLOAD);
     if (library == nullptr) continue;
     using Ownership = int (*)(const void*);
