@@ -641,8 +641,10 @@ double HeapFreeBytes() {
 // free memory back to the system. Returns the held bytes seen before.
 NATIVE(ReleaseHostMemory) {
   double threshold = OptionalNumberArg(info, 0, "threshold", 0);
-  double held = static_cast<double>(featshift::GetCpuBlockCacheStats().cachedBytes +
-                                    featshift::GetTcmallocHeapStats().freeBytes) +
+  // The tcmalloc heap's free bytes include the block cache's huge-page blocks it takes.
+  double held = static_cast<double>(featshift::TcmallocHeapInstalled()
+                                        ? featshift::GetTcmallocHeapStats().freeBytes
+                                        : featshift::GetCpuBlockCacheStats().cachedBytes) +
                 HeapFreeBytes();
   if (held > threshold) {
     featshift::ReleaseCpuBlockCache();
@@ -666,6 +668,8 @@ NATIVE(HostMemory) {
   out.Set("cachedBytes", bytes(tcmalloc ? heap.freeBytes : cache.cachedBytes));
   out.Set("inUseBytes", bytes(tcmalloc ? heap.inUseBytes : cache.inUseBytes));
   out.Set("peakInUseBytes", bytes(tcmalloc ? heap.peakInUseBytes : cache.peakInUseBytes));
+  out.Set("movedBytes", bytes(cache.movedBytes));
+  out.Set("mappedBytes", bytes(cache.mappedBytes));
   out.Set("heapFreeBytes", Napi::Number::New(info.Env(), HeapFreeBytes()));
   out.Set("processMalloc", Napi::String::New(info.Env(), featshift::ProcessMalloc()));
   return out;

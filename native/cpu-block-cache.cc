@@ -1,44 +1,56 @@
-// libtorch's CPU allocator, replaced by one that keeps the blocks training frees for the next step.
-// Where the system has tcmalloc, tensors go to its page heap instead (tcmalloc-heap.cc: it splits
-// and merges free pages, and holds less); this cache serves everywhere else.
+// libtorch's CPU allocator, replaced by one that keeps the blocks training frees for the next step
+// and never holds more pages than the tensors have held at once.
 //
-// Why: under Node, glibc's heap fragmented step after step where PyTorch's did not. Node-API frees
-// a tensor handle's small native part (the wrapper and its reference) only after V8 collects the
-// handle and the event loop runs its finalizer, so those parts stay scattered among the tensors'
-// freed blocks and split them: the next step's tensors no longer fit in the holes and the heap
-// grows. A synchronous loop of vgg16/8 steps went from 320 MB to 1.3 GB resident in 270 steps
-// (PyTorch: flat at 350 MB), and VGG-16's peak grew 15-30 MB a step even when yielding to the
-// event loop after each. Tensor blocks from this cache never share the heap with those parts.
+// Why not glibc's heap: under Node it fragmented step after step where PyTorch's did not. Node-API
+// frees a tensor handle's small native part (the wrapper and its reference) only after V8 collects
+// the handle and the event loop runs its finalizer, so those parts stay scattered among the
+// tensors' freed blocks and split them: the next step's tensors no longer fit in the holes and the
+// heap grows. A synchronous loop of vgg16/8 steps went from 320 MB to 1.3 GB resident in 270 steps
+// (PyTorch: flat at 350 MB). glibc also maps and unmaps blocks above its mmap threshold in every
+// step, in PyTorch too, and faults them in again.
 //
-// Blocks of 4 KiB and more are mapped from the system directly, never from the heap. A training
-// step asks for the same sizes every time, so a freed block is kept by its size and handed to the
-// next request of that size. That also spares the page faults that glibc pays for blocks above its
-// mmap threshold (VGG-16's first activations, 33.5 MB at batch 128, are mapped and unmapped in
-// every step, in PyTorch too). A request takes the smallest kept block that holds it, if that is
-// at most half as large again. The cache's bound: tensors and kept blocks together hold at most
-// half as much again as the most that tensors held at once since the cache was last emptied, plus
-// what the bound has learnt it evicted wrongly. A request that would pass it unmaps the blocks
-// freed longest ago first, so sizes that come and go (an evaluation after training) cost a few page
-// faults rather than more memory. But a step that asks for more distinct sizes than the bound
-// holds would, freed longest ago first, evict each block just before its next request, in every
-// step: a member at 1/8 trained in NCHW at one thread (oneDNN's reorders ask for many sizes)
-// mapped 37 MB again each step and trained 2x slower than with glibc. So a block that the bound
-// evicted and a later request of its size then had to map again raises the bound by its size: the
-// cache grows to what a step really cycles through, once, and no further.
-// releaseHostMemory empties the cache (the trainer does so once an epoch, and before measuring a
-// peak).
+// Why not a page heap (tcmalloc's, tcmalloc-heap.cc): a freed range serves a later request only
+// where it is long enough. The backward pass frees a layer's gradient and asks for the one of the
+// layer before, which is larger wherever a pooling layer or a wider layer comes before; the freed
+// ranges are then too short unless they happen to lie side by side, and the heap maps more. The
+// early-heavy member at 1/4 held at most 708 MB of tensors and 983 MB of tcmalloc's pages; with the
+// process's other allocations in the same heap (tcmalloc preloaded) the holes moved from run to run
+// and the peak with them (1055-1293 MB resident).
+//
+// How: blocks of 4 KiB and more are mapped from the system, and a freed block is kept for the next
+// request. A request takes the smallest kept block that holds it (the most recently freed of that
+// size), cutting off what it does not need as a kept block of its own. Where no kept block is long
+// enough, the kernel moves the kept blocks' pages (mremap) into one new range, without copying them,
+// and new pages are mapped only for what the kept blocks cannot cover. So the blocks never hold more
+// than the most that tensors held at once, however the sizes come.
+//
+// Blocks of 1 MiB and more are whole 2 MiB huge pages, where the kernel allows them (transparent
+// huge pages, `madvise` or `always`): a move then rewrites one page-table entry per 2 MiB rather
+// than 512. Under a hypervisor that shadows the guest's page tables (this project's 2-core EPYC),
+// every page whose entry changes is faulted in again on its next touch: moving 4 KiB pages, the
+// member at 1/4 moved 390 MB a step and its backward pass took 1.6 s instead of 1.2; with huge
+// pages the same moves cost nothing measurable, and the first step's page faults fall 512-fold.
+// Rounding a block up to 2 MiB costs at most that much per block: 949 MB resident at the member's
+// peak, against 1046-1229 MB with tcmalloc's page heap.
+//
+// releaseHostMemory unmaps the kept blocks (the trainer does so once an epoch, and before measuring
+// a peak).
 #include "cpu-block-cache.h"
 
 #include <c10/core/CPUAllocator.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
-#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <list>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
+#include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace featshift {
@@ -47,21 +59,189 @@ namespace {
 // c10's alignment for CPU tensors (mapped blocks are page-aligned).
 constexpr std::size_t kAlignment = 64;
 // Smaller tensors (batch-norm statistics, scalars) go to malloc as with libtorch's own allocator:
-// its small-chunk bins serve them well. (With 64 KiB here, a small VGG's heap still crept.)
-constexpr std::size_t kSmallestCached = 4096;
-constexpr std::size_t kPage = 4096;
-// The bound's slack: half the peak. A step also asks, away from its peak, for sizes the peak did
-// not hold (the backward pass's, weight decay's temporaries): held to the peak exactly, each such
-// request unmapped a block the next step needed again, and a study's member at 1/8 paid about 150
-// mappings a step, 30 % more training time than glibc. With this slack and the reuse of larger
-// blocks it trained as fast as with glibc, and the early-heavy member at 1/4 peaked at 1306 MB
-// (PyTorch 1364-1433; 931 MB held to the peak exactly, 1438 MB with twice the peak).
-constexpr std::size_t kSlackDivisor = 2;
+// its small-chunk bins serve them well. (With 64 KiB here, a small VGG's heap under glibc crept.)
+constexpr std::size_t kSmallestMapped = 4096;
+// Blocks from this size on are made of huge pages.
+constexpr std::size_t kSmallestHuge = kHugeBlockBytes;
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+// Each moved piece is a mapping of its own, and the kernel allows a process about 65,000
+// (vm.max_map_count), Node's and libtorch's included. Past this many pieces, a pool unmaps its
+// kept blocks before a request that would move pages, and maps new ones instead.
+constexpr std::size_t kMostPieces = 16384;
 
 void Free(void* data);
+bool installed = false;  // as libtorch's CPU allocator
+
+// A mapped range. mremap moves pages only from within one of the kernel's mappings, so a block
+// knows the lengths of the pieces it was assembled from, in address order.
+struct Block {
+  char* data = nullptr;
+  std::size_t capacity = 0;
+  std::vector<std::size_t> pieces;
+  class Pool* pool = nullptr;  // the pool it came from, and goes back to
+};
+
+[[noreturn]] void OutOfMemory(std::size_t n) {
+  // The prefix the addon recognises as running out of memory (libtorch 1.13's own message).
+  TORCH_CHECK(false, "DefaultCPUAllocator: not enough memory: you tried to allocate ", n, " bytes.");
+}
+
+// Whether the kernel gives huge pages to a range that asks (MADV_HUGEPAGE).
+bool HugePagesAllowed() {
+  std::ifstream setting("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string words((std::istreambuf_iterator<char>(setting)), std::istreambuf_iterator<char>());
+  return words.find("[always]") != std::string::npos || words.find("[madvise]") != std::string::npos;
+}
+
+// The blocks of one granularity: all their sizes and pieces are multiples of it, so a move never
+// splits one of its pages. Not thread-safe: the cache locks around it.
+class Pool {
+ public:
+  Pool(std::size_t granularity, bool huge) : granularity_(granularity), huge_(huge) {}
+
+  std::size_t Capacity(std::size_t n) const { return (n + granularity_ - 1) / granularity_ * granularity_; }
+
+  Block Take(std::size_t capacity, std::size_t n) {
+    auto fit = kept_.lower_bound(capacity);
+    if (fit == kept_.end()) return Assemble(capacity, n);
+    Block block = Unkeep(fit);
+    if (block.capacity > capacity) Keep(Split(&block, capacity));
+    return block;
+  }
+
+  void Keep(Block block) {
+    if (block.capacity == 0) return;
+    cached_ += block.capacity;
+    kept_[block.capacity].push_back(std::move(block));
+  }
+
+  void UnmapKept() {
+    for (auto& [capacity, blocks] : kept_) {
+      for (Block& block : blocks) {
+        munmap(block.data, block.capacity);
+        pieces_ -= block.pieces.size();
+      }
+    }
+    kept_.clear();
+    cached_ = 0;
+  }
+
+  std::size_t cached() const { return cached_; }
+  std::size_t moved() const { return moved_; }
+  std::size_t mapped() const { return mapped_; }
+
+ private:
+  // A new range of `capacity` bytes holding the kept blocks' pages, largest blocks first, and new
+  // pages for the rest. Called only when no kept block is long enough.
+  Block Assemble(std::size_t capacity, std::size_t n) {
+    if (pieces_ > kMostPieces) UnmapKept();
+    void* range = Map(capacity);
+    if (range == MAP_FAILED) {
+      UnmapKept();
+      range = Map(capacity);
+      if (range == MAP_FAILED) OutOfMemory(n);
+    }
+    Block out{static_cast<char*>(range), capacity, {}, this};
+    std::size_t filled = 0;
+    while (filled < capacity && !kept_.empty()) {
+      Block source = Unkeep(std::prev(kept_.end()));
+      if (source.capacity > capacity - filled) Keep(Split(&source, capacity - filled));
+      std::size_t moved = 0;
+      for (std::size_t length : source.pieces) {
+        // MREMAP_FIXED replaces the untouched pages mapped there above.
+        void* to =
+            mremap(source.data + moved, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, out.data + filled);
+        if (to == MAP_FAILED) break;
+        out.pieces.push_back(length);
+        moved += length;
+        filled += length;
+      }
+      moved_ += moved;
+      if (moved < source.capacity) {
+        // A move failed (the kernel's limit on mappings): its destination may be unmapped already.
+        // New pages there, and the pages not moved stay kept.
+        Keep(Split(&source, moved));
+        if (mmap(out.data + filled, capacity - filled, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+          OutOfMemory(n);
+        Advise(out.data + filled, capacity - filled);
+        break;
+      }
+    }
+    if (filled < capacity) {
+      // The pages mapped above and not replaced, faulted in as the tensor first writes them.
+      out.pieces.push_back(capacity - filled);
+      mapped_ += capacity - filled;
+      ++pieces_;
+    }
+    return out;
+  }
+
+  // A new range aligned to the granularity (mmap aligns to the base page only).
+  void* Map(std::size_t capacity) {
+    const std::size_t slack = huge_ ? granularity_ : 0;
+    void* raw = mmap(nullptr, capacity + slack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED || !huge_) return raw;
+    char* start = static_cast<char*>(raw);
+    char* aligned = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(start) + granularity_ - 1) /
+                                            granularity_ * granularity_);
+    if (aligned > start) munmap(start, static_cast<std::size_t>(aligned - start));
+    char* end = start + capacity + slack;
+    if (end > aligned + capacity)
+      munmap(aligned + capacity, static_cast<std::size_t>(end - aligned - capacity));
+    Advise(aligned, capacity);
+    return aligned;
+  }
+
+  void Advise(void* data, std::size_t length) const {
+    if (huge_) madvise(data, length, MADV_HUGEPAGE);
+  }
+
+  // Cuts `block` after `length` bytes; returns the rest as a block of its own.
+  Block Split(Block* block, std::size_t length) {
+    Block rest{block->data + length, block->capacity - length, {}, block->pool};
+    std::size_t start = 0;
+    std::size_t i = 0;
+    while (i < block->pieces.size() && start + block->pieces[i] <= length) start += block->pieces[i++];
+    if (start < length) {
+      // The cut falls inside a piece: both halves are still inside its one mapping.
+      rest.pieces.push_back(start + block->pieces[i] - length);
+      block->pieces[i] = length - start;
+      ++i;
+      ++pieces_;
+    }
+    rest.pieces.insert(rest.pieces.end(), block->pieces.begin() + static_cast<std::ptrdiff_t>(i),
+                       block->pieces.end());
+    block->pieces.resize(i);
+    block->capacity = length;
+    return rest;
+  }
+
+  // The most recently freed block of that size: its pages are the likeliest still in the caches.
+  Block Unkeep(std::map<std::size_t, std::vector<Block>>::iterator size) {
+    Block block = std::move(size->second.back());
+    size->second.pop_back();
+    if (size->second.empty()) kept_.erase(size);
+    cached_ -= block.capacity;
+    return block;
+  }
+
+  std::size_t granularity_;
+  bool huge_;
+  std::map<std::size_t, std::vector<Block>> kept_;  // freed, by capacity, oldest first
+  std::size_t cached_ = 0;                          // bytes kept
+  std::size_t moved_ = 0;                           // bytes whose pages were moved, ever
+  std::size_t mapped_ = 0;                          // bytes of new pages mapped, ever
+  std::size_t pieces_ = 0;                          // pieces of all blocks, kept or in use
+};
 
 class CpuBlockCache final : public c10::Allocator {
  public:
+  CpuBlockCache()
+      : pages_(static_cast<std::size_t>(sysconf(_SC_PAGESIZE)), false),
+        huge_pages_(HugePagesAllowed() ? kHugePage : static_cast<std::size_t>(sysconf(_SC_PAGESIZE)),
+                    HugePagesAllowed()) {}
+
   // libtorch 2.3 made allocate non-const; whichever the base declares is overridden.
   c10::DataPtr allocate(std::size_t n) const { return Take(n); }
   c10::DataPtr allocate(std::size_t n) { return Take(n); }
@@ -71,37 +251,55 @@ class CpuBlockCache final : public c10::Allocator {
   c10::DeleterFnPtr raw_deleter() const override { return &Free; }
 
   void Give(void* data) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    auto mapped = capacity_.find(data);
-    if (mapped == capacity_.end()) {
-      lock.unlock();
-      std::free(data);
-      return;
-    }
-    const std::size_t capacity = mapped->second;
-    in_use_ -= capacity;
-    cached_ += capacity;
-    free_[capacity].push_back(age_.insert(age_.end(), data));
+    if (GiveMapped(data) == 0) std::free(data);
+  }
+
+  // Returns the block's capacity, or 0 where it is not one of the cache's.
+  std::size_t GiveMapped(void* data) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto used = in_use_blocks_.find(data);
+    if (used == in_use_blocks_.end()) return 0;
+    Block block = std::move(used->second);
+    in_use_blocks_.erase(used);
+    in_use_ -= block.capacity;
+    const std::size_t capacity = block.capacity;
+    Pool* pool = block.pool;
+    pool->Keep(std::move(block));
+    return capacity;
   }
 
   std::size_t Release() {
     std::lock_guard<std::mutex> lock(mutex_);
-    const std::size_t freed = cached_;
-    while (!age_.empty()) UnmapOldest();
+    const std::size_t freed = pages_.cached() + huge_pages_.cached();
+    pages_.UnmapKept();
+    huge_pages_.UnmapKept();
     peak_in_use_ = in_use_;
-    evicted_.clear();
-    learnt_ = 0;
     return freed;
   }
 
   CpuBlockCacheStats Stats() {
     std::lock_guard<std::mutex> lock(mutex_);
-    return {true, cached_, in_use_, peak_in_use_};
+    return {installed,    pages_.cached() + huge_pages_.cached(), in_use_,
+            peak_in_use_, pages_.moved() + huge_pages_.moved(),   pages_.mapped() + huge_pages_.mapped()};
+  }
+
+  // A mapped block (a huge-page one from kHugeBlockBytes on); sets `taken` to its capacity.
+  void* TakeMapped(std::size_t n, std::size_t* taken = nullptr) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Pool& pool = n >= kSmallestHuge ? huge_pages_ : pages_;
+    const std::size_t capacity = pool.Capacity(n);
+    if (taken != nullptr) *taken = capacity;
+    Block block = pool.Take(capacity, n);
+    void* data = block.data;
+    in_use_blocks_.emplace(data, std::move(block));
+    in_use_ += capacity;
+    if (in_use_ > peak_in_use_) peak_in_use_ = in_use_;
+    return data;
   }
 
  private:
   c10::DataPtr Take(std::size_t n) const {
-    void* data = n < kSmallestCached ? TakeSmall(n) : const_cast<CpuBlockCache*>(this)->TakeMapped(n);
+    void* data = n < kSmallestMapped ? TakeSmall(n) : const_cast<CpuBlockCache*>(this)->TakeMapped(n);
     return {data, data, &Free, c10::Device(c10::DeviceType::CPU)};
   }
 
@@ -112,100 +310,48 @@ class CpuBlockCache final : public c10::Allocator {
     return data;
   }
 
-  void* TakeMapped(std::size_t n) {
-    const std::size_t capacity = (n + kPage - 1) / kPage * kPage;
-    std::lock_guard<std::mutex> lock(mutex_);
-    // The smallest kept block that holds the request, if it is at most half as large again: the
-    // backward pass asks for sizes its forward pass did not hold at its peak.
-    auto reuse = free_.lower_bound(capacity);
-    if (reuse != free_.end() && reuse->first <= capacity + capacity / 2) {
-      // The most recently freed block of that size: its pages are the likeliest still cached.
-      const std::size_t found = reuse->first;
-      void* data = *reuse->second.back();
-      age_.erase(reuse->second.back());
-      reuse->second.pop_back();
-      if (reuse->second.empty()) free_.erase(reuse);
-      cached_ -= found;
-      Count(found);
-      return data;
-    }
-    auto wrongly = evicted_.find(capacity);
-    if (wrongly != evicted_.end()) {
-      learnt_ += capacity;
-      if (--wrongly->second == 0) evicted_.erase(wrongly);
-    }
-    const std::size_t bound =
-        std::max(peak_in_use_, in_use_ + capacity) + peak_in_use_ / kSlackDivisor + learnt_;
-    while (!age_.empty() && in_use_ + cached_ + capacity > bound) ++evicted_[UnmapOldest()];
-    void* data = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (data == MAP_FAILED) {
-      while (!age_.empty()) UnmapOldest();  // the cached blocks go first
-      data = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (data == MAP_FAILED) OutOfMemory(n);
-    }
-    capacity_[data] = capacity;
-    Count(capacity);
-    return data;
-  }
-
-  [[noreturn]] static void OutOfMemory(std::size_t n) {
-    // The prefix the addon recognises as running out of memory (libtorch 1.13's own message).
-    TORCH_CHECK(false, "DefaultCPUAllocator: not enough memory: you tried to allocate ", n, " bytes.");
-  }
-
-  void Count(std::size_t capacity) {
-    in_use_ += capacity;
-    peak_in_use_ = std::max(peak_in_use_, in_use_);
-  }
-
-  // Returns the capacity unmapped.
-  std::size_t UnmapOldest() {
-    void* data = age_.front();
-    const std::size_t capacity = capacity_.at(data);
-    auto same = free_.find(capacity);
-    // The oldest of its size is the first of its list.
-    same->second.erase(same->second.begin());
-    if (same->second.empty()) free_.erase(same);
-    age_.pop_front();
-    capacity_.erase(data);
-    cached_ -= capacity;
-    munmap(data, capacity);
-    return capacity;
-  }
-
   std::mutex mutex_;
-  std::unordered_map<void*, std::size_t> capacity_;  // every mapped block, in use or cached
-  std::list<void*> age_;                             // cached blocks, freed longest ago first
-  std::map<std::size_t, std::vector<std::list<void*>::iterator>> free_;  // by capacity
-  std::size_t cached_ = 0;
-  std::size_t in_use_ = 0;
-  std::size_t peak_in_use_ = 0;
-  std::unordered_map<std::size_t, std::size_t> evicted_;  // capacity -> blocks the bound unmapped
-  std::size_t learnt_ = 0;  // the bound's growth from blocks it evicted and had to map again
+  Pool pages_;
+  Pool huge_pages_;
+  std::unordered_map<void*, Block> in_use_blocks_;  // held by tensors, by data pointer
+  std::size_t in_use_ = 0;                          // bytes held by tensors
+  std::size_t peak_in_use_ = 0;                     // since the last release
 };
 
-// Never destroyed: tensors may be freed during the process's exit, after static destructors.
-CpuBlockCache* cache = nullptr;
+// Made on first use, by whichever thread; never destroyed: tensors may be freed during the process's
+// exit, after static destructors.
+CpuBlockCache& Cache() {
+  static CpuBlockCache* const cache = new CpuBlockCache();
+  return *cache;
+}
 
 void Free(void* data) {
-  if (data != nullptr) cache->Give(data);
+  if (data != nullptr) Cache().Give(data);
 }
 
 }  // namespace
 
 void InstallCpuBlockCache() {
-  if (cache != nullptr) return;
-  cache = new CpuBlockCache();
+  if (installed) return;
+  installed = true;
   // Above the default's priority, so that it wins whatever order static registration ran in.
-  c10::SetCPUAllocator(cache, /*priority=*/1);
+  c10::SetCPUAllocator(&Cache(), /*priority=*/1);
+}
+
+void* TakeHugePageBlock(std::size_t n, std::size_t* capacity) {
+  return Cache().TakeMapped(n, capacity);
+}
+
+std::size_t GiveHugePageBlock(void* data) {
+  return Cache().GiveMapped(data);
 }
 
 std::size_t ReleaseCpuBlockCache() {
-  return cache != nullptr ? cache->Release() : 0;
+  return Cache().Release();
 }
 
 CpuBlockCacheStats GetCpuBlockCacheStats() {
-  return cache != nullptr ? cache->Stats() : CpuBlockCacheStats{false, 0, 0, 0};
+  return Cache().Stats();
 }
 
 }  // namespace featshift

@@ -6,15 +6,24 @@
 namespace featshift {
 
 struct CpuBlockCacheStats {
-  bool installed;
-  std::size_t cachedBytes;  // freed blocks kept for reuse
-  std::size_t inUseBytes;   // blocks held by tensors (those large enough to be cached)
-  // The most in use since the last release (the bound: 1.5 times it, plus what it has learnt).
-  std::size_t peakInUseBytes;
+  bool installed;              // as libtorch's CPU allocator
+  std::size_t cachedBytes;     // freed blocks kept for reuse
+  std::size_t inUseBytes;      // blocks held by tensors (those large enough to be cached)
+  std::size_t peakInUseBytes;  // the most in use since the last release
+  std::size_t movedBytes;      // kept pages the kernel moved to a request no kept block held, ever
+  std::size_t mappedBytes;     // new pages mapped, ever
 };
 
 // Makes the cache libtorch's CPU allocator (tensors allocated before keep their own deleter).
 void InstallCpuBlockCache();
+
+// Blocks of 1 MiB and more come in whole huge pages, from a pool of their own (kHugeBlockBytes):
+// the tcmalloc heap (tcmalloc-heap.cc) takes its large tensors from it. Thread-safe.
+constexpr std::size_t kHugeBlockBytes = std::size_t{1} << 20;
+// Sets `capacity` to the bytes the block holds.
+void* TakeHugePageBlock(std::size_t n, std::size_t* capacity);
+// Returns the block's capacity; 0, and nothing done, where `data` is not a block of the cache's.
+std::size_t GiveHugePageBlock(void* data);
 
 // Frees every cached block; returns the bytes freed.
 std::size_t ReleaseCpuBlockCache();

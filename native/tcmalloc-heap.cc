@@ -22,6 +22,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "cpu-block-cache.h"
+
 namespace featshift {
 namespace {
 
@@ -46,6 +48,11 @@ std::atomic<std::size_t> peak_in_use{0};
 
 void Free(void* data) {
   if (data == nullptr) return;
+  const std::size_t huge = GiveHugePageBlock(data);
+  if (huge != 0) {
+    in_use.fetch_sub(huge, std::memory_order_relaxed);
+    return;
+  }
   in_use.fetch_sub(tc.malloc_size(data), std::memory_order_relaxed);
   tc.free(data);
 }
@@ -68,18 +75,25 @@ class TcmallocHeap final : public c10::Allocator {
  private:
   static c10::DataPtr Take(std::size_t n) {
     void* data = nullptr;
-    if (n > 0) {
+    if (n >= kHugeBlockBytes) {
+      std::size_t size = 0;
+      data = TakeHugePageBlock(n, &size);
+      Count(size);
+    } else if (n > 0) {
       data = tc.memalign(kAlignment, n);
       // The prefix the addon recognises as running out of memory (libtorch 1.13's own message).
       TORCH_CHECK(data != nullptr, "DefaultCPUAllocator: not enough memory: you tried to allocate ", n,
                   " bytes.");
-      const std::size_t size = tc.malloc_size(data);
-      const std::size_t now = in_use.fetch_add(size, std::memory_order_relaxed) + size;
-      std::size_t peak = peak_in_use.load(std::memory_order_relaxed);
-      while (now > peak && !peak_in_use.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
-      }
+      Count(tc.malloc_size(data));
     }
     return {data, data, &Free, c10::Device(c10::DeviceType::CPU)};
+  }
+
+  static void Count(std::size_t size) {
+    const std::size_t now = in_use.fetch_add(size, std::memory_order_relaxed) + size;
+    std::size_t peak = peak_in_use.load(std::memory_order_relaxed);
+    while (now > peak && !peak_in_use.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
   }
 };
 
@@ -131,6 +145,7 @@ std::size_t ReleaseTcmallocHeap() {
   if (!installed) return 0;
   const std::size_t held = GetTcmallocHeapStats().freeBytes;
   tc.release_free_memory();
+  ReleaseCpuBlockCache();
   peak_in_use.store(in_use.load(std::memory_order_relaxed), std::memory_order_relaxed);
   return held;
 }
@@ -158,10 +173,12 @@ const char* ProcessMalloc() {
 
 TcmallocHeapStats GetTcmallocHeapStats() {
   if (!installed) return {0, 0, 0};
-  // Free pages still mapped, and the free objects of tcmalloc's per-size caches.
-  const std::size_t free =
-      Property("tcmalloc.pageheap_free_bytes") + Property("tcmalloc.central_cache_free_bytes") +
-      Property("tcmalloc.transfer_cache_free_bytes") + Property("tcmalloc.thread_cache_free_bytes");
+  // Free pages still mapped, the free objects of tcmalloc's per-size caches, and the huge-page
+  // blocks kept.
+  const std::size_t free = Property("tcmalloc.pageheap_free_bytes") +
+                           Property("tcmalloc.central_cache_free_bytes") +
+                           Property("tcmalloc.transfer_cache_free_bytes") +
+                           Property("tcmalloc.thread_cache_free_bytes") + GetCpuBlockCacheStats().cachedBytes;
   return {free, in_use.load(std::memory_order_relaxed), peak_in_use.load(std::memory_order_relaxed)};
 }
 

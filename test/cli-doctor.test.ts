@@ -27,7 +27,7 @@ describe('featshift doctor', () => {
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(
       r.stdout,
-      /tensors from featshift's block cache \(install libtcmalloc-minimal4 for less memory\)/,
+      /tensors from featshift's block cache \(install libtcmalloc-minimal4: small models train faster with it\)/,
     );
   });
 

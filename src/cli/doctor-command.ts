@@ -7,8 +7,9 @@ import * as parse from './parse.js';
 const GiB = 1024 ** 3;
 
 const ALLOCATOR_WORDS: Record<HostAllocator, string> = {
-  tcmalloc: "tcmalloc's page heap",
-  'block-cache': "featshift's block cache (install libtcmalloc-minimal4 for less memory)",
+  tcmalloc: "tcmalloc's page heap below 1 MiB, featshift's block cache in huge pages above",
+  'block-cache':
+    "featshift's block cache (install libtcmalloc-minimal4: small models train faster with it)",
   libtorch: "libtorch's own allocator",
 };
 

@@ -41,9 +41,10 @@ export interface NativeTensor {
 }
 
 /**
- * Where CPU tensors live (FEATSHIFT_HOST_ALLOCATOR): tcmalloc's page heap, loaded at run time
- * (native/tcmalloc-heap.cc; the default where the system has libtcmalloc_minimal.so.4),
- * featshift's block cache (native/cpu-block-cache.cc; the default elsewhere), or libtorch's own.
+ * Where CPU tensors live (FEATSHIFT_HOST_ALLOCATOR): tensors below 1 MiB in tcmalloc's page heap,
+ * loaded at run time, and larger ones in the block cache's huge pages (native/tcmalloc-heap.cc;
+ * the default where the system has libtcmalloc_minimal.so.4), featshift's block cache alone
+ * (native/cpu-block-cache.cc; the default elsewhere), or libtorch's own.
  */
 export type HostAllocator = 'tcmalloc' | 'block-cache' | 'libtorch';
 const HOST_ALLOCATORS: readonly string[] = ['tcmalloc', 'block-cache', 'libtorch'];
@@ -57,6 +58,13 @@ export interface HostMemory {
   inUseBytes: number;
   /** The most of that in use at once since the allocator last handed memory back. */
   peakInUseBytes: number;
+  /**
+   * The block cache's (and the tcmalloc heap's blocks of 1 MiB and more), ever: bytes of freed
+   * blocks whose pages the kernel moved to a request no kept block held, and bytes of new pages
+   * mapped. 0 with libtorch's allocator.
+   */
+  movedBytes: number;
+  mappedBytes: number;
   /** Free chunks the C heap holds (glibc). */
   heapFreeBytes: number;
   /**
