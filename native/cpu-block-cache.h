@@ -17,10 +17,11 @@ struct CpuBlockCacheStats {
 // Makes the cache libtorch's CPU allocator (tensors allocated before keep their own deleter).
 void InstallCpuBlockCache();
 
-// Blocks of 1 MiB and more come in whole huge pages, from a pool of their own (kHugeBlockBytes):
-// the tcmalloc heap (tcmalloc-heap.cc) takes its large tensors from it. Thread-safe.
-constexpr std::size_t kHugeBlockBytes = std::size_t{1} << 20;
-// Sets `capacity` to the bytes the block holds.
+// Whether a request of `n` bytes is a block of whole huge pages, from a pool of their own: from
+// 1 MiB on, where rounding it up to 2 MiB adds at most an eighth (or the kernel allows no huge
+// pages, and nothing is rounded). The tcmalloc heap (tcmalloc-heap.cc) takes those tensors from it.
+bool InHugePages(std::size_t n);
+// A block of whole huge pages (InHugePages(n)); sets `capacity` to the bytes it holds. Thread-safe.
 void* TakeHugePageBlock(std::size_t n, std::size_t* capacity);
 // Returns the block's capacity; 0, and nothing done, where `data` is not a block of the cache's.
 std::size_t GiveHugePageBlock(void* data);

@@ -1,10 +1,14 @@
-// libtorch's CPU allocator on tcmalloc's page heap, loaded at run time where the system has it.
+// libtorch's CPU allocator where the system has tcmalloc: tensors from tcmalloc's page heap, loaded
+// at run time, except those of 1 MiB and more that fit whole 2 MiB huge pages closely enough
+// (InHugePages), which come from the block cache's huge-page blocks.
 //
-// Why: the block cache (cpu-block-cache.cc) keeps freed blocks by size, so it holds, besides the
-// peak, blocks of the sizes a step asks for away from its peak: VGG-16 at batch 128 peaked at
-// 860 MB resident, against 775 MB for PyTorch with tcmalloc preloaded (PyTorch's recommended CPU
-// setup). tcmalloc splits and merges free pages, so one range serves the forward pass's sizes and
-// then the backward pass's; with it, the same step peaked at 755 MB, as fast.
+// Why tcmalloc below 1 MiB: the block cache moves pages between its blocks (cpu-block-cache.cc),
+// and in base pages, under a hypervisor that shadows page tables, each moved page is faulted in
+// again: vgg16/8, whose blocks below 1 MiB moved about 280 times a step, took 55-65 ms a step
+// instead of 34. tcmalloc splits and merges free pages of small sizes without a system call.
+// Why not tcmalloc above: its freed ranges are too short for the backward pass's larger gradients
+// unless they happen to lie side by side, and the early-heavy member at 1/4 peaked at 1046-1376 MB
+// resident with it, 942-952 MB with the huge-page blocks.
 //
 // In a plain Node process (the library) only tensors come from tcmalloc: the addon calls its tc_*
 // entry points by name, and the process's malloc stays glibc's. That keeps tensors away from the
@@ -75,7 +79,7 @@ class TcmallocHeap final : public c10::Allocator {
  private:
   static c10::DataPtr Take(std::size_t n) {
     void* data = nullptr;
-    if (n >= kHugeBlockBytes) {
+    if (InHugePages(n)) {
       std::size_t size = 0;
       data = TakeHugePageBlock(n, &size);
       Count(size);

@@ -129,11 +129,13 @@ describe('host memory', () => {
   });
 
   it('counts what tensors hold and keeps freed pages until released', needsTcmalloc, () => {
-    // Below 1 MiB from tcmalloc's heap, from 1 MiB on a block of whole 2 MiB pages (or of base
-    // pages where the kernel allows no huge pages).
+    // From tcmalloc's heap, or, from 1 MiB on where whole 2 MiB pages fit closely enough, a block
+    // of them (3 MiB would be rounded up by a third: tcmalloc's).
     for (const [bytes, most] of [
       [512 * 1024, 512 * 1024 + 64 * 1024],
-      [3 * MiB, 4 * MiB],
+      [3 * MiB, 3 * MiB + 64 * 1024],
+      [4 * MiB, 4 * MiB],
+      [15 * MiB, 16 * MiB],
     ] as const) {
       releaseHostMemory(0);
       const start = hostMemory();
