@@ -18,20 +18,21 @@
 // and the peak with them (1055-1293 MB resident).
 //
 // How: blocks of 4 KiB and more are mapped from the system, and a freed block is kept for the next
-// request. A request takes the smallest kept block that holds it (the most recently freed of that
-// size), cutting off what it does not need as a kept block of its own. Where no kept block is long
-// enough, the kernel moves the kept blocks' pages (mremap) into one new range, without copying them,
-// and new pages are mapped only for what the kept blocks cannot cover. So the blocks never hold more
-// than the most that tensors held at once, however the sizes come.
+// request, joined with the kept blocks on either side of it. A request takes the smallest kept
+// block that holds it (the most recently freed of that size), cutting off what it does not need as
+// a kept block of its own. Where no kept block is long enough, the kernel moves the kept blocks'
+// pages (mremap) into one new range, without copying them, and new pages are mapped only for what
+// the kept blocks cannot cover. So the blocks never hold more than the most that tensors held at
+// once, however the sizes come.
 //
 // Blocks of 1 MiB and more are whole 2 MiB huge pages, where the kernel allows them (transparent
-// huge pages, `madvise` or `always`): a move then rewrites one page-table entry per 2 MiB rather
-// than 512. Under a hypervisor that shadows the guest's page tables (this project's 2-core EPYC),
-// every page whose entry changes is faulted in again on its next touch: moving 4 KiB pages, the
-// member at 1/4 moved 390 MB a step and its backward pass took 1.6 s instead of 1.2; with huge
-// pages the same moves cost nothing measurable, and the first step's page faults fall 512-fold.
-// Rounding a block up to 2 MiB costs at most that much per block: 949 MB resident at the member's
-// peak, against 1046-1229 MB with tcmalloc's page heap.
+// huge pages, `madvise` or `always`) and rounding up adds at most an eighth (InHugePages): a move
+// then rewrites one page-table entry per 2 MiB rather than 512. Under a hypervisor that shadows the
+// guest's page tables (this project's 2-core EPYC), every page whose entry changes is faulted in
+// again on its next touch: moving 4 KiB pages, the member at 1/4 moved 390 MB a step and its
+// backward pass took 1.6 s instead of 1.2; with huge pages the same moves cost nothing measurable,
+// and the first step's page faults fall 512-fold. It peaks at 960-977 MB resident, against
+// 1046-1376 MB with tcmalloc's page heap.
 //
 // releaseHostMemory unmaps the kept blocks (the trainer does so once an epoch, and before measuring
 // a peak).
