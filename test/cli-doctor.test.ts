@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { runCli } from './helpers/cli.js';
 import { cliPath } from './helpers/paths.js';
 import { tcmallocHere } from './helpers/tcmalloc.js';
+import { hugePagesWords } from '../src/cli/doctor-command.js';
 
 describe('featshift doctor', () => {
   it('reports the engine and passes its self-test', () => {
@@ -18,6 +19,24 @@ describe('featshift doctor', () => {
     // The setup installs libjpeg: image folders' JPEGs go through the library Pillow uses.
     assert.match(r.stdout, /JPEG\s+libjpeg-turbo \d/);
     assert.match(r.stdout, /self-test\s+conv2d forward and backward: ok/);
+    assert.match(r.stdout, /huge pages\s+(always|madvise|never|unknown)/);
+  });
+
+  it('says whether large tensors get huge pages', () => {
+    assert.equal(
+      hugePagesWords('always [madvise] never\n', 'tcmalloc'),
+      'madvise: large tensors take whole 2 MiB pages',
+    );
+    assert.equal(
+      hugePagesWords('[always] madvise never\n', 'block-cache'),
+      'always: large tensors take whole 2 MiB pages',
+    );
+    assert.match(
+      hugePagesWords('always madvise [never]\n', 'tcmalloc'),
+      /^never: .* move base pages/,
+    );
+    assert.match(hugePagesWords(undefined, 'tcmalloc'), /^unknown/);
+    assert.match(hugePagesWords('[always] madvise never\n', 'libtorch'), /^not asked for/);
   });
 
   it('says where tensors live when the block cache holds them', () => {

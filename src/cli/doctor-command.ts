@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { freemem, totalmem, cpus } from 'node:os';
 import type { HostAllocator, HostMemory } from '../engine/index.js';
 import { UsageError } from '../errors.js';
@@ -7,7 +8,7 @@ import * as parse from './parse.js';
 const GiB = 1024 ** 3;
 
 const ALLOCATOR_WORDS: Record<HostAllocator, string> = {
-  tcmalloc: "tcmalloc's page heap below 1 MiB, featshift's block cache in huge pages above",
+  tcmalloc: "tcmalloc's page heap, the large ones from featshift's block cache in huge pages",
   'block-cache':
     "featshift's block cache (install libtcmalloc-minimal4: small models train faster with it)",
   libtorch: "libtorch's own allocator",
@@ -20,6 +21,27 @@ function mallocWords(memory: HostMemory): string {
   return memory.allocator === 'tcmalloc'
     ? "glibc's for libtorch's other buffers: the featshift command preloads tcmalloc, up to 10 % faster on small models (docs/engine.md)"
     : "glibc's";
+}
+
+function readHugePagesSetting(): string | undefined {
+  try {
+    return readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the kernel gives the block cache's large tensors huge pages, from the contents of
+ * /sys/kernel/mm/transparent_hugepage/enabled (undefined where it cannot be read).
+ */
+export function hugePagesWords(setting: string | undefined, allocator: HostAllocator): string {
+  if (allocator === 'libtorch') return "not asked for (libtorch's own allocator holds the tensors)";
+  const mode = /\[(\w+)\]/.exec(setting ?? '')?.[1];
+  if (mode === undefined) return 'unknown (no /sys/kernel/mm/transparent_hugepage/enabled)';
+  if (mode === 'never')
+    return "never: large tensors' blocks move base pages, slower under a hypervisor that shadows page tables (docs/engine.md)";
+  return `${mode}: large tensors take whole 2 MiB pages`;
 }
 
 /** A line of the config that libtorch reports about itself, such as its oneDNN version. */
@@ -76,6 +98,7 @@ export function doctorCommand(): Command {
           `cpu: ${(freemem() / GiB).toFixed(1)} GiB free of ${(totalmem() / GiB).toFixed(1)} GiB; tensors from ${ALLOCATOR_WORDS[memory.allocator]} (FEATSHIFT_HOST_ALLOCATOR: docs/engine.md)`,
         );
         ok('malloc', mallocWords(memory));
+        ok('huge pages', hugePagesWords(readHugePagesSetting(), memory.allocator));
         // A real computation, end to end: a convolution and its gradient.
         const check = engine.tidy(() => {
           const x = engine.ones([1, 1, 3, 3]);
