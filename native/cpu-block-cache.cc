@@ -93,10 +93,14 @@ struct Block {
 }
 
 // Whether the kernel gives huge pages to a range that asks (MADV_HUGEPAGE).
+// Read once: the pool's granularity and InHugePages must agree for the process's life.
 bool HugePagesAllowed() {
-  std::ifstream setting("/sys/kernel/mm/transparent_hugepage/enabled");
-  std::string words((std::istreambuf_iterator<char>(setting)), std::istreambuf_iterator<char>());
-  return words.find("[always]") != std::string::npos || words.find("[madvise]") != std::string::npos;
+  static const bool allowed = [] {
+    std::ifstream setting("/sys/kernel/mm/transparent_hugepage/enabled");
+    std::string words((std::istreambuf_iterator<char>(setting)), std::istreambuf_iterator<char>());
+    return words.find("[always]") != std::string::npos || words.find("[madvise]") != std::string::npos;
+  }();
+  return allowed;
 }
 
 // The blocks of one granularity: all their sizes and pieces are multiples of it, so a move never
@@ -371,10 +375,9 @@ void InstallCpuBlockCache() {
 }
 
 bool InHugePages(std::size_t n) {
-  static const bool allowed = HugePagesAllowed();
   if (n < kSmallestHuge) return false;
   const std::size_t rounding = (kHugePage - n % kHugePage) % kHugePage;
-  return !allowed || rounding <= n / kMostRounding;
+  return !HugePagesAllowed() || rounding <= n / kMostRounding;
 }
 
 void* TakeHugePageBlock(std::size_t n, std::size_t* capacity) {

@@ -2,13 +2,13 @@
 // at run time, except those of 1 MiB and more that fit whole 2 MiB huge pages closely enough
 // (InHugePages), which come from the block cache's huge-page blocks.
 //
-// Why tcmalloc below 1 MiB: the block cache moves pages between its blocks (cpu-block-cache.cc),
+// Why tcmalloc for the others: the block cache moves pages between its blocks (cpu-block-cache.cc),
 // and in base pages, under a hypervisor that shadows page tables, each moved page is faulted in
 // again: vgg16/8, whose blocks below 1 MiB moved about 280 times a step, took 55-65 ms a step
 // instead of 34. tcmalloc splits and merges free pages of small sizes without a system call.
-// Why not tcmalloc above: its freed ranges are too short for the backward pass's larger gradients
-// unless they happen to lie side by side, and the early-heavy member at 1/4 peaked at 1046-1376 MB
-// resident with it, 942-952 MB with the huge-page blocks.
+// Why not tcmalloc for the large ones: its freed ranges are too short for the backward pass's
+// larger gradients unless they happen to lie side by side, and the early-heavy member at 1/4
+// peaked at 1046-1376 MB resident with it, 960-977 MB with the huge-page blocks.
 //
 // In a plain Node process (the library) only tensors come from tcmalloc: the addon calls its tc_*
 // entry points by name, and the process's malloc stays glibc's. That keeps tensors away from the

@@ -41,8 +41,9 @@ export interface NativeTensor {
 }
 
 /**
- * Where CPU tensors live (FEATSHIFT_HOST_ALLOCATOR): tensors below 1 MiB in tcmalloc's page heap,
- * loaded at run time, and larger ones in the block cache's huge pages (native/tcmalloc-heap.cc;
+ * Where CPU tensors live (FEATSHIFT_HOST_ALLOCATOR): tcmalloc's page heap, loaded at run time,
+ * with tensors of 1 MiB and more that 2 MiB huge pages fit closely in the block cache's huge-page
+ * blocks (native/tcmalloc-heap.cc;
  * the default where the system has libtcmalloc_minimal.so.4), featshift's block cache alone
  * (native/cpu-block-cache.cc; the default elsewhere), or libtorch's own.
  */
