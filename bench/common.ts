@@ -110,13 +110,23 @@ export function runBenchSweep(study: BenchSweep, tmp: string): { seconds: number
 export function pairedRatio(
   a: readonly (number | undefined)[],
   b: readonly (number | undefined)[],
-): { ratio: number; low: number | undefined; high: number | undefined } | undefined {
-  const logs = a.flatMap((x, i) => {
-    const y = b[i];
-    return x !== undefined && y !== undefined && x > 0 && y > 0 ? [Math.log(x / y)] : [];
-  });
-  if (logs.length === 0) return undefined;
-  const t = tInterval(logs);
+): RatioInterval {
+  return ratioInterval(
+    a.flatMap((x, i) => {
+      const y = b[i];
+      return x !== undefined && y !== undefined && x > 0 && y > 0 ? [x / y] : [];
+    }),
+  );
+}
+
+/** A ratio with its 95 % interval (undefined where nothing was measured). */
+export type RatioInterval =
+  { ratio: number; low: number | undefined; high: number | undefined } | undefined;
+
+/** Ratios' geometric mean, with the 95 % Student t interval of their logarithms. */
+export function ratioInterval(ratios: readonly number[]): RatioInterval {
+  if (ratios.length === 0) return undefined;
+  const t = tInterval(ratios.map(Math.log));
   return {
     ratio: Math.exp(t.mean),
     low: t.low === null ? undefined : Math.exp(t.low),

@@ -7,8 +7,9 @@
  * (FEATSHIFT_HOST_ALLOCATOR) and the process's malloc. With WIDTHS 'limit' it prints this
  * machine's limit instead (bench/engine-limit.ts), STEPS calls of each kernel.
  * FEATSHIFT_BENCH_DEVICE (default cpu) names the device, such as cuda:0 (the GPU check); a GPU step
- * is timed to its end.
+ * is timed to its end. With FEATSHIFT_BENCH_LOCKSTEP=1 it steps when told (bench/lockstep.ts).
  */
+import { createInterface } from 'node:readline';
 import {
   hostMemory,
   manualSeed,
@@ -63,19 +64,35 @@ const step = (): number => {
 
 // Back to the event loop after each step, untimed, as the trainer does after every batch.
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-const times: number[] = [];
-for (let i = 0; i < 2 + Number(stepsArg); i++) {
-  const ms = step();
-  if (i >= 2) times.push(ms); // two warm-up steps
-  await settle();
-}
-const rssMb = process.resourceUsage().maxRSS / 1024;
-const memory = hostMemory();
-console.log(
-  JSON.stringify({
+const finish = (times: readonly number[]): string => {
+  const memory = hostMemory();
+  return JSON.stringify({
     img_s: (batch * 1000) / median(times),
-    rss_mb: rssMb,
+    rss_mb: process.resourceUsage().maxRSS / 1024,
     allocator: memory.allocator,
     malloc: memory.processMalloc,
-  }),
-);
+  });
+};
+for (let i = 0; i < 2; i++) {
+  step(); // two warm-up steps
+  await settle();
+}
+if (process.env.FEATSHIFT_BENCH_LOCKSTEP === '1') {
+  // bench/lockstep.ts: one step per 'step' line on stdin, its milliseconds on stdout.
+  const times: number[] = [];
+  console.log('ready');
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line !== 'step') break;
+    const ms = step();
+    times.push(ms);
+    console.log(String(ms));
+  }
+  console.log(finish(times));
+} else {
+  const times: number[] = [];
+  for (let i = 0; i < Number(stepsArg); i++) {
+    times.push(step());
+    await settle();
+  }
+  console.log(finish(times));
+}

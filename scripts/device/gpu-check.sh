@@ -110,11 +110,11 @@ if step node unpack; then
   step doctor featshift doctor
   step parity env FEATSHIFT_TEST_DEVICE="$device" node --test dist/test/unit/model-parity.test.js
   if [ "$quick" = 1 ]; then
-    export FEATSHIFT_BENCH_WORKLOADS=vgg16/8 FEATSHIFT_BENCH_ROUNDS=2 FEATSHIFT_BENCH_STEPS=3 FEATSHIFT_BENCH_BF16=0
+    export FEATSHIFT_BENCH_WORKLOADS=vgg16/8 FEATSHIFT_BENCH_ROUNDS=2 FEATSHIFT_BENCH_STEPS=3 FEATSHIFT_BENCH_LOCKSTEP_PAIRS=5 FEATSHIFT_BENCH_BF16=0
     epochs=1 members=53,109 first_half=53 second_half=109 subsets=(--train-subset 512 --val-subset 256)
     images="512 training and 256 validation"
   else
-    export FEATSHIFT_BENCH_ROUNDS=${FEATSHIFT_BENCH_ROUNDS:-3} FEATSHIFT_BENCH_STEPS=${FEATSHIFT_BENCH_STEPS:-10}
+    export FEATSHIFT_BENCH_ROUNDS=${FEATSHIFT_BENCH_ROUNDS:-3} FEATSHIFT_BENCH_STEPS=${FEATSHIFT_BENCH_STEPS:-10} FEATSHIFT_BENCH_LOCKSTEP_PAIRS=${FEATSHIFT_BENCH_LOCKSTEP_PAIRS:-20}
     epochs=2 members=53,59,101,109 first_half=53,59 second_half=101,109 subsets=()
     images="2048 training and 512 validation"
   fi

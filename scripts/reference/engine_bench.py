@@ -8,7 +8,8 @@ bf16-channels-last (the same in channels-last, oneDNN's faster bf16 layout on ma
 
 Prints {"img_s": ..., "rss_mb": ...}: median step throughput after two warm-up steps, and peak RSS.
 FEATSHIFT_BENCH_DEVICE (default cpu) names the device, such as cuda:0 (the GPU check); a GPU step
-is timed to its end, and autocast is CUDA's there.
+is timed to its end, and autocast is CUDA's there. With FEATSHIFT_BENCH_LOCKSTEP=1 it steps when
+told, one step per 'step' line on stdin, and prints each step's milliseconds (bench/lockstep.ts).
 """
 import json
 import os
@@ -71,9 +72,19 @@ def main():
 
     step()
     step()
-    times = [step() for _ in range(steps)]
+    if os.environ.get("FEATSHIFT_BENCH_LOCKSTEP") == "1":
+        # bench/lockstep.ts: one step per 'step' line on stdin, its milliseconds on stdout.
+        times = []
+        print("ready", flush=True)
+        for line in sys.stdin:
+            if line.strip() != "step":
+                break
+            times.append(step())
+            print(times[-1] * 1000, flush=True)
+    else:
+        times = [step() for _ in range(steps)]
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"img_s": batch / statistics.median(times), "rss_mb": rss_mb}))
+    print(json.dumps({"img_s": batch / statistics.median(times), "rss_mb": rss_mb}), flush=True)
 
 
 if __name__ == "__main__":
