@@ -13,7 +13,7 @@ import {
 } from './common.js';
 import { trainingFlopsPerImage, type MachineLimit } from './engine-limit.js';
 import { ENGINE_WORKLOADS } from './engine-workloads.js';
-import { lockstep, lockstepRatios, type Contender } from './lockstep.js';
+import { fastestDecile, lockstep, lockstepRatios, type Contender } from './lockstep.js';
 
 interface Measure {
   img_s: number;
@@ -34,12 +34,6 @@ function run(command: string, args: string[], env?: NodeJS.ProcessEnv): unknown 
 
 const best = (...values: (number | undefined)[]): number | undefined =>
   Math.max(...values.map((v) => v ?? 0)) || undefined;
-
-/**
- * The pause between lockstep steps: libgomp's threads spin a while after their parallel work before
- * they sleep, and would take a core from the other process's step.
- */
-const GAP_MS = 20;
 
 /**
  * gperftools' tcmalloc, which PyTorch's own CPU launcher (torch.backends.xeon.run_cpu) and Intel's
@@ -183,9 +177,14 @@ export async function benchEngine(): Promise<BenchRow[]> {
         const fastestSteps: number[] = [];
         for (let round = 0; round < lockstepRounds; round++) {
           try {
-            const r = lockstepRatios(await lockstep(a, b, lockstepPairs, round % 2 === 0, GAP_MS));
+            const steps = await lockstep(a, b, lockstepPairs, round % 2 === 0);
+            const r = lockstepRatios(steps);
             pairs.push(r.pairs);
             fastestSteps.push(r.fastest);
+            // A plain line a round, to stderr (stdout is the table, or --json's rows).
+            console.error(
+              `lockstep ${w.name} ${ours ?? ''} against ${theirs}, round ${String(round + 1)}: fastest decile ${fastestDecile(steps.a).toFixed(1)} / ${fastestDecile(steps.b).toFixed(1)} ms (${r.fastest.toFixed(3)}), median pair ${r.pairs.toFixed(3)}`,
+            );
           } catch (error) {
             console.error(
               `bench engine: lockstep ${ours ?? ''} against ${theirs} failed: ${String(error)}`,

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { median } from './common.js';
 
 /** A benchmark process as spawned: command, arguments, extra environment. */
@@ -79,6 +81,41 @@ class LockstepProcess {
     return JSON.parse(summary);
   }
 
+  /**
+   * Waits until the process has stopped using the CPU after its step: libgomp's threads spin for
+   * a while after their last parallel work before they sleep (some 300,000 rounds of PAUSE; 100
+   * ms on a paravirtual machine whose PAUSE is slow), and would take a core from the other side's
+   * step. Quiet means no CPU tick counted for 30 ms (Linux's /proc; elsewhere a fixed 150 ms).
+   */
+  async settle(): Promise<void> {
+    const started = performance.now();
+    let last = this.cpuTicks();
+    let quietSince = performance.now();
+    if (last === undefined) {
+      await sleep(150);
+      return;
+    }
+    while (performance.now() - quietSince < 30 && performance.now() - started < 1000) {
+      await sleep(10);
+      const now = this.cpuTicks();
+      if (now !== last) {
+        last = now;
+        quietSince = performance.now();
+      }
+    }
+  }
+
+  /** User and system CPU ticks of all the process's threads, where Linux's /proc tells them. */
+  private cpuTicks(): number | undefined {
+    try {
+      const stat = readFileSync(`/proc/${String(this.child.pid)}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return undefined;
+    }
+  }
+
   kill(): void {
     this.child.kill();
   }
@@ -95,14 +132,14 @@ export interface LockstepRun {
  * its own process, warm and waiting while the other steps: a burst of load from elsewhere, which
  * on a shared machine lasts seconds, falls on both sides of a pair alike, where separate runs one
  * after the other each meet their own. `aFirst` says which side starts each pair (rounds
- * alternate it, so that neither side always follows the other). Each process warms up alone.
+ * alternate it, so that neither side always follows the other). Each process warms up alone, and
+ * each step starts once the other process has gone quiet.
  */
 export async function lockstep(
   a: Contender,
   b: Contender,
   pairs: number,
   aFirst: boolean,
-  gapMs = 0,
 ): Promise<LockstepRun> {
   const first = new LockstepProcess(aFirst ? a : b);
   let second: LockstepProcess | undefined;
@@ -110,13 +147,14 @@ export async function lockstep(
     await first.ready();
     second = new LockstepProcess(aFirst ? b : a);
     await second.ready();
+    await second.settle();
     const firstMs: number[] = [];
     const secondMs: number[] = [];
     for (let i = 0; i < pairs; i++) {
       firstMs.push(await first.step());
-      if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
+      await first.settle();
       secondMs.push(await second.step());
-      if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
+      await second.settle();
     }
     await first.end();
     await second.end();

@@ -44,7 +44,6 @@ describe('benchmark steps in lockstep', () => {
       fake('b', bFirstLog, [20]),
       3,
       false,
-      1,
     );
     assert.equal(readFileSync(bFirstLog, 'utf8'), 'bababa');
     assert.deepEqual(swapped, { a: [10, 10, 10], b: [20, 20, 20] });
