@@ -32,6 +32,26 @@ function run(command: string, args: string[], env?: NodeJS.ProcessEnv): unknown 
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
 }
 
+/** One side's best against the other's in lockstep: the two ratios with their intervals. */
+interface InLockstep {
+  layout: string;
+  against: string;
+  pairs: RatioInterval;
+  fastest: RatioInterval;
+}
+
+/** A lockstep result as the benchmark's row fields, for one precision. */
+const lockstepFields = (precision: 'fp32' | 'bf16', r: InLockstep | undefined): BenchRow => ({
+  [`lockstep_layout_${precision}`]: r?.layout,
+  [`lockstep_against_${precision}`]: r?.against,
+  [`fastest_${precision}`]: r?.fastest?.ratio,
+  [`fastest_${precision}_low`]: r?.fastest?.low,
+  [`fastest_${precision}_high`]: r?.fastest?.high,
+  [`lockstep_${precision}`]: r?.pairs?.ratio,
+  [`lockstep_${precision}_low`]: r?.pairs?.low,
+  [`lockstep_${precision}_high`]: r?.pairs?.high,
+});
+
 const best = (...values: (number | undefined)[]): number | undefined =>
   Math.max(...values.map((v) => v ?? 0)) || undefined;
 
@@ -163,12 +183,6 @@ export async function benchEngine(): Promise<BenchRow[]> {
       const top = mean(perRound(fastest(...names) ?? '')) ?? 0;
       return names.filter((n) => (mean(perRound(n)) ?? 0) >= 0.85 * top);
     };
-    type InLockstep = {
-      layout: string;
-      against: string;
-      pairs: RatioInterval;
-      fastest: RatioInterval;
-    };
     // Against PyTorch's best in lockstep: the PyTorch candidate that does best against `ours`.
     const againstBest = async (
       ours: string,
@@ -256,27 +270,14 @@ export async function benchEngine(): Promise<BenchRow[]> {
       pytorch_cl_tcmalloc: mean(perRound('pt-channels-last+tcmalloc')),
       featshift_layout: chosenName,
       pytorch_best_fp32: ptFp32Name?.replace(/^pt-/, ''),
-      lockstep_layout_fp32: fp32Lockstep?.layout,
-      lockstep_against_fp32: fp32Lockstep?.against,
-      fastest_fp32: fp32Lockstep?.fastest?.ratio,
-      fastest_fp32_low: fp32Lockstep?.fastest?.low,
-      fastest_fp32_high: fp32Lockstep?.fastest?.high,
-      lockstep_fp32: fp32Lockstep?.pairs?.ratio,
-      lockstep_fp32_low: fp32Lockstep?.pairs?.low,
-      lockstep_fp32_high: fp32Lockstep?.pairs?.high,
+      ...lockstepFields('fp32', fp32Lockstep),
       auto_vs_best_fp32: fp32?.ratio,
       auto_ci_low: fp32?.low,
       auto_ci_high: fp32?.high,
       featshift_bf16: mean(perRound('bf16')),
       pytorch_bf16: mean(ptBf16),
       pytorch_best_bf16: ptBf16Name?.replace(/^pt-/, ''),
-      lockstep_against_bf16: bf16Lockstep?.against,
-      fastest_bf16: bf16Lockstep?.fastest?.ratio,
-      fastest_bf16_low: bf16Lockstep?.fastest?.low,
-      fastest_bf16_high: bf16Lockstep?.fastest?.high,
-      lockstep_bf16: bf16Lockstep?.pairs?.ratio,
-      lockstep_bf16_low: bf16Lockstep?.pairs?.low,
-      lockstep_bf16_high: bf16Lockstep?.pairs?.high,
+      ...lockstepFields('bf16', bf16Lockstep),
       bf16_vs_pytorch_bf16: bf16?.ratio,
       bf16_ci_low: bf16?.low,
       bf16_ci_high: bf16?.high,
