@@ -398,9 +398,12 @@ describe('one writer per run folder (D3)', () => {
             new Promise<string>((resolve) => {
               const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir]);
               let out = '';
+              let err = '';
               child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-              child.on('exit', () => {
-                resolve(out);
+              // Kept for the failure message: a process that prints nothing died of something.
+              child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+              child.on('exit', (code, signal) => {
+                resolve(out || `(nothing; exit ${String(code ?? signal)}) ${err}`);
               });
             }),
         ),
