@@ -89,7 +89,8 @@ function tcmalloc(): string | undefined {
  * - In lockstep (bench/lockstep.ts), FEATSHIFT_BENCH_LOCKSTEP_ROUNDS rounds (default as many) of
  *   FEATSHIFT_BENCH_LOCKSTEP_PAIRS pairs of steps (default 20): each of featshift's configurations
  *   within 15 % of its fastest against each of PyTorch's within 15 % of its fastest; each side's
- *   configuration that does best there counts as its best. Each round gives the ratio of the two sides' fastest decile of steps (what the
+ *   configuration that does best there counts as its best. Each round gives the ratio of the two
+ *   sides' fastest decile of steps (what the
  *   machine lets each do undisturbed) and the median pair's; the 95 % intervals are over rounds.
  *   On this kind of shared machine the separate runs' ratios spread by 15 % a round and the fastest
  *   steps' by 4 %, which is what lets the benchmark tell parity from a few per cent.
@@ -176,9 +177,9 @@ export async function benchEngine(): Promise<BenchRow[]> {
     const ptBf16 = ptBf16Name ? perRound(ptBf16Name) : [];
     const fp32 = pairedRatio(chosen, ptFp32);
     const bf16 = pairedRatio(perRound('bf16'), ptBf16);
-    // PyTorch's configurations within 15 % of its fastest in the separate runs: each meets
-    // featshift's in lockstep, and the one that does best there is PyTorch's best (rounds of a few
-    // steps can misorder two configurations that close, which would flatter featshift).
+    // A side's configurations within 15 % of its fastest in the separate runs: each meets the other
+    // side's in lockstep, and the one that does best there is that side's best (rounds of a few
+    // steps can misorder two configurations that close).
     const contendersOf = (...names: string[]): string[] => {
       const top = mean(perRound(fastest(...names) ?? '')) ?? 0;
       return names.filter((n) => (mean(perRound(n)) ?? 0) >= 0.85 * top);

@@ -72,13 +72,12 @@ class LockstepProcess {
     return Number(await this.next());
   }
 
-  /** Ends the process; its summary line (the throughput over its steps and its peak memory). */
-  async end(): Promise<unknown> {
+  /** Ends the process, once it has printed its summary line and exited. */
+  async end(): Promise<void> {
     this.child.stdin.end();
-    const summary = await this.next();
+    await this.next();
     if (this.child.exitCode === null)
       await new Promise((resolve) => this.child.once('exit', resolve));
-    return JSON.parse(summary);
   }
 
   /**
